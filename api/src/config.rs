@@ -1,0 +1,250 @@
+//! Runtime settings. Each setting can come from a flag, an environment
+//! variable or the optional TOML config file; precedence is
+//! flag > environment > config file > built-in default.
+
+use std::{fmt, path::PathBuf, str::FromStr};
+
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db?mode=rwc";
+pub const DEFAULT_POLICY: &str = "tiered-cab";
+pub const DEFAULT_MAX_PAGE_SIZE: u64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid value for {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "text" | "pretty" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected `text` or `json`, got `{other}`")),
+        }
+    }
+}
+
+/// Fully resolved settings the application runs with.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub database_url: String,
+    /// A preset name (`tiered-cab`, ...) or a path to a policy TOML file.
+    pub policy: String,
+    pub bootstrap_token: Option<String>,
+    pub log_format: LogFormat,
+    pub max_page_size: u64,
+}
+
+// Written by hand so the bootstrap token never reaches a log line.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("policy", &self.policy)
+            .field(
+                "bootstrap_token",
+                &self.bootstrap_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("log_format", &self.log_format)
+            .field("max_page_size", &self.max_page_size)
+            .finish()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_owned(),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            policy: DEFAULT_POLICY.to_owned(),
+            bootstrap_token: None,
+            log_format: LogFormat::Text,
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
+        }
+    }
+}
+
+/// Hides the password of a database URL (`postgres://user:secret@host`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The config file: every key optional, unknown keys rejected so a typo
+/// does not silently fall back to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    policy: Option<String>,
+    bootstrap_token: Option<String>,
+    log_format: Option<LogFormat>,
+    max_page_size: Option<u64>,
+}
+
+/// Settings as given on the command line or in the environment (clap reads
+/// both; a flag wins over its variable).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct SettingsArgs {
+    /// Path to a TOML config file.
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "GATEHOUSE_LISTEN")]
+    pub listen: Option<String>,
+    /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB
+    /// [default: sqlite://gatehouse.db?mode=rwc].
+    #[arg(long, global = true, env = "GATEHOUSE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Policy preset name or path to a policy TOML file [default: tiered-cab].
+    #[arg(long, global = true, env = "GATEHOUSE_POLICY")]
+    pub policy: Option<String>,
+    /// Token for the admin account created on an empty database.
+    #[arg(long, global = true, env = "GATEHOUSE_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    pub bootstrap_token: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, global = true, env = "GATEHOUSE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Largest page a list query may ask for [default: 100].
+    #[arg(long, global = true, env = "GATEHOUSE_MAX_PAGE_SIZE")]
+    pub max_page_size: Option<u64>,
+}
+
+impl SettingsArgs {
+    pub fn resolve(&self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str::<FileSettings>(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => FileSettings::default(),
+        };
+        let defaults = Settings::default();
+        let settings = Settings {
+            listen: pick(self.listen.clone(), file.listen, defaults.listen),
+            database_url: pick(
+                self.database_url.clone(),
+                file.database_url,
+                defaults.database_url,
+            ),
+            policy: pick(self.policy.clone(), file.policy, defaults.policy),
+            bootstrap_token: self.bootstrap_token.clone().or(file.bootstrap_token),
+            log_format: pick(self.log_format, file.log_format, defaults.log_format),
+            max_page_size: pick(
+                self.max_page_size,
+                file.max_page_size,
+                defaults.max_page_size,
+            ),
+        };
+        if settings.max_page_size == 0 {
+            return Err(ConfigError::Invalid {
+                name: "max_page_size",
+                message: "must be at least 1".into(),
+            });
+        }
+        if let Some(token) = &settings.bootstrap_token
+            && token.trim().len() < 16
+        {
+            return Err(ConfigError::Invalid {
+                name: "bootstrap_token",
+                message: "must be at least 16 characters".into(),
+            });
+        }
+        Ok(settings)
+    }
+}
+
+fn pick<T>(flag_or_env: Option<T>, file: Option<T>, default: T) -> T {
+    flag_or_env.or(file).unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_beats_file_and_file_beats_default() {
+        let dir = std::env::temp_dir().join(format!("gh-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gatehouse.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\npolicy = \"dual-approval\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(path),
+            policy: Some("weekly-cab".into()),
+            ..Default::default()
+        };
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.policy, "weekly-cab");
+        assert_eq!(settings.listen, "0.0.0.0:9000");
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn unknown_config_keys_are_rejected() {
+        let dir = std::env::temp_dir().join(format!("gh-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gatehouse.toml");
+        std::fs::write(&path, "listn = \"0.0.0.0:9000\"\n").unwrap();
+        let args = SettingsArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(matches!(args.resolve(), Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_debug_output() {
+        let settings = Settings {
+            database_url: "postgres://gate:hunter2@db/gatehouse".into(),
+            bootstrap_token: Some("super-secret-token-value".into()),
+            ..Settings::default()
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains("super-secret"));
+    }
+}

@@ -1,0 +1,277 @@
+//! The audit hash chain: canonical encoding, hashing and verification as
+//! pure functions, so the rules can be tested (and re-implemented by an
+//! auditor) without a database.
+//!
+//! Each event's hash is SHA-256 over the canonical JSON of its fields:
+//! keys sorted, no insignificant whitespace, timestamps as RFC 3339 with
+//! microseconds and `Z`, the payload as the exact stored text.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The `prev_hash` of the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hashed fields of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventContent<'a> {
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_label: &'a str,
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: &'a str,
+    pub payload: &'a str,
+    pub prev_hash: &'a str,
+}
+
+/// JSON text with object keys sorted at every level, independent of how
+/// the value was built.
+pub fn canonical_json(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for key in keys {
+                    out.insert(key.clone(), sorted(&map[key]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    // serde_json writes object keys in map order; with `preserve_order`
+    // enabled anywhere in the build that is insertion order, which `sorted`
+    // made alphabetical.
+    sorted(value).to_string()
+}
+
+/// The canonical encoding the hash is taken over.
+pub fn canonical_encoding(event: &EventContent<'_>) -> String {
+    let value = serde_json::json!({
+        "seq": event.seq,
+        "occurredAt": event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "actorId": event.actor_id.map(|id| id.to_string()),
+        "actorLabel": event.actor_label,
+        "action": event.action,
+        "entityType": event.entity_type,
+        "entityId": event.entity_id,
+        "payload": event.payload,
+        "prevHash": event.prev_hash,
+    });
+    canonical_json(&value)
+}
+
+pub fn event_hash(event: &EventContent<'_>) -> String {
+    hex::encode(Sha256::digest(canonical_encoding(event).as_bytes()))
+}
+
+/// Why a chain failed verification, at the first event found broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// Checks events streamed in `seq` order, one call per event, keeping only
+/// the state of the previous link so a million events need no memory.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    expected_seq: i64,
+    prev_hash: String,
+    /// A head recorded elsewhere (an evidence pack manifest): the chain must
+    /// reach it with the same hash, which detects a truncated tail.
+    anchor: Option<(i64, String)>,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            anchor: None,
+        }
+    }
+}
+
+impl ChainVerifier {
+    pub fn with_anchor(seq: i64, hash: impl Into<String>) -> Self {
+        Self {
+            anchor: Some((seq, hash.into())),
+            ..Self::default()
+        }
+    }
+
+    pub fn check(&mut self, event: &EventContent<'_>, stored_hash: &str) -> Result<(), ChainBreak> {
+        let broken = |reason: String| ChainBreak {
+            seq: event.seq,
+            reason,
+        };
+        if event.seq != self.expected_seq {
+            return Err(ChainBreak {
+                seq: self.expected_seq,
+                reason: format!(
+                    "expected event {} next but found event {} (an event was deleted or reordered)",
+                    self.expected_seq, event.seq
+                ),
+            });
+        }
+        if event.prev_hash != self.prev_hash {
+            return Err(broken(format!(
+                "prev_hash {} does not match the hash of the previous event {}",
+                event.prev_hash, self.prev_hash
+            )));
+        }
+        let recomputed = event_hash(event);
+        if recomputed != stored_hash {
+            return Err(broken(format!(
+                "stored hash {stored_hash} does not match the recomputed {recomputed} (the event was edited)"
+            )));
+        }
+        if let Some((seq, hash)) = &self.anchor
+            && *seq == event.seq
+            && *hash != recomputed
+        {
+            return Err(broken(format!(
+                "event hashes to {recomputed} but the anchor recorded {hash}"
+            )));
+        }
+        self.expected_seq += 1;
+        self.prev_hash = recomputed;
+        Ok(())
+    }
+
+    /// Ends verification: the number of events and the head `(seq, hash)`.
+    pub fn finish(self) -> Result<(i64, String), ChainBreak> {
+        let head_seq = self.expected_seq - 1;
+        if let Some((seq, _)) = &self.anchor
+            && head_seq < *seq
+        {
+            return Err(ChainBreak {
+                seq: head_seq + 1,
+                reason: format!(
+                    "the chain ends at event {head_seq} but event {seq} was recorded (the tail was truncated)"
+                ),
+            });
+        }
+        Ok((head_seq, self.prev_hash))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    struct Owned {
+        seq: i64,
+        payload: String,
+        prev_hash: String,
+        hash: String,
+    }
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+    }
+
+    fn content(e: &Owned) -> EventContent<'_> {
+        EventContent {
+            seq: e.seq,
+            occurred_at: at(),
+            actor_id: None,
+            actor_label: "cli:root",
+            action: "change.created",
+            entity_type: "change",
+            entity_id: "x",
+            payload: &e.payload,
+            prev_hash: &e.prev_hash,
+        }
+    }
+
+    fn chain(n: i64) -> Vec<Owned> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut event = Owned {
+                    seq,
+                    payload: format!("{{\"n\":{seq}}}"),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                event.hash = event_hash(&content(&event));
+                prev = event.hash.clone();
+                event
+            })
+            .collect()
+    }
+
+    fn verify_with(mut verifier: ChainVerifier, events: &[Owned]) -> Result<(i64, String), ChainBreak> {
+        for event in events {
+            verifier.check(&content(event), &event.hash)?;
+        }
+        verifier.finish()
+    }
+
+    fn verify(events: &[Owned]) -> Result<(i64, String), ChainBreak> {
+        verify_with(ChainVerifier::default(), events)
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_recursively() {
+        let value = serde_json::json!({"b": 1, "a": {"d": [ {"z": 1, "y": 2} ], "c": null}});
+        assert_eq!(canonical_json(&value), r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#);
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let events = chain(5);
+        assert_eq!(verify(&events).unwrap(), (5, events[4].hash.clone()));
+        let anchored = ChainVerifier::with_anchor(5, events[4].hash.clone());
+        assert!(verify_with(anchored, &events).is_ok());
+        assert_eq!(verify(&[]).unwrap(), (0, GENESIS_HASH.to_owned()));
+    }
+
+    #[test]
+    fn an_edited_payload_is_detected() {
+        let mut events = chain(5);
+        events[2].payload = "{\"n\":99}".into();
+        assert_eq!(verify(&events).unwrap_err().seq, 3);
+    }
+
+    #[test]
+    fn a_deleted_event_is_detected() {
+        let mut events = chain(5);
+        events.remove(1);
+        assert_eq!(verify(&events).unwrap_err().seq, 2);
+    }
+
+    #[test]
+    fn swapped_events_are_detected() {
+        let mut events = chain(5);
+        events.swap(1, 2);
+        assert_eq!(verify(&events).unwrap_err().seq, 2);
+    }
+
+    #[test]
+    fn a_forged_rehash_of_one_event_breaks_the_next_link() {
+        let mut events = chain(5);
+        events[2].payload = "{\"n\":99}".into();
+        events[2].hash = event_hash(&content(&events[2]));
+        assert_eq!(verify(&events).unwrap_err().seq, 4);
+    }
+
+    #[test]
+    fn a_truncated_tail_is_detected_against_an_anchor() {
+        let events = chain(5);
+        let anchor = events[4].hash.clone();
+        let anchored = ChainVerifier::with_anchor(5, anchor);
+        assert_eq!(verify_with(anchored, &events[..3]).unwrap_err().seq, 4);
+    }
+}

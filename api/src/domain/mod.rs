@@ -1,0 +1,63 @@
+//! Domain rules as plain Rust over plain data: no database, no GraphQL.
+//! Each rule lives in exactly one place and is unit-tested beside it.
+
+pub mod account;
+pub mod audit_chain;
+pub mod change;
+pub mod numbering;
+pub mod pagination;
+pub mod permissions;
+pub mod risk;
+pub mod roles;
+pub mod systems;
+
+/// A rule broken by client input, naming the offending field the way the
+/// GraphQL API spells it (`rollbackPlan.owner`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Checks that a required text is present, not blank and not too long.
+pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be blank"));
+    }
+    optional_text(field, Some(value), max_chars)
+}
+
+/// Checks the length of an optional text.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> Result<(), ValidationError> {
+    match value {
+        Some(text) if text.chars().count() > max_chars => Err(ValidationError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        )),
+        Some(text) if text.contains('\0') => {
+            Err(ValidationError::new(field, "must not contain NUL characters"))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,113 @@
+//! The service-layer error and its mapping to GraphQL errors.
+//!
+//! Every error a client sees carries a stable `extensions.code`. Internal
+//! errors are logged with their source and reach the client only as
+//! "internal error".
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("authentication required: send `Authorization: Bearer <token>`")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("policy violation: {}", .0.join("; "))]
+    PolicyViolation(Vec<String>),
+    #[error("database error")]
+    Database(#[source] DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(message.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::Validation { .. } => "VALIDATION",
+            Self::Conflict(_) => "CONFLICT",
+            Self::PolicyViolation(_) => "POLICY_VIOLATION",
+            Self::Database(_) | Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<DbErr> for ServiceError {
+    fn from(error: DbErr) -> Self {
+        // A unique index firing means two writers raced for the same key;
+        // the client can retry or pick another value.
+        if let Some(SqlErr::UniqueConstraintViolation(_)) = error.sql_err() {
+            return Self::Conflict("a record with the same unique key already exists".into());
+        }
+        Self::Database(error)
+    }
+}
+
+impl From<crate::domain::ValidationError> for ServiceError {
+    fn from(error: crate::domain::ValidationError) -> Self {
+        Self::Validation {
+            field: error.field,
+            message: error.message,
+        }
+    }
+}
+
+impl ErrorExtensions for ServiceError {
+    fn extend(&self) -> async_graphql::Error {
+        let message = match self {
+            Self::Database(source) => {
+                tracing::error!(error = %source, debug = ?source, "database error");
+                "internal error".to_owned()
+            }
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        async_graphql::Error::new(message).extend_with(|_, extensions| {
+            extensions.set("code", self.code());
+            match self {
+                Self::Validation { field, .. } => extensions.set("field", field.as_str()),
+                Self::PolicyViolation(violations) => {
+                    extensions.set("violations", violations.clone())
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+/// `async_graphql::Error` converts from anything displayable, which would
+/// drop `extensions.code`; resolvers call `.gql()` instead of `?` alone.
+pub trait GqlResultExt<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResultExt<T> for Result<T, ServiceError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|error| error.extend())
+    }
+}

@@ -1,0 +1,50 @@
+//! What resolvers get from the request context.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ErrorExtensions, ID};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::{
+    auth::Actor,
+    error::ServiceError,
+    policy::Policy,
+    service::Caller,
+};
+
+/// Shared, read-only state of the running application.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub policy: Arc<Policy>,
+    pub max_page_size: u64,
+}
+
+pub trait ContextExt {
+    fn state(&self) -> async_graphql::Result<&AppState>;
+    fn actor(&self) -> async_graphql::Result<&Actor>;
+    fn caller(&self) -> async_graphql::Result<Caller> {
+        Ok(Caller::Account(self.actor()?.clone()))
+    }
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> async_graphql::Result<&AppState> {
+        self.data::<AppState>()
+            .map_err(|_| ServiceError::Internal("application state missing from schema".into()).extend())
+    }
+
+    /// The HTTP layer authenticates every request before execution; a
+    /// missing actor therefore means a caller that skipped it.
+    fn actor(&self) -> async_graphql::Result<&Actor> {
+        self.data::<Actor>()
+            .map_err(|_| ServiceError::Unauthenticated.extend())
+    }
+}
+
+/// Parses an opaque id argument.
+pub fn parse_id(field: &str, id: &ID) -> async_graphql::Result<Uuid> {
+    id.parse::<Uuid>()
+        .map_err(|_| ServiceError::validation(field, "is not a valid id").extend())
+}

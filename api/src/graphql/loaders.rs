@@ -1,0 +1,74 @@
+//! Batched loading of related records, so a page of changes costs a fixed
+//! number of queries however many rows it has.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use entity::{change_system, system, user};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+pub struct DbLoader {
+    pub db: DatabaseConnection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub Uuid);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SystemId(pub Uuid);
+
+/// The systems a change affects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SystemsOfChange(pub Uuid);
+
+impl Loader<UserId> for DbLoader {
+    type Value = user::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, Self::Value>, Self::Error> {
+        let users = user::Entity::find()
+            .filter(user::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(users.into_iter().map(|u| (UserId(u.id), u)).collect())
+    }
+}
+
+impl Loader<SystemId> for DbLoader {
+    type Value = system::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[SystemId]) -> Result<HashMap<SystemId, Self::Value>, Self::Error> {
+        let systems = system::Entity::find()
+            .filter(system::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(systems.into_iter().map(|s| (SystemId(s.id), s)).collect())
+    }
+}
+
+impl Loader<SystemsOfChange> for DbLoader {
+    type Value = Vec<system::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[SystemsOfChange],
+    ) -> Result<HashMap<SystemsOfChange, Self::Value>, Self::Error> {
+        let rows = change_system::Entity::find()
+            .filter(change_system::Column::ChangeId.is_in(keys.iter().map(|k| k.0)))
+            .find_also_related(system::Entity)
+            .order_by_asc(system::Column::Name)
+            .all(&self.db)
+            .await?;
+        let mut by_change: HashMap<SystemsOfChange, Vec<system::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for (link, system) in rows {
+            if let Some(system) = system {
+                by_change.entry(SystemsOfChange(link.change_id)).or_default().push(system);
+            }
+        }
+        Ok(by_change)
+    }
+}

@@ -1,0 +1,89 @@
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    error::GqlResultExt,
+    graphql::{
+        context::{ContextExt, parse_id},
+        types::{ApiToken, IssuedToken, User},
+    },
+    service::{tokens, users},
+};
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub name: String,
+    pub email: String,
+    /// Role keys, e.g. ["requester", "change_manager"].
+    pub roles: Vec<String>,
+}
+
+#[Object]
+impl AccountMutation {
+    /// Creates an account (admin).
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> async_graphql::Result<User> {
+        let caller = ctx.caller()?;
+        let db = &ctx.state()?.db;
+        users::create(db, &caller, &input.name, &input.email, &input.roles)
+            .await
+            .map(User)
+            .gql()
+    }
+
+    /// Replaces an account's roles (admin).
+    async fn set_user_roles(&self, ctx: &Context<'_>, user_id: ID, roles: Vec<String>) -> async_graphql::Result<User> {
+        let caller = ctx.caller()?;
+        let db = &ctx.state()?.db;
+        let user_id = parse_id("userId", &user_id)?;
+        users::set_roles(db, &caller, user_id, &roles).await.map(User).gql()
+    }
+
+    /// Disables an account and with it all its tokens (admin).
+    async fn deactivate_user(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
+        let caller = ctx.caller()?;
+        let db = &ctx.state()?.db;
+        let user_id = parse_id("userId", &user_id)?;
+        users::set_active(db, &caller, user_id, false).await.map(User).gql()
+    }
+
+    /// Re-enables an account (admin).
+    async fn activate_user(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
+        let caller = ctx.caller()?;
+        let db = &ctx.state()?.db;
+        let user_id = parse_id("userId", &user_id)?;
+        users::set_active(db, &caller, user_id, true).await.map(User).gql()
+    }
+
+    /// Issues a token for an account (admin) or for yourself when `userId`
+    /// is omitted. The secret is in the response only.
+    async fn issue_token(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+        name: String,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<IssuedToken> {
+        let caller = ctx.caller()?;
+        let owner = match &user_id {
+            Some(id) => parse_id("userId", id)?,
+            None => ctx.actor()?.user_id,
+        };
+        let db = &ctx.state()?.db;
+        let issued = tokens::issue(db, &caller, owner, &name, expires_at).await.gql()?;
+        Ok(IssuedToken {
+            token: ApiToken(issued.token),
+            secret: issued.secret,
+        })
+    }
+
+    /// Revokes a token; it stops working immediately.
+    async fn revoke_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiToken> {
+        let caller = ctx.caller()?;
+        let db = &ctx.state()?.db;
+        let id = parse_id("id", &id)?;
+        tokens::revoke(db, &caller, id).await.map(ApiToken).gql()
+    }
+}

@@ -1,0 +1,63 @@
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+
+use crate::{
+    error::GqlResultExt,
+    graphql::{
+        context::{ContextExt, parse_id},
+        types::System,
+    },
+    service::systems,
+};
+
+#[derive(Default)]
+pub struct SystemMutation;
+
+#[derive(InputObject)]
+pub struct CreateSystemInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub parent_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateSystemInput {
+    pub name: Option<String>,
+    pub description: MaybeUndefined<String>,
+    /// `null` detaches the system from its parent.
+    pub parent_id: MaybeUndefined<ID>,
+}
+
+#[Object]
+impl SystemMutation {
+    /// Registers a system (admin, change_manager).
+    async fn create_system(&self, ctx: &Context<'_>, input: CreateSystemInput) -> async_graphql::Result<System> {
+        let caller = ctx.caller()?;
+        let db = &ctx.state()?.db;
+        let parent = input.parent_id.as_ref().map(|id| parse_id("parentId", id)).transpose()?;
+        systems::create(db, &caller, &input.name, input.description.as_deref(), parent)
+            .await
+            .map(System)
+            .gql()
+    }
+
+    /// Renames, re-describes or moves a system (admin, change_manager).
+    async fn update_system(&self, ctx: &Context<'_>, id: ID, input: UpdateSystemInput) -> async_graphql::Result<System> {
+        let caller = ctx.caller()?;
+        let db = &ctx.state()?.db;
+        let id = parse_id("id", &id)?;
+        let description = match &input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(text) => Some(Some(text.as_str())),
+        };
+        let parent = match &input.parent_id {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(parent) => Some(Some(parse_id("parentId", parent)?)),
+        };
+        systems::update(db, &caller, id, input.name.as_deref(), description, parent)
+            .await
+            .map(System)
+            .gql()
+    }
+}

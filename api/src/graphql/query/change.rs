@@ -1,0 +1,168 @@
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, SimpleObject,
+    connection::{Connection, Edge, OpaqueCursor},
+};
+use chrono::{DateTime, Utc};
+use entity::{ChangeStatus, RiskLevel};
+
+use crate::{
+    domain::pagination::PageRequest,
+    error::GqlResultExt,
+    graphql::{
+        context::{ContextExt, parse_id},
+        types::Change,
+    },
+    service::changes::{self, ChangeFilter, ChangeOrder, OrderField},
+};
+
+#[derive(Default)]
+pub struct ChangeQuery;
+
+/// Narrows a change list; every given field must match.
+#[derive(InputObject, Default)]
+pub struct ChangeFilterInput {
+    /// Change type keys.
+    pub types: Option<Vec<String>>,
+    pub statuses: Option<Vec<ChangeStatus>>,
+    pub risk_levels: Option<Vec<RiskLevel>>,
+    pub requester_id: Option<ID>,
+    /// Changes affecting this system or any of its subsystems.
+    pub system_id: Option<ID>,
+    /// Created at or after (inclusive).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before (exclusive).
+    pub created_to: Option<DateTime<Utc>>,
+    /// Planned start at or after (inclusive).
+    pub planned_from: Option<DateTime<Utc>>,
+    /// Planned start before (exclusive).
+    pub planned_to: Option<DateTime<Utc>>,
+    /// Case-insensitive substring of the title.
+    pub title_contains: Option<String>,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChangeOrderField {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    PlannedStart,
+    RiskScore,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderDirection {
+    Asc,
+    #[default]
+    Desc,
+}
+
+#[derive(InputObject)]
+pub struct ChangeOrderInput {
+    #[graphql(default)]
+    pub field: ChangeOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+#[derive(SimpleObject)]
+pub struct ChangeConnectionFields {
+    /// Number of changes matching the filter, across all pages.
+    pub total_count: u64,
+}
+
+type Cursor = OpaqueCursor<u64>;
+
+impl ChangeFilterInput {
+    fn into_filter(self) -> async_graphql::Result<ChangeFilter> {
+        Ok(ChangeFilter {
+            types: self.types,
+            statuses: self.statuses,
+            risk_levels: self.risk_levels,
+            requester_id: self.requester_id.as_ref().map(|id| parse_id("filter.requesterId", id)).transpose()?,
+            system_id: self.system_id.as_ref().map(|id| parse_id("filter.systemId", id)).transpose()?,
+            created_from: self.created_from,
+            created_to: self.created_to,
+            planned_from: self.planned_from,
+            planned_to: self.planned_to,
+            title_contains: self.title_contains,
+        })
+    }
+}
+
+fn decode_cursor(field: &str, cursor: Option<String>) -> async_graphql::Result<Option<u64>> {
+    use async_graphql::connection::CursorType;
+    use async_graphql::ErrorExtensions;
+    cursor
+        .map(|text| {
+            Cursor::decode_cursor(&text)
+                .map(|c| c.0)
+                .map_err(|_| crate::error::ServiceError::validation(field, "is not a cursor of this list").extend())
+        })
+        .transpose()
+}
+
+#[Object]
+impl ChangeQuery {
+    /// One change, by `id` or by `number` (CR-YYYY-NNNN).
+    async fn change(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        number: Option<String>,
+    ) -> async_graphql::Result<Change> {
+        ctx.actor()?;
+        let db = &ctx.state()?.db;
+        match (id, number) {
+            (Some(id), None) => changes::find(db, parse_id("id", &id)?).await.map(Change).gql(),
+            (None, Some(number)) => changes::find_by_number(db, &number).await.map(Change).gql(),
+            _ => Err(crate::error::ServiceError::validation("id", "give exactly one of id or number"))
+                .gql(),
+        }
+    }
+
+    /// Changes matching `filter`, as a Relay connection.
+    #[allow(clippy::too_many_arguments)]
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ChangeFilterInput>,
+        order_by: Option<ChangeOrderInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<Cursor, Change, ChangeConnectionFields>> {
+        ctx.actor()?;
+        let state = ctx.state()?;
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let order = order_by.map_or_else(ChangeOrder::default, |o| ChangeOrder {
+            field: match o.field {
+                ChangeOrderField::CreatedAt => OrderField::CreatedAt,
+                ChangeOrderField::UpdatedAt => OrderField::UpdatedAt,
+                ChangeOrderField::PlannedStart => OrderField::PlannedStart,
+                ChangeOrderField::RiskScore => OrderField::RiskScore,
+            },
+            descending: o.direction == OrderDirection::Desc,
+        });
+        let page = PageRequest {
+            first,
+            after: decode_cursor("after", after)?,
+            last,
+            before: decode_cursor("before", before)?,
+        };
+        let (rows, window, total) = changes::list(&state.db, &filter, order, page, state.max_page_size)
+            .await
+            .gql()?;
+        let mut connection = Connection::with_additional_fields(
+            window.has_previous(),
+            window.has_next(total),
+            ChangeConnectionFields { total_count: total },
+        );
+        connection.edges.extend(
+            rows.into_iter()
+                .enumerate()
+                .map(|(index, row)| Edge::new(OpaqueCursor(window.offset + index as u64), Change(row))),
+        );
+        Ok(connection)
+    }
+}

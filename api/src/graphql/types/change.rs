@@ -1,0 +1,189 @@
+use async_graphql::{Context, ID, Object, SimpleObject, dataloader::DataLoader};
+use chrono::{DateTime, Utc};
+use entity::{ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel, change};
+
+use super::{System, User};
+use crate::{
+    domain::change::{Link, RollbackPlan},
+    graphql::{
+        context::ContextExt,
+        loaders::{DbLoader, SystemsOfChange, UserId},
+    },
+    service::changes::parse_json,
+};
+
+pub struct Change(pub change::Model);
+
+/// Likelihood x impact, before and after mitigations.
+#[derive(SimpleObject)]
+pub struct Risk {
+    pub likelihood: i32,
+    pub impact: i32,
+    /// likelihood x impact, 1-25.
+    pub inherent_score: i32,
+    pub mitigations: Option<String>,
+    pub residual_likelihood: Option<i32>,
+    pub residual_impact: Option<i32>,
+    pub residual_score: Option<i32>,
+    /// From the residual score when assessed, else the inherent score.
+    pub level: RiskLevel,
+}
+
+#[derive(SimpleObject)]
+pub struct ImplementationPlan {
+    pub steps: Vec<String>,
+    pub deployment_method: Option<DeploymentMethod>,
+    /// Traffic percentages of each canary stage.
+    pub canary_stages: Vec<i32>,
+}
+
+/// A change request.
+#[Object]
+impl Change {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Human key, `CR-YYYY-NNNN`.
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn business_justification(&self) -> &str {
+        &self.0.business_justification
+    }
+    async fn expected_benefit(&self) -> Option<&str> {
+        self.0.expected_benefit.as_deref()
+    }
+    async fn urgency(&self) -> Priority {
+        self.0.urgency
+    }
+    async fn priority(&self) -> Priority {
+        self.0.priority
+    }
+    /// Key of the policy's change type (`standard`, `normal`, ...).
+    #[graphql(name = "type")]
+    async fn change_type(&self) -> &str {
+        &self.0.change_type
+    }
+    /// The policy document's own name for the type.
+    async fn type_label(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let policy = &ctx.state()?.policy;
+        Ok(policy
+            .change_types
+            .iter()
+            .find(|t| t.key == self.0.change_type)
+            .map(|t| t.label.clone()))
+    }
+    async fn status(&self) -> ChangeStatus {
+        self.0.status
+    }
+    async fn risk(&self) -> Risk {
+        Risk {
+            likelihood: self.0.likelihood,
+            impact: self.0.impact,
+            inherent_score: self.0.inherent_score,
+            mitigations: self.0.mitigations.clone(),
+            residual_likelihood: self.0.residual_likelihood,
+            residual_impact: self.0.residual_impact,
+            residual_score: self.0.residual_score,
+            level: self.0.risk_level,
+        }
+    }
+    /// The account that filed the change.
+    async fn requester(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        loader
+            .load_one(UserId(self.0.requester_id))
+            .await?
+            .map(User)
+            .ok_or_else(|| async_graphql::Error::new("requester not found"))
+    }
+    /// Affected systems (configuration items).
+    async fn systems(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<System>> {
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader
+            .load_one(SystemsOfChange(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(System)
+            .collect())
+    }
+    async fn services(&self) -> Vec<String> {
+        parse_json(&self.0.services)
+    }
+    async fn customers_affected(&self) -> Option<&str> {
+        self.0.customers_affected.as_deref()
+    }
+    async fn downtime_required(&self) -> bool {
+        self.0.downtime_required
+    }
+    async fn performance_impact(&self) -> Option<&str> {
+        self.0.performance_impact.as_deref()
+    }
+    async fn implementation_plan(&self) -> ImplementationPlan {
+        ImplementationPlan {
+            steps: parse_json(&self.0.implementation_steps),
+            deployment_method: self.0.deployment_method,
+            canary_stages: parse_json(&self.0.canary_stages),
+        }
+    }
+    async fn test_plan(&self) -> Option<&str> {
+        self.0.test_plan.as_deref()
+    }
+    async fn rollback_plan(&self) -> Option<RollbackPlan> {
+        self.0.rollback_plan.as_ref().map(parse_json)
+    }
+    /// Pull requests, tickets and documents.
+    async fn links(&self) -> Vec<Link> {
+        parse_json(&self.0.links)
+    }
+    /// The window the requester asks for.
+    async fn planned_start(&self) -> Option<DateTime<Utc>> {
+        self.0.planned_start
+    }
+    async fn planned_end(&self) -> Option<DateTime<Utc>> {
+        self.0.planned_end
+    }
+    /// The window the change was scheduled into.
+    async fn scheduled_start(&self) -> Option<DateTime<Utc>> {
+        self.0.scheduled_start
+    }
+    async fn scheduled_end(&self) -> Option<DateTime<Utc>> {
+        self.0.scheduled_end
+    }
+    async fn actual_start(&self) -> Option<DateTime<Utc>> {
+        self.0.actual_start
+    }
+    async fn actual_end(&self) -> Option<DateTime<Utc>> {
+        self.0.actual_end
+    }
+    async fn outcome(&self) -> Option<ChangeOutcome> {
+        self.0.outcome
+    }
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.submitted_at
+    }
+    async fn approved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.approved_at
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Optimistic-concurrency version; pass it as `expectedVersion` when
+    /// editing.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}

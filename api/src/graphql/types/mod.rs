@@ -1,0 +1,11 @@
+//! GraphQL output types wrapping stored records.
+
+pub mod account;
+pub mod audit;
+pub mod change;
+pub mod system;
+
+pub use account::{ApiToken, IssuedToken, User};
+pub use audit::AuditVerification;
+pub use change::Change;
+pub use system::System;

@@ -1,0 +1,31 @@
+use async_graphql::{Context, ID, Object, dataloader::DataLoader};
+use chrono::{DateTime, Utc};
+use entity::system;
+
+use crate::graphql::loaders::{DbLoader, SystemId};
+
+pub struct System(pub system::Model);
+
+/// A configuration item that changes affect. Systems form a hierarchy.
+#[Object]
+impl System {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<System>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader.load_one(SystemId(parent)).await?.map(System))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}

@@ -1,0 +1,139 @@
+//! HTTP routes: GraphQL (with GraphiQL), health and readiness.
+
+use std::time::Duration;
+
+use async_graphql::{ErrorExtensions, http::GraphiQLSource};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Json, Router,
+    extract::{MatchedPath, State},
+    http::{HeaderMap, HeaderName, Request, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use tracing::Span;
+
+use crate::{
+    auth,
+    error::ServiceError,
+    graphql::{AppSchema, context::AppState},
+    service::tokens,
+};
+
+/// Largest request body accepted; GraphQL documents are small.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub schema: AppSchema,
+    pub app: AppState,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    tracing::info_span!(
+                        "http_request",
+                        method = %request.method(),
+                        route = %route,
+                        request_id = %request_id,
+                        status = tracing::field::Empty,
+                        latency_ms = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, span: &Span| {
+                    span.record("status", response.status().as_u16());
+                    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "request completed");
+                })
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// GraphiQL is a static page holding no data; the queries it sends carry
+/// the user's token like any other client's.
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+async fn graphql(State(state): State<HttpState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(auth::bearer_token);
+    let actor = match secret {
+        Some(secret) => tokens::authenticate(&state.app.db, secret).await,
+        None => Err(ServiceError::Unauthenticated),
+    };
+    match actor {
+        Ok(actor) => {
+            let request = request.into_inner().data(actor);
+            GraphQLResponse::from(state.schema.execute(request).await).into_response()
+        }
+        Err(error) => {
+            let status = match error {
+                ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let error = async_graphql::ServerError::new(error.extend().message, None);
+            let code = if status == StatusCode::UNAUTHORIZED { "UNAUTHENTICATED" } else { "INTERNAL" };
+            let body = json!({"data": null, "errors": [{"message": error.message, "extensions": {"code": code}}]});
+            let mut response = (status, Json(body)).into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+                );
+            }
+            response
+        }
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_json::Value>) {
+    match tokio::time::timeout(Duration::from_secs(2), state.app.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready", "database": "ok"}))),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "unreachable"})),
+            )
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "database": "timeout"})),
+        ),
+    }
+}

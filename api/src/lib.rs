@@ -1,0 +1,19 @@
+//! Gatehouse: the system of record for SOC 2 change management.
+//!
+//! Layers, outermost first: `cli` and `http` (transport), `graphql` (thin
+//! resolvers), `service` (transactions: rules applied together with the
+//! write and its audit event), `domain` and `policy` (plain rules over plain
+//! data, no I/O).
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod policy;
+pub mod service;
+pub mod startup;
+pub mod telemetry;

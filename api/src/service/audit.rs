@@ -1,0 +1,136 @@
+//! Appending to and verifying the audit hash chain.
+
+use entity::audit_event;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, ColumnTrait,
+};
+use serde_json::Value;
+
+use super::Caller;
+use crate::{
+    db,
+    domain::audit_chain::{self, ChainBreak, ChainVerifier, EventContent, GENESIS_HASH},
+    error::ServiceResult,
+};
+
+/// Any number that no other part of Gatehouse uses as an advisory lock key.
+const AUDIT_LOCK_KEY: i64 = 0x6761_7465_6175_6474; // "gateaudt"
+const VERIFY_BATCH: u64 = 10_000;
+
+/// Appends one event inside the caller's transaction, so the event commits
+/// or rolls back with the write it records.
+///
+/// The chain must stay one chain with several writers and several server
+/// processes: on PostgreSQL a transaction-scoped advisory lock serialises
+/// appenders until commit; SQLite admits one writer at a time by design.
+pub async fn append(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    payload: &Value,
+) -> ServiceResult<audit_event::Model> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [AUDIT_LOCK_KEY.into()],
+        ))
+        .await?;
+    }
+    let last = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Seq)
+        .column(audit_event::Column::Hash)
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(1)
+        .into_tuple::<(i64, String)>()
+        .one(txn)
+        .await?;
+    let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_owned()));
+    let (actor_id, actor_label) = match caller {
+        Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
+        Caller::Operator { label } => (None, label.clone()),
+    };
+    let payload = audit_chain::canonical_json(payload);
+    let seq = prev_seq + 1;
+    let occurred_at = db::now();
+    let hash = audit_chain::event_hash(&EventContent {
+        seq,
+        occurred_at,
+        actor_id,
+        actor_label: &actor_label,
+        action,
+        entity_type,
+        entity_id,
+        payload: &payload,
+        prev_hash: &prev_hash,
+    });
+    let event = audit_event::ActiveModel {
+        seq: Set(seq),
+        occurred_at: Set(occurred_at),
+        actor_id: Set(actor_id),
+        actor_label: Set(actor_label),
+        action: Set(action.to_owned()),
+        entity_type: Set(entity_type.to_owned()),
+        entity_id: Set(entity_id.to_owned()),
+        payload: Set(payload),
+        prev_hash: Set(prev_hash),
+        hash: Set(hash),
+    }
+    .insert(txn)
+    .await?;
+    Ok(event)
+}
+
+/// Outcome of verifying the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Intact { events: i64, head_hash: String },
+    Broken(ChainBreak),
+}
+
+/// Recomputes the chain from the first event, in batches so memory stays
+/// flat however long the trail is.
+pub async fn verify(
+    db: &DatabaseConnection,
+    anchor: Option<(i64, String)>,
+) -> ServiceResult<Verification> {
+    let mut verifier = match anchor {
+        Some((seq, hash)) => ChainVerifier::with_anchor(seq, hash),
+        None => ChainVerifier::default(),
+    };
+    let mut after = 0i64;
+    loop {
+        let batch = audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.gt(after))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(VERIFY_BATCH)
+            .all(db)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for event in &batch {
+            let content = EventContent {
+                seq: event.seq,
+                occurred_at: event.occurred_at,
+                actor_id: event.actor_id,
+                actor_label: &event.actor_label,
+                action: &event.action,
+                entity_type: &event.entity_type,
+                entity_id: &event.entity_id,
+                payload: &event.payload,
+                prev_hash: &event.prev_hash,
+            };
+            if let Err(broken) = verifier.check(&content, &event.hash) {
+                return Ok(Verification::Broken(broken));
+            }
+        }
+    }
+    Ok(match verifier.finish() {
+        Ok((events, head_hash)) => Verification::Intact { events, head_hash },
+        Err(broken) => Verification::Broken(broken),
+    })
+}

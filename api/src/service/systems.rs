@@ -1,0 +1,152 @@
+//! The systems register (configuration items).
+
+use entity::system;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Caller, audit};
+use crate::{
+    db,
+    domain::{optional_text, permissions, required_text, systems as hierarchy},
+    error::{ServiceError, ServiceResult},
+};
+
+pub async fn create(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    name: &str,
+    description: Option<&str>,
+    parent_id: Option<Uuid>,
+) -> ServiceResult<system::Model> {
+    caller.authorize(permissions::manage_systems)?;
+    required_text("name", name, 200)?;
+    optional_text("description", description, 2000)?;
+    let txn = db.begin().await?;
+    if let Some(parent) = parent_id {
+        find(&txn, parent).await.map_err(|_| {
+            ServiceError::validation("parentId", "no system with this id")
+        })?;
+    }
+    ensure_name_free(&txn, name.trim(), None).await?;
+    let model = system::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name.trim().to_owned()),
+        description: Set(description.map(str::to_owned)),
+        parent_id: Set(parent_id),
+        created_at: Set(db::now()),
+    }
+    .insert(&txn)
+    .await?;
+    audit::append(
+        &txn,
+        caller,
+        "system.created",
+        "system",
+        &model.id.to_string(),
+        &json!({"name": model.name, "description": model.description, "parentId": parent_id}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Changes a system; `parent_id: Some(None)` detaches it from its parent.
+pub async fn update(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+    parent_id: Option<Option<Uuid>>,
+) -> ServiceResult<system::Model> {
+    caller.authorize(permissions::manage_systems)?;
+    if let Some(name) = name {
+        required_text("name", name, 200)?;
+    }
+    if let Some(description) = description {
+        optional_text("description", description, 2000)?;
+    }
+    let txn = db.begin().await?;
+    let existing = find(&txn, id).await?;
+    let before = json!({"name": existing.name, "description": existing.description, "parentId": existing.parent_id});
+    if let Some(name) = name {
+        ensure_name_free(&txn, name.trim(), Some(id)).await?;
+    }
+    if let Some(Some(parent)) = parent_id {
+        find(&txn, parent)
+            .await
+            .map_err(|_| ServiceError::validation("parentId", "no system with this id"))?;
+        if hierarchy::would_cycle(&edges(&txn).await?, id, parent) {
+            return Err(ServiceError::validation(
+                "parentId",
+                "a system cannot be placed below itself or one of its subsystems",
+            ));
+        }
+    }
+    let mut active: system::ActiveModel = existing.into();
+    if let Some(name) = name {
+        active.name = Set(name.trim().to_owned());
+    }
+    if let Some(description) = description {
+        active.description = Set(description.map(str::to_owned));
+    }
+    if let Some(parent) = parent_id {
+        active.parent_id = Set(parent);
+    }
+    let model = active.update(&txn).await?;
+    audit::append(
+        &txn,
+        caller,
+        "system.updated",
+        "system",
+        &id.to_string(),
+        &json!({"before": before, "after": {"name": model.name, "description": model.description, "parentId": model.parent_id}}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+async fn ensure_name_free<C: ConnectionTrait>(conn: &C, name: &str, except: Option<Uuid>) -> ServiceResult<()> {
+    let clash = system::Entity::find()
+        .filter(system::Column::Name.eq(name))
+        .one(conn)
+        .await?;
+    match clash {
+        Some(other) if Some(other.id) != except => Err(ServiceError::Conflict(format!(
+            "a system named {name} already exists"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> ServiceResult<system::Model> {
+    system::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(ServiceError::NotFound { entity: "system" })
+}
+
+pub async fn list(db: &DatabaseConnection) -> ServiceResult<Vec<system::Model>> {
+    Ok(system::Entity::find()
+        .order_by_asc(system::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// The whole hierarchy as `(id, parent)` pairs; the register is small
+/// (hundreds of rows), so walking it in memory beats recursive SQL that
+/// would differ between the two databases.
+pub async fn edges<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<hierarchy::Edge>> {
+    Ok(system::Entity::find()
+        .select_only()
+        .column(system::Column::Id)
+        .column(system::Column::ParentId)
+        .into_tuple::<(Uuid, Option<Uuid>)>()
+        .all(conn)
+        .await?)
+}

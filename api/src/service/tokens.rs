@@ -1,0 +1,151 @@
+//! API tokens: issue, revoke, list, and authenticating a request.
+
+use chrono::{DateTime, Utc};
+use entity::{api_token, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Caller, audit, users};
+use crate::{
+    auth::{self, Actor},
+    db,
+    domain::{ValidationError, permissions, required_text},
+    error::{ServiceError, ServiceResult},
+};
+
+/// A token as just issued: the secret exists only in this value.
+pub struct IssuedToken {
+    pub token: api_token::Model,
+    pub secret: String,
+}
+
+pub async fn issue(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user_id: Uuid,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> ServiceResult<IssuedToken> {
+    caller.authorize(|actor| permissions::manage_tokens_of(actor, user_id))?;
+    required_text("name", name, 200)?;
+    if let Some(expiry) = expires_at
+        && expiry <= Utc::now()
+    {
+        return Err(ValidationError::new("expiresAt", "must be in the future").into());
+    }
+    let txn = db.begin().await?;
+    let owner = users::find(&txn, user_id).await?;
+    if !owner.active {
+        return Err(ServiceError::validation("userId", "the account is deactivated"));
+    }
+    let secret = auth::generate_token();
+    let token = insert_token(&txn, caller, user_id, name.trim(), expires_at, &secret).await?;
+    txn.commit().await?;
+    Ok(IssuedToken { token, secret })
+}
+
+pub(super) async fn insert_token(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    user_id: Uuid,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+    secret: &str,
+) -> ServiceResult<api_token::Model> {
+    let token = api_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        name: Set(name.to_owned()),
+        secret_hash: Set(auth::hash_token(secret)),
+        created_at: Set(db::now()),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    // The audit trail records that a token exists, never its secret or hash.
+    audit::append(
+        txn,
+        caller,
+        "token.issued",
+        "token",
+        &token.id.to_string(),
+        &json!({"userId": user_id, "name": name, "expiresAt": expires_at}),
+    )
+    .await?;
+    Ok(token)
+}
+
+pub async fn revoke(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    token_id: Uuid,
+) -> ServiceResult<api_token::Model> {
+    let txn = db.begin().await?;
+    let token = api_token::Entity::find_by_id(token_id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound { entity: "token" })?;
+    caller.authorize(|actor| permissions::manage_tokens_of(actor, token.user_id))?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let mut active: api_token::ActiveModel = token.into();
+    active.revoked_at = Set(Some(db::now()));
+    let token = active.update(&txn).await?;
+    audit::append(
+        &txn,
+        caller,
+        "token.revoked",
+        "token",
+        &token_id.to_string(),
+        &json!({"userId": token.user_id, "name": token.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(token)
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user_id: Uuid,
+) -> ServiceResult<Vec<api_token::Model>> {
+    caller.authorize(|actor| permissions::read_tokens_of(actor, user_id))?;
+    Ok(api_token::Entity::find()
+        .filter(api_token::Column::UserId.eq(user_id))
+        .order_by_asc(api_token::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Resolves a bearer secret to its account. Unknown, revoked and expired
+/// tokens and deactivated accounts all give the same answer, so a caller
+/// learns nothing about which it was.
+pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> ServiceResult<Actor> {
+    if secret.len() > 256 {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let found = api_token::Entity::find()
+        .filter(api_token::Column::SecretHash.eq(auth::hash_token(secret)))
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?;
+    let Some((token, Some(account))) = found else {
+        return Err(ServiceError::Unauthenticated);
+    };
+    let expired = token.expires_at.is_some_and(|expiry| expiry <= Utc::now());
+    if token.revoked_at.is_some() || expired || !account.active {
+        return Err(ServiceError::Unauthenticated);
+    }
+    Ok(Actor {
+        user_id: account.id,
+        roles: users::roles_of(&account),
+        name: account.name,
+        email: account.email,
+    })
+}

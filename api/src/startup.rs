@@ -1,0 +1,115 @@
+//! The one composition point: settings in, a bound server out.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Settings,
+    db::{self, QueryCounter},
+    graphql::{build_schema, context::AppState},
+    http::{self, HttpState},
+    policy::Policy,
+    service::users,
+};
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    address: SocketAddr,
+    db: DatabaseConnection,
+    queries: QueryCounter,
+    bootstrap_secret: Option<String>,
+}
+
+impl Application {
+    /// Loads the policy, connects, migrates, creates the first admin on an
+    /// empty database, and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let policy = Arc::new(Policy::load(&settings.policy)?);
+        let queries = QueryCounter::default();
+        let db = db::connect(&settings.database_url, &queries).await?;
+        db::migrate_up(&db).await?;
+        let bootstrap_secret =
+            users::bootstrap_admin(&db, settings.bootstrap_token.as_deref()).await?;
+        let app = AppState {
+            db: db.clone(),
+            policy,
+            max_page_size: settings.max_page_size,
+        };
+        let schema = build_schema(app.clone());
+        let router = http::router(HttpState { schema, app });
+        let listener = TcpListener::bind(&settings.listen).await?;
+        let address = listener.local_addr()?;
+        tracing::info!(
+            %address,
+            database = db::backend_name(&db),
+            policy = %settings.policy,
+            "gatehouse ready"
+        );
+        Ok(Self {
+            listener,
+            router,
+            address,
+            db,
+            queries,
+            bootstrap_secret,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Statements executed so far (for tests that count queries).
+    pub fn query_counter(&self) -> QueryCounter {
+        self.queries.clone()
+    }
+
+    /// The generated admin token when this start created the admin.
+    pub fn take_bootstrap_secret(&mut self) -> Option<String> {
+        self.bootstrap_secret.take()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        tracing::info!("gatehouse stopped");
+        self.db.close_by_ref().await.ok();
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

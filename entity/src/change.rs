@@ -1,0 +1,81 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel};
+
+/// A change request. Structured parts of the plan (steps, rollback plan,
+/// links) are JSON documents validated by `api::domain::change`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "changes")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Human key `CR-YYYY-NNNN`.
+    #[sea_orm(unique)]
+    pub number: String,
+    pub title: String,
+    pub description: String,
+    pub business_justification: String,
+    pub expected_benefit: Option<String>,
+    pub urgency: Priority,
+    pub priority: Priority,
+    /// Key of one of the active policy's change types.
+    pub change_type: String,
+    pub status: ChangeStatus,
+    pub likelihood: i32,
+    pub impact: i32,
+    pub inherent_score: i32,
+    pub mitigations: Option<String>,
+    pub residual_likelihood: Option<i32>,
+    pub residual_impact: Option<i32>,
+    pub residual_score: Option<i32>,
+    pub risk_level: RiskLevel,
+    pub requester_id: Uuid,
+    /// JSON array of service names.
+    pub services: Json,
+    pub customers_affected: Option<String>,
+    pub downtime_required: bool,
+    pub performance_impact: Option<String>,
+    /// JSON array of ordered implementation steps.
+    pub implementation_steps: Json,
+    pub deployment_method: Option<DeploymentMethod>,
+    /// JSON array of traffic percentages, e.g. `[5, 25, 50, 100]`.
+    pub canary_stages: Json,
+    pub test_plan: Option<String>,
+    /// JSON object: trigger, steps, owner, verification, timeEstimateMinutes.
+    pub rollback_plan: Option<Json>,
+    /// JSON array of `{kind, url, title}` links to pull requests and tickets.
+    pub links: Json,
+    pub planned_start: Option<DateTimeUtc>,
+    pub planned_end: Option<DateTimeUtc>,
+    pub scheduled_start: Option<DateTimeUtc>,
+    pub scheduled_end: Option<DateTimeUtc>,
+    pub actual_start: Option<DateTimeUtc>,
+    pub actual_end: Option<DateTimeUtc>,
+    pub outcome: Option<ChangeOutcome>,
+    pub submitted_at: Option<DateTimeUtc>,
+    pub approved_at: Option<DateTimeUtc>,
+    pub closed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    /// Optimistic concurrency: every write bumps it; updates name the
+    /// version they were based on.
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::RequesterId",
+        to = "super::user::Column::Id"
+    )]
+    Requester,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Requester.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

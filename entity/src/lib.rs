@@ -1,0 +1,13 @@
+//! Database entities and the enums they store. No business rules live here:
+//! the rules are in `api::domain`, the queries in `api::service`.
+
+pub mod api_token;
+pub mod audit_event;
+pub mod change;
+pub mod change_sequence;
+pub mod change_system;
+pub mod enums;
+pub mod system;
+pub mod user;
+
+pub use enums::*;

@@ -1,0 +1,15 @@
+//! Schema migrations. Each one runs on SQLite and PostgreSQL; anything that
+//! only one backend supports (triggers) is guarded by the backend check.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}
