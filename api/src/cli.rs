@@ -17,7 +17,11 @@ use crate::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "SOC 2 change management: change requests, approvals, calendar, audit trail and metrics")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "SOC 2 change management: change requests, approvals, calendar, audit trail and metrics"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: SettingsArgs,
@@ -177,7 +181,10 @@ async fn serve(settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut app = Application::build(settings).await?;
     if let Some(secret) = app.take_bootstrap_secret() {
         // Printed to stdout, never logged: log pipelines keep what they see.
-        println!("Created the admin account ({}). Its API token, shown only this once:", users::BOOTSTRAP_EMAIL);
+        println!(
+            "Created the admin account ({}). Its API token, shown only this once:",
+            users::BOOTSTRAP_EMAIL
+        );
         println!("{secret}");
     }
     println!("Gatehouse listening on http://{}/graphql", app.address());
@@ -189,7 +196,12 @@ async fn serve(settings: &Settings) -> anyhow::Result<ExitCode> {
 async fn connect_migrated(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = db::connect(&settings.database_url, &QueryCounter::default())
         .await
-        .map_err(|error| anyhow::anyhow!("cannot connect to {}: {error}", redact_url(&settings.database_url)))?;
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "cannot connect to {}: {error}",
+                redact_url(&settings.database_url)
+            )
+        })?;
     db::migrate_up(&db).await?;
     Ok(db)
 }
@@ -207,7 +219,11 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<E
         }
         MigrateAction::Status => {
             for migration in Migrator::get_migration_with_status(&db).await? {
-                println!("{:<10} {}", migration.status().to_string(), migration.name());
+                println!(
+                    "{:<10} {}",
+                    migration.status().to_string(),
+                    migration.name()
+                );
             }
         }
     }
@@ -220,12 +236,23 @@ async fn manage_users(settings: &Settings, action: UsersAction) -> anyhow::Resul
     match action {
         UsersAction::Add { name, email, roles } => {
             let user = users::create(&db, &operator, &name, &email, &roles).await?;
-            println!("created {} {} roles={}", user.id, user.email, roles_text(&user));
+            println!(
+                "created {} {} roles={}",
+                user.id,
+                user.email,
+                roles_text(&user)
+            );
         }
         UsersAction::List => {
             for user in users::list(&db, &operator).await? {
                 let state = if user.active { "active" } else { "inactive" };
-                println!("{}  {:<32} {:<8} {}", user.id, user.email, state, roles_text(&user));
+                println!(
+                    "{}  {:<32} {:<8} {}",
+                    user.id,
+                    user.email,
+                    state,
+                    roles_text(&user)
+                );
             }
         }
         UsersAction::SetRoles { user, roles } => {
@@ -243,7 +270,10 @@ async fn manage_users(settings: &Settings, action: UsersAction) -> anyhow::Resul
 }
 
 fn roles_text(user: &entity::user::Model) -> String {
-    users::roles_of(user).into_iter().collect::<Vec<_>>().join(",")
+    users::roles_of(user)
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn manage_tokens(settings: &Settings, action: TokensAction) -> anyhow::Result<ExitCode> {
@@ -257,10 +287,14 @@ async fn manage_tokens(settings: &Settings, action: TokensAction) -> anyhow::Res
             expires_at,
         } => {
             let account = users::find_by_reference(&db, &user).await?;
-            let expires_at =
-                expires_at.or_else(|| expires_in_days.map(|days| Utc::now() + Duration::days(i64::from(days))));
+            let expires_at = expires_at.or_else(|| {
+                expires_in_days.map(|days| Utc::now() + Duration::days(i64::from(days)))
+            });
             let issued = tokens::issue(&db, &operator, account.id, &name, expires_at).await?;
-            eprintln!("token {} issued for {}; the secret is shown only this once:", issued.token.id, account.email);
+            eprintln!(
+                "token {} issued for {}; the secret is shown only this once:",
+                issued.token.id, account.email
+            );
             println!("{}", issued.secret);
         }
         TokensAction::Revoke { id } => {

@@ -127,13 +127,23 @@ pub struct SettingsArgs {
     pub listen: Option<String>,
     /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB
     /// [default: sqlite://gatehouse.db?mode=rwc].
-    #[arg(long, global = true, env = "GATEHOUSE_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Policy preset name or path to a policy TOML file [default: tiered-cab].
     #[arg(long, global = true, env = "GATEHOUSE_POLICY")]
     pub policy: Option<String>,
     /// Token for the admin account created on an empty database.
-    #[arg(long, global = true, env = "GATEHOUSE_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_BOOTSTRAP_TOKEN",
+        hide_env_values = true
+    )]
     pub bootstrap_token: Option<String>,
     /// Log format: text or json [default: text].
     #[arg(long, global = true, env = "GATEHOUSE_LOG_FORMAT")]

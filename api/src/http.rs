@@ -22,7 +22,7 @@ use tracing::Span;
 use crate::{
     auth,
     error::ServiceError,
-    graphql::{AppSchema, context::AppState},
+    graphql::{AppSchema, context::AppState, loaders},
     service::tokens,
 };
 
@@ -46,10 +46,10 @@ pub fn router(state: HttpState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+                    let route = request.extensions().get::<MatchedPath>().map_or_else(
+                        || request.uri().path().to_owned(),
+                        |p| p.as_str().to_owned(),
+                    );
                     let request_id = request
                         .headers()
                         .get(&REQUEST_ID)
@@ -69,7 +69,11 @@ pub fn router(state: HttpState) -> Router {
                 .on_response(|response: &Response, latency: Duration, span: &Span| {
                     span.record("status", response.status().as_u16());
                     span.record("latency_ms", latency.as_secs_f64() * 1000.0);
-                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "request completed");
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "request completed"
+                    );
                 })
                 .on_failure(()),
         )
@@ -83,7 +87,11 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
-async fn graphql(State(state): State<HttpState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+async fn graphql(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
     let secret = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -94,7 +102,10 @@ async fn graphql(State(state): State<HttpState>, headers: HeaderMap, request: Gr
     };
     match actor {
         Ok(actor) => {
-            let request = request.into_inner().data(actor);
+            let request = request
+                .into_inner()
+                .data(actor)
+                .data(loaders::for_request(&state.app.db));
             GraphQLResponse::from(state.schema.execute(request).await).into_response()
         }
         Err(error) => {
@@ -103,7 +114,11 @@ async fn graphql(State(state): State<HttpState>, headers: HeaderMap, request: Gr
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
             let error = async_graphql::ServerError::new(error.extend().message, None);
-            let code = if status == StatusCode::UNAUTHORIZED { "UNAUTHENTICATED" } else { "INTERNAL" };
+            let code = if status == StatusCode::UNAUTHORIZED {
+                "UNAUTHENTICATED"
+            } else {
+                "INTERNAL"
+            };
             let body = json!({"data": null, "errors": [{"message": error.message, "extensions": {"code": code}}]});
             let mut response = (status, Json(body)).into_response();
             if status == StatusCode::UNAUTHORIZED {
@@ -123,7 +138,10 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_json::Value>) {
     match tokio::time::timeout(Duration::from_secs(2), state.app.db.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready", "database": "ok"}))),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "database": "ok"})),
+        ),
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness check failed");
             (

@@ -248,7 +248,10 @@ impl MigrationTrait for Migration {
             ("idx_changes_requester", &["requester_id"][..]),
             ("idx_changes_created_at", &["created_at"][..]),
             ("idx_changes_planned_start", &["planned_start"][..]),
-            ("idx_changes_scheduled", &["scheduled_start", "scheduled_end"][..]),
+            (
+                "idx_changes_scheduled",
+                &["scheduled_start", "scheduled_end"][..],
+            ),
             ("idx_changes_actual_end", &["actual_end"][..]),
         ] {
             manager

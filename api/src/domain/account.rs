@@ -26,7 +26,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email(" Ada@Example.com ").unwrap(), "ada@example.com");
+        assert_eq!(
+            normalize_email(" Ada@Example.com ").unwrap(),
+            "ada@example.com"
+        );
         for bad in ["", "ada", "@x", "a@", "a b@x", "a@b@c"] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }

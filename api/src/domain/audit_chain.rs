@@ -212,7 +212,10 @@ mod tests {
             .collect()
     }
 
-    fn verify_with(mut verifier: ChainVerifier, events: &[Owned]) -> Result<(i64, String), ChainBreak> {
+    fn verify_with(
+        mut verifier: ChainVerifier,
+        events: &[Owned],
+    ) -> Result<(i64, String), ChainBreak> {
         for event in events {
             verifier.check(&content(event), &event.hash)?;
         }
@@ -226,7 +229,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_recursively() {
         let value = serde_json::json!({"b": 1, "a": {"d": [ {"z": 1, "y": 2} ], "c": null}});
-        assert_eq!(canonical_json(&value), r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#
+        );
     }
 
     #[test]

@@ -18,7 +18,15 @@ pub const MAX_URL: usize = 2_000;
 /// What the rollback plan says. Drafts may hold a partial plan; policies
 /// that need all five parts (seed 002) check `missing_parts` at the gate.
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, async_graphql::SimpleObject, async_graphql::InputObject,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    async_graphql::SimpleObject,
+    async_graphql::InputObject,
 )]
 #[graphql(input_name = "RollbackPlanInput")]
 #[serde(rename_all = "camelCase")]
@@ -60,7 +68,14 @@ impl RollbackPlan {
 }
 
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, async_graphql::SimpleObject, async_graphql::InputObject,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    async_graphql::SimpleObject,
+    async_graphql::InputObject,
 )]
 #[graphql(input_name = "LinkInput")]
 #[serde(rename_all = "camelCase")]
@@ -133,7 +148,11 @@ impl ChangeContent {
             &self.business_justification,
             MAX_LONG_TEXT,
         )?;
-        optional_text("expectedBenefit", self.expected_benefit.as_deref(), MAX_LONG_TEXT)?;
+        optional_text(
+            "expectedBenefit",
+            self.expected_benefit.as_deref(),
+            MAX_LONG_TEXT,
+        )?;
         if !change_types.contains(&self.change_type.as_str()) {
             return Err(ValidationError::new(
                 "type",
@@ -193,7 +212,9 @@ impl ChangeContent {
         if let Some(plan) = &self.rollback_plan {
             validate_rollback_plan(plan)?;
         }
-        validate_list("links", &self.links, |field, link| validate_link(field, link))?;
+        validate_list("links", &self.links, |field, link| {
+            validate_link(field, link)
+        })?;
         match (self.planned_start, self.planned_end) {
             (Some(start), Some(end)) if end <= start => {
                 return Err(ValidationError::new(
@@ -202,10 +223,16 @@ impl ChangeContent {
                 ));
             }
             (Some(_), None) => {
-                return Err(ValidationError::new("plannedEnd", "is required with plannedStart"));
+                return Err(ValidationError::new(
+                    "plannedEnd",
+                    "is required with plannedStart",
+                ));
             }
             (None, Some(_)) => {
-                return Err(ValidationError::new("plannedStart", "is required with plannedEnd"));
+                return Err(ValidationError::new(
+                    "plannedStart",
+                    "is required with plannedEnd",
+                ));
             }
             _ => {}
         }
@@ -249,7 +276,10 @@ fn validate_list<T>(
     check: impl Fn(&str, &T) -> Result<(), ValidationError>,
 ) -> Result<(), ValidationError> {
     if items.len() > MAX_LIST {
-        return Err(ValidationError::new(field, format!("at most {MAX_LIST} entries")));
+        return Err(ValidationError::new(
+            field,
+            format!("at most {MAX_LIST} entries"),
+        ));
     }
     for (index, item) in items.iter().enumerate() {
         check(&format!("{field}[{index}]"), item)?;
@@ -258,14 +288,20 @@ fn validate_list<T>(
 }
 
 fn validate_rollback_plan(plan: &RollbackPlan) -> Result<(), ValidationError> {
-    optional_text("rollbackPlan.trigger", plan.trigger.as_deref(), MAX_SHORT_TEXT)?;
+    optional_text(
+        "rollbackPlan.trigger",
+        plan.trigger.as_deref(),
+        MAX_SHORT_TEXT,
+    )?;
     optional_text("rollbackPlan.owner", plan.owner.as_deref(), MAX_TITLE)?;
     validate_list("rollbackPlan.steps", &plan.steps, |field, step| {
         required_text(field, step, MAX_SHORT_TEXT)
     })?;
-    validate_list("rollbackPlan.verification", &plan.verification, |field, step| {
-        required_text(field, step, MAX_SHORT_TEXT)
-    })?;
+    validate_list(
+        "rollbackPlan.verification",
+        &plan.verification,
+        |field, step| required_text(field, step, MAX_SHORT_TEXT),
+    )?;
     if let Some(minutes) = plan.time_estimate_minutes
         && !(1..=10_080).contains(&minutes)
     {

@@ -55,9 +55,10 @@ pub fn optional_text(
             field,
             format!("must be at most {max_chars} characters"),
         )),
-        Some(text) if text.contains('\0') => {
-            Err(ValidationError::new(field, "must not contain NUL characters"))
-        }
+        Some(text) if text.contains('\0') => Err(ValidationError::new(
+            field,
+            "must not contain NUL characters",
+        )),
         _ => Ok(()),
     }
 }

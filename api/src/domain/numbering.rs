@@ -16,7 +16,11 @@ pub fn parse_number(number: &str) -> Result<(i32, i32), ValidationError> {
     if year.len() != 4 || sequence.len() < 4 {
         return Err(invalid());
     }
-    if !year.bytes().chain(sequence.bytes()).all(|b| b.is_ascii_digit()) {
+    if !year
+        .bytes()
+        .chain(sequence.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return Err(invalid());
     }
     let year = year.parse().map_err(|_| invalid())?;
@@ -47,7 +51,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_numbers() {
-        for bad in ["", "CR-2026", "CR-26-0001", "cr-2026-0001", "CR-2026-01", "CR-2026-00a1", "CR-2026-0000"] {
+        for bad in [
+            "",
+            "CR-2026",
+            "CR-26-0001",
+            "cr-2026-0001",
+            "CR-2026-01",
+            "CR-2026-00a1",
+            "CR-2026-0000",
+        ] {
             assert!(parse_number(bad).is_err(), "{bad}");
         }
     }

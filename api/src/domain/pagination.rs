@@ -52,9 +52,15 @@ pub fn window(request: PageRequest, total: u64, max: u64) -> Result<Window, Vali
     let first = page_size("first", request.first, max)?;
     let last = page_size("last", request.last, max)?;
     if first.is_some() && last.is_some() {
-        return Err(ValidationError::new("last", "give either first or last, not both"));
+        return Err(ValidationError::new(
+            "last",
+            "give either first or last, not both",
+        ));
     }
-    let mut start = request.after.map_or(0, |after| after.saturating_add(1)).min(total);
+    let mut start = request
+        .after
+        .map_or(0, |after| after.saturating_add(1))
+        .min(total);
     let mut end = request.before.map_or(total, |before| before.min(total));
     if end < start {
         end = start;
@@ -75,37 +81,110 @@ mod tests {
     use super::*;
 
     fn w(first: Option<i32>, after: Option<u64>, last: Option<i32>, before: Option<u64>) -> Window {
-        window(PageRequest { first, after, last, before }, 100, 50).unwrap()
+        window(
+            PageRequest {
+                first,
+                after,
+                last,
+                before,
+            },
+            100,
+            50,
+        )
+        .unwrap()
     }
 
     #[test]
     fn forward_pages() {
-        assert_eq!(w(Some(10), None, None, None), Window { offset: 0, limit: 10 });
-        assert_eq!(w(Some(10), Some(9), None, None), Window { offset: 10, limit: 10 });
-        assert_eq!(w(Some(10), Some(95), None, None), Window { offset: 96, limit: 4 });
-        assert_eq!(w(Some(10), Some(500), None, None), Window { offset: 100, limit: 0 });
+        assert_eq!(
+            w(Some(10), None, None, None),
+            Window {
+                offset: 0,
+                limit: 10
+            }
+        );
+        assert_eq!(
+            w(Some(10), Some(9), None, None),
+            Window {
+                offset: 10,
+                limit: 10
+            }
+        );
+        assert_eq!(
+            w(Some(10), Some(95), None, None),
+            Window {
+                offset: 96,
+                limit: 4
+            }
+        );
+        assert_eq!(
+            w(Some(10), Some(500), None, None),
+            Window {
+                offset: 100,
+                limit: 0
+            }
+        );
     }
 
     #[test]
     fn backward_pages() {
-        assert_eq!(w(None, None, Some(10), None), Window { offset: 90, limit: 10 });
-        assert_eq!(w(None, None, Some(10), Some(5)), Window { offset: 0, limit: 5 });
+        assert_eq!(
+            w(None, None, Some(10), None),
+            Window {
+                offset: 90,
+                limit: 10
+            }
+        );
+        assert_eq!(
+            w(None, None, Some(10), Some(5)),
+            Window {
+                offset: 0,
+                limit: 5
+            }
+        );
     }
 
     #[test]
     fn default_page_and_flags() {
         let page = w(None, None, None, None);
-        assert_eq!(page, Window { offset: 0, limit: DEFAULT_PAGE_SIZE });
+        assert_eq!(
+            page,
+            Window {
+                offset: 0,
+                limit: DEFAULT_PAGE_SIZE
+            }
+        );
         assert!(!page.has_previous());
         assert!(page.has_next(100));
-        assert!(!Window { offset: 90, limit: 10 }.has_next(100));
+        assert!(
+            !Window {
+                offset: 90,
+                limit: 10
+            }
+            .has_next(100)
+        );
     }
 
     #[test]
     fn rejects_oversized_negative_and_ambiguous_requests() {
-        let request = |first, last| PageRequest { first, last, ..Default::default() };
-        assert_eq!(window(request(Some(51), None), 100, 50).unwrap_err().field, "first");
-        assert_eq!(window(request(None, Some(-1)), 100, 50).unwrap_err().field, "last");
-        assert_eq!(window(request(Some(1), Some(1)), 100, 50).unwrap_err().field, "last");
+        let request = |first, last| PageRequest {
+            first,
+            last,
+            ..Default::default()
+        };
+        assert_eq!(
+            window(request(Some(51), None), 100, 50).unwrap_err().field,
+            "first"
+        );
+        assert_eq!(
+            window(request(None, Some(-1)), 100, 50).unwrap_err().field,
+            "last"
+        );
+        assert_eq!(
+            window(request(Some(1), Some(1)), 100, 50)
+                .unwrap_err()
+                .field,
+            "last"
+        );
     }
 }

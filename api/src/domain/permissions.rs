@@ -14,7 +14,10 @@ pub fn require_any(actor: &Actor, roles: &[&str], action: &str) -> Result<(), De
     if roles.iter().any(|role| actor.has_role(role)) {
         Ok(())
     } else {
-        Err(format!("{action} requires one of the roles: {}", roles.join(", ")))
+        Err(format!(
+            "{action} requires one of the roles: {}",
+            roles.join(", ")
+        ))
     }
 }
 

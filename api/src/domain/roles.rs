@@ -31,13 +31,18 @@ where
         if !is_role_key(role) {
             return Err(ValidationError::new(
                 "roles",
-                format!("`{role}` is not a role key (lowercase letters, digits and _; starts with a letter; at most 64)"),
+                format!(
+                    "`{role}` is not a role key (lowercase letters, digits and _; starts with a letter; at most 64)"
+                ),
             ));
         }
         parsed.insert(role.to_owned());
     }
     if parsed.len() > MAX_ROLES {
-        return Err(ValidationError::new("roles", format!("at most {MAX_ROLES} roles")));
+        return Err(ValidationError::new(
+            "roles",
+            format!("at most {MAX_ROLES} roles"),
+        ));
     }
     if parsed.contains(AUDITOR) && parsed.len() > 1 {
         return Err(ValidationError::new(

@@ -38,7 +38,12 @@ mod tests {
 
     #[test]
     fn finds_all_descendants_and_detects_cycles() {
-        let [a, b, c, d] = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        let [a, b, c, d] = [
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        ];
         let edges = vec![(a, None), (b, Some(a)), (c, Some(b)), (d, None)];
         assert_eq!(with_descendants(&edges, a), HashSet::from([a, b, c]));
         assert_eq!(with_descendants(&edges, c), HashSet::from([c]));

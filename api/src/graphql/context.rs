@@ -6,12 +6,7 @@ use async_graphql::{Context, ErrorExtensions, ID};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{
-    auth::Actor,
-    error::ServiceError,
-    policy::Policy,
-    service::Caller,
-};
+use crate::{auth::Actor, error::ServiceError, policy::Policy, service::Caller};
 
 /// Shared, read-only state of the running application.
 #[derive(Clone)]
@@ -31,8 +26,9 @@ pub trait ContextExt {
 
 impl ContextExt for Context<'_> {
     fn state(&self) -> async_graphql::Result<&AppState> {
-        self.data::<AppState>()
-            .map_err(|_| ServiceError::Internal("application state missing from schema".into()).extend())
+        self.data::<AppState>().map_err(|_| {
+            ServiceError::Internal("application state missing from schema".into()).extend()
+        })
     }
 
     /// The HTTP layer authenticates every request before execution; a

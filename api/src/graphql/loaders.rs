@@ -3,13 +3,26 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{change_system, system, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 pub struct DbLoader {
     pub db: DatabaseConnection,
+}
+
+/// The loader of one request. Its cache lives as long as the request, so
+/// results are never stale across requests, and list resolvers can prime
+/// it with one batched query for the whole page.
+pub type Loaders = DataLoader<DbLoader, HashMapCache>;
+
+pub fn for_request(db: &DatabaseConnection) -> Loaders {
+    DataLoader::with_cache(
+        DbLoader { db: db.clone() },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,7 +79,10 @@ impl Loader<SystemsOfChange> for DbLoader {
             keys.iter().map(|key| (*key, Vec::new())).collect();
         for (link, system) in rows {
             if let Some(system) = system {
-                by_change.entry(SystemsOfChange(link.change_id)).or_default().push(system);
+                by_change
+                    .entry(SystemsOfChange(link.change_id))
+                    .or_default()
+                    .push(system);
             }
         }
         Ok(by_change)

@@ -1,21 +1,16 @@
 //! Building the schema. Pure: no connecting or migrating here.
 
-use async_graphql::{EmptySubscription, Schema, dataloader::DataLoader};
+use async_graphql::{EmptySubscription, Schema};
 
-use super::{context::AppState, loaders::DbLoader, mutation::Mutation, query::Query};
+use super::{context::AppState, mutation::Mutation, query::Query};
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
+/// The per-request data (the caller, `loaders::for_request`) is added by
+/// the HTTP layer.
 pub fn build_schema(state: AppState) -> AppSchema {
-    let loader = DataLoader::new(
-        DbLoader {
-            db: state.db.clone(),
-        },
-        tokio::spawn,
-    );
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(state)
-        .data(loader)
         .finish()
 }
 

@@ -12,7 +12,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("tiered-cab", include_str!("presets/tiered-cab.toml")),
     ("dual-approval", include_str!("presets/dual-approval.toml")),
     ("weekly-cab", include_str!("presets/weekly-cab.toml")),
-    ("security-officer", include_str!("presets/security-officer.toml")),
+    (
+        "security-officer",
+        include_str!("presets/security-officer.toml"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +63,11 @@ impl Policy {
         let text = std::fs::read_to_string(name_or_path).map_err(|source| PolicyError::Read {
             path: format!(
                 "{name_or_path} (not a preset either: {})",
-                PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                PRESETS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             source,
         })?;

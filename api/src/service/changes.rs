@@ -18,8 +18,7 @@ use crate::{
         change::{ChangeContent, ChangePatch, Link, RollbackPlan, diff},
         numbering,
         pagination::{self, PageRequest, Window},
-        permissions,
-        systems as hierarchy,
+        permissions, systems as hierarchy,
     },
     error::{ServiceError, ServiceResult},
     policy::Policy,
@@ -145,7 +144,10 @@ pub async fn update(
     // the client saw): the write lock is taken before anything is read, so
     // two racing edits cannot both pass.
     let claimed = change::Entity::update_many()
-        .col_expr(change::Column::Version, Expr::col(change::Column::Version).add(1))
+        .col_expr(
+            change::Column::Version,
+            Expr::col(change::Column::Version).add(1),
+        )
         .filter(change::Column::Id.eq(id))
         .filter(change::Column::Version.eq(expected_version))
         .exec(&txn)
@@ -157,7 +159,9 @@ pub async fn update(
             existing.number, existing.version
         )));
     }
-    caller.authorize(|actor| permissions::edit_change(actor, existing.requester_id, existing.status))?;
+    caller.authorize(|actor| {
+        permissions::edit_change(actor, existing.requester_id, existing.status)
+    })?;
     let before = content_of(&existing, system_ids_of(&txn, id).await?);
     let mut after = before.clone();
     patch.apply(&mut after);
@@ -218,7 +222,11 @@ pub async fn list(
     if window.limit == 0 {
         return Ok((Vec::new(), window, total));
     }
-    let direction = if order.descending { Order::Desc } else { Order::Asc };
+    let direction = if order.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let mut query = change::Entity::find().filter(condition);
     query = match order.field {
         OrderField::CreatedAt => query.order_by(change::Column::CreatedAt, direction.clone()),
@@ -246,7 +254,10 @@ pub async fn list(
     Ok((rows, window, total))
 }
 
-async fn filter_condition(db: &DatabaseConnection, filter: &ChangeFilter) -> ServiceResult<Condition> {
+async fn filter_condition(
+    db: &DatabaseConnection,
+    filter: &ChangeFilter,
+) -> ServiceResult<Condition> {
     let mut condition = Condition::all();
     if let Some(types) = &filter.types {
         condition = condition.add(change::Column::ChangeType.is_in(types.clone()));
@@ -288,7 +299,9 @@ async fn filter_condition(db: &DatabaseConnection, filter: &ChangeFilter) -> Ser
     }
     if let Some(text) = &filter.title_contains {
         if text.chars().count() > 200 {
-            return Err(ValidationError::new("filter.titleContains", "at most 200 characters").into());
+            return Err(
+                ValidationError::new("filter.titleContains", "at most 200 characters").into(),
+            );
         }
         let escaped = text
             .to_lowercase()
@@ -307,7 +320,10 @@ async fn filter_condition(db: &DatabaseConnection, filter: &ChangeFilter) -> Ser
 async fn next_sequence<C: ConnectionTrait>(conn: &C, year: i32) -> ServiceResult<i32> {
     let statement = Query::insert()
         .into_table(change_sequence::Entity)
-        .columns([change_sequence::Column::Year, change_sequence::Column::LastValue])
+        .columns([
+            change_sequence::Column::Year,
+            change_sequence::Column::LastValue,
+        ])
         .values_panic([year.into(), 1.into()])
         .on_conflict(
             OnConflict::column(change_sequence::Column::Year)
@@ -347,15 +363,21 @@ async fn ensure_systems_exist<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Ser
     }
 }
 
-async fn replace_systems<C: ConnectionTrait>(conn: &C, change_id: Uuid, ids: &[Uuid]) -> ServiceResult<()> {
+async fn replace_systems<C: ConnectionTrait>(
+    conn: &C,
+    change_id: Uuid,
+    ids: &[Uuid],
+) -> ServiceResult<()> {
     change_system::Entity::delete_many()
         .filter(change_system::Column::ChangeId.eq(change_id))
         .exec(conn)
         .await?;
     if !ids.is_empty() {
-        change_system::Entity::insert_many(ids.iter().map(|system_id| change_system::ActiveModel {
-            change_id: Set(change_id),
-            system_id: Set(*system_id),
+        change_system::Entity::insert_many(ids.iter().map(|system_id| {
+            change_system::ActiveModel {
+                change_id: Set(change_id),
+                system_id: Set(*system_id),
+            }
         }))
         .exec(conn)
         .await?;
@@ -364,7 +386,10 @@ async fn replace_systems<C: ConnectionTrait>(conn: &C, change_id: Uuid, ids: &[U
 }
 
 /// System ids of one change, in a stable order.
-pub async fn system_ids_of<C: ConnectionTrait>(conn: &C, change_id: Uuid) -> ServiceResult<Vec<Uuid>> {
+pub async fn system_ids_of<C: ConnectionTrait>(
+    conn: &C,
+    change_id: Uuid,
+) -> ServiceResult<Vec<Uuid>> {
     Ok(change_system::Entity::find()
         .select_only()
         .column(change_system::Column::SystemId)

@@ -31,7 +31,10 @@ impl Caller {
 
     /// Applies a permission rule. The operator has direct database access
     /// anyway, so rules bind accounts only.
-    pub fn authorize(&self, rule: impl FnOnce(&Actor) -> Result<(), Denied>) -> Result<(), ServiceError> {
+    pub fn authorize(
+        &self,
+        rule: impl FnOnce(&Actor) -> Result<(), Denied>,
+    ) -> Result<(), ServiceError> {
         match self {
             Self::Account(actor) => rule(actor).map_err(ServiceError::Forbidden),
             Self::Operator { .. } => Ok(()),

@@ -27,9 +27,9 @@ pub async fn create(
     optional_text("description", description, 2000)?;
     let txn = db.begin().await?;
     if let Some(parent) = parent_id {
-        find(&txn, parent).await.map_err(|_| {
-            ServiceError::validation("parentId", "no system with this id")
-        })?;
+        find(&txn, parent)
+            .await
+            .map_err(|_| ServiceError::validation("parentId", "no system with this id"))?;
     }
     ensure_name_free(&txn, name.trim(), None).await?;
     let model = system::ActiveModel {
@@ -111,7 +111,11 @@ pub async fn update(
     Ok(model)
 }
 
-async fn ensure_name_free<C: ConnectionTrait>(conn: &C, name: &str, except: Option<Uuid>) -> ServiceResult<()> {
+async fn ensure_name_free<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+    except: Option<Uuid>,
+) -> ServiceResult<()> {
     let clash = system::Entity::find()
         .filter(system::Column::Name.eq(name))
         .one(conn)

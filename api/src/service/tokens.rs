@@ -40,7 +40,10 @@ pub async fn issue(
     let txn = db.begin().await?;
     let owner = users::find(&txn, user_id).await?;
     if !owner.active {
-        return Err(ServiceError::validation("userId", "the account is deactivated"));
+        return Err(ServiceError::validation(
+            "userId",
+            "the account is deactivated",
+        ));
     }
     let secret = auth::generate_token();
     let token = insert_token(&txn, caller, user_id, name.trim(), expires_at, &secret).await?;

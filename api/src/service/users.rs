@@ -41,7 +41,9 @@ pub async fn create(
         .await?
         .is_some()
     {
-        return Err(ServiceError::Conflict(format!("an account with email {email} already exists")));
+        return Err(ServiceError::Conflict(format!(
+            "an account with email {email} already exists"
+        )));
     }
     let model = user::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -116,7 +118,10 @@ pub async fn set_active(
         && actor.user_id == user_id
         && !active_flag
     {
-        return Err(ServiceError::validation("userId", "you cannot deactivate your own account"));
+        return Err(ServiceError::validation(
+            "userId",
+            "you cannot deactivate your own account",
+        ));
     }
     let txn = db.begin().await?;
     let existing = find(&txn, user_id).await?;
@@ -126,7 +131,11 @@ pub async fn set_active(
     audit::append(
         &txn,
         caller,
-        if active_flag { "user.activated" } else { "user.deactivated" },
+        if active_flag {
+            "user.activated"
+        } else {
+            "user.deactivated"
+        },
         "user",
         &user_id.to_string(),
         &json!({"active": active_flag}),
@@ -144,7 +153,10 @@ pub async fn list(db: &DatabaseConnection, caller: &Caller) -> ServiceResult<Vec
         .await?)
 }
 
-pub async fn find<C: sea_orm::ConnectionTrait>(conn: &C, user_id: Uuid) -> ServiceResult<user::Model> {
+pub async fn find<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+) -> ServiceResult<user::Model> {
     user::Entity::find_by_id(user_id)
         .one(conn)
         .await?
@@ -152,7 +164,10 @@ pub async fn find<C: sea_orm::ConnectionTrait>(conn: &C, user_id: Uuid) -> Servi
 }
 
 /// Finds an account by id or email (CLI convenience).
-pub async fn find_by_reference(db: &DatabaseConnection, reference: &str) -> ServiceResult<user::Model> {
+pub async fn find_by_reference(
+    db: &DatabaseConnection,
+    reference: &str,
+) -> ServiceResult<user::Model> {
     if let Ok(id) = reference.parse::<Uuid>() {
         return find(db, id).await;
     }
@@ -198,7 +213,9 @@ pub async fn bootstrap_admin(
         &json!({"name": admin.name, "email": admin.email, "roles": [roles::ADMIN], "bootstrap": true}),
     )
     .await?;
-    let secret = supplied_token.map(str::to_owned).unwrap_or_else(crate::auth::generate_token);
+    let secret = supplied_token
+        .map(str::to_owned)
+        .unwrap_or_else(crate::auth::generate_token);
     tokens::insert_token(&txn, &caller, admin.id, "bootstrap", None, &secret).await?;
     txn.commit().await?;
     Ok(supplied_token.is_none().then_some(secret))

@@ -24,7 +24,11 @@ pub struct CreateUserInput {
 #[Object]
 impl AccountMutation {
     /// Creates an account (admin).
-    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> async_graphql::Result<User> {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
         users::create(db, &caller, &input.name, &input.email, &input.roles)
@@ -34,11 +38,19 @@ impl AccountMutation {
     }
 
     /// Replaces an account's roles (admin).
-    async fn set_user_roles(&self, ctx: &Context<'_>, user_id: ID, roles: Vec<String>) -> async_graphql::Result<User> {
+    async fn set_user_roles(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        roles: Vec<String>,
+    ) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
         let user_id = parse_id("userId", &user_id)?;
-        users::set_roles(db, &caller, user_id, &roles).await.map(User).gql()
+        users::set_roles(db, &caller, user_id, &roles)
+            .await
+            .map(User)
+            .gql()
     }
 
     /// Disables an account and with it all its tokens (admin).
@@ -46,7 +58,10 @@ impl AccountMutation {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
         let user_id = parse_id("userId", &user_id)?;
-        users::set_active(db, &caller, user_id, false).await.map(User).gql()
+        users::set_active(db, &caller, user_id, false)
+            .await
+            .map(User)
+            .gql()
     }
 
     /// Re-enables an account (admin).
@@ -54,7 +69,10 @@ impl AccountMutation {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
         let user_id = parse_id("userId", &user_id)?;
-        users::set_active(db, &caller, user_id, true).await.map(User).gql()
+        users::set_active(db, &caller, user_id, true)
+            .await
+            .map(User)
+            .gql()
     }
 
     /// Issues a token for an account (admin) or for yourself when `userId`
@@ -72,7 +90,9 @@ impl AccountMutation {
             None => ctx.actor()?.user_id,
         };
         let db = &ctx.state()?.db;
-        let issued = tokens::issue(db, &caller, owner, &name, expires_at).await.gql()?;
+        let issued = tokens::issue(db, &caller, owner, &name, expires_at)
+            .await
+            .gql()?;
         Ok(IssuedToken {
             token: ApiToken(issued.token),
             secret: issued.secret,

@@ -152,7 +152,11 @@ impl CreateChangeInput {
 impl UpdateChangeInput {
     fn into_patch(self) -> async_graphql::Result<ChangePatch> {
         let (steps, method, stages) = match self.implementation_plan {
-            Some(plan) => (Some(plan.steps), Some(plan.deployment_method), Some(plan.canary_stages)),
+            Some(plan) => (
+                Some(plan.steps),
+                Some(plan.deployment_method),
+                Some(plan.canary_stages),
+            ),
             None => (None, None, None),
         };
         Ok(ChangePatch {
@@ -188,7 +192,11 @@ impl UpdateChangeInput {
 #[Object]
 impl ChangeMutation {
     /// Files a new change request as a DRAFT (role: requester).
-    async fn create_change(&self, ctx: &Context<'_>, input: CreateChangeInput) -> async_graphql::Result<Change> {
+    async fn create_change(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateChangeInput,
+    ) -> async_graphql::Result<Change> {
         let caller = ctx.caller()?;
         let state = ctx.state()?;
         let content = input.into_content()?;
@@ -211,9 +219,16 @@ impl ChangeMutation {
         let state = ctx.state()?;
         let id = parse_id("id", &id)?;
         let patch = input.into_patch()?;
-        changes::update(&state.db, &state.policy, &caller, id, expected_version, patch)
-            .await
-            .map(Change)
-            .gql()
+        changes::update(
+            &state.db,
+            &state.policy,
+            &caller,
+            id,
+            expected_version,
+            patch,
+        )
+        .await
+        .map(Change)
+        .gql()
     }
 }

@@ -30,18 +30,37 @@ pub struct UpdateSystemInput {
 #[Object]
 impl SystemMutation {
     /// Registers a system (admin, change_manager).
-    async fn create_system(&self, ctx: &Context<'_>, input: CreateSystemInput) -> async_graphql::Result<System> {
+    async fn create_system(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateSystemInput,
+    ) -> async_graphql::Result<System> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
-        let parent = input.parent_id.as_ref().map(|id| parse_id("parentId", id)).transpose()?;
-        systems::create(db, &caller, &input.name, input.description.as_deref(), parent)
-            .await
-            .map(System)
-            .gql()
+        let parent = input
+            .parent_id
+            .as_ref()
+            .map(|id| parse_id("parentId", id))
+            .transpose()?;
+        systems::create(
+            db,
+            &caller,
+            &input.name,
+            input.description.as_deref(),
+            parent,
+        )
+        .await
+        .map(System)
+        .gql()
     }
 
     /// Renames, re-describes or moves a system (admin, change_manager).
-    async fn update_system(&self, ctx: &Context<'_>, id: ID, input: UpdateSystemInput) -> async_graphql::Result<System> {
+    async fn update_system(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateSystemInput,
+    ) -> async_graphql::Result<System> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
         let id = parse_id("id", &id)?;

@@ -25,17 +25,31 @@ impl AccountQuery {
     async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
-        Ok(users::list(db, &caller).await.gql()?.into_iter().map(User).collect())
+        Ok(users::list(db, &caller)
+            .await
+            .gql()?
+            .into_iter()
+            .map(User)
+            .collect())
     }
 
     /// Tokens of an account; your own when `userId` is omitted.
-    async fn tokens(&self, ctx: &Context<'_>, user_id: Option<ID>) -> async_graphql::Result<Vec<ApiToken>> {
+    async fn tokens(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<ApiToken>> {
         let caller = ctx.caller()?;
         let owner = match &user_id {
             Some(id) => parse_id("userId", id)?,
             None => ctx.actor()?.user_id,
         };
         let db = &ctx.state()?.db;
-        Ok(tokens::list(db, &caller, owner).await.gql()?.into_iter().map(ApiToken).collect())
+        Ok(tokens::list(db, &caller, owner)
+            .await
+            .gql()?
+            .into_iter()
+            .map(ApiToken)
+            .collect())
     }
 }

@@ -13,9 +13,18 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// Recomputes the whole audit hash chain (auditor, admin).
-    async fn verify_audit_log(&self, ctx: &Context<'_>) -> async_graphql::Result<AuditVerification> {
+    async fn verify_audit_log(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<AuditVerification> {
         ctx.caller()?
-            .authorize(|actor| permissions::require_any(actor, &[roles::AUDITOR, roles::ADMIN], "verifying the audit log"))
+            .authorize(|actor| {
+                permissions::require_any(
+                    actor,
+                    &[roles::AUDITOR, roles::ADMIN],
+                    "verifying the audit log",
+                )
+            })
             .gql()?;
         let db = &ctx.state()?.db;
         Ok(audit::verify(db, None).await.gql()?.into())

@@ -10,6 +10,7 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         context::{ContextExt, parse_id},
+        loaders::{Loaders, SystemsOfChange, UserId},
         types::Change,
     },
     service::changes::{self, ChangeFilter, ChangeOrder, OrderField},
@@ -78,8 +79,16 @@ impl ChangeFilterInput {
             types: self.types,
             statuses: self.statuses,
             risk_levels: self.risk_levels,
-            requester_id: self.requester_id.as_ref().map(|id| parse_id("filter.requesterId", id)).transpose()?,
-            system_id: self.system_id.as_ref().map(|id| parse_id("filter.systemId", id)).transpose()?,
+            requester_id: self
+                .requester_id
+                .as_ref()
+                .map(|id| parse_id("filter.requesterId", id))
+                .transpose()?,
+            system_id: self
+                .system_id
+                .as_ref()
+                .map(|id| parse_id("filter.systemId", id))
+                .transpose()?,
             created_from: self.created_from,
             created_to: self.created_to,
             planned_from: self.planned_from,
@@ -90,15 +99,39 @@ impl ChangeFilterInput {
 }
 
 fn decode_cursor(field: &str, cursor: Option<String>) -> async_graphql::Result<Option<u64>> {
-    use async_graphql::connection::CursorType;
     use async_graphql::ErrorExtensions;
+    use async_graphql::connection::CursorType;
     cursor
         .map(|text| {
-            Cursor::decode_cursor(&text)
-                .map(|c| c.0)
-                .map_err(|_| crate::error::ServiceError::validation(field, "is not a cursor of this list").extend())
+            Cursor::decode_cursor(&text).map(|c| c.0).map_err(|_| {
+                crate::error::ServiceError::validation(field, "is not a cursor of this list")
+                    .extend()
+            })
         })
         .transpose()
+}
+
+/// Loads the requesters and systems of a whole page in one query each, when
+/// the client asked for them, so the per-row resolvers hit the cache.
+/// (Left to the loader alone, a large page can be split into several
+/// batches when the executor yields part-way through the list.)
+async fn prime_related(
+    ctx: &Context<'_>,
+    rows: &[entity::change::Model],
+) -> async_graphql::Result<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let loaders = ctx.data::<Loaders>()?;
+    if node.field("requester").exists() {
+        loaders
+            .load_many(rows.iter().map(|row| UserId(row.requester_id)))
+            .await?;
+    }
+    if node.field("systems").exists() {
+        loaders
+            .load_many(rows.iter().map(|row| SystemsOfChange(row.id)))
+            .await?;
+    }
+    Ok(())
 }
 
 #[Object]
@@ -113,10 +146,16 @@ impl ChangeQuery {
         ctx.actor()?;
         let db = &ctx.state()?.db;
         match (id, number) {
-            (Some(id), None) => changes::find(db, parse_id("id", &id)?).await.map(Change).gql(),
-            (None, Some(number)) => changes::find_by_number(db, &number).await.map(Change).gql(),
-            _ => Err(crate::error::ServiceError::validation("id", "give exactly one of id or number"))
+            (Some(id), None) => changes::find(db, parse_id("id", &id)?)
+                .await
+                .map(Change)
                 .gql(),
+            (None, Some(number)) => changes::find_by_number(db, &number).await.map(Change).gql(),
+            _ => Err(crate::error::ServiceError::validation(
+                "id",
+                "give exactly one of id or number",
+            ))
+            .gql(),
         }
     }
 
@@ -150,19 +189,21 @@ impl ChangeQuery {
             last,
             before: decode_cursor("before", before)?,
         };
-        let (rows, window, total) = changes::list(&state.db, &filter, order, page, state.max_page_size)
-            .await
-            .gql()?;
+        let (rows, window, total) =
+            changes::list(&state.db, &filter, order, page, state.max_page_size)
+                .await
+                .gql()?;
+        prime_related(ctx, &rows).await?;
         let mut connection = Connection::with_additional_fields(
             window.has_previous(),
             window.has_next(total),
             ChangeConnectionFields { total_count: total },
         );
-        connection.edges.extend(
-            rows.into_iter()
-                .enumerate()
-                .map(|(index, row)| Edge::new(OpaqueCursor(window.offset + index as u64), Change(row))),
-        );
+        connection
+            .edges
+            .extend(rows.into_iter().enumerate().map(|(index, row)| {
+                Edge::new(OpaqueCursor(window.offset + index as u64), Change(row))
+            }));
         Ok(connection)
     }
 }

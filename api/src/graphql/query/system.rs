@@ -18,7 +18,12 @@ impl SystemQuery {
     async fn systems(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<System>> {
         ctx.actor()?;
         let db = &ctx.state()?.db;
-        Ok(systems::list(db).await.gql()?.into_iter().map(System).collect())
+        Ok(systems::list(db)
+            .await
+            .gql()?
+            .into_iter()
+            .map(System)
+            .collect())
     }
 
     async fn system(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<System> {

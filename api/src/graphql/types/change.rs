@@ -1,4 +1,4 @@
-use async_graphql::{Context, ID, Object, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel, change};
 
@@ -7,7 +7,7 @@ use crate::{
     domain::change::{Link, RollbackPlan},
     graphql::{
         context::ContextExt,
-        loaders::{DbLoader, SystemsOfChange, UserId},
+        loaders::{Loaders, SystemsOfChange, UserId},
     },
     service::changes::parse_json,
 };
@@ -96,7 +96,7 @@ impl Change {
     }
     /// The account that filed the change.
     async fn requester(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        let loader = ctx.data::<Loaders>()?;
         loader
             .load_one(UserId(self.0.requester_id))
             .await?
@@ -105,7 +105,7 @@ impl Change {
     }
     /// Affected systems (configuration items).
     async fn systems(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<System>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        let loader = ctx.data::<Loaders>()?;
         Ok(loader
             .load_one(SystemsOfChange(self.0.id))
             .await?

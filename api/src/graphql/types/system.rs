@@ -1,8 +1,8 @@
-use async_graphql::{Context, ID, Object, dataloader::DataLoader};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::system;
 
-use crate::graphql::loaders::{DbLoader, SystemId};
+use crate::graphql::loaders::{Loaders, SystemId};
 
 pub struct System(pub system::Model);
 
@@ -22,7 +22,7 @@ impl System {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        let loader = ctx.data::<Loaders>()?;
         Ok(loader.load_one(SystemId(parent)).await?.map(System))
     }
     async fn created_at(&self) -> DateTime<Utc> {

@@ -1,0 +1,191 @@
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::json;
+
+use crate::helpers::{fresh_database_url, spawn_app_with};
+
+fn gatehouse(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env("GATEHOUSE_DATABASE_URL", database_url)
+        .env_remove("GATEHOUSE_BOOTSTRAP_TOKEN")
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .expect("gatehouse runs")
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn schema_command_prints_the_sdl() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), api::graphql::sdl());
+}
+
+#[tokio::test]
+async fn accounts_and_tokens_from_the_cli_work_over_http() {
+    let database_url = fresh_database_url().await;
+    let added = stdout(&gatehouse(
+        &database_url,
+        &[
+            "users",
+            "add",
+            "--name",
+            "Grace",
+            "--email",
+            "grace@example.com",
+            "--roles",
+            "requester,change_manager",
+        ],
+    ));
+    assert!(
+        added.contains("grace@example.com roles=change_manager,requester"),
+        "{added}"
+    );
+    let secret = stdout(&gatehouse(
+        &database_url,
+        &[
+            "tokens",
+            "issue",
+            "--user",
+            "grace@example.com",
+            "--expires-in-days",
+            "30",
+        ],
+    ));
+    let secret = secret.trim().to_owned();
+    assert!(secret.starts_with("gh_"));
+
+    let status = stdout(&gatehouse(&database_url, &["migrate", "status"]));
+    assert!(
+        status.contains("Applied") && status.contains("m20261123_000001_foundation"),
+        "{status}"
+    );
+    let listed = stdout(&gatehouse(
+        &database_url,
+        &["tokens", "list", "--user", "grace@example.com"],
+    ));
+    assert!(listed.contains("expires"), "{listed}");
+
+    // The server on the same database accepts the CLI-issued token, and
+    // creates no admin because accounts already exist.
+    let url = database_url.clone();
+    let app = spawn_app_with(move |settings| settings.database_url = url).await;
+    let me = app.data(&secret, "{ me { email roles } }", json!({})).await;
+    assert_eq!(
+        me["me"],
+        json!({"email": "grace@example.com", "roles": ["change_manager", "requester"]})
+    );
+    let refused = app
+        .graphql(crate::helpers::ADMIN_TOKEN, "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(crate::helpers::error_code(&refused), "UNAUTHENTICATED");
+
+    // CLI writes are in the audit trail under the operator's name.
+    let verified = stdout(&gatehouse(&database_url, &["audit", "verify"]));
+    assert!(verified.starts_with("OK: 2 events"), "{verified}");
+    let bad_user = gatehouse(
+        &database_url,
+        &["tokens", "issue", "--user", "nobody@example.com"],
+    );
+    assert!(!bad_user.status.success());
+    assert!(String::from_utf8_lossy(&bad_user.stderr).contains("not found"));
+}
+
+#[tokio::test]
+async fn migrations_go_down_and_up_again() {
+    let database_url = fresh_database_url().await;
+    stdout(&gatehouse(&database_url, &["migrate", "up"]));
+    stdout(&gatehouse(&database_url, &["migrate", "down"]));
+    let status = stdout(&gatehouse(&database_url, &["migrate", "status"]));
+    assert!(status.contains("Pending"), "{status}");
+    stdout(&gatehouse(&database_url, &["migrate", "up"]));
+    let status = stdout(&gatehouse(&database_url, &["migrate", "status"]));
+    assert!(!status.contains("Pending"), "{status}");
+}
+
+/// `serve` prints the generated admin token once, serves, and stops cleanly
+/// on SIGTERM.
+#[tokio::test]
+async fn serve_bootstraps_once_and_shuts_down_gracefully_on_sigterm() {
+    let database_url = fresh_database_url().await;
+    for start in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("GATEHOUSE_DATABASE_URL", &database_url)
+            .env_remove("GATEHOUSE_BOOTSTRAP_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        let address = loop {
+            let line = lines.next().expect("serve prints its address").unwrap();
+            if let Some(rest) = line.strip_prefix("Gatehouse listening on ") {
+                break rest.trim_end_matches("/graphql").to_owned();
+            }
+            printed.push(line);
+        };
+        let token_lines = printed
+            .iter()
+            .filter(|line| line.starts_with("gh_"))
+            .count();
+        assert_eq!(
+            token_lines,
+            if start == 0 { 1 } else { 0 },
+            "start {start}: {printed:?}"
+        );
+        if start == 0 {
+            let token = printed.iter().find(|line| line.starts_with("gh_")).unwrap();
+            let response: serde_json::Value = reqwest::Client::new()
+                .post(format!("{address}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({"query": "{ me { email } }"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(response["data"]["me"]["email"], "admin@localhost");
+        }
+        let health = reqwest::get(format!("{address}/healthz")).await.unwrap();
+        assert_eq!(health.status(), 200);
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+        assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    }
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            panic!("gatehouse did not stop within {limit:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,207 @@
+//! Test harness: each test gets its own server on a free port and its own
+//! database — a fresh SQLite file, or a fresh PostgreSQL database when
+//! `GATEHOUSE_TEST_POSTGRES_URL` names a server (e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Logs stay silent unless
+//! `TEST_LOG` is set.
+
+use std::sync::Once;
+
+use api::{config::Settings, db::QueryCounter, startup::Application};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+pub const ADMIN_TOKEN: &str = "gh_test_bootstrap_admin_token_0123456789";
+
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub queries: QueryCounter,
+}
+
+/// A created account and a token for it.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+static TRACING: Once = Once::new();
+
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A database URL nobody else uses.
+pub async fn fresh_database_url() -> String {
+    let name = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
+    match postgres_admin_url() {
+        Some(admin_url) => {
+            // Under CI an unreachable server must fail the run, never skip.
+            let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL at GATEHOUSE_TEST_POSTGRES_URL is unreachable: {e}")
+            });
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (server, _) = admin_url
+                .rsplit_once('/')
+                .expect("GATEHOUSE_TEST_POSTGRES_URL ends in /DATABASE");
+            format!("{server}/{name}")
+        }
+        None => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    }
+}
+
+pub fn test_settings(database_url: String) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url,
+        bootstrap_token: Some(ADMIN_TOKEN.into()),
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            api::telemetry::init(api::config::LogFormat::Text);
+        }
+    });
+    let mut settings = test_settings(fresh_database_url().await);
+    configure(&mut settings);
+    let app = Application::build(&settings)
+        .await
+        .expect("application builds");
+    let base_url = format!("http://{}", app.address());
+    let db = app.db().clone();
+    let queries = app.query_counter();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base_url,
+        client: reqwest::Client::new(),
+        db,
+        queries,
+    }
+}
+
+impl TestApp {
+    /// Posts a GraphQL request and returns the whole response body.
+    pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("{}/graphql", self.base_url))
+            .bearer_auth(token)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    /// Like `graphql` but fails the test on any error and returns `data`.
+    pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.graphql(token, query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Creates an account with the given roles and a token for it.
+    pub async fn user(&self, name: &str, roles: &[&str]) -> TestUser {
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        let created = self
+            .data(
+                ADMIN_TOKEN,
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
+                json!({"input": {"name": name, "email": email, "roles": roles}}),
+            )
+            .await;
+        let id = created["createUser"]["id"].as_str().unwrap().to_owned();
+        let issued = self
+            .data(
+                ADMIN_TOKEN,
+                "mutation($user: ID!) { issueToken(userId: $user, name: \"test\") { secret } }",
+                json!({"user": id}),
+            )
+            .await;
+        TestUser {
+            id,
+            email,
+            token: issued["issueToken"]["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn system(&self, name: &str, parent: Option<&str>) -> String {
+        let data = self
+            .data(
+                ADMIN_TOKEN,
+                "mutation($input: CreateSystemInput!) { createSystem(input: $input) { id } }",
+                json!({"input": {"name": name, "parentId": parent}}),
+            )
+            .await;
+        data["createSystem"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Files a change with sensible defaults overridden by `fields`.
+    pub async fn create_change(&self, token: &str, fields: Value) -> Value {
+        let mut input = json!({
+            "title": "Rotate TLS certificates",
+            "description": "Replace certificates expiring next month",
+            "businessJustification": "Avoid an outage when the current ones expire",
+            "type": "normal",
+            "likelihood": 2,
+            "impact": 3,
+        });
+        for (key, value) in fields.as_object().cloned().unwrap_or_default() {
+            input[key] = value;
+        }
+        let data = self
+            .data(
+                token,
+                &format!("mutation($input: CreateChangeInput!) {{ createChange(input: $input) {{ {CHANGE_FIELDS} }} }}"),
+                json!({"input": input}),
+            )
+            .await;
+        data["createChange"].clone()
+    }
+
+    pub async fn audit_event_count(&self) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM audit_events",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+pub const CHANGE_FIELDS: &str = "id number title type status version
+    risk { likelihood impact inherentScore residualScore level }
+    requester { id email } systems { id name }";
+
+/// `extensions.code` of the first error.
+pub fn error_code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error, got {response:#}"))
+}

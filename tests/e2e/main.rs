@@ -1,0 +1,13 @@
+//! End-to-end tests over real HTTP against the whole application.
+//! Run on SQLite by default and on PostgreSQL when
+//! GATEHOUSE_TEST_POSTGRES_URL is set (see helpers.rs).
+
+mod accounts;
+mod audit;
+mod changes;
+mod cli;
+mod concurrency;
+mod health;
+mod helpers;
+mod listing;
+mod schema;
