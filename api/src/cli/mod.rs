@@ -7,11 +7,13 @@ use chrono::{DateTime, Duration, Utc};
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
+mod audit;
+
 use crate::{
     config::{Settings, SettingsArgs, redact_url},
     db::{self, QueryCounter},
     graphql,
-    service::{Caller, audit, tokens, users},
+    service::{Caller, tokens, users},
     startup::Application,
     telemetry,
 };
@@ -53,7 +55,7 @@ pub enum Command {
     /// Verify the audit trail.
     Audit {
         #[command(subcommand)]
-        action: AuditAction,
+        action: audit::AuditAction,
     },
 }
 
@@ -130,19 +132,6 @@ pub enum TokensAction {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum AuditAction {
-    /// Recompute the hash chain; exit status 0 when intact, 2 when broken.
-    Verify {
-        /// Expect the chain to reach this event (from an evidence pack).
-        #[arg(long, requires = "anchor_hash")]
-        anchor_seq: Option<i64>,
-        /// The hash recorded for the anchor event.
-        #[arg(long, requires = "anchor_seq")]
-        anchor_hash: Option<String>,
-    },
-}
-
 /// Entry point of the binary.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -173,7 +162,7 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
         Command::Migrate { action } => migrate(settings, action).await,
         Command::Users { action } => manage_users(settings, action).await,
         Command::Tokens { action } => manage_tokens(settings, action).await,
-        Command::Audit { action } => audit_command(settings, action).await,
+        Command::Audit { action } => audit::run(settings, action).await,
     }
 }
 
@@ -315,23 +304,4 @@ async fn manage_tokens(settings: &Settings, action: TokensAction) -> anyhow::Res
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn audit_command(settings: &Settings, action: AuditAction) -> anyhow::Result<ExitCode> {
-    let AuditAction::Verify {
-        anchor_seq,
-        anchor_hash,
-    } = action;
-    let db = db::connect(&settings.database_url, &QueryCounter::default()).await?;
-    let anchor = anchor_seq.zip(anchor_hash);
-    match audit::verify(&db, anchor).await? {
-        audit::Verification::Intact { events, head_hash } => {
-            println!("OK: {events} events, head hash {head_hash}");
-            Ok(ExitCode::SUCCESS)
-        }
-        audit::Verification::Broken(broken) => {
-            println!("BROKEN at event {}: {}", broken.seq, broken.reason);
-            Ok(ExitCode::from(2))
-        }
-    }
 }
