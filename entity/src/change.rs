@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel};
+use crate::enums::{
+    BoardOutcome, ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel,
+};
 
 /// A change request. Structured parts of the plan (steps, rollback plan,
 /// links) are JSON documents validated by `api::domain::change`.
@@ -57,6 +59,23 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Catalog template of a standard change.
+    pub template_id: Option<Uuid>,
+    /// Incremented when a rejected change is revised and resubmitted, so
+    /// earlier votes no longer count.
+    pub approval_round: i32,
+    /// Emergency changes started before approval: when the retroactive
+    /// approval is due.
+    pub approval_due_at: Option<DateTimeUtc>,
+    /// When the (post-hoc) documentation is due.
+    pub documentation_due_at: Option<DateTimeUtc>,
+    pub documented_at: Option<DateTimeUtc>,
+    /// When the post-implementation / post-emergency review is due.
+    pub review_due_at: Option<DateTimeUtc>,
+    pub reviewed_at: Option<DateTimeUtc>,
+    /// The CAB's decision when the change went before the board.
+    pub board_outcome: Option<BoardOutcome>,
+    pub rollback_reason: Option<String>,
     /// Optimistic concurrency: every write bumps it; updates name the
     /// version they were based on.
     pub version: i32,

@@ -173,3 +173,173 @@ pub enum LinkKind {
     Document,
     Other,
 }
+
+/// An approver's or CAB member's decision on a change.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    #[sea_orm(string_value = "APPROVE")]
+    Approve,
+    #[sea_orm(string_value = "REJECT")]
+    Reject,
+    #[sea_orm(string_value = "DEFER")]
+    Defer,
+}
+
+/// What the CAB decided about a change put before it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BoardOutcome {
+    #[sea_orm(string_value = "APPROVED")]
+    Approved,
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+    #[sea_orm(string_value = "DEFERRED")]
+    Deferred,
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EvidenceStatus {
+    #[sea_orm(string_value = "PASSED")]
+    Passed,
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(4))")]
+pub enum IncidentPriority {
+    #[sea_orm(string_value = "P1")]
+    P1,
+    #[sea_orm(string_value = "P2")]
+    P2,
+    #[sea_orm(string_value = "P3")]
+    P3,
+    #[sea_orm(string_value = "P4")]
+    P4,
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReviewKind {
+    /// After a rollback or failure, or as the policy requires.
+    #[sea_orm(string_value = "POST_IMPLEMENTATION")]
+    PostImplementation,
+    /// The review an emergency change owes within the policy's deadline.
+    #[sea_orm(string_value = "POST_EMERGENCY")]
+    PostEmergency,
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BoardRole {
+    #[sea_orm(string_value = "CHAIR")]
+    Chair,
+    #[sea_orm(string_value = "MEMBER")]
+    Member,
+    /// Attends and advises; does not vote or count toward quorum.
+    #[sea_orm(string_value = "ADVISOR")]
+    Advisor,
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MeetingStatus {
+    #[sea_orm(string_value = "PLANNED")]
+    Planned,
+    #[sea_orm(string_value = "HELD")]
+    Held,
+}

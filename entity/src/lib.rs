@@ -2,11 +2,18 @@
 //! the rules are in `api::domain`, the queries in `api::service`.
 
 pub mod api_token;
+pub mod approval;
 pub mod audit_event;
+pub mod cab_meeting;
+pub mod cab_member;
 pub mod change;
 pub mod change_sequence;
 pub mod change_system;
+pub mod change_template;
 pub mod enums;
+pub mod evidence;
+pub mod incident;
+pub mod review;
 pub mod system;
 pub mod user;
 

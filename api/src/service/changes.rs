@@ -103,6 +103,15 @@ pub async fn create(
         submitted_at: Set(None),
         approved_at: Set(None),
         closed_at: Set(None),
+        template_id: Set(None),
+        approval_round: Set(1),
+        approval_due_at: Set(None),
+        documentation_due_at: Set(None),
+        documented_at: Set(None),
+        review_due_at: Set(None),
+        reviewed_at: Set(None),
+        board_outcome: Set(None),
+        rollback_reason: Set(None),
         ..Default::default()
     };
     write_content(&mut active, &content);

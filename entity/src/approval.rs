@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::Decision;
+
+/// One person's decision on one approval round of a change. A CAB member's
+/// vote and a role holder's approval are the same record: one person, one
+/// vote (unique per change, round and person).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "approvals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub change_id: Uuid,
+    pub round: i32,
+    pub approver_id: Uuid,
+    pub decision: Decision,
+    pub comment: Option<String>,
+    pub decided_at: DateTimeUtc,
+    pub meeting_id: Option<Uuid>,
+    /// Given after implementation started (emergency changes).
+    pub retroactive: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
