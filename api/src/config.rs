@@ -56,6 +56,8 @@ pub struct Settings {
     pub bootstrap_token: Option<String>,
     pub log_format: LogFormat,
     pub max_page_size: u64,
+    /// The clock the rules run at; only tests replace it.
+    pub clock: crate::clock::Clock,
 }
 
 // Written by hand so the bootstrap token never reaches a log line.
@@ -84,6 +86,7 @@ impl Default for Settings {
             bootstrap_token: None,
             log_format: LogFormat::Text,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            clock: crate::clock::Clock::default(),
         }
     }
 }
@@ -184,6 +187,7 @@ impl SettingsArgs {
                 file.max_page_size,
                 defaults.max_page_size,
             ),
+            clock: defaults.clock,
         };
         if settings.max_page_size == 0 {
             return Err(ConfigError::Invalid {

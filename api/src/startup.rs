@@ -37,6 +37,7 @@ impl Application {
             db: db.clone(),
             policy,
             max_page_size: settings.max_page_size,
+            clock: settings.clock.clone(),
         };
         let schema = build_schema(app.clone());
         let router = http::router(HttpState { schema, app });

@@ -22,6 +22,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::ApproverId",
+        to = "super::user::Column::Id"
+    )]
+    Approver,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Approver.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -295,6 +295,9 @@ pub enum ReviewKind {
     /// The review an emergency change owes within the policy's deadline.
     #[sea_orm(string_value = "POST_EMERGENCY")]
     PostEmergency,
+    /// The CAB's review of an emergency change at its next meeting.
+    #[sea_orm(string_value = "BOARD")]
+    Board,
 }
 
 #[derive(

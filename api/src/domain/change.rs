@@ -114,6 +114,8 @@ pub struct ChangeContent {
     pub links: Vec<Link>,
     pub planned_start: Option<DateTime<Utc>>,
     pub planned_end: Option<DateTime<Utc>>,
+    /// The standard change catalog template this change follows.
+    pub template_id: Option<Uuid>,
 }
 
 /// Scores derived from the content; never supplied by a client.
@@ -359,6 +361,7 @@ pub(crate) mod tests {
             links: vec![],
             planned_start: None,
             planned_end: None,
+            template_id: None,
         }
     }
 
@@ -486,6 +489,7 @@ pub struct ChangePatch {
     pub links: Option<Vec<Link>>,
     pub planned_start: Option<Option<DateTime<Utc>>>,
     pub planned_end: Option<Option<DateTime<Utc>>>,
+    pub template_id: Option<Option<Uuid>>,
 }
 
 macro_rules! apply_fields {
@@ -502,7 +506,7 @@ impl ChangePatch {
             change_type, likelihood, impact, mitigations, residual_likelihood, residual_impact,
             system_ids, services, customers_affected, downtime_required, performance_impact,
             implementation_steps, deployment_method, canary_stages, test_plan, rollback_plan,
-            links, planned_start, planned_end,
+            links, planned_start, planned_end, template_id,
         );
     }
 }

@@ -2,8 +2,12 @@
 //! Each rule lives in exactly one place and is unit-tested beside it.
 
 pub mod account;
+pub mod approval;
 pub mod audit_chain;
 pub mod change;
+pub mod deadlines;
+pub mod gates;
+pub mod lifecycle;
 pub mod numbering;
 pub mod pagination;
 pub mod permissions;

@@ -71,6 +71,104 @@ pub fn edit_change(actor: &Actor, requester: Uuid, status: ChangeStatus) -> Resu
     Ok(())
 }
 
+/// Puts changes into the calendar and implements them.
+pub const IMPLEMENTER: &str = "implementer";
+/// Records test and scan results from a CI/CD pipeline.
+pub const PIPELINE: &str = "pipeline";
+/// Records QA sign-off.
+pub const QA: &str = "qa";
+
+fn requester_or(
+    actor: &Actor,
+    requester: Uuid,
+    roles: &[&str],
+    action: &str,
+) -> Result<(), Denied> {
+    if actor.user_id == requester {
+        return Ok(());
+    }
+    require_any(actor, roles, &format!("{action} another person's change"))
+}
+
+/// Submitting and revising belong to the requester alone.
+pub fn submit_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
+    if actor.user_id == requester {
+        Ok(())
+    } else {
+        Err("only the requester can submit or revise a change".into())
+    }
+}
+
+pub fn schedule_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
+    requester_or(
+        actor,
+        requester,
+        &[CHANGE_MANAGER, IMPLEMENTER],
+        "scheduling",
+    )
+}
+
+pub fn implement_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
+    requester_or(
+        actor,
+        requester,
+        &[CHANGE_MANAGER, IMPLEMENTER],
+        "implementing",
+    )
+}
+
+pub fn record_evidence(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
+    requester_or(
+        actor,
+        requester,
+        &[CHANGE_MANAGER, IMPLEMENTER, PIPELINE, QA],
+        "recording evidence on",
+    )
+}
+
+pub fn close_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
+    requester_or(actor, requester, &[CHANGE_MANAGER], "closing or cancelling")
+}
+
+/// Reviews are independent: never by the requester; by the change manager,
+/// a board member, or someone the policy lets approve this type.
+pub fn review_change(
+    actor: &Actor,
+    requester: Uuid,
+    qualified_approver: bool,
+    board_member: bool,
+) -> Result<(), Denied> {
+    if actor.user_id == requester {
+        return Err("the requester cannot review their own change".into());
+    }
+    if qualified_approver || board_member || actor.has_role(CHANGE_MANAGER) {
+        Ok(())
+    } else {
+        Err("a review is recorded by the change manager, a CAB member or an approver of this change type".into())
+    }
+}
+
+/// The CAB's membership and meetings.
+pub fn manage_board(actor: &Actor) -> Result<(), Denied> {
+    require_any(actor, &[ADMIN, CHANGE_MANAGER], "managing the CAB")
+}
+
+pub fn run_meetings(actor: &Actor, is_chair: bool) -> Result<(), Denied> {
+    if is_chair {
+        return Ok(());
+    }
+    require_any(actor, &[CHANGE_MANAGER], "running CAB meetings")
+}
+
+/// The standard change catalog.
+pub fn manage_templates(actor: &Actor) -> Result<(), Denied> {
+    require_any(
+        actor,
+        &[CHANGE_MANAGER],
+        "maintaining the standard change catalog",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +199,25 @@ mod tests {
         let engineer = actor(&["requester"]);
         assert!(manage_tokens_of(&engineer, engineer.user_id).is_ok());
         assert!(manage_tokens_of(&engineer, Uuid::new_v4()).is_err());
+    }
+
+    #[test]
+    fn lifecycle_actions_by_role() {
+        let engineer = actor(&["requester"]);
+        let manager = actor(&["change_manager"]);
+        let pipeline = actor(&["pipeline"]);
+        let other = Uuid::new_v4();
+        assert!(submit_change(&engineer, engineer.user_id).is_ok());
+        assert!(submit_change(&manager, engineer.user_id).is_err());
+        assert!(schedule_change(&manager, other).is_ok());
+        assert!(schedule_change(&pipeline, other).is_err());
+        assert!(record_evidence(&pipeline, other).is_ok());
+        assert!(implement_change(&engineer, other).is_err());
+        assert!(review_change(&engineer, engineer.user_id, true, true).is_err());
+        assert!(review_change(&pipeline, other, false, false).is_err());
+        assert!(review_change(&pipeline, other, false, true).is_ok());
+        assert!(close_change(&manager, other).is_ok());
+        assert!(manage_templates(&actor(&["admin"])).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub policy: Arc<Policy>,
     pub max_page_size: u64,
+    pub clock: crate::clock::Clock,
 }
 
 pub trait ContextExt {
@@ -36,6 +37,19 @@ impl ContextExt for Context<'_> {
     fn actor(&self) -> async_graphql::Result<&Actor> {
         self.data::<Actor>()
             .map_err(|_| ServiceError::Unauthenticated.extend())
+    }
+}
+
+/// The inputs of a lifecycle transition, at this request's time.
+pub fn transition<'a>(
+    state: &'a AppState,
+    caller: &'a Caller,
+) -> crate::service::lifecycle::Request<'a> {
+    crate::service::lifecycle::Request {
+        db: &state.db,
+        policy: &state.policy,
+        caller,
+        now: state.clock.now(),
     }
 }
 

@@ -3,8 +3,15 @@
 //! A policy is a TOML document. Presets encoding the five seed policies ship
 //! inside the binary and are chosen by name; any other value of
 //! GATEHOUSE_POLICY is read as a path to a TOML file of the same shape.
+//! "Who may approve a major change" is answered by the policy file and
+//! evaluated in `domain::approval`; nowhere else.
 
+use std::collections::BTreeSet;
+
+use async_graphql::{Enum, SimpleObject};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::roles;
 
 /// Presets by name, each encoding one seed document in `shared/seeds/`.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -29,21 +36,162 @@ pub enum PolicyError {
     Invalid { name: String, message: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Short name (`tiered-cab`).
     pub name: String,
-    /// Human title of the policy document.
+    /// Title of the policy document.
     pub title: String,
-    /// The seed document or internal policy this encodes.
+    /// The document this encodes.
     pub source: String,
+    /// How long audit events must be kept; `None` when the document is
+    /// silent (Gatehouse then deletes nothing).
+    pub audit_retention_years: Option<u32>,
+    /// The Change Advisory Board, when the policy has one.
+    pub board: Option<BoardPolicy>,
+    /// Suggests a change type from the risk ratings.
+    pub risk_matrix: Option<RiskMatrix>,
+    /// Evidence gates that change types refer to by key.
+    #[serde(rename = "gate", default)]
+    pub gates: Vec<Gate>,
     /// Change types in the order the document lists them.
     #[serde(rename = "change_type")]
     pub change_types: Vec<ChangeType>,
+    /// Monthly metric targets the document sets.
+    #[serde(default)]
+    pub targets: Targets,
+    /// Statements of the document that Gatehouse records but does not
+    /// enforce (with the reason), so readers see what was left to people.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct BoardPolicy {
+    pub name: String,
+    /// Voting members that must have voted for a decision.
+    pub quorum: u32,
+    /// Voting seats the document describes (e.g. 5); informational, the
+    /// server counts the members actually on the board.
+    pub seats: u32,
+    /// With a tie among the votes cast, the chair's vote decides.
+    pub chair_breaks_ties: bool,
+    /// When the board meets, as the document says it.
+    pub meets: String,
+    /// The roles the document puts on the board, for dashboards.
+    #[serde(default)]
+    pub composition: Vec<String>,
+}
+
+/// Category suggestion from likelihood and impact. The 1-5 ratings are
+/// mapped onto the matrix's bands, then looked up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct RiskMatrix {
+    pub description: String,
+    /// Upper bound (inclusive, on the 1-5 scale) of each band, lowest band
+    /// first; the last must be 5. Three bands make a 3x3 matrix.
+    pub bands: Vec<i32>,
+    /// `cells[impact_band][likelihood_band]`: the suggested change type key.
+    pub cells: Vec<Vec<String>>,
+}
+
+impl RiskMatrix {
+    fn band(&self, rating: i32) -> usize {
+        self.bands
+            .iter()
+            .position(|upper| rating <= *upper)
+            .unwrap_or(self.bands.len().saturating_sub(1))
+    }
+
+    /// The change type the matrix suggests for these ratings.
+    pub fn suggest(&self, likelihood: i32, impact: i32) -> Option<&str> {
+        self.cells
+            .get(self.band(impact))
+            .and_then(|row| row.get(self.band(likelihood)))
+            .map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum GateKind {
+    /// A PASSED evidence record for the gate.
+    Evidence,
+    /// Evidence listing the reviewers; enough of them, enough senior.
+    CodeReview,
+    /// Evidence with finding counts; no unaddressed critical or high.
+    Sast,
+    /// The change's own rollback plan has the listed parts.
+    RollbackPlan,
+    /// The documentation evidence, recorded early enough.
+    Documentation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyGate")]
+pub struct Gate {
+    pub key: String,
+    pub label: String,
+    pub kind: GateKind,
+    /// code_review: distinct reviewers needed.
+    #[serde(default)]
+    pub min_reviewers: u32,
+    /// code_review: of which senior.
+    #[serde(default)]
+    pub min_senior_reviewers: u32,
+    /// rollback_plan: the parts that must be present.
+    #[serde(default)]
+    pub required_parts: Vec<String>,
+    /// documentation: at least this many hours before implementation starts.
+    #[serde(default)]
+    pub hours_before_start: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalRule {
+    /// One approval by a holder of any listed role.
+    #[default]
+    Any,
+    /// One approval per listed role, each by a different person.
+    All,
+    /// `count` approvals by different holders of any listed role.
+    NOf,
+}
+
+/// One requirement of a change type's approval; all steps must be met.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyApprovalStep")]
+pub struct ApprovalStep {
+    pub key: String,
+    pub label: String,
+    /// Role keys that may approve (empty for a board step).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub rule: ApprovalRule,
+    /// For `n_of`.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// The step is decided by a vote of the board.
+    #[serde(default)]
+    pub board: bool,
+    /// Backup approvers the document names: a holder of one of these roles
+    /// may stand in for any missing approver of the step.
+    #[serde(default)]
+    pub substitutes: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(deny_unknown_fields)]
 #[graphql(name = "PolicyChangeType")]
 pub struct ChangeType {
@@ -52,6 +200,62 @@ pub struct ChangeType {
     /// The document's own name for the type (`Standard Changes (P2)`).
     pub label: String,
     pub description: String,
+    /// What the document says about approval, verbatim in spirit.
+    pub approval_summary: String,
+    /// Pre-approved: submitting approves it (standard changes).
+    #[serde(default)]
+    pub pre_approved: bool,
+    /// Must reference a template of the standard change catalog.
+    #[serde(default)]
+    pub requires_template: bool,
+    /// All steps must be met.
+    #[serde(rename = "approval", default)]
+    pub approvals: Vec<ApprovalStep>,
+    /// Gate keys required before implementation starts.
+    #[serde(default)]
+    pub gates: Vec<String>,
+    /// Minimum hours between scheduling and the scheduled start.
+    #[serde(default)]
+    pub notice_hours: u32,
+    /// Must be implemented within this many hours of approval.
+    pub implement_within_hours: Option<u32>,
+    /// Emergency handling, when the type is an emergency type.
+    pub emergency: Option<EmergencyRules>,
+    /// A post-implementation review is required before closing.
+    #[serde(default)]
+    pub review_required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyRules {
+    /// Implementation may start before approval; approval follows.
+    pub retroactive_approval: bool,
+    /// Hours after implementation starts by which the approval is due.
+    pub approval_deadline_hours: Option<u32>,
+    /// Hours after implementation starts by which documentation is due.
+    pub documentation_deadline_hours: Option<u32>,
+    /// Days after implementation ends by which the review is due.
+    pub review_deadline_days: Option<u32>,
+    /// Count only Monday-Friday for `review_deadline_days`.
+    #[serde(default)]
+    pub review_business_days: bool,
+    /// The board reviews the change at its next meeting.
+    #[serde(default)]
+    pub board_review: bool,
+}
+
+/// Targets per month. A rate is a fraction (0.05 = 5 %).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    pub emergency_share_max: Option<f64>,
+    pub success_rate_min: Option<f64>,
+    pub rollback_rate_max: Option<f64>,
+    pub failure_rate_max: Option<f64>,
+    pub with_issues_rate_max: Option<f64>,
+    pub mean_change_duration_hours_max: Option<f64>,
+    pub lead_time_hours_max: Option<f64>,
 }
 
 impl Policy {
@@ -86,15 +290,82 @@ impl Policy {
         Ok(policy)
     }
 
+    /// Consistency a TOML parser cannot check: references resolve, counts
+    /// are achievable, role keys are well-formed.
     fn check(&self) -> Result<(), String> {
         if self.change_types.is_empty() {
             return Err("defines no change types".into());
         }
-        let mut keys = std::collections::BTreeSet::new();
-        for change_type in &self.change_types {
-            if !keys.insert(change_type.key.as_str()) {
-                return Err(format!("change type `{}` defined twice", change_type.key));
+        let mut gate_keys = BTreeSet::new();
+        for gate in &self.gates {
+            if !gate_keys.insert(gate.key.as_str()) {
+                return Err(format!("gate `{}` defined twice", gate.key));
             }
+            if gate.kind == GateKind::CodeReview && gate.min_senior_reviewers > gate.min_reviewers {
+                return Err(format!(
+                    "gate `{}`: more senior reviewers than reviewers",
+                    gate.key
+                ));
+            }
+        }
+        let mut type_keys = BTreeSet::new();
+        for change_type in &self.change_types {
+            let key = &change_type.key;
+            if !type_keys.insert(key.as_str()) {
+                return Err(format!("change type `{key}` defined twice"));
+            }
+            if !change_type.pre_approved && change_type.approvals.is_empty() {
+                return Err(format!(
+                    "change type `{key}` is neither pre-approved nor has approval steps"
+                ));
+            }
+            for gate in &change_type.gates {
+                if !gate_keys.contains(gate.as_str()) {
+                    return Err(format!(
+                        "change type `{key}` requires unknown gate `{gate}`"
+                    ));
+                }
+            }
+            for step in &change_type.approvals {
+                if step.board && self.board.is_none() {
+                    return Err(format!(
+                        "change type `{key}` step `{}` needs a [board]",
+                        step.key
+                    ));
+                }
+                if !step.board && step.roles.is_empty() {
+                    return Err(format!(
+                        "change type `{key}` step `{}` names no roles",
+                        step.key
+                    ));
+                }
+                if step.rule == ApprovalRule::NOf && step.count == 0 {
+                    return Err(format!(
+                        "change type `{key}` step `{}`: count must be at least 1",
+                        step.key
+                    ));
+                }
+                roles::parse_roles(step.roles.iter().chain(&step.substitutes)).map_err(|e| {
+                    format!("change type `{key}` step `{}`: {}", step.key, e.message)
+                })?;
+            }
+        }
+        if let Some(matrix) = &self.risk_matrix {
+            if matrix.bands.last() != Some(&5) || matrix.cells.len() != matrix.bands.len() {
+                return Err(
+                    "risk_matrix: bands must end at 5 and have one row of cells each".into(),
+                );
+            }
+            for cell in matrix.cells.iter().flatten() {
+                if !type_keys.contains(cell.as_str()) {
+                    return Err(format!("risk_matrix suggests unknown change type `{cell}`"));
+                }
+            }
+        }
+        if let Some(board) = &self.board
+            && (board.quorum == 0 || board.quorum > board.seats)
+        {
+            return Err("board: quorum must be between 1 and the number of seats".into());
         }
         Ok(())
     }
@@ -102,32 +373,15 @@ impl Policy {
     pub fn change_type_keys(&self) -> Vec<&str> {
         self.change_types.iter().map(|t| t.key.as_str()).collect()
     }
+
+    pub fn change_type(&self, key: &str) -> Option<&ChangeType> {
+        self.change_types.iter().find(|t| t.key == key)
+    }
+
+    pub fn gate(&self, key: &str) -> Option<&Gate> {
+        self.gates.iter().find(|g| g.key == key)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_preset_parses() {
-        for (name, _) in PRESETS {
-            let policy = Policy::load(name).unwrap();
-            assert_eq!(&policy.name, name);
-        }
-    }
-
-    #[test]
-    fn presets_keep_their_seed_change_types() {
-        let keys = |name: &str| Policy::load(name).unwrap().change_type_keys().join(",");
-        assert_eq!(keys("cab-quorum"), "standard,normal,emergency");
-        assert_eq!(keys("tiered-cab"), "standard,normal,major,emergency");
-        assert_eq!(keys("dual-approval"), "standard,normal,major,emergency");
-        assert_eq!(keys("weekly-cab"), "emergency,standard,normal");
-        assert_eq!(keys("security-officer"), "emergency,standard,major");
-    }
-
-    #[test]
-    fn unknown_policy_name_is_an_error() {
-        assert!(Policy::load("no-such-policy").is_err());
-    }
-}
+mod tests;

@@ -103,7 +103,6 @@ pub async fn create(
         submitted_at: Set(None),
         approved_at: Set(None),
         closed_at: Set(None),
-        template_id: Set(None),
         approval_round: Set(1),
         approval_due_at: Set(None),
         documentation_due_at: Set(None),
@@ -438,6 +437,7 @@ fn write_content(active: &mut change::ActiveModel, content: &ChangeContent) {
     active.links = Set(json!(content.links));
     active.planned_start = Set(content.planned_start);
     active.planned_end = Set(content.planned_end);
+    active.template_id = Set(content.template_id);
 }
 
 /// The JSON columns were written by `write_content` from validated values,
@@ -471,6 +471,7 @@ pub fn content_of(model: &change::Model, mut system_ids: Vec<Uuid>) -> ChangeCon
         links: parse_json::<Vec<Link>>(&model.links),
         planned_start: model.planned_start,
         planned_end: model.planned_end,
+        template_id: model.template_id,
     }
 }
 

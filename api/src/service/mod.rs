@@ -3,8 +3,11 @@
 //! its audit event in one transaction.
 
 pub mod audit;
+pub mod cab;
 pub mod changes;
+pub mod lifecycle;
 pub mod systems;
+pub mod templates;
 pub mod tokens;
 pub mod users;
 

@@ -62,6 +62,9 @@ pub struct CreateChangeInput {
     pub links: Vec<Link>,
     pub planned_start: Option<DateTime<Utc>>,
     pub planned_end: Option<DateTime<Utc>>,
+    /// Standard change catalog template (required for standard changes
+    /// where the policy says so).
+    pub template_id: Option<ID>,
 }
 
 /// Fields to change on a draft; omitted fields stay, `null` clears.
@@ -91,6 +94,7 @@ pub struct UpdateChangeInput {
     pub links: Option<Vec<Link>>,
     pub planned_start: MaybeUndefined<DateTime<Utc>>,
     pub planned_end: MaybeUndefined<DateTime<Utc>>,
+    pub template_id: MaybeUndefined<ID>,
 }
 
 fn parse_ids(ids: &[ID]) -> async_graphql::Result<Vec<uuid::Uuid>> {
@@ -145,6 +149,11 @@ impl CreateChangeInput {
             links: self.links,
             planned_start: self.planned_start,
             planned_end: self.planned_end,
+            template_id: self
+                .template_id
+                .as_ref()
+                .map(|id| parse_id("templateId", id))
+                .transpose()?,
         })
     }
 }
@@ -185,6 +194,11 @@ impl UpdateChangeInput {
             links: self.links,
             planned_start: patch(self.planned_start),
             planned_end: patch(self.planned_end),
+            template_id: match &self.template_id {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(id) => Some(Some(parse_id("templateId", id)?)),
+            },
         })
     }
 }

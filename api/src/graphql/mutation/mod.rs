@@ -1,5 +1,7 @@
 mod account;
+mod cab;
 mod change;
+mod lifecycle;
 mod system;
 
 use async_graphql::MergedObject;
@@ -7,6 +9,8 @@ use async_graphql::MergedObject;
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     change::ChangeMutation,
+    lifecycle::LifecycleMutation,
+    cab::CabMutation,
     account::AccountMutation,
     system::SystemMutation,
 );

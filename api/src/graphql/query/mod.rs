@@ -1,6 +1,7 @@
 mod account;
 mod audit;
 mod change;
+mod lifecycle;
 mod policy;
 mod system;
 
@@ -9,6 +10,7 @@ use async_graphql::MergedObject;
 #[derive(MergedObject, Default)]
 pub struct Query(
     change::ChangeQuery,
+    lifecycle::LifecycleQuery,
     account::AccountQuery,
     system::SystemQuery,
     policy::PolicyQuery,

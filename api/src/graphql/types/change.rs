@@ -1,16 +1,40 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel, change};
+use entity::{
+    BoardOutcome, ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel, approval,
+    change, evidence, incident, review,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{System, User};
+use super::{
+    System, User,
+    lifecycle::{
+        ApprovalRecord, ApprovalStatus, Deadlines, Evidence, GateResult, Incident, OverdueItem,
+        Review, Template,
+    },
+};
 use crate::{
     domain::change::{Link, RollbackPlan},
+    domain::{approval::BoardVote, lifecycle},
+    error::GqlResultExt,
     graphql::{
         context::ContextExt,
         loaders::{Loaders, SystemsOfChange, UserId},
     },
-    service::changes::parse_json,
+    service::{changes::parse_json, lifecycle as lifecycle_service, templates},
 };
+
+impl Change {
+    async fn snapshot(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<lifecycle_service::Snapshot> {
+        let state = ctx.state()?;
+        lifecycle_service::snapshot(&state.db, &state.policy, self.0.clone())
+            .await
+            .gql()
+    }
+}
 
 pub struct Change(pub change::Model);
 
@@ -185,5 +209,142 @@ impl Change {
     /// editing.
     async fn version(&self) -> i32 {
         self.0.version
+    }
+    /// Approval round; revising or deferring a change starts a new one.
+    async fn approval_round(&self) -> i32 {
+        self.0.approval_round
+    }
+    /// The change type the policy's risk matrix suggests for the ratings.
+    async fn suggested_type(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let policy = &ctx.state()?.policy;
+        Ok(policy
+            .risk_matrix
+            .as_ref()
+            .and_then(|m| m.suggest(self.0.likelihood, self.0.impact))
+            .map(str::to_owned))
+    }
+    /// Standard change catalog template.
+    async fn template(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Template>> {
+        let Some(id) = self.0.template_id else {
+            return Ok(None);
+        };
+        Ok(Some(Template(
+            templates::find(&ctx.state()?.db, id).await.gql()?,
+        )))
+    }
+    /// The CAB's decision when the change went before the board.
+    async fn board_outcome(&self) -> Option<BoardOutcome> {
+        self.0.board_outcome
+    }
+    async fn rollback_reason(&self) -> Option<&str> {
+        self.0.rollback_reason.as_deref()
+    }
+    async fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            approval_due_at: self.0.approval_due_at,
+            documentation_due_at: self.0.documentation_due_at,
+            documented_at: self.0.documented_at,
+            review_due_at: self.0.review_due_at,
+            reviewed_at: self.0.reviewed_at,
+        }
+    }
+    /// Decisions, newest first; of the current round unless `allRounds`.
+    async fn approvals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] all_rounds: bool,
+    ) -> async_graphql::Result<Vec<ApprovalRecord>> {
+        let mut query = approval::Entity::find().filter(approval::Column::ChangeId.eq(self.0.id));
+        if !all_rounds {
+            query = query.filter(approval::Column::Round.eq(self.0.approval_round));
+        }
+        let rows = query
+            .order_by_desc(approval::Column::DecidedAt)
+            .all(&ctx.state()?.db)
+            .await
+            .map_err(crate::error::ServiceError::from)
+            .gql()?;
+        Ok(rows.into_iter().map(ApprovalRecord).collect())
+    }
+    /// Each approval step of the policy and what it still needs.
+    async fn approval_status(&self, ctx: &Context<'_>) -> async_graphql::Result<ApprovalStatus> {
+        let snapshot = self.snapshot(ctx).await?;
+        Ok(ApprovalStatus(
+            snapshot.approval(&ctx.state()?.policy, BoardVote::Open),
+        ))
+    }
+    /// The gates the policy requires for this type, met or not (now).
+    async fn gates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GateResult>> {
+        let state = ctx.state()?;
+        let snapshot = self.snapshot(ctx).await?;
+        let plan = crate::service::changes::content_of(&self.0, Vec::new()).rollback_plan;
+        Ok(snapshot
+            .change_type
+            .gates
+            .iter()
+            .filter_map(|key| state.policy.gate(key))
+            .map(|gate| {
+                let reason = crate::domain::gates::unmet(
+                    gate,
+                    &snapshot.evidence,
+                    plan.as_ref(),
+                    state.clock.now(),
+                );
+                GateResult {
+                    key: gate.key.clone(),
+                    label: gate.label.clone(),
+                    met: reason.is_none(),
+                    reason,
+                }
+            })
+            .collect())
+    }
+    async fn evidence(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Evidence>> {
+        let rows = evidence::Entity::find()
+            .filter(evidence::Column::ChangeId.eq(self.0.id))
+            .order_by_asc(evidence::Column::RecordedAt)
+            .all(&ctx.state()?.db)
+            .await
+            .map_err(crate::error::ServiceError::from)
+            .gql()?;
+        Ok(rows.into_iter().map(Evidence).collect())
+    }
+    /// Incidents linked to the change (a rollback opens one).
+    async fn incidents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Incident>> {
+        let rows = incident::Entity::find()
+            .filter(incident::Column::ChangeId.eq(self.0.id))
+            .order_by_asc(incident::Column::OpenedAt)
+            .all(&ctx.state()?.db)
+            .await
+            .map_err(crate::error::ServiceError::from)
+            .gql()?;
+        Ok(rows.into_iter().map(Incident).collect())
+    }
+    async fn reviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Review>> {
+        let rows = review::Entity::find()
+            .filter(review::Column::ChangeId.eq(self.0.id))
+            .order_by_asc(review::Column::ReviewedAt)
+            .all(&ctx.state()?.db)
+            .await
+            .map_err(crate::error::ServiceError::from)
+            .gql()?;
+        Ok(rows.into_iter().map(Review).collect())
+    }
+    /// Deadlines passed without their record (retroactive approval,
+    /// documentation, review).
+    async fn overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OverdueItem>> {
+        let state = ctx.state()?;
+        let snapshot = self.snapshot(ctx).await?;
+        let approval = snapshot.approval(&state.policy, BoardVote::Open);
+        let now = state.clock.now();
+        Ok(
+            lifecycle::overdue(&snapshot.facts(&state.policy, &approval, now), now)
+                .into_iter()
+                .map(|item| OverdueItem {
+                    kind: item.kind,
+                    due_at: item.due_at,
+                })
+                .collect(),
+        )
     }
 }

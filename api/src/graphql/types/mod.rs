@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod change;
+pub mod lifecycle;
 pub mod system;
 
 pub use account::{ApiToken, IssuedToken, User};

@@ -1,0 +1,764 @@
+//! Who has approved what: evaluating a change type's approval steps against
+//! the decisions cast, as a pure function.
+//!
+//! Rules that hold under every policy: nobody approves their own change
+//! (the requester's decisions never count), and one person casts one vote
+//! that fills at most one approver slot — so "Engineering Lead + QA" needs
+//! two people even when one person holds both roles.
+
+use std::collections::{BTreeSet, HashMap};
+
+use entity::{BoardOutcome, BoardRole, Decision};
+use uuid::Uuid;
+
+use crate::policy::{ApprovalRule, ApprovalStep, BoardPolicy, ChangeType};
+
+/// A decision cast on the current approval round.
+#[derive(Debug, Clone)]
+pub struct Vote {
+    pub person: Uuid,
+    pub roles: BTreeSet<String>,
+    pub decision: Decision,
+}
+
+/// A seat on the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seat {
+    pub person: Uuid,
+    pub role: BoardRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardTally {
+    pub approve: u32,
+    pub reject: u32,
+    pub defer: u32,
+    /// Chair and members currently on the board (advisors do not vote).
+    pub voting_members: u32,
+    pub quorum: u32,
+    pub decided: Option<BoardOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepState {
+    pub key: String,
+    pub label: String,
+    pub satisfied: bool,
+    /// People whose approvals fill this step.
+    pub approvers: Vec<Uuid>,
+    /// What is still needed, e.g. "approval missing: role cto".
+    pub missing: Vec<String>,
+    pub rejected: bool,
+    pub deferred: bool,
+    pub board: Option<BoardTally>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pending,
+    Approved,
+    Rejected,
+    Deferred,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalState {
+    pub steps: Vec<StepState>,
+    pub outcome: Outcome,
+}
+
+impl ApprovalState {
+    /// Every unmet approval, for POLICY_VIOLATION errors and gate checks.
+    pub fn missing(&self) -> Vec<String> {
+        self.steps.iter().flat_map(|s| s.missing.clone()).collect()
+    }
+
+    /// The board's decision, if a board step decided.
+    pub fn board_outcome(&self) -> Option<BoardOutcome> {
+        self.steps
+            .iter()
+            .find_map(|s| s.board.as_ref().and_then(|b| b.decided))
+    }
+}
+
+/// Whether a meeting has closed the vote: then the votes cast decide (or a
+/// missing quorum defers); before, only an absolute majority decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoardVote {
+    Open,
+    Closed,
+}
+
+/// Roles accepted by one approver slot.
+struct Slot<'a> {
+    step: usize,
+    roles: Vec<&'a str>,
+}
+
+fn slots<'a>(steps: &'a [ApprovalStep]) -> Vec<Slot<'a>> {
+    let mut slots = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        if step.board {
+            continue;
+        }
+        let with_substitutes = |roles: Vec<&'a str>| -> Vec<&'a str> {
+            roles
+                .into_iter()
+                .chain(step.substitutes.iter().map(String::as_str))
+                .collect()
+        };
+        let all_roles: Vec<&str> = step.roles.iter().map(String::as_str).collect();
+        match step.rule {
+            ApprovalRule::Any => slots.push(Slot {
+                step: index,
+                roles: with_substitutes(all_roles),
+            }),
+            ApprovalRule::All => {
+                for role in &step.roles {
+                    slots.push(Slot {
+                        step: index,
+                        roles: with_substitutes(vec![role.as_str()]),
+                    });
+                }
+            }
+            ApprovalRule::NOf => {
+                for _ in 0..step.count {
+                    slots.push(Slot {
+                        step: index,
+                        roles: with_substitutes(all_roles.clone()),
+                    });
+                }
+            }
+        }
+    }
+    slots
+}
+
+fn describe_slot(step: &ApprovalStep, slot: &Slot<'_>) -> String {
+    let primary: Vec<&str> = slot
+        .roles
+        .iter()
+        .copied()
+        .filter(|r| !step.substitutes.iter().any(|s| s == r))
+        .collect();
+    let mut text = format!(
+        "approval missing: {} {}",
+        if primary.len() == 1 {
+            "role"
+        } else {
+            "one of roles"
+        },
+        primary.join(" or ")
+    );
+    if !step.substitutes.is_empty() {
+        text.push_str(&format!(
+            " (or substitute {})",
+            step.substitutes.join(" or ")
+        ));
+    }
+    text
+}
+
+/// Maximum matching of approvers to slots (Kuhn's algorithm; both sides
+/// are a handful of entries). Returns, per slot, the matched approver.
+fn match_slots(slots: &[Slot<'_>], approvers: &[&Vote]) -> Vec<Option<usize>> {
+    fn try_assign(
+        approver: usize,
+        slots: &[Slot<'_>],
+        approvers: &[&Vote],
+        assigned: &mut [Option<usize>],
+        visited: &mut [bool],
+    ) -> bool {
+        for (slot_index, slot) in slots.iter().enumerate() {
+            if visited[slot_index]
+                || !slot
+                    .roles
+                    .iter()
+                    .any(|r| approvers[approver].roles.contains(*r))
+            {
+                continue;
+            }
+            visited[slot_index] = true;
+            let free = match assigned[slot_index] {
+                None => true,
+                Some(other) => try_assign(other, slots, approvers, assigned, visited),
+            };
+            if free {
+                assigned[slot_index] = Some(approver);
+                return true;
+            }
+        }
+        false
+    }
+    let mut assigned = vec![None; slots.len()];
+    for approver in 0..approvers.len() {
+        let mut visited = vec![false; slots.len()];
+        try_assign(approver, slots, approvers, &mut assigned, &mut visited);
+    }
+    assigned
+}
+
+fn holds_any(vote: &Vote, roles: &[String]) -> bool {
+    roles.iter().any(|r| vote.roles.contains(r))
+}
+
+/// Whether someone with these roles (and board seat) may decide on a change
+/// of this type at all.
+pub fn qualifies(
+    change_type: &ChangeType,
+    roles: &BTreeSet<String>,
+    seat: Option<BoardRole>,
+) -> bool {
+    let votes_on_board = matches!(seat, Some(BoardRole::Chair | BoardRole::Member));
+    change_type.approvals.iter().any(|step| {
+        (step.board && votes_on_board)
+            || step
+                .roles
+                .iter()
+                .chain(&step.substitutes)
+                .any(|r| roles.contains(r))
+    })
+}
+
+fn tally_board(
+    board: &BoardPolicy,
+    seats: &[Seat],
+    votes: &[&Vote],
+    state: BoardVote,
+) -> BoardTally {
+    let voting: HashMap<Uuid, BoardRole> = seats
+        .iter()
+        .filter(|s| s.role != BoardRole::Advisor)
+        .map(|s| (s.person, s.role))
+        .collect();
+    let counted: Vec<&&Vote> = votes
+        .iter()
+        .filter(|v| voting.contains_key(&v.person))
+        .collect();
+    let count = |d: Decision| counted.iter().filter(|v| v.decision == d).count() as u32;
+    let (approve, reject, defer) = (
+        count(Decision::Approve),
+        count(Decision::Reject),
+        count(Decision::Defer),
+    );
+    let members = voting.len() as u32;
+    let cast = approve + reject + defer;
+    let absolute = |n: u32| cast >= board.quorum && n * 2 > members;
+    let decided = if absolute(approve) {
+        Some(BoardOutcome::Approved)
+    } else if absolute(reject) {
+        Some(BoardOutcome::Rejected)
+    } else if absolute(defer) {
+        Some(BoardOutcome::Deferred)
+    } else if state == BoardVote::Closed || (members > 0 && cast == members) {
+        if cast < board.quorum {
+            // No quorum: the item moves to the next meeting.
+            Some(BoardOutcome::Deferred)
+        } else if defer > approve && defer > reject {
+            Some(BoardOutcome::Deferred)
+        } else if approve > reject {
+            Some(BoardOutcome::Approved)
+        } else if reject > approve {
+            Some(BoardOutcome::Rejected)
+        } else {
+            let chair_vote = counted
+                .iter()
+                .find(|v| voting.get(&v.person) == Some(&BoardRole::Chair))
+                .map(|v| v.decision);
+            match (board.chair_breaks_ties, chair_vote) {
+                (true, Some(Decision::Approve)) => Some(BoardOutcome::Approved),
+                (true, Some(Decision::Reject)) => Some(BoardOutcome::Rejected),
+                // A tie nobody may break: decided at the next meeting.
+                _ if state == BoardVote::Closed => Some(BoardOutcome::Deferred),
+                _ => None,
+            }
+        }
+    } else {
+        None
+    };
+    BoardTally {
+        approve,
+        reject,
+        defer,
+        voting_members: members,
+        quorum: board.quorum,
+        decided,
+    }
+}
+
+/// Evaluates the approval steps of `change_type` against `votes`.
+pub fn evaluate(
+    change_type: &ChangeType,
+    board: Option<&BoardPolicy>,
+    seats: &[Seat],
+    votes: &[Vote],
+    requester: Uuid,
+    board_vote: BoardVote,
+) -> ApprovalState {
+    // Nobody approves their own change; a stray record of it never counts.
+    let votes: Vec<&Vote> = votes.iter().filter(|v| v.person != requester).collect();
+    let slots = slots(&change_type.approvals);
+    let approvers: Vec<&Vote> = votes
+        .iter()
+        .copied()
+        .filter(|v| v.decision == Decision::Approve)
+        .collect();
+    let assigned = match_slots(&slots, &approvers);
+
+    let mut steps: Vec<StepState> = change_type
+        .approvals
+        .iter()
+        .map(|step| StepState {
+            key: step.key.clone(),
+            label: step.label.clone(),
+            satisfied: true,
+            approvers: Vec::new(),
+            missing: Vec::new(),
+            rejected: false,
+            deferred: false,
+            board: None,
+        })
+        .collect();
+    for (slot, approver) in slots.iter().zip(&assigned) {
+        let state = &mut steps[slot.step];
+        match approver {
+            Some(index) => state.approvers.push(approvers[*index].person),
+            None => {
+                state.satisfied = false;
+                state
+                    .missing
+                    .push(describe_slot(&change_type.approvals[slot.step], slot));
+            }
+        }
+    }
+    for (step, state) in change_type.approvals.iter().zip(steps.iter_mut()) {
+        if step.board {
+            let Some(board) = board else {
+                state.satisfied = false;
+                state
+                    .missing
+                    .push("approval missing: the policy defines no board".into());
+                continue;
+            };
+            let tally = tally_board(board, seats, &votes, board_vote);
+            let substitute = votes
+                .iter()
+                .find(|v| v.decision == Decision::Approve && holds_any(v, &step.substitutes));
+            state.satisfied = tally.decided == Some(BoardOutcome::Approved) || substitute.is_some();
+            if let Some(person) = substitute
+                .map(|v| v.person)
+                .filter(|_| tally.decided != Some(BoardOutcome::Approved))
+            {
+                state.approvers.push(person);
+            }
+            state.rejected = !state.satisfied && tally.decided == Some(BoardOutcome::Rejected);
+            state.deferred = !state.satisfied && tally.decided == Some(BoardOutcome::Deferred);
+            if !state.satisfied {
+                state.missing.push(format!(
+                    "approval missing: {} decision ({} approve, {} reject, {} defer of {} voting members; quorum {})",
+                    step.label, tally.approve, tally.reject, tally.defer, tally.voting_members, tally.quorum
+                ));
+            }
+            state.board = Some(tally);
+        } else {
+            let qualified =
+                |v: &&&Vote| holds_any(v, &step.roles) || holds_any(v, &step.substitutes);
+            state.rejected = votes
+                .iter()
+                .filter(qualified)
+                .any(|v| v.decision == Decision::Reject);
+            state.deferred = votes
+                .iter()
+                .filter(qualified)
+                .any(|v| v.decision == Decision::Defer);
+        }
+    }
+    let outcome = if steps.iter().any(|s| s.rejected) {
+        Outcome::Rejected
+    } else if steps.iter().any(|s| s.deferred) {
+        Outcome::Deferred
+    } else if steps.iter().all(|s| s.satisfied) {
+        Outcome::Approved
+    } else {
+        Outcome::Pending
+    };
+    ApprovalState { steps, outcome }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    fn person() -> Uuid {
+        Uuid::new_v4()
+    }
+
+    fn vote(person: Uuid, roles: &[&str], decision: Decision) -> Vote {
+        Vote {
+            person,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            decision,
+        }
+    }
+
+    fn run(
+        policy: &str,
+        change_type: &str,
+        seats: &[Seat],
+        votes: &[Vote],
+        requester: Uuid,
+        state: BoardVote,
+    ) -> ApprovalState {
+        let policy = Policy::load(policy).unwrap();
+        evaluate(
+            policy.change_type(change_type).unwrap(),
+            policy.board.as_ref(),
+            seats,
+            votes,
+            requester,
+            state,
+        )
+    }
+
+    #[test]
+    fn any_of_is_met_by_one_holder_of_a_listed_role_or_substitute() {
+        let requester = person();
+        let pending = run("tiered-cab", "normal", &[], &[], requester, BoardVote::Open);
+        assert_eq!(pending.outcome, Outcome::Pending);
+        assert_eq!(
+            pending.missing(),
+            vec!["approval missing: role change_manager (or substitute engineering_lead)"]
+        );
+        for roles in [&["change_manager"][..], &["engineering_lead"][..]] {
+            let approved = run(
+                "tiered-cab",
+                "normal",
+                &[],
+                &[vote(person(), roles, Decision::Approve)],
+                requester,
+                BoardVote::Open,
+            );
+            assert_eq!(approved.outcome, Outcome::Approved, "{roles:?}");
+        }
+        let wrong = run(
+            "tiered-cab",
+            "normal",
+            &[],
+            &[vote(person(), &["qa"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(wrong.outcome, Outcome::Pending);
+    }
+
+    #[test]
+    fn all_of_needs_one_person_per_role() {
+        let requester = person();
+        let both = person();
+        // One person holding both roles casts one vote: half the step.
+        let one = run(
+            "dual-approval",
+            "normal",
+            &[],
+            &[vote(both, &["engineering_lead", "qa"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(one.outcome, Outcome::Pending);
+        assert_eq!(one.missing().len(), 1);
+        let two = run(
+            "dual-approval",
+            "normal",
+            &[],
+            &[
+                vote(both, &["engineering_lead", "qa"], Decision::Approve),
+                vote(person(), &["engineering_lead"], Decision::Approve),
+            ],
+            requester,
+            BoardVote::Open,
+        );
+        // The matching puts the dual-role person on QA.
+        assert_eq!(two.outcome, Outcome::Approved);
+        let lead_only = run(
+            "dual-approval",
+            "major",
+            &[],
+            &[vote(person(), &["engineering_lead"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(lead_only.missing(), vec!["approval missing: role ciso"]);
+    }
+
+    #[test]
+    fn a_substitute_fills_one_missing_slot() {
+        let requester = person();
+        let state = run(
+            "tiered-cab",
+            "emergency",
+            &[],
+            &[
+                vote(person(), &["ciso"], Decision::Approve),
+                vote(person(), &["ceo"], Decision::Approve),
+            ],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(state.outcome, Outcome::Approved);
+    }
+
+    #[test]
+    fn the_requesters_own_approval_never_counts() {
+        let requester = person();
+        let state = run(
+            "tiered-cab",
+            "normal",
+            &[],
+            &[vote(requester, &["change_manager"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(state.outcome, Outcome::Pending);
+    }
+
+    #[test]
+    fn a_qualified_rejection_or_deferral_decides() {
+        let requester = person();
+        let rejected = run(
+            "dual-approval",
+            "normal",
+            &[],
+            &[
+                vote(person(), &["engineering_lead"], Decision::Approve),
+                vote(person(), &["qa"], Decision::Reject),
+            ],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(rejected.outcome, Outcome::Rejected);
+        let deferred = run(
+            "tiered-cab",
+            "normal",
+            &[],
+            &[vote(person(), &["change_manager"], Decision::Defer)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(deferred.outcome, Outcome::Deferred);
+        // An unqualified person's rejection does not count.
+        let ignored = run(
+            "tiered-cab",
+            "normal",
+            &[],
+            &[vote(person(), &["qa"], Decision::Reject)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(ignored.outcome, Outcome::Pending);
+    }
+
+    fn board(chair: Uuid, members: &[Uuid], advisors: &[Uuid]) -> Vec<Seat> {
+        let mut seats = vec![Seat {
+            person: chair,
+            role: BoardRole::Chair,
+        }];
+        seats.extend(members.iter().map(|p| Seat {
+            person: *p,
+            role: BoardRole::Member,
+        }));
+        seats.extend(advisors.iter().map(|p| Seat {
+            person: *p,
+            role: BoardRole::Advisor,
+        }));
+        seats
+    }
+
+    #[test]
+    fn board_absolute_majority_decides_at_once() {
+        let requester = person();
+        let [chair, a, b, c, d] = [person(), person(), person(), person(), person()];
+        let seats = board(chair, &[a, b, c, d], &[]);
+        let votes = [
+            vote(a, &[], Decision::Approve),
+            vote(b, &[], Decision::Approve),
+        ];
+        let two = run(
+            "tiered-cab",
+            "major",
+            &seats,
+            &votes,
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(
+            two.outcome,
+            Outcome::Pending,
+            "2 of 5 is below quorum and majority"
+        );
+        let votes = [
+            vote(a, &[], Decision::Approve),
+            vote(b, &[], Decision::Approve),
+            vote(c, &[], Decision::Approve),
+        ];
+        let three = run(
+            "tiered-cab",
+            "major",
+            &seats,
+            &votes,
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(three.outcome, Outcome::Approved);
+        assert_eq!(three.board_outcome(), Some(BoardOutcome::Approved));
+    }
+
+    #[test]
+    fn board_majority_of_votes_cast_when_the_meeting_closes() {
+        let requester = person();
+        let [chair, a, b, c, d] = [person(), person(), person(), person(), person()];
+        let seats = board(chair, &[a, b, c, d], &[]);
+        let votes = [
+            vote(a, &[], Decision::Approve),
+            vote(b, &[], Decision::Approve),
+            vote(c, &[], Decision::Reject),
+        ];
+        assert_eq!(
+            run(
+                "tiered-cab",
+                "major",
+                &seats,
+                &votes,
+                requester,
+                BoardVote::Open
+            )
+            .outcome,
+            Outcome::Pending
+        );
+        assert_eq!(
+            run(
+                "tiered-cab",
+                "major",
+                &seats,
+                &votes,
+                requester,
+                BoardVote::Closed
+            )
+            .outcome,
+            Outcome::Approved
+        );
+        // Quorum not met at close: deferred to the next meeting.
+        let few = [
+            vote(a, &[], Decision::Approve),
+            vote(b, &[], Decision::Approve),
+        ];
+        let state = run(
+            "tiered-cab",
+            "major",
+            &seats,
+            &few,
+            requester,
+            BoardVote::Closed,
+        );
+        assert_eq!(state.outcome, Outcome::Deferred);
+    }
+
+    #[test]
+    fn the_chair_breaks_ties_only_where_the_policy_says_so() {
+        let requester = person();
+        let [chair, a, b, c] = [person(), person(), person(), person()];
+        let seats = board(chair, &[a, b, c], &[]);
+        let votes = [
+            vote(chair, &[], Decision::Approve),
+            vote(a, &[], Decision::Approve),
+            vote(b, &[], Decision::Reject),
+            vote(c, &[], Decision::Reject),
+        ];
+        // tiered-cab: chair breaks ties; all four voted, so it decides now.
+        assert_eq!(
+            run(
+                "tiered-cab",
+                "major",
+                &seats,
+                &votes,
+                requester,
+                BoardVote::Open
+            )
+            .outcome,
+            Outcome::Approved
+        );
+        // cab-quorum: no tie-break; the tie defers at close.
+        assert_eq!(
+            run(
+                "cab-quorum",
+                "normal",
+                &seats,
+                &votes,
+                requester,
+                BoardVote::Open
+            )
+            .outcome,
+            Outcome::Pending
+        );
+        assert_eq!(
+            run(
+                "cab-quorum",
+                "normal",
+                &seats,
+                &votes,
+                requester,
+                BoardVote::Closed
+            )
+            .outcome,
+            Outcome::Deferred
+        );
+    }
+
+    #[test]
+    fn advisors_and_outsiders_do_not_vote_on_the_board() {
+        let requester = person();
+        let [chair, a, b, advisor] = [person(), person(), person(), person()];
+        let seats = board(chair, &[a, b], &[advisor]);
+        let votes = [
+            vote(advisor, &[], Decision::Approve),
+            vote(person(), &[], Decision::Approve),
+            vote(a, &[], Decision::Approve),
+        ];
+        let state = run(
+            "weekly-cab",
+            "normal",
+            &seats,
+            &votes,
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(state.steps[0].board.as_ref().unwrap().approve, 1);
+        assert_eq!(state.outcome, Outcome::Pending);
+    }
+
+    #[test]
+    fn a_board_substitute_stands_in_for_the_board() {
+        let requester = person();
+        let state = run(
+            "tiered-cab",
+            "major",
+            &[],
+            &[vote(person(), &["cto"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(state.outcome, Outcome::Approved);
+        assert_eq!(state.board_outcome(), None);
+    }
+
+    #[test]
+    fn qualification_covers_roles_substitutes_and_voting_seats() {
+        let policy = Policy::load("tiered-cab").unwrap();
+        let roles = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let major = policy.change_type("major").unwrap();
+        assert!(qualifies(major, &roles(&[]), Some(BoardRole::Member)));
+        assert!(!qualifies(major, &roles(&[]), Some(BoardRole::Advisor)));
+        assert!(qualifies(major, &roles(&["cto"]), None));
+        assert!(!qualifies(major, &roles(&["qa"]), None));
+    }
+}

@@ -1,0 +1,412 @@
+//! The change lifecycle: which transitions the state machine and the policy
+//! allow, as pure functions over a snapshot of the change.
+//!
+//! ```text
+//! DRAFT -> (submit) AWAITING_APPROVAL -> APPROVED -> SCHEDULED -> IMPLEMENTING
+//!       -> IMPLEMENTED -> CLOSED
+//! AWAITING_APPROVAL -> REJECTED (revise: back to DRAFT) | DEFERRED (next CAB)
+//! IMPLEMENTING -> ROLLED_BACK -> (review) -> CLOSED
+//! IMPLEMENTING -> FAILED -> CLOSED
+//! DRAFT..SCHEDULED -> CANCELLED
+//! ```
+//! Submitting records `submitted_at` and moves the change straight on to
+//! AWAITING_APPROVAL (or APPROVED when the type is pre-approved); SUBMITTED
+//! is kept for records imported from other tools.
+//!
+//! Every refusal lists all unmet rules, not just the first.
+
+use chrono::{DateTime, Utc};
+use entity::{ChangeOutcome, ChangeStatus};
+
+use super::{
+    approval::{ApprovalState, Outcome},
+    deadlines,
+};
+use crate::policy::ChangeType;
+
+/// Everything the rules need to know about a change, as plain data.
+#[derive(Debug, Clone)]
+pub struct ChangeFacts<'a> {
+    pub status: ChangeStatus,
+    pub change_type: &'a ChangeType,
+    pub approval: &'a ApprovalState,
+    /// Gates not met if implementation started now.
+    pub unmet_gates: Vec<String>,
+    pub has_template: bool,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub scheduled_start: Option<DateTime<Utc>>,
+    pub scheduled_end: Option<DateTime<Utc>>,
+    pub approval_due_at: Option<DateTime<Utc>>,
+    pub documentation_due_at: Option<DateTime<Utc>>,
+    pub documented_at: Option<DateTime<Utc>>,
+    pub review_due_at: Option<DateTime<Utc>>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+pub fn status_name(status: ChangeStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn must_be_in(status: ChangeStatus, allowed: &[ChangeStatus], action: &str) -> Vec<String> {
+    if allowed.contains(&status) {
+        Vec::new()
+    } else {
+        vec![format!(
+            "cannot {action} a change that is {}; allowed from {}",
+            status_name(status),
+            allowed
+                .iter()
+                .map(|s| status_name(*s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )]
+    }
+}
+
+fn refuse_or<T>(violations: Vec<String>, next: T) -> Result<T, Vec<String>> {
+    if violations.is_empty() {
+        Ok(next)
+    } else {
+        Err(violations)
+    }
+}
+
+fn is_emergency(facts: &ChangeFacts<'_>) -> bool {
+    facts.change_type.emergency.is_some()
+}
+
+fn retroactive(facts: &ChangeFacts<'_>) -> bool {
+    facts
+        .change_type
+        .emergency
+        .as_ref()
+        .is_some_and(|e| e.retroactive_approval)
+}
+
+/// DRAFT -> AWAITING_APPROVAL, or APPROVED for a pre-approved type.
+pub fn submit(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+    let mut violations = must_be_in(facts.status, &[ChangeStatus::Draft], "submit");
+    if facts.change_type.requires_template && !facts.has_template {
+        violations.push(format!(
+            "template missing: a {} change must reference a standard change catalog template",
+            facts.change_type.key
+        ));
+    }
+    let next = if facts.change_type.pre_approved {
+        ChangeStatus::Approved
+    } else {
+        ChangeStatus::AwaitingApproval
+    };
+    refuse_or(violations, next)
+}
+
+/// Statuses in which decisions are taken. Emergency changes that started
+/// before approval keep collecting their (retroactive) approval afterwards.
+pub fn can_decide(facts: &ChangeFacts<'_>) -> Result<(), Vec<String>> {
+    let mut allowed = vec![ChangeStatus::AwaitingApproval, ChangeStatus::Deferred];
+    if retroactive(facts) && facts.approved_at.is_none() {
+        allowed.extend([
+            ChangeStatus::Implementing,
+            ChangeStatus::Implemented,
+            ChangeStatus::Failed,
+            ChangeStatus::RolledBack,
+        ]);
+    }
+    refuse_or(must_be_in(facts.status, &allowed, "decide on"), ())
+}
+
+/// The status after a decision was counted. Before implementation the
+/// approval outcome moves the change; afterwards (retroactive approval) the
+/// status stays and only the approval time is recorded.
+pub fn after_decision(status: ChangeStatus, outcome: Outcome) -> ChangeStatus {
+    if !matches!(
+        status,
+        ChangeStatus::AwaitingApproval | ChangeStatus::Deferred
+    ) {
+        return status;
+    }
+    match outcome {
+        Outcome::Approved => ChangeStatus::Approved,
+        Outcome::Rejected => ChangeStatus::Rejected,
+        Outcome::Deferred => ChangeStatus::Deferred,
+        Outcome::Pending => status,
+    }
+}
+
+/// REJECTED or DEFERRED -> DRAFT, for the requester to revise.
+pub fn revise(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+    refuse_or(
+        must_be_in(
+            facts.status,
+            &[ChangeStatus::Rejected, ChangeStatus::Deferred],
+            "revise",
+        ),
+        ChangeStatus::Draft,
+    )
+}
+
+/// APPROVED (or SCHEDULED, to reschedule) -> SCHEDULED.
+pub fn schedule(
+    facts: &ChangeFacts<'_>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<ChangeStatus, Vec<String>> {
+    let mut violations = must_be_in(
+        facts.status,
+        &[ChangeStatus::Approved, ChangeStatus::Scheduled],
+        "schedule",
+    );
+    if end <= start {
+        violations.push("the scheduled end must be after the start".into());
+    }
+    if start < now {
+        violations.push("the scheduled start is in the past".into());
+    }
+    let notice = facts.change_type.notice_hours;
+    if notice > 0 && start < deadlines::after_hours(now, notice) {
+        let given = (start - now).num_minutes().max(0) as f64 / 60.0;
+        violations.push(format!(
+            "notice period not met: {notice} hours required, {given:.1} hours given"
+        ));
+    }
+    if let (Some(hours), Some(approved_at)) =
+        (facts.change_type.implement_within_hours, facts.approved_at)
+        && start > deadlines::after_hours(approved_at, hours)
+    {
+        violations.push(format!(
+            "a {} change must be implemented within {hours} hours of approval",
+            facts.change_type.key
+        ));
+    }
+    refuse_or(violations, ChangeStatus::Scheduled)
+}
+
+/// What implementation start means for the deadlines of an emergency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StartDeadlines {
+    pub approval_due_at: Option<DateTime<Utc>>,
+    pub documentation_due_at: Option<DateTime<Utc>>,
+}
+
+/// Every reason implementation may not start at `now` (empty: it may).
+pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<String> {
+    let emergency = is_emergency(facts);
+    let mut allowed = vec![ChangeStatus::Scheduled];
+    if emergency {
+        // "Implemented immediately": no scheduling step for emergencies.
+        allowed.push(ChangeStatus::Approved);
+        if retroactive(facts) {
+            allowed.push(ChangeStatus::AwaitingApproval);
+            allowed.push(ChangeStatus::Deferred);
+        }
+    }
+    let mut violations = must_be_in(facts.status, &allowed, "start implementing");
+    if !(retroactive(facts) || facts.approval.outcome == Outcome::Approved) {
+        violations.extend(facts.approval.missing());
+        if facts.approval.outcome == Outcome::Rejected {
+            violations.push("the change was rejected".into());
+        }
+    }
+    violations.extend(facts.unmet_gates.iter().cloned());
+    if facts.status == ChangeStatus::Scheduled
+        && let (Some(start), Some(end)) = (facts.scheduled_start, facts.scheduled_end)
+    {
+        if now < start {
+            violations.push(format!(
+                "outside the scheduled window: it opens at {}",
+                start.to_rfc3339()
+            ));
+        } else if now > end {
+            violations.push(format!(
+                "outside the scheduled window: it closed at {}; reschedule the change",
+                end.to_rfc3339()
+            ));
+        }
+    }
+    violations
+}
+
+/// -> IMPLEMENTING, with the deadlines an emergency start sets.
+pub fn start(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Result<StartDeadlines, Vec<String>> {
+    let violations = start_violations(facts, now);
+    let rules = facts.change_type.emergency.as_ref();
+    let approval_due_at = rules
+        .filter(|r| r.retroactive_approval && facts.approval.outcome != Outcome::Approved)
+        .and_then(|r| r.approval_deadline_hours)
+        .map(|hours| deadlines::after_hours(now, hours));
+    let documentation_due_at = rules
+        .and_then(|r| r.documentation_deadline_hours)
+        .map(|hours| deadlines::after_hours(now, hours));
+    refuse_or(
+        violations,
+        StartDeadlines {
+            approval_due_at,
+            documentation_due_at,
+        },
+    )
+}
+
+/// IMPLEMENTING -> IMPLEMENTED or FAILED, with the review deadline.
+pub fn complete(
+    facts: &ChangeFacts<'_>,
+    outcome: ChangeOutcome,
+    now: DateTime<Utc>,
+) -> Result<(ChangeStatus, Option<DateTime<Utc>>), Vec<String>> {
+    let mut violations = must_be_in(facts.status, &[ChangeStatus::Implementing], "complete");
+    let next = match outcome {
+        ChangeOutcome::Successful | ChangeOutcome::SuccessfulWithIssues => {
+            ChangeStatus::Implemented
+        }
+        ChangeOutcome::Failed => ChangeStatus::Failed,
+        ChangeOutcome::RolledBack => {
+            violations
+                .push("a rollback is recorded with rollBackChange, which takes the reason".into());
+            ChangeStatus::RolledBack
+        }
+    };
+    refuse_or(violations, (next, review_due(facts, now)))
+}
+
+/// IMPLEMENTING -> ROLLED_BACK (an incident is opened by the service).
+pub fn roll_back(
+    facts: &ChangeFacts<'_>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Vec<String>> {
+    let mut violations = must_be_in(facts.status, &[ChangeStatus::Implementing], "roll back");
+    if reason.trim().is_empty() {
+        violations.push("a rollback needs a reason".into());
+    }
+    refuse_or(violations, review_due(facts, now))
+}
+
+fn review_due(facts: &ChangeFacts<'_>, ended_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let rules = facts.change_type.emergency.as_ref()?;
+    let days = rules.review_deadline_days?;
+    Some(deadlines::after_days(
+        ended_at,
+        days,
+        rules.review_business_days,
+    ))
+}
+
+/// A review may be recorded once implementation has ended.
+pub fn can_review(facts: &ChangeFacts<'_>) -> Result<(), Vec<String>> {
+    refuse_or(
+        must_be_in(
+            facts.status,
+            &[
+                ChangeStatus::Implemented,
+                ChangeStatus::Failed,
+                ChangeStatus::RolledBack,
+            ],
+            "review",
+        ),
+        (),
+    )
+}
+
+/// Whether a post-implementation review must exist before closing.
+pub fn review_required(facts: &ChangeFacts<'_>) -> bool {
+    facts.change_type.review_required
+        || facts.review_due_at.is_some()
+        || matches!(
+            facts.status,
+            ChangeStatus::RolledBack | ChangeStatus::Failed
+        )
+}
+
+/// IMPLEMENTED, FAILED or ROLLED_BACK -> CLOSED, once everything owed is in.
+pub fn close(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+    let mut violations = must_be_in(
+        facts.status,
+        &[
+            ChangeStatus::Implemented,
+            ChangeStatus::Failed,
+            ChangeStatus::RolledBack,
+        ],
+        "close",
+    );
+    if review_required(facts) && facts.reviewed_at.is_none() {
+        violations.push("post-implementation review missing".into());
+    }
+    if facts.approved_at.is_none() {
+        violations.push("retroactive approval missing".into());
+        violations.extend(facts.approval.missing());
+    }
+    if facts.documentation_due_at.is_some() && facts.documented_at.is_none() {
+        violations.push("emergency documentation missing".into());
+    }
+    refuse_or(violations, ChangeStatus::Closed)
+}
+
+pub fn cancel(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+    refuse_or(
+        must_be_in(
+            facts.status,
+            &[
+                ChangeStatus::Draft,
+                ChangeStatus::Submitted,
+                ChangeStatus::AwaitingApproval,
+                ChangeStatus::Deferred,
+                ChangeStatus::Rejected,
+                ChangeStatus::Approved,
+                ChangeStatus::Scheduled,
+            ],
+            "cancel",
+        ),
+        ChangeStatus::Cancelled,
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum OverdueKind {
+    /// Retroactive approval of an emergency change.
+    Approval,
+    /// Post-hoc documentation of an emergency change.
+    Documentation,
+    /// Post-emergency / post-implementation review.
+    Review,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    pub kind: OverdueKind,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Deadlines that passed without the thing they were set for.
+pub fn overdue(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Overdue> {
+    let mut items = Vec::new();
+    let mut check = |kind, due: Option<DateTime<Utc>>, done: bool| {
+        if let Some(due_at) = due
+            && due_at < now
+            && !done
+        {
+            items.push(Overdue { kind, due_at });
+        }
+    };
+    check(
+        OverdueKind::Approval,
+        facts.approval_due_at,
+        facts.approved_at.is_some(),
+    );
+    check(
+        OverdueKind::Documentation,
+        facts.documentation_due_at,
+        facts.documented_at.is_some(),
+    );
+    check(
+        OverdueKind::Review,
+        facts.review_due_at,
+        facts.reviewed_at.is_some(),
+    );
+    items
+}
+
+#[cfg(test)]
+mod tests;

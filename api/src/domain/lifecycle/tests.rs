@@ -1,0 +1,513 @@
+use std::collections::BTreeSet;
+
+use chrono::{Duration, TimeZone};
+use entity::Decision;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use super::*;
+use crate::{
+    domain::approval::{self, BoardVote, Vote},
+    policy::Policy,
+};
+
+const ALL_STATUSES: [ChangeStatus; 13] = [
+    ChangeStatus::Draft,
+    ChangeStatus::Submitted,
+    ChangeStatus::AwaitingApproval,
+    ChangeStatus::Approved,
+    ChangeStatus::Scheduled,
+    ChangeStatus::Implementing,
+    ChangeStatus::Implemented,
+    ChangeStatus::Closed,
+    ChangeStatus::Rejected,
+    ChangeStatus::Deferred,
+    ChangeStatus::RolledBack,
+    ChangeStatus::Failed,
+    ChangeStatus::Cancelled,
+];
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+}
+
+fn approved_state() -> ApprovalState {
+    ApprovalState {
+        steps: vec![],
+        outcome: Outcome::Approved,
+    }
+}
+
+fn pending_state() -> ApprovalState {
+    ApprovalState {
+        steps: vec![approval::StepState {
+            key: "cm".into(),
+            label: "Change Manager".into(),
+            satisfied: false,
+            approvers: vec![],
+            missing: vec!["approval missing: role change_manager".into()],
+            rejected: false,
+            deferred: false,
+            board: None,
+        }],
+        outcome: Outcome::Pending,
+    }
+}
+
+fn facts<'a>(
+    change_type: &'a ChangeType,
+    status: ChangeStatus,
+    approval: &'a ApprovalState,
+) -> ChangeFacts<'a> {
+    ChangeFacts {
+        status,
+        change_type,
+        approval,
+        unmet_gates: vec![],
+        has_template: false,
+        approved_at: None,
+        scheduled_start: None,
+        scheduled_end: None,
+        approval_due_at: None,
+        documentation_due_at: None,
+        documented_at: None,
+        review_due_at: None,
+        reviewed_at: None,
+    }
+}
+
+#[test]
+fn each_action_is_allowed_from_exactly_its_statuses() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let normal = policy.change_type("normal").unwrap();
+    let approved = approved_state();
+    let allowed = |action: &dyn Fn(&ChangeFacts<'_>) -> bool| -> BTreeSet<String> {
+        ALL_STATUSES
+            .iter()
+            .filter(|status| {
+                let mut f = facts(normal, **status, &approved);
+                f.approved_at = Some(now() - Duration::hours(1));
+                f.scheduled_start = Some(now() - Duration::minutes(5));
+                f.scheduled_end = Some(now() + Duration::hours(1));
+                f.reviewed_at = Some(now());
+                action(&f)
+            })
+            .map(|s| status_name(*s))
+            .collect()
+    };
+    let set = |names: &[&str]| {
+        names
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(allowed(&|f| submit(f).is_ok()), set(&["DRAFT"]));
+    assert_eq!(
+        allowed(&|f| can_decide(f).is_ok()),
+        set(&["AWAITING_APPROVAL", "DEFERRED"])
+    );
+    assert_eq!(
+        allowed(&|f| revise(f).is_ok()),
+        set(&["REJECTED", "DEFERRED"])
+    );
+    assert_eq!(
+        allowed(&|f| schedule(
+            f,
+            now() + Duration::hours(1),
+            now() + Duration::hours(2),
+            now()
+        )
+        .is_ok()),
+        set(&["APPROVED", "SCHEDULED"])
+    );
+    assert_eq!(allowed(&|f| start(f, now()).is_ok()), set(&["SCHEDULED"]));
+    assert_eq!(
+        allowed(&|f| complete(f, ChangeOutcome::Successful, now()).is_ok()),
+        set(&["IMPLEMENTING"])
+    );
+    assert_eq!(
+        allowed(&|f| roll_back(f, "errors", now()).is_ok()),
+        set(&["IMPLEMENTING"])
+    );
+    assert_eq!(
+        allowed(&|f| can_review(f).is_ok()),
+        set(&["IMPLEMENTED", "FAILED", "ROLLED_BACK"])
+    );
+    assert_eq!(
+        allowed(&|f| close(f).is_ok()),
+        set(&["IMPLEMENTED", "FAILED", "ROLLED_BACK"])
+    );
+    assert_eq!(
+        allowed(&|f| cancel(f).is_ok()),
+        set(&[
+            "DRAFT",
+            "SUBMITTED",
+            "AWAITING_APPROVAL",
+            "DEFERRED",
+            "REJECTED",
+            "APPROVED",
+            "SCHEDULED"
+        ])
+    );
+}
+
+#[test]
+fn submit_routes_by_type_and_requires_templates_where_the_policy_says() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let pending = pending_state();
+    let normal = policy.change_type("normal").unwrap();
+    assert_eq!(
+        submit(&facts(normal, ChangeStatus::Draft, &pending)),
+        Ok(ChangeStatus::AwaitingApproval)
+    );
+    let standard = policy.change_type("standard").unwrap();
+    let without = submit(&facts(standard, ChangeStatus::Draft, &pending)).unwrap_err();
+    assert!(without[0].starts_with("template missing"), "{without:?}");
+    let mut with = facts(standard, ChangeStatus::Draft, &pending);
+    with.has_template = true;
+    assert_eq!(submit(&with), Ok(ChangeStatus::Approved));
+}
+
+#[test]
+fn start_lists_every_missing_approval_gate_and_window_problem() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let normal = policy.change_type("normal").unwrap();
+    let pending = pending_state();
+    let mut f = facts(normal, ChangeStatus::Scheduled, &pending);
+    f.unmet_gates = vec![
+        "gate missing: unit_tests".into(),
+        "gate missing: qa_review".into(),
+    ];
+    f.scheduled_start = Some(now() + Duration::hours(1));
+    f.scheduled_end = Some(now() + Duration::hours(2));
+    let violations = start(&f, now()).unwrap_err();
+    assert_eq!(
+        violations,
+        vec![
+            "approval missing: role change_manager".to_owned(),
+            "gate missing: unit_tests".into(),
+            "gate missing: qa_review".into(),
+            format!(
+                "outside the scheduled window: it opens at {}",
+                (now() + Duration::hours(1)).to_rfc3339()
+            ),
+        ]
+    );
+    let approved = approved_state();
+    let mut ok = facts(normal, ChangeStatus::Scheduled, &approved);
+    ok.scheduled_start = Some(now() - Duration::minutes(1));
+    ok.scheduled_end = Some(now() + Duration::hours(1));
+    assert_eq!(start(&ok, now()), Ok(StartDeadlines::default()));
+    ok.scheduled_end = Some(now() - Duration::seconds(1));
+    assert!(start(&ok, now()).unwrap_err()[0].contains("closed"));
+}
+
+#[test]
+fn emergencies_with_retroactive_approval_start_unapproved_and_get_deadlines() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let emergency = policy.change_type("emergency").unwrap();
+    let pending = pending_state();
+    let f = facts(emergency, ChangeStatus::AwaitingApproval, &pending);
+    let deadlines = start(&f, now()).unwrap();
+    assert_eq!(deadlines.approval_due_at, Some(now() + Duration::hours(24)));
+    assert_eq!(
+        deadlines.documentation_due_at,
+        Some(now() + Duration::hours(24))
+    );
+    // Gates still apply to emergencies under seed 001 (unit tests required).
+    let mut gated = facts(emergency, ChangeStatus::AwaitingApproval, &pending);
+    gated.unmet_gates = vec!["gate missing: unit_tests".into()];
+    assert_eq!(
+        start(&gated, now()).unwrap_err(),
+        vec!["gate missing: unit_tests".to_owned()]
+    );
+    // Seed 000: expedited approval comes first.
+    let cab = Policy::load("cab-quorum").unwrap();
+    let expedited = cab.change_type("emergency").unwrap();
+    let refused = start(
+        &facts(expedited, ChangeStatus::AwaitingApproval, &pending),
+        now(),
+    )
+    .unwrap_err();
+    assert!(
+        refused
+            .iter()
+            .any(|v| v.starts_with("cannot start implementing"))
+    );
+    let approved = approved_state();
+    assert!(start(&facts(expedited, ChangeStatus::Approved, &approved), now()).is_ok());
+}
+
+#[test]
+fn scheduling_enforces_notice_and_implementation_deadlines() {
+    let policy = Policy::load("cab-quorum").unwrap();
+    let approved = approved_state();
+    let normal = policy.change_type("normal").unwrap();
+    let f = facts(normal, ChangeStatus::Approved, &approved);
+    let too_soon = schedule(
+        &f,
+        now() + Duration::hours(24),
+        now() + Duration::hours(26),
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        too_soon,
+        vec!["notice period not met: 168 hours required, 24.0 hours given".to_owned()]
+    );
+    assert!(
+        schedule(
+            &f,
+            now() + Duration::days(8),
+            now() + Duration::days(8) + Duration::hours(2),
+            now()
+        )
+        .is_ok()
+    );
+    let backwards = schedule(
+        &f,
+        now() + Duration::days(9),
+        now() + Duration::days(8),
+        now(),
+    )
+    .unwrap_err();
+    assert!(backwards.contains(&"the scheduled end must be after the start".to_owned()));
+
+    let standard = policy.change_type("standard").unwrap();
+    let mut s = facts(standard, ChangeStatus::Approved, &approved);
+    s.approved_at = Some(now());
+    assert!(
+        schedule(
+            &s,
+            now() + Duration::hours(47),
+            now() + Duration::hours(48),
+            now()
+        )
+        .is_ok()
+    );
+    let late = schedule(
+        &s,
+        now() + Duration::hours(49),
+        now() + Duration::hours(50),
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        late,
+        vec!["a standard change must be implemented within 48 hours of approval".to_owned()]
+    );
+}
+
+#[test]
+fn closing_needs_review_retroactive_approval_and_documentation() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let emergency = policy.change_type("emergency").unwrap();
+    let pending = pending_state();
+    let mut f = facts(emergency, ChangeStatus::Implemented, &pending);
+    f.documentation_due_at = Some(now());
+    f.review_due_at = Some(now());
+    let violations = close(&f).unwrap_err();
+    assert_eq!(
+        violations,
+        vec![
+            "post-implementation review missing".to_owned(),
+            "retroactive approval missing".into(),
+            "approval missing: role change_manager".into(),
+            "emergency documentation missing".into(),
+        ]
+    );
+    f.reviewed_at = Some(now());
+    f.approved_at = Some(now());
+    f.documented_at = Some(now());
+    assert_eq!(close(&f), Ok(ChangeStatus::Closed));
+
+    let normal = policy.change_type("normal").unwrap();
+    let approved = approved_state();
+    let mut rolled_back = facts(normal, ChangeStatus::RolledBack, &approved);
+    rolled_back.approved_at = Some(now());
+    assert_eq!(
+        close(&rolled_back).unwrap_err(),
+        vec!["post-implementation review missing".to_owned()]
+    );
+}
+
+#[test]
+fn completion_sets_business_day_review_deadlines_for_emergencies() {
+    let policy = Policy::load("dual-approval").unwrap();
+    let emergency = policy.change_type("emergency").unwrap();
+    let approved = approved_state();
+    let friday = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+    let (status, review_due) = complete(
+        &facts(emergency, ChangeStatus::Implementing, &approved),
+        ChangeOutcome::Successful,
+        friday,
+    )
+    .unwrap();
+    assert_eq!(status, ChangeStatus::Implemented);
+    assert_eq!(
+        review_due,
+        Some(Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap())
+    );
+    let normal = policy.change_type("normal").unwrap();
+    let (failed, none) = complete(
+        &facts(normal, ChangeStatus::Implementing, &approved),
+        ChangeOutcome::Failed,
+        friday,
+    )
+    .unwrap();
+    assert_eq!((failed, none), (ChangeStatus::Failed, None));
+    assert!(
+        complete(
+            &facts(normal, ChangeStatus::Implementing, &approved),
+            ChangeOutcome::RolledBack,
+            friday
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn overdue_items_are_deadlines_passed_without_their_record() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let emergency = policy.change_type("emergency").unwrap();
+    let pending = pending_state();
+    let mut f = facts(emergency, ChangeStatus::Implemented, &pending);
+    f.approval_due_at = Some(now() - Duration::hours(1));
+    f.documentation_due_at = Some(now() - Duration::hours(1));
+    f.documented_at = Some(now() - Duration::hours(2));
+    f.review_due_at = Some(now() + Duration::hours(1));
+    assert_eq!(
+        overdue(&f, now()),
+        vec![Overdue {
+            kind: OverdueKind::Approval,
+            due_at: now() - Duration::hours(1)
+        }]
+    );
+}
+
+// ---------------------------------------------------------------------
+// Property: random sequences of actions by random actors never reach
+// IMPLEMENTING without the approvals and gates the policy requires (or a
+// tracked retroactive deadline), and no one approves their own change.
+
+#[derive(Debug, Clone)]
+enum Step {
+    Submit,
+    Decide { actor: usize, decision: Decision },
+    RecordGates,
+    Schedule,
+    Start,
+    Revise,
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::Submit),
+        (
+            0usize..6,
+            prop_oneof![
+                Just(Decision::Approve),
+                Just(Decision::Reject),
+                Just(Decision::Defer)
+            ]
+        )
+            .prop_map(|(actor, decision)| Step::Decide { actor, decision }),
+        Just(Step::RecordGates),
+        Just(Step::Schedule),
+        Just(Step::Start),
+        Just(Step::Revise),
+    ]
+}
+
+/// Actors: 0 is the requester (who also holds approver roles, to tempt
+/// the rules), the others hold assorted roles.
+fn actors() -> Vec<(Uuid, BTreeSet<String>)> {
+    let roles: [&[&str]; 6] = [
+        &[
+            "requester",
+            "change_manager",
+            "ciso",
+            "cto",
+            "engineering_lead",
+            "qa",
+        ],
+        &["change_manager"],
+        &["ciso"],
+        &["cto"],
+        &["engineering_lead", "qa"],
+        &["qa"],
+    ];
+    roles
+        .iter()
+        .map(|r| (Uuid::new_v4(), r.iter().map(|s| (*s).to_owned()).collect()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn no_sequence_reaches_implementation_without_what_the_policy_requires(
+        policy_name in prop_oneof![Just("tiered-cab"), Just("dual-approval"), Just("security-officer"), Just("weekly-cab")],
+        type_index in 0usize..4,
+        steps in proptest::collection::vec(step_strategy(), 1..25),
+    ) {
+        let policy = Policy::load(policy_name).unwrap();
+        let change_type = &policy.change_types[type_index % policy.change_types.len()];
+        let people = actors();
+        let requester = people[0].0;
+        let mut status = ChangeStatus::Draft;
+        let mut votes: Vec<Vote> = Vec::new();
+        let mut gates_recorded = false;
+        let mut approved_at = None;
+        let mut scheduled = None;
+        for step in steps {
+            let approval = approval::evaluate(change_type, policy.board.as_ref(), &[], &votes, requester, BoardVote::Open);
+            let unmet_gates = if gates_recorded { vec![] } else { change_type.gates.iter().map(|g| format!("gate missing: {g}")).collect() };
+            let mut f = facts(change_type, status, &approval);
+            f.unmet_gates = unmet_gates.clone();
+            f.has_template = true;
+            f.approved_at = approved_at;
+            if let Some((s, e)) = scheduled { f.scheduled_start = Some(s); f.scheduled_end = Some(e); }
+            match step {
+                Step::Submit => if let Ok(next) = submit(&f) {
+                    status = next;
+                    if next == ChangeStatus::Approved { approved_at = Some(now()); }
+                },
+                Step::Decide { actor, decision } => {
+                    let (person, roles) = &people[actor];
+                    // The service refuses the requester and unqualified people.
+                    if can_decide(&f).is_ok() && *person != requester && approval::qualifies(change_type, roles, None)
+                        && !votes.iter().any(|v| v.person == *person) {
+                        votes.push(Vote { person: *person, roles: roles.clone(), decision });
+                        let after = approval::evaluate(change_type, policy.board.as_ref(), &[], &votes, requester, BoardVote::Open);
+                        if after.outcome == Outcome::Approved && approved_at.is_none() { approved_at = Some(now()); }
+                        status = after_decision(status, after.outcome);
+                        if matches!(status, ChangeStatus::Deferred | ChangeStatus::Rejected) { votes.clear(); }
+                    }
+                }
+                Step::RecordGates => gates_recorded = true,
+                Step::Schedule => if schedule(&f, now() + Duration::days(8), now() + Duration::days(9), now()).is_ok() {
+                    status = ChangeStatus::Scheduled;
+                    scheduled = Some((now() + Duration::days(8), now() + Duration::days(9)));
+                },
+                Step::Start => {
+                    let at = scheduled.map_or(now(), |(s, _)| s);
+                    if let Ok(deadlines) = start(&f, at) {
+                        // What must hold whenever implementation starts:
+                        prop_assert!(unmet_gates.is_empty(), "started with unmet gates");
+                        let retro = change_type.emergency.as_ref().is_some_and(|e| e.retroactive_approval);
+                        if approval.outcome != Outcome::Approved {
+                            prop_assert!(retro, "started unapproved without retroactive approval");
+                            let tracked = change_type.emergency.as_ref().and_then(|e| e.approval_deadline_hours).is_none()
+                                || deadlines.approval_due_at.is_some();
+                            prop_assert!(tracked, "retroactive start without a tracked deadline");
+                        }
+                        prop_assert!(approval.steps.iter().all(|s| !s.approvers.contains(&requester)));
+                        status = ChangeStatus::Implementing;
+                    }
+                }
+                Step::Revise => if let Ok(next) = revise(&f) { status = next; votes.clear(); },
+            }
+        }
+    }
+}

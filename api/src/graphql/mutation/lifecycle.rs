@@ -1,0 +1,274 @@
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{ChangeOutcome, Decision, EvidenceStatus, IncidentPriority, ReviewKind};
+
+use crate::{
+    error::GqlResultExt,
+    graphql::{
+        context::{ContextExt, parse_id, transition},
+        types::{
+            Change,
+            lifecycle::{Evidence, Incident, Review},
+        },
+    },
+    service::lifecycle,
+};
+
+#[derive(Default)]
+pub struct LifecycleMutation;
+
+/// A gate result, e.g. from a CI/CD pipeline.
+#[derive(InputObject)]
+pub struct EvidenceInput {
+    /// A gate key of the active policy (`policy.gates`).
+    pub gate: String,
+    pub status: EvidenceStatus,
+    pub summary: Option<String>,
+    /// Link to the build, scan or review.
+    pub url: Option<String>,
+    /// Gate details: code_review `{"reviewers": [{"name": "..", "senior": true}]}`,
+    /// sast `{"unaddressedCritical": 0, "unaddressedHigh": 0}`.
+    pub data: Option<Json<serde_json::Value>>,
+}
+
+#[derive(SimpleObject)]
+pub struct RollbackResult {
+    pub change: Change,
+    pub incident: Incident,
+}
+
+#[Object]
+impl LifecycleMutation {
+    /// DRAFT -> AWAITING_APPROVAL (APPROVED for pre-approved types). Requester only.
+    async fn submit_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::submit(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            expected_version,
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
+    /// REJECTED or DEFERRED -> DRAFT, to revise and resubmit. Requester only.
+    async fn revise_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::revise(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            expected_version,
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
+    /// The caller's decision for every approval step their roles qualify
+    /// for, and their vote when they sit on the board. A rejection or
+    /// deferral needs a comment.
+    async fn decide_approval(
+        &self,
+        ctx: &Context<'_>,
+        change_id: ID,
+        decision: Decision,
+        comment: Option<String>,
+        meeting_id: Option<ID>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        let meeting = meeting_id
+            .as_ref()
+            .map(|id| parse_id("meetingId", id))
+            .transpose()?;
+        lifecycle::decide(
+            &transition(state, &caller),
+            parse_id("changeId", &change_id)?,
+            decision,
+            comment.as_deref(),
+            meeting,
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
+    /// Records a gate result (tests, code review, SAST, documentation, ...).
+    async fn record_evidence(
+        &self,
+        ctx: &Context<'_>,
+        change_id: ID,
+        input: EvidenceInput,
+    ) -> async_graphql::Result<Evidence> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        let data = input.data.map_or_else(|| serde_json::json!({}), |d| d.0);
+        lifecycle::record_evidence(
+            &transition(state, &caller),
+            parse_id("changeId", &change_id)?,
+            &input.gate,
+            input.status,
+            input.summary.as_deref(),
+            input.url.as_deref(),
+            data,
+        )
+        .await
+        .map(Evidence)
+        .gql()
+    }
+
+    /// APPROVED -> SCHEDULED (or reschedules), checking the notice period.
+    async fn schedule_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::schedule(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            start,
+            end,
+            expected_version,
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
+    /// -> IMPLEMENTING once approvals, gates and the window allow it (an
+    /// emergency may start before approval where the policy allows).
+    async fn start_implementation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::start_implementation(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            expected_version,
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
+    /// IMPLEMENTING -> IMPLEMENTED (SUCCESSFUL, SUCCESSFUL_WITH_ISSUES) or FAILED.
+    async fn complete_implementation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        outcome: ChangeOutcome,
+        notes: Option<String>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::complete(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            outcome,
+            notes.as_deref(),
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
+    /// IMPLEMENTING -> ROLLED_BACK; opens a linked incident (P3 unless a
+    /// higher priority is given).
+    async fn roll_back_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        incident_priority: Option<IncidentPriority>,
+    ) -> async_graphql::Result<RollbackResult> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        let (change, incident) = lifecycle::roll_back(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            &reason,
+            incident_priority,
+        )
+        .await
+        .gql()?;
+        Ok(RollbackResult {
+            change: Change(change),
+            incident: Incident(incident),
+        })
+    }
+
+    /// Post-implementation, post-emergency or board review.
+    async fn record_review(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default_with = "ReviewKind::PostImplementation")] kind: ReviewKind,
+        summary: String,
+        lessons_learned: Option<String>,
+    ) -> async_graphql::Result<Review> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::record_review(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            kind,
+            &summary,
+            lessons_learned.as_deref(),
+        )
+        .await
+        .map(Review)
+        .gql()
+    }
+
+    /// IMPLEMENTED, FAILED or ROLLED_BACK -> CLOSED once reviews, retroactive
+    /// approval and documentation are in.
+    async fn close_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::close(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            expected_version,
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
+    /// DRAFT..SCHEDULED -> CANCELLED, with a reason.
+    async fn cancel_change(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::cancel(
+            &transition(state, &caller),
+            parse_id("id", &id)?,
+            &reason,
+            expected_version,
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+}

@@ -1,0 +1,114 @@
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use crate::{
+    error::GqlResultExt,
+    graphql::{
+        context::{ContextExt, parse_id},
+        types::{
+            Change,
+            lifecycle::{CabMeeting, CabMember, Template},
+        },
+    },
+    policy::BoardPolicy,
+    service::{cab, lifecycle, templates},
+};
+
+#[derive(Default)]
+pub struct LifecycleQuery;
+
+/// For a CI/CD pipeline: may the change be deployed now?
+#[derive(SimpleObject)]
+pub struct GateStatus {
+    pub number: String,
+    pub status: entity::ChangeStatus,
+    pub may_deploy: bool,
+    /// Every reason it may not (empty when it may).
+    pub reasons: Vec<String>,
+}
+
+/// The Change Advisory Board.
+#[derive(SimpleObject)]
+pub struct Board {
+    /// What the policy says about the board (quorum, tie-break, ...).
+    pub policy: Option<BoardPolicy>,
+    pub members: Vec<CabMember>,
+}
+
+#[Object]
+impl LifecycleQuery {
+    /// Whether change `number` may be deployed now, with every reason it may not.
+    async fn gate_status(
+        &self,
+        ctx: &Context<'_>,
+        number: String,
+    ) -> async_graphql::Result<GateStatus> {
+        ctx.actor()?;
+        let state = ctx.state()?;
+        let status = lifecycle::gate_status(&state.db, &state.policy, &number, state.clock.now())
+            .await
+            .gql()?;
+        Ok(GateStatus {
+            number: status.change.number,
+            status: status.change.status,
+            may_deploy: status.may_deploy,
+            reasons: status.reasons,
+        })
+    }
+
+    /// Changes with a missed deadline: retroactive approval, emergency
+    /// documentation or review.
+    async fn overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Change>> {
+        ctx.actor()?;
+        let state = ctx.state()?;
+        Ok(lifecycle::overdue(&state.db, state.clock.now())
+            .await
+            .gql()?
+            .into_iter()
+            .map(Change)
+            .collect())
+    }
+
+    async fn board(&self, ctx: &Context<'_>) -> async_graphql::Result<Board> {
+        ctx.actor()?;
+        let state = ctx.state()?;
+        Ok(Board {
+            policy: state.policy.board.clone(),
+            members: cab::members(&state.db)
+                .await
+                .gql()?
+                .into_iter()
+                .map(CabMember)
+                .collect(),
+        })
+    }
+
+    /// CAB meetings, newest first.
+    async fn cab_meetings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CabMeeting>> {
+        ctx.actor()?;
+        Ok(cab::meetings(&ctx.state()?.db)
+            .await
+            .gql()?
+            .into_iter()
+            .map(CabMeeting)
+            .collect())
+    }
+
+    async fn cab_meeting(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<CabMeeting> {
+        ctx.actor()?;
+        cab::find_meeting(&ctx.state()?.db, parse_id("id", &id)?)
+            .await
+            .map(CabMeeting)
+            .gql()
+    }
+
+    /// The standard change catalog.
+    async fn templates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Template>> {
+        ctx.actor()?;
+        Ok(templates::list(&ctx.state()?.db)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Template)
+            .collect())
+    }
+}

@@ -1,0 +1,343 @@
+//! Output types of the lifecycle: approvals, gates, evidence, incidents,
+//! reviews, deadlines, the CAB and the standard change catalog.
+
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{
+    BoardOutcome, BoardRole, Decision, EvidenceStatus, IncidentPriority, MeetingStatus, ReviewKind,
+    approval, cab_meeting, cab_member, change_template, evidence, incident, review,
+};
+
+use super::{Change, User};
+use crate::{
+    domain::{approval as rules, lifecycle::OverdueKind},
+    error::GqlResultExt,
+    graphql::{
+        context::ContextExt,
+        loaders::{Loaders, UserId},
+    },
+    service::cab::{self, AgendaReason},
+};
+
+async fn user(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<Option<User>> {
+    Ok(ctx.data::<Loaders>()?.load_one(UserId(id)).await?.map(User))
+}
+
+pub struct ApprovalRecord(pub approval::Model);
+
+/// One person's decision.
+#[Object]
+impl ApprovalRecord {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn approver(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        user(ctx, self.0.approver_id).await
+    }
+    async fn decision(&self) -> Decision {
+        self.0.decision
+    }
+    async fn comment(&self) -> Option<&str> {
+        self.0.comment.as_deref()
+    }
+    async fn decided_at(&self) -> DateTime<Utc> {
+        self.0.decided_at
+    }
+    /// The approval round (a revised or deferred change starts a new one).
+    async fn round(&self) -> i32 {
+        self.0.round
+    }
+    /// Given after implementation started.
+    async fn retroactive(&self) -> bool {
+        self.0.retroactive
+    }
+    async fn meeting_id(&self) -> Option<ID> {
+        self.0.meeting_id.map(|id| ID(id.to_string()))
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalOutcome {
+    Pending,
+    Approved,
+    Rejected,
+    Deferred,
+}
+
+impl From<rules::Outcome> for ApprovalOutcome {
+    fn from(outcome: rules::Outcome) -> Self {
+        match outcome {
+            rules::Outcome::Pending => Self::Pending,
+            rules::Outcome::Approved => Self::Approved,
+            rules::Outcome::Rejected => Self::Rejected,
+            rules::Outcome::Deferred => Self::Deferred,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct BoardTally {
+    pub approve: u32,
+    pub reject: u32,
+    pub defer: u32,
+    pub voting_members: u32,
+    pub quorum: u32,
+    pub decided: Option<BoardOutcome>,
+}
+
+pub struct ApprovalStep(pub rules::StepState);
+
+/// One approval requirement of the change's type and how far it is met.
+#[Object(name = "ApprovalStepStatus")]
+impl ApprovalStep {
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    async fn satisfied(&self) -> bool {
+        self.0.satisfied
+    }
+    /// What is still needed.
+    async fn missing(&self) -> &[String] {
+        &self.0.missing
+    }
+    async fn approvers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let found = loaders
+            .load_many(self.0.approvers.iter().map(|id| UserId(*id)))
+            .await?;
+        Ok(self
+            .0
+            .approvers
+            .iter()
+            .filter_map(|id| found.get(&UserId(*id)).cloned().map(User))
+            .collect())
+    }
+    async fn board(&self) -> Option<BoardTally> {
+        self.0.board.as_ref().map(|b| BoardTally {
+            approve: b.approve,
+            reject: b.reject,
+            defer: b.defer,
+            voting_members: b.voting_members,
+            quorum: b.quorum,
+            decided: b.decided,
+        })
+    }
+}
+
+/// The change type's approval requirements against the current round.
+pub struct ApprovalStatus(pub rules::ApprovalState);
+
+#[Object]
+impl ApprovalStatus {
+    async fn outcome(&self) -> ApprovalOutcome {
+        self.0.outcome.into()
+    }
+    async fn steps(&self) -> Vec<ApprovalStep> {
+        self.0.steps.iter().cloned().map(ApprovalStep).collect()
+    }
+    async fn missing(&self) -> Vec<String> {
+        self.0.missing()
+    }
+}
+
+/// One required gate and whether it is met now.
+#[derive(SimpleObject)]
+pub struct GateResult {
+    pub key: String,
+    pub label: String,
+    pub met: bool,
+    pub reason: Option<String>,
+}
+
+pub struct Evidence(pub evidence::Model);
+
+/// A result recorded against a gate.
+#[Object]
+impl Evidence {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn gate(&self) -> &str {
+        &self.0.gate
+    }
+    async fn status(&self) -> EvidenceStatus {
+        self.0.status
+    }
+    async fn summary(&self) -> Option<&str> {
+        self.0.summary.as_deref()
+    }
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+    async fn data(&self) -> Json<serde_json::Value> {
+        Json(self.0.data.clone())
+    }
+    async fn recorded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        user(ctx, self.0.recorded_by).await
+    }
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.0.recorded_at
+    }
+}
+
+pub struct Incident(pub incident::Model);
+
+#[Object]
+impl Incident {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn priority(&self) -> IncidentPriority {
+        self.0.priority
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn opened_at(&self) -> DateTime<Utc> {
+        self.0.opened_at
+    }
+    async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        user(ctx, self.0.opened_by).await
+    }
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+}
+
+pub struct Review(pub review::Model);
+
+#[Object]
+impl Review {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> ReviewKind {
+        self.0.kind
+    }
+    async fn reviewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        user(ctx, self.0.reviewer_id).await
+    }
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    async fn lessons_learned(&self) -> Option<&str> {
+        self.0.lessons_learned.as_deref()
+    }
+    async fn reviewed_at(&self) -> DateTime<Utc> {
+        self.0.reviewed_at
+    }
+}
+
+/// A deadline that passed without its record.
+#[derive(SimpleObject)]
+pub struct OverdueItem {
+    pub kind: OverdueKind,
+    pub due_at: DateTime<Utc>,
+}
+
+/// The deadlines an emergency or a policy sets, and when each was met.
+#[derive(SimpleObject)]
+pub struct Deadlines {
+    pub approval_due_at: Option<DateTime<Utc>>,
+    pub documentation_due_at: Option<DateTime<Utc>>,
+    pub documented_at: Option<DateTime<Utc>>,
+    pub review_due_at: Option<DateTime<Utc>>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+pub struct Template(pub change_template::Model);
+
+/// A pre-approved procedure of the standard change catalog.
+#[Object]
+impl Template {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn change_type(&self) -> &str {
+        &self.0.change_type
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn procedure(&self) -> Vec<String> {
+        serde_json::from_value(self.0.procedure.clone()).unwrap_or_default()
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct CabMember(pub cab_member::Model);
+
+#[Object]
+impl CabMember {
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        user(ctx, self.0.user_id).await
+    }
+    async fn board_role(&self) -> BoardRole {
+        self.0.board_role
+    }
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.added_at
+    }
+}
+
+/// A change on a meeting's agenda.
+#[derive(SimpleObject)]
+pub struct AgendaItem {
+    pub change: Change,
+    pub reason: AgendaReason,
+}
+
+pub struct CabMeeting(pub cab_meeting::Model);
+
+#[Object]
+impl CabMeeting {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn scheduled_for(&self) -> DateTime<Utc> {
+        self.0.scheduled_for
+    }
+    async fn status(&self) -> MeetingStatus {
+        self.0.status
+    }
+    async fn held_at(&self) -> Option<DateTime<Utc>> {
+        self.0.held_at
+    }
+    /// The minutes, with the decisions taken, once the meeting was held.
+    async fn minutes(&self) -> Option<&str> {
+        self.0.minutes.as_deref()
+    }
+    /// For a planned meeting: what the board will decide or review.
+    async fn agenda(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AgendaItem>> {
+        if self.0.status == MeetingStatus::Held {
+            return Ok(Vec::new());
+        }
+        let state = ctx.state()?;
+        Ok(cab::agenda(&state.db, &state.policy)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|(change, reason)| AgendaItem {
+                change: Change(change),
+                reason,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,313 @@
+//! The presets must say what their seed documents say.
+
+use super::*;
+
+fn preset(name: &str) -> Policy {
+    Policy::load(name).unwrap()
+}
+
+/// (key, roles, rule, board, substitutes) of each approval step.
+type StepSummary = (String, Vec<String>, ApprovalRule, bool, Vec<String>);
+
+fn steps(policy: &Policy, change_type: &str) -> Vec<StepSummary> {
+    policy
+        .change_type(change_type)
+        .unwrap()
+        .approvals
+        .iter()
+        .map(|s| {
+            (
+                s.key.clone(),
+                s.roles.clone(),
+                s.rule,
+                s.board,
+                s.substitutes.clone(),
+            )
+        })
+        .collect()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn every_preset_parses() {
+    for (name, _) in PRESETS {
+        assert_eq!(&preset(name).name, name);
+    }
+}
+
+#[test]
+fn presets_keep_their_seed_change_types() {
+    let keys = |name: &str| preset(name).change_type_keys().join(",");
+    assert_eq!(keys("cab-quorum"), "standard,normal,emergency");
+    assert_eq!(keys("tiered-cab"), "standard,normal,major,emergency");
+    assert_eq!(keys("dual-approval"), "standard,normal,major,emergency");
+    assert_eq!(keys("weekly-cab"), "emergency,standard,normal");
+    assert_eq!(keys("security-officer"), "emergency,standard,major");
+}
+
+#[test]
+fn seed_000_cab_quorum() {
+    let p = preset("cab-quorum");
+    let board = p.board.as_ref().unwrap();
+    assert_eq!((board.quorum, board.seats), (3, 5));
+    assert_eq!(p.audit_retention_years, Some(7));
+    let standard = p.change_type("standard").unwrap();
+    assert!(standard.pre_approved && standard.requires_template);
+    assert_eq!(standard.implement_within_hours, Some(48));
+    assert_eq!(
+        steps(&p, "normal"),
+        vec![("cab".into(), vec![], ApprovalRule::Any, true, vec![])]
+    );
+    assert_eq!(p.change_type("normal").unwrap().notice_hours, 168);
+    assert_eq!(steps(&p, "emergency")[0].1, strings(&["ciso", "cto"]));
+    let emergency = p
+        .change_type("emergency")
+        .unwrap()
+        .emergency
+        .as_ref()
+        .unwrap();
+    assert!(!emergency.retroactive_approval && emergency.board_review);
+    // 5x5: the lowest ratings suggest standard, the rest normal.
+    let matrix = p.risk_matrix.as_ref().unwrap();
+    assert_eq!(matrix.suggest(1, 1), Some("standard"));
+    assert_eq!(matrix.suggest(5, 5), Some("normal"));
+}
+
+#[test]
+fn seed_001_tiered_cab() {
+    let p = preset("tiered-cab");
+    let board = p.board.as_ref().unwrap();
+    assert_eq!(
+        (board.quorum, board.seats, board.chair_breaks_ties),
+        (3, 5, true)
+    );
+    assert!(p.change_type("standard").unwrap().pre_approved);
+    assert_eq!(
+        steps(&p, "normal"),
+        vec![(
+            "change_manager".into(),
+            strings(&["change_manager"]),
+            ApprovalRule::Any,
+            false,
+            strings(&["engineering_lead"])
+        )]
+    );
+    assert_eq!(
+        steps(&p, "major"),
+        vec![(
+            "cab".into(),
+            vec![],
+            ApprovalRule::Any,
+            true,
+            strings(&["cto"])
+        )]
+    );
+    assert_eq!(
+        steps(&p, "emergency"),
+        vec![(
+            "ciso_and_cto".into(),
+            strings(&["ciso", "cto"]),
+            ApprovalRule::All,
+            false,
+            strings(&["ceo"])
+        )]
+    );
+    let emergency = p
+        .change_type("emergency")
+        .unwrap()
+        .emergency
+        .as_ref()
+        .unwrap();
+    assert!(emergency.retroactive_approval);
+    assert_eq!(emergency.approval_deadline_hours, Some(24));
+    assert_eq!(emergency.review_deadline_days, Some(5));
+    // Section 5.1: only "Required" cells.
+    let gates = |t: &str| p.change_type(t).unwrap().gates.clone();
+    assert_eq!(gates("standard"), strings(&["unit_tests"]));
+    assert_eq!(
+        gates("normal"),
+        strings(&[
+            "unit_tests",
+            "integration_tests",
+            "qa_review",
+            "rollback_plan"
+        ])
+    );
+    assert_eq!(
+        gates("major"),
+        strings(&[
+            "unit_tests",
+            "integration_tests",
+            "qa_review",
+            "security_review",
+            "performance_testing",
+            "rollback_plan"
+        ])
+    );
+    assert_eq!(gates("emergency"), strings(&["unit_tests"]));
+    // Section 2.2, cell by cell (likelihood, impact) on Low=1, Medium=3, High=5.
+    let m = p.risk_matrix.as_ref().unwrap();
+    let expected = [
+        ((1, 5), "normal"),
+        ((3, 5), "major"),
+        ((5, 5), "major"),
+        ((1, 3), "normal"),
+        ((3, 3), "normal"),
+        ((5, 3), "major"),
+        ((1, 1), "standard"),
+        ((3, 1), "normal"),
+        ((5, 1), "normal"),
+    ];
+    for ((likelihood, impact), suggestion) in expected {
+        assert_eq!(
+            m.suggest(likelihood, impact),
+            Some(suggestion),
+            "L{likelihood} I{impact}"
+        );
+    }
+    let t = &p.targets;
+    assert_eq!(
+        (
+            t.emergency_share_max,
+            t.success_rate_min,
+            t.rollback_rate_max,
+            t.with_issues_rate_max,
+            t.mean_change_duration_hours_max
+        ),
+        (Some(0.05), Some(0.95), Some(0.05), Some(0.10), Some(2.0))
+    );
+}
+
+#[test]
+fn seed_002_dual_approval() {
+    let p = preset("dual-approval");
+    assert_eq!(p.audit_retention_years, Some(3));
+    assert!(p.board.is_none());
+    assert!(p.change_type("standard").unwrap().pre_approved);
+    assert_eq!(
+        steps(&p, "normal")[0].1,
+        strings(&["engineering_lead", "qa"])
+    );
+    assert_eq!(steps(&p, "normal")[0].2, ApprovalRule::All);
+    assert_eq!(
+        steps(&p, "major")[0].1,
+        strings(&["engineering_lead", "ciso"])
+    );
+    assert_eq!(steps(&p, "emergency")[0].4, strings(&["engineering_lead"]));
+    let review = p.gate("code_review").unwrap();
+    assert_eq!(
+        (
+            review.kind,
+            review.min_reviewers,
+            review.min_senior_reviewers
+        ),
+        (GateKind::CodeReview, 2, 1)
+    );
+    assert_eq!(p.gate("sast").unwrap().kind, GateKind::Sast);
+    assert_eq!(p.gate("rollback_plan").unwrap().required_parts.len(), 5);
+    for t in ["standard", "normal", "major"] {
+        let change_type = p.change_type(t).unwrap();
+        assert_eq!(change_type.notice_hours, 24);
+        assert_eq!(
+            change_type.gates,
+            strings(&[
+                "code_review",
+                "ci_passed",
+                "sast",
+                "staging_validation",
+                "rollback_plan"
+            ])
+        );
+    }
+    let emergency = p
+        .change_type("emergency")
+        .unwrap()
+        .emergency
+        .as_ref()
+        .unwrap();
+    assert_eq!(emergency.documentation_deadline_hours, Some(24));
+    assert!(emergency.review_business_days);
+}
+
+#[test]
+fn seed_003_weekly_cab() {
+    let p = preset("weekly-cab");
+    assert_eq!(
+        steps(&p, "emergency")[0].1,
+        strings(&["cto", "security_officer"])
+    );
+    assert_eq!(
+        steps(&p, "standard")[0].1,
+        strings(&["engineering_manager"])
+    );
+    assert!(steps(&p, "normal")[0].3);
+    assert_eq!(p.gate("documentation_48h").unwrap().hours_before_start, 48);
+    assert_eq!(
+        p.change_type("emergency")
+            .unwrap()
+            .emergency
+            .as_ref()
+            .unwrap()
+            .documentation_deadline_hours,
+        Some(24)
+    );
+    assert_eq!(p.targets.lead_time_hours_max, Some(336.0));
+}
+
+#[test]
+fn seed_004_security_officer() {
+    let p = preset("security-officer");
+    for t in ["emergency", "standard", "major"] {
+        assert!(
+            steps(&p, t)[0].1.contains(&"security_officer".to_owned()),
+            "{t}"
+        );
+    }
+    assert_eq!(
+        steps(&p, "major").len(),
+        2,
+        "major needs an additional reviewer"
+    );
+    assert!(
+        p.change_type("emergency")
+            .unwrap()
+            .emergency
+            .as_ref()
+            .unwrap()
+            .retroactive_approval
+    );
+}
+
+#[test]
+fn inconsistent_policies_are_rejected() {
+    let base = include_str!("presets/tiered-cab.toml");
+    let broken = [
+        base.replace(
+            "gates = [\"unit_tests\"]\n\n[[change_type]]\nkey = \"normal\"",
+            "gates = [\"nope\"]\n\n[[change_type]]\nkey = \"normal\"",
+        ),
+        base.replace("quorum = 3", "quorum = 9"),
+        base.replace(
+            "roles = [\"change_manager\"]",
+            "roles = [\"Change Manager\"]",
+        ),
+        format!(
+            "{base}\n[[change_type]]\nkey = \"extra\"\nlabel = \"x\"\ndescription = \"x\"\napproval_summary = \"x\"\n"
+        ),
+        base.replace(
+            "name = \"tiered-cab\"",
+            "name = \"tiered-cab\"\nunknown_key = 1",
+        ),
+    ];
+    for text in broken {
+        assert!(Policy::parse("broken", &text).is_err());
+    }
+}
+
+#[test]
+fn unknown_policy_name_is_an_error() {
+    assert!(Policy::load("no-such-policy").is_err());
+}

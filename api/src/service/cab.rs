@@ -1,0 +1,317 @@
+//! The Change Advisory Board: membership, meetings, agendas and minutes.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    BoardRole, ChangeStatus, MeetingStatus, ReviewKind, cab_meeting, cab_member, change, review,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    Caller, audit,
+    lifecycle::{self, Request},
+    users,
+};
+use crate::{
+    domain::{approval::BoardVote, optional_text, permissions},
+    error::{ServiceError, ServiceResult},
+    policy::Policy,
+};
+
+pub async fn members(db: &DatabaseConnection) -> ServiceResult<Vec<cab_member::Model>> {
+    Ok(cab_member::Entity::find()
+        .order_by_asc(cab_member::Column::AddedAt)
+        .all(db)
+        .await?)
+}
+
+/// Seats an account on the board (or changes its seat). One chair at most.
+pub async fn set_member(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user_id: Uuid,
+    role: BoardRole,
+) -> ServiceResult<cab_member::Model> {
+    caller.authorize(permissions::manage_board)?;
+    let txn = db.begin().await?;
+    let person = users::find(&txn, user_id).await?;
+    if users::roles_of(&person).contains(crate::domain::roles::AUDITOR) {
+        return Err(ServiceError::validation(
+            "userId",
+            "an auditor cannot sit on the board",
+        ));
+    }
+    if role == BoardRole::Chair
+        && let Some(chair) = cab_member::Entity::find()
+            .filter(cab_member::Column::BoardRole.eq(BoardRole::Chair))
+            .one(&txn)
+            .await?
+        && chair.user_id != user_id
+    {
+        return Err(ServiceError::Conflict(
+            "the board already has a chair; seat them as a member first".into(),
+        ));
+    }
+    let existing = cab_member::Entity::find_by_id(user_id).one(&txn).await?;
+    let model = match existing {
+        Some(seat) => {
+            let mut active: cab_member::ActiveModel = seat.into();
+            active.board_role = Set(role);
+            active.update(&txn).await?
+        }
+        None => {
+            cab_member::ActiveModel {
+                user_id: Set(user_id),
+                board_role: Set(role),
+                added_at: Set(crate::db::now()),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    audit::append(
+        &txn,
+        caller,
+        "cab.member_set",
+        "user",
+        &user_id.to_string(),
+        &json!({"boardRole": role, "email": person.email}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    user_id: Uuid,
+) -> ServiceResult<()> {
+    caller.authorize(permissions::manage_board)?;
+    let txn = db.begin().await?;
+    let seat = cab_member::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound {
+            entity: "board member",
+        })?;
+    seat.delete(&txn).await?;
+    audit::append(
+        &txn,
+        caller,
+        "cab.member_removed",
+        "user",
+        &user_id.to_string(),
+        &json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn is_chair<C: ConnectionTrait>(conn: &C, caller: &Caller) -> ServiceResult<bool> {
+    let Some(actor) = caller.account() else {
+        return Ok(false);
+    };
+    Ok(cab_member::Entity::find_by_id(actor.user_id)
+        .one(conn)
+        .await?
+        .is_some_and(|seat| seat.board_role == BoardRole::Chair))
+}
+
+pub async fn schedule_meeting(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    at: DateTime<Utc>,
+) -> ServiceResult<cab_meeting::Model> {
+    let chair = is_chair(db, caller).await?;
+    caller.authorize(|actor| permissions::run_meetings(actor, chair))?;
+    let creator = caller
+        .account()
+        .map(|a| a.user_id)
+        .ok_or_else(|| ServiceError::forbidden("meetings are scheduled by accounts"))?;
+    let txn = db.begin().await?;
+    let meeting = cab_meeting::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        scheduled_for: Set(at),
+        status: Set(MeetingStatus::Planned),
+        minutes: Set(None),
+        held_at: Set(None),
+        created_by: Set(creator),
+        created_at: Set(crate::db::now()),
+    }
+    .insert(&txn)
+    .await?;
+    audit::append(
+        &txn,
+        caller,
+        "cab.meeting_scheduled",
+        "cab_meeting",
+        &meeting.id.to_string(),
+        &json!({"scheduledFor": at}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(meeting)
+}
+
+pub async fn find_meeting<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> ServiceResult<cab_meeting::Model> {
+    cab_meeting::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(ServiceError::NotFound {
+            entity: "CAB meeting",
+        })
+}
+
+pub async fn meetings(db: &DatabaseConnection) -> ServiceResult<Vec<cab_meeting::Model>> {
+    Ok(cab_meeting::Entity::find()
+        .order_by_desc(cab_meeting::Column::ScheduledFor)
+        .all(db)
+        .await?)
+}
+
+/// Why a change is on the agenda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum AgendaReason {
+    /// Awaiting (or deferred to) the board's decision.
+    Decision,
+    /// An emergency change the board reviews after the fact.
+    EmergencyReview,
+}
+
+/// The board's business: changes whose type needs a board decision and
+/// that await it (or were deferred to this meeting), and emergency changes
+/// implemented under a policy that has the board review them afterwards.
+pub async fn agenda<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+) -> ServiceResult<Vec<(change::Model, AgendaReason)>> {
+    let board_types: Vec<String> = policy
+        .change_types
+        .iter()
+        .filter(|t| t.approvals.iter().any(|s| s.board))
+        .map(|t| t.key.clone())
+        .collect();
+    let review_types: Vec<String> = policy
+        .change_types
+        .iter()
+        .filter(|t| t.emergency.as_ref().is_some_and(|e| e.board_review))
+        .map(|t| t.key.clone())
+        .collect();
+    let mut items = Vec::new();
+    if !board_types.is_empty() {
+        for change in change::Entity::find()
+            .filter(change::Column::ChangeType.is_in(board_types))
+            .filter(
+                change::Column::Status
+                    .is_in([ChangeStatus::AwaitingApproval, ChangeStatus::Deferred]),
+            )
+            .order_by_asc(change::Column::SubmittedAt)
+            .all(conn)
+            .await?
+        {
+            items.push((change, AgendaReason::Decision));
+        }
+    }
+    if !review_types.is_empty() {
+        let reviewed: Vec<Uuid> = review::Entity::find()
+            .filter(review::Column::Kind.eq(ReviewKind::Board))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|r| r.change_id)
+            .collect();
+        for change in change::Entity::find()
+            .filter(change::Column::ChangeType.is_in(review_types))
+            .filter(change::Column::ActualStart.is_not_null())
+            .filter(change::Column::Status.ne(ChangeStatus::Cancelled))
+            .order_by_asc(change::Column::ActualStart)
+            .all(conn)
+            .await?
+        {
+            if !reviewed.contains(&change.id) {
+                items.push((change, AgendaReason::EmergencyReview));
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Holds the meeting: every change awaiting a board decision is decided on
+/// the votes cast (no quorum or an unbroken tie defers it to the next
+/// meeting), and the minutes record the outcomes.
+pub async fn close_meeting(
+    request: &Request<'_>,
+    id: Uuid,
+    minutes: &str,
+) -> ServiceResult<cab_meeting::Model> {
+    optional_text("minutes", Some(minutes), 100_000)?;
+    let chair = is_chair(request.db, request.caller).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::run_meetings(actor, chair))?;
+    let meeting = find_meeting(request.db, id).await?;
+    if meeting.status == MeetingStatus::Held {
+        return Err(ServiceError::Conflict(
+            "the meeting was already held".into(),
+        ));
+    }
+    let mut decisions = Vec::new();
+    for (change, reason) in agenda(request.db, request.policy).await? {
+        if reason != AgendaReason::Decision {
+            continue;
+        }
+        // Each item is its own transaction with its own audit event, like a
+        // decision taken in the room.
+        let txn = request.db.begin().await?;
+        let locked = super::lifecycle::lock(&txn, change.id).await?;
+        let snapshot = lifecycle::snapshot(&txn, request.policy, locked).await?;
+        let decided = lifecycle::apply_outcome(
+            txn,
+            request,
+            snapshot,
+            BoardVote::Closed,
+            json!({"meetingId": id, "meetingClosed": true}),
+        )
+        .await?;
+        decisions.push(format!(
+            "{}: {}",
+            decided.number,
+            crate::domain::lifecycle::status_name(decided.status)
+        ));
+    }
+    let txn = request.db.begin().await?;
+    let record = format!(
+        "{}\n\nDecisions:\n{}",
+        minutes.trim(),
+        if decisions.is_empty() {
+            "(none)".to_owned()
+        } else {
+            decisions.join("\n")
+        }
+    );
+    let mut active: cab_meeting::ActiveModel = meeting.into();
+    active.status = Set(MeetingStatus::Held);
+    active.held_at = Set(Some(request.now));
+    active.minutes = Set(Some(record));
+    let held = active.update(&txn).await?;
+    audit::append(
+        &txn,
+        request.caller,
+        "cab.meeting_held",
+        "cab_meeting",
+        &id.to_string(),
+        &json!({"minutes": held.minutes, "decisions": decisions}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(held)
+}

@@ -1,0 +1,916 @@
+//! Moving a change through its lifecycle. Each function is one transaction:
+//! lock the change, load what the rules need, apply `domain::lifecycle`,
+//! write the new state and its audit event, commit — or write nothing and
+//! return every violated rule.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    ChangeOutcome, ChangeStatus, Decision, EvidenceStatus, IncidentPriority, ReviewKind, approval,
+    cab_member, change, change_template, evidence, incident, review, user,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Caller, audit, changes, users};
+use crate::{
+    domain::{
+        ValidationError,
+        approval::{self as approvals, ApprovalState, BoardVote, Outcome, Seat, Vote},
+        gates::{self, EvidenceRecord},
+        lifecycle::{self, ChangeFacts, status_name},
+        optional_text, permissions, required_text,
+    },
+    error::{ServiceError, ServiceResult},
+    policy::{ChangeType, Policy},
+};
+
+/// Everything a transition needs besides the database.
+pub struct Request<'a> {
+    pub db: &'a DatabaseConnection,
+    pub policy: &'a Policy,
+    pub caller: &'a Caller,
+    pub now: DateTime<Utc>,
+}
+
+/// The change as locked by this transaction, with the records the rules
+/// read.
+pub struct Snapshot {
+    pub change: change::Model,
+    pub change_type: ChangeType,
+    pub votes: Vec<Vote>,
+    pub seats: Vec<Seat>,
+    pub evidence: Vec<EvidenceRecord>,
+    pub has_template: bool,
+}
+
+impl Snapshot {
+    pub fn approval(&self, policy: &Policy, board_vote: BoardVote) -> ApprovalState {
+        approvals::evaluate(
+            &self.change_type,
+            policy.board.as_ref(),
+            &self.seats,
+            &self.votes,
+            self.change.requester_id,
+            board_vote,
+        )
+    }
+
+    pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<String> {
+        let plan = changes::content_of(&self.change, Vec::new()).rollback_plan;
+        self.change_type
+            .gates
+            .iter()
+            .filter_map(|key| policy.gate(key))
+            .filter_map(|gate| gates::unmet(gate, &self.evidence, plan.as_ref(), start_at))
+            .collect()
+    }
+
+    pub fn facts<'a>(
+        &'a self,
+        policy: &Policy,
+        approval: &'a ApprovalState,
+        now: DateTime<Utc>,
+    ) -> ChangeFacts<'a> {
+        let c = &self.change;
+        ChangeFacts {
+            status: c.status,
+            change_type: &self.change_type,
+            approval,
+            unmet_gates: self.unmet_gates(policy, now),
+            has_template: self.has_template,
+            approved_at: c.approved_at,
+            scheduled_start: c.scheduled_start,
+            scheduled_end: c.scheduled_end,
+            approval_due_at: c.approval_due_at,
+            documentation_due_at: c.documentation_due_at,
+            documented_at: c.documented_at,
+            review_due_at: c.review_due_at,
+            reviewed_at: c.reviewed_at,
+        }
+    }
+}
+
+/// Locks the change for this transaction by bumping its version (and, when
+/// the client names the version it saw, only if it still matches), so two
+/// racing transitions run one after the other and the second sees the
+/// first's result.
+async fn claim(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let mut update = change::Entity::update_many()
+        .col_expr(
+            change::Column::Version,
+            Expr::col(change::Column::Version).add(1),
+        )
+        .filter(change::Column::Id.eq(id));
+    if let Some(version) = expected_version {
+        update = update.filter(change::Column::Version.eq(version));
+    }
+    let claimed = update.exec(txn).await?;
+    let model = changes::find(txn, id).await?;
+    if claimed.rows_affected == 0 {
+        return Err(ServiceError::Conflict(format!(
+            "{} was modified: expected version {}, current version is {}",
+            model.number,
+            expected_version.unwrap_or_default(),
+            model.version
+        )));
+    }
+    Ok(model)
+}
+
+/// Locks a change without a version expectation (for server-side
+/// decisions such as a meeting closing).
+pub(super) async fn lock(txn: &DatabaseTransaction, id: Uuid) -> ServiceResult<change::Model> {
+    claim(txn, id, None).await
+}
+
+/// Loads what the rules read about `change`.
+pub async fn snapshot<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    change: change::Model,
+) -> ServiceResult<Snapshot> {
+    let change_type = policy
+        .change_type(&change.change_type)
+        .cloned()
+        .ok_or_else(|| {
+            ServiceError::PolicyViolation(vec![format!(
+                "change type `{}` is not defined by the active policy `{}`",
+                change.change_type, policy.name
+            )])
+        })?;
+    let votes = votes_of(conn, &change).await?;
+    let seats = board_seats(conn).await?;
+    let evidence = evidence::Entity::find()
+        .filter(evidence::Column::ChangeId.eq(change.id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|e| EvidenceRecord {
+            gate: e.gate,
+            status: e.status,
+            data: e.data,
+            recorded_at: e.recorded_at,
+        })
+        .collect();
+    let has_template = match change.template_id {
+        Some(template_id) => change_template::Entity::find_by_id(template_id)
+            .one(conn)
+            .await?
+            .is_some_and(|t| t.active && t.change_type == change.change_type),
+        None => false,
+    };
+    Ok(Snapshot {
+        change,
+        change_type,
+        votes,
+        seats,
+        evidence,
+        has_template,
+    })
+}
+
+/// The decisions of the change's current approval round, with the current
+/// roles of each person.
+async fn votes_of<C: ConnectionTrait>(
+    conn: &C,
+    change: &change::Model,
+) -> ServiceResult<Vec<Vote>> {
+    let rows = approval::Entity::find()
+        .filter(approval::Column::ChangeId.eq(change.id))
+        .filter(approval::Column::Round.eq(change.approval_round))
+        .find_also_related(user::Entity)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(vote, person)| {
+            person.map(|person| Vote {
+                person: vote.approver_id,
+                roles: users::roles_of(&person),
+                decision: vote.decision,
+            })
+        })
+        .collect())
+}
+
+pub async fn board_seats<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<Seat>> {
+    Ok(cab_member::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| Seat {
+            person: m.user_id,
+            role: m.board_role,
+        })
+        .collect())
+}
+
+fn refuse<T>(result: Result<T, Vec<String>>) -> ServiceResult<T> {
+    result.map_err(ServiceError::PolicyViolation)
+}
+
+/// Writes the new state and the audit event, and commits.
+async fn finish(
+    txn: DatabaseTransaction,
+    request: &Request<'_>,
+    mut active: change::ActiveModel,
+    action: &str,
+    before: ChangeStatus,
+    details: Value,
+) -> ServiceResult<change::Model> {
+    active.updated_at = Set(request.now);
+    let model = active.update(&txn).await?;
+    let mut payload = json!({
+        "number": model.number,
+        "version": model.version,
+        "statusBefore": before,
+        "statusAfter": model.status,
+    });
+    if let (Value::Object(payload), Value::Object(details)) = (&mut payload, details) {
+        payload.extend(details);
+    }
+    audit::append(
+        &txn,
+        request.caller,
+        action,
+        "change",
+        &model.id.to_string(),
+        &payload,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+fn account(caller: &Caller) -> ServiceResult<&crate::auth::Actor> {
+    caller
+        .account()
+        .ok_or_else(|| ServiceError::forbidden("lifecycle actions are taken by accounts"))
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn submit(
+    request: &Request<'_>,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, expected_version).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::submit_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let next = refuse(lifecycle::submit(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    )))?;
+    let before = snapshot.change.status;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    active.submitted_at = Set(Some(request.now));
+    if next == ChangeStatus::Approved {
+        active.approved_at = Set(Some(request.now));
+    }
+    finish(
+        txn,
+        request,
+        active,
+        "change.submitted",
+        before,
+        json!({"preApproved": next == ChangeStatus::Approved}),
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn revise(
+    request: &Request<'_>,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, expected_version).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::submit_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let next = refuse(lifecycle::revise(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    )))?;
+    let before = snapshot.change.status;
+    let round = snapshot.change.approval_round + 1;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    // Decisions on the old version no longer count.
+    active.approval_round = Set(round);
+    active.submitted_at = Set(None);
+    active.board_outcome = Set(None);
+    finish(
+        txn,
+        request,
+        active,
+        "change.revised",
+        before,
+        json!({"approvalRound": round}),
+    )
+    .await
+}
+
+/// Records the caller's decision and applies its consequence.
+#[tracing::instrument(skip_all, fields(change_id = %id, ?decision))]
+pub async fn decide(
+    request: &Request<'_>,
+    id: Uuid,
+    decision: Decision,
+    comment: Option<&str>,
+    meeting_id: Option<Uuid>,
+) -> ServiceResult<change::Model> {
+    optional_text("comment", comment, 10_000)?;
+    let actor = account(request.caller)?;
+    if decision != Decision::Approve && comment.is_none_or(|c| c.trim().is_empty()) {
+        return Err(
+            ValidationError::new("comment", "a rejection or deferral needs a rationale").into(),
+        );
+    }
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, None).await?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let change = &snapshot.change;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let mut violations =
+        lifecycle::can_decide(&snapshot.facts(request.policy, &approval, request.now))
+            .err()
+            .unwrap_or_default();
+    if actor.user_id == change.requester_id {
+        violations.push("requester cannot approve own change".into());
+    }
+    let seat = snapshot
+        .seats
+        .iter()
+        .find(|s| s.person == actor.user_id)
+        .map(|s| s.role);
+    if !approvals::qualifies(&snapshot.change_type, &actor.roles, seat) {
+        violations.push(format!(
+            "you are not an approver of {} changes ({})",
+            snapshot.change_type.key, snapshot.change_type.approval_summary
+        ));
+    }
+    if snapshot.votes.iter().any(|v| v.person == actor.user_id) {
+        violations
+            .push("you have already decided on this approval round (one person, one vote)".into());
+    }
+    if !violations.is_empty() {
+        return Err(ServiceError::PolicyViolation(violations));
+    }
+    if let Some(meeting) = meeting_id {
+        super::cab::find_meeting(&txn, meeting).await?;
+    }
+    let retroactive = change.actual_start.is_some();
+    approval::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        change_id: Set(change.id),
+        round: Set(change.approval_round),
+        approver_id: Set(actor.user_id),
+        decision: Set(decision),
+        comment: Set(comment.map(str::to_owned)),
+        decided_at: Set(request.now),
+        meeting_id: Set(meeting_id),
+        retroactive: Set(retroactive),
+    }
+    .insert(&txn)
+    .await?;
+    let mut snapshot = snapshot;
+    snapshot.votes.push(Vote {
+        person: actor.user_id,
+        roles: actor.roles.clone(),
+        decision,
+    });
+    apply_outcome(
+        txn,
+        request,
+        snapshot,
+        BoardVote::Open,
+        json!({
+            "decision": decision,
+            "comment": comment,
+            "approverRoles": actor.roles,
+            "retroactive": retroactive,
+            "meetingId": meeting_id,
+        }),
+    )
+    .await
+}
+
+/// Evaluates the approval after a vote (or at a meeting's close) and moves
+/// the change accordingly, then writes and audits.
+pub(super) async fn apply_outcome(
+    txn: DatabaseTransaction,
+    request: &Request<'_>,
+    snapshot: Snapshot,
+    board_vote: BoardVote,
+    details: Value,
+) -> ServiceResult<change::Model> {
+    let approval = snapshot.approval(request.policy, board_vote);
+    let before = snapshot.change.status;
+    let next = lifecycle::after_decision(before, approval.outcome);
+    let newly_approved =
+        approval.outcome == Outcome::Approved && snapshot.change.approved_at.is_none();
+    let round = snapshot.change.approval_round;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    if newly_approved {
+        active.approved_at = Set(Some(request.now));
+    }
+    if let Some(outcome) = approval.board_outcome() {
+        active.board_outcome = Set(Some(outcome));
+    }
+    if approval.outcome == Outcome::Deferred {
+        // Deferred (to the next meeting): everyone decides again there.
+        active.approval_round = Set(round + 1);
+    }
+    let mut details = details;
+    if let Value::Object(map) = &mut details {
+        map.insert(
+            "outcome".into(),
+            json!(format!("{:?}", approval.outcome).to_uppercase()),
+        );
+        map.insert("missing".into(), json!(approval.missing()));
+    }
+    finish(txn, request, active, "change.decision", before, details).await
+}
+
+/// Records a gate result (tests, reviews, scans, documentation).
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(change_id = %id, gate))]
+pub async fn record_evidence(
+    request: &Request<'_>,
+    id: Uuid,
+    gate: &str,
+    status: EvidenceStatus,
+    summary: Option<&str>,
+    url: Option<&str>,
+    data: Value,
+) -> ServiceResult<evidence::Model> {
+    let actor = account(request.caller)?;
+    let gate_rules = request.policy.gate(gate).ok_or_else(|| {
+        ServiceError::validation(
+            "gate",
+            format!(
+                "`{gate}` is not a gate of the active policy (one of: {})",
+                request
+                    .policy
+                    .gates
+                    .iter()
+                    .map(|g| g.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    optional_text("summary", summary, 10_000)?;
+    if let Some(url) = url {
+        required_text("url", url, 2_000)?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ValidationError::new("url", "must be an http(s) URL").into());
+        }
+    }
+    if !data.is_object() {
+        return Err(ValidationError::new("data", "must be a JSON object").into());
+    }
+    if serde_json::to_string(&data)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX)
+        > 64 * 1024
+    {
+        return Err(ValidationError::new("data", "must be at most 64 KiB").into());
+    }
+    gates::validate_evidence_data(gate_rules, &data)?;
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, None).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::record_evidence(actor, model.requester_id))?;
+    if matches!(model.status, ChangeStatus::Closed | ChangeStatus::Cancelled) {
+        return Err(ServiceError::PolicyViolation(vec![format!(
+            "cannot record evidence on a change that is {}",
+            status_name(model.status)
+        )]));
+    }
+    let record = evidence::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        change_id: Set(id),
+        gate: Set(gate.to_owned()),
+        status: Set(status),
+        summary: Set(summary.map(str::to_owned)),
+        url: Set(url.map(str::to_owned)),
+        data: Set(data.clone()),
+        recorded_by: Set(actor.user_id),
+        recorded_at: Set(request.now),
+    }
+    .insert(&txn)
+    .await?;
+    let mut active: change::ActiveModel = model.clone().into();
+    let documents = gate_rules.kind == crate::policy::GateKind::Documentation
+        && status == EvidenceStatus::Passed;
+    if documents && model.documented_at.is_none() {
+        active.documented_at = Set(Some(request.now));
+    }
+    finish(
+        txn,
+        request,
+        active,
+        "change.evidence_recorded",
+        model.status,
+        json!({"evidenceId": record.id, "gate": gate, "status": status, "summary": summary, "url": url, "data": data}),
+    )
+    .await?;
+    Ok(record)
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn schedule(
+    request: &Request<'_>,
+    id: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, expected_version).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::schedule_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let next = refuse(lifecycle::schedule(
+        &snapshot.facts(request.policy, &approval, request.now),
+        start,
+        end,
+        request.now,
+    ))?;
+    let before = snapshot.change.status;
+    let previous = (
+        snapshot.change.scheduled_start,
+        snapshot.change.scheduled_end,
+    );
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    active.scheduled_start = Set(Some(start));
+    active.scheduled_end = Set(Some(end));
+    finish(
+        txn,
+        request,
+        active,
+        "change.scheduled",
+        before,
+        json!({"scheduledStart": start, "scheduledEnd": end, "previousStart": previous.0, "previousEnd": previous.1}),
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn start_implementation(
+    request: &Request<'_>,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, expected_version).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::implement_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let deadlines = refuse(lifecycle::start(
+        &snapshot.facts(request.policy, &approval, request.now),
+        request.now,
+    ))?;
+    let before = snapshot.change.status;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(ChangeStatus::Implementing);
+    active.actual_start = Set(Some(request.now));
+    active.approval_due_at = Set(deadlines.approval_due_at);
+    active.documentation_due_at = Set(deadlines.documentation_due_at);
+    finish(
+        txn,
+        request,
+        active,
+        "change.implementation_started",
+        before,
+        json!({
+            "beforeApproval": approval.outcome != Outcome::Approved,
+            "approvalDueAt": deadlines.approval_due_at,
+            "documentationDueAt": deadlines.documentation_due_at,
+        }),
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id, ?outcome))]
+pub async fn complete(
+    request: &Request<'_>,
+    id: Uuid,
+    outcome: ChangeOutcome,
+    notes: Option<&str>,
+) -> ServiceResult<change::Model> {
+    optional_text("notes", notes, 10_000)?;
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, None).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::implement_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (next, review_due) = refuse(lifecycle::complete(
+        &snapshot.facts(request.policy, &approval, request.now),
+        outcome,
+        request.now,
+    ))?;
+    let before = snapshot.change.status;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    active.outcome = Set(Some(outcome));
+    active.actual_end = Set(Some(request.now));
+    active.review_due_at = Set(review_due);
+    finish(
+        txn,
+        request,
+        active,
+        "change.completed",
+        before,
+        json!({"outcome": outcome, "notes": notes, "reviewDueAt": review_due}),
+    )
+    .await
+}
+
+/// Rolls a change back and opens its incident (P3 unless a higher
+/// priority is given: "documented as an incident (minimum P3)").
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn roll_back(
+    request: &Request<'_>,
+    id: Uuid,
+    reason: &str,
+    priority: Option<IncidentPriority>,
+) -> ServiceResult<(change::Model, incident::Model)> {
+    required_text("reason", reason, 10_000)?;
+    let priority = priority.unwrap_or(IncidentPriority::P3);
+    if priority > IncidentPriority::P3 {
+        return Err(ValidationError::new(
+            "priority",
+            "a rollback incident is P3 or higher (P1-P3)",
+        )
+        .into());
+    }
+    let actor = account(request.caller)?;
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, None).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::implement_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let review_due = refuse(lifecycle::roll_back(
+        &snapshot.facts(request.policy, &approval, request.now),
+        reason,
+        request.now,
+    ))?;
+    let opened = incident::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        change_id: Set(id),
+        priority: Set(priority),
+        title: Set(format!(
+            "Rollback of {}: {}",
+            snapshot.change.number, snapshot.change.title
+        )
+        .chars()
+        .take(200)
+        .collect()),
+        description: Set(Some(reason.to_owned())),
+        opened_by: Set(actor.user_id),
+        opened_at: Set(request.now),
+        resolved_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    let before = snapshot.change.status;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(ChangeStatus::RolledBack);
+    active.outcome = Set(Some(ChangeOutcome::RolledBack));
+    active.actual_end = Set(Some(request.now));
+    active.rollback_reason = Set(Some(reason.to_owned()));
+    active.review_due_at = Set(review_due);
+    let model = finish(
+        txn,
+        request,
+        active,
+        "change.rolled_back",
+        before,
+        json!({"reason": reason, "incidentId": opened.id, "incidentPriority": priority}),
+    )
+    .await?;
+    Ok((model, opened))
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn record_review(
+    request: &Request<'_>,
+    id: Uuid,
+    kind: ReviewKind,
+    summary: &str,
+    lessons_learned: Option<&str>,
+) -> ServiceResult<review::Model> {
+    required_text("summary", summary, 20_000)?;
+    optional_text("lessonsLearned", lessons_learned, 20_000)?;
+    let actor = account(request.caller)?;
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, None).await?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let seat = snapshot.seats.iter().find(|s| s.person == actor.user_id);
+    let qualified = approvals::qualifies(&snapshot.change_type, &actor.roles, None);
+    request.caller.authorize(|actor| {
+        permissions::review_change(
+            actor,
+            snapshot.change.requester_id,
+            qualified,
+            seat.is_some(),
+        )
+    })?;
+    if kind == ReviewKind::Board && seat.is_none() {
+        return Err(ServiceError::forbidden(
+            "a board review is recorded by a CAB member",
+        ));
+    }
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    refuse(lifecycle::can_review(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    )))?;
+    let recorded = review::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        change_id: Set(id),
+        kind: Set(kind),
+        reviewer_id: Set(actor.user_id),
+        summary: Set(summary.to_owned()),
+        lessons_learned: Set(lessons_learned.map(str::to_owned)),
+        reviewed_at: Set(request.now),
+    }
+    .insert(&txn)
+    .await?;
+    let before = snapshot.change.status;
+    let already_reviewed = snapshot.change.reviewed_at.is_some();
+    let mut active: change::ActiveModel = snapshot.change.into();
+    if !already_reviewed && kind != ReviewKind::Board {
+        active.reviewed_at = Set(Some(request.now));
+    }
+    finish(
+        txn,
+        request,
+        active,
+        "change.reviewed",
+        before,
+        json!({"reviewId": recorded.id, "kind": kind, "summary": summary, "lessonsLearned": lessons_learned}),
+    )
+    .await?;
+    Ok(recorded)
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn close(
+    request: &Request<'_>,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, expected_version).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::close_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let next = refuse(lifecycle::close(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    )))?;
+    let before = snapshot.change.status;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    active.closed_at = Set(Some(request.now));
+    finish(txn, request, active, "change.closed", before, json!({})).await
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn cancel(
+    request: &Request<'_>,
+    id: Uuid,
+    reason: &str,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    required_text("reason", reason, 10_000)?;
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, expected_version).await?;
+    request
+        .caller
+        .authorize(|actor| permissions::close_change(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let next = refuse(lifecycle::cancel(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    )))?;
+    let before = snapshot.change.status;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    active.closed_at = Set(Some(request.now));
+    finish(
+        txn,
+        request,
+        active,
+        "change.cancelled",
+        before,
+        json!({"reason": reason}),
+    )
+    .await
+}
+
+/// For a pipeline: may this change be deployed now, and if not, why not.
+pub struct GateStatus {
+    pub change: change::Model,
+    pub may_deploy: bool,
+    pub reasons: Vec<String>,
+}
+
+pub async fn gate_status(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    number: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<GateStatus> {
+    let model = changes::find_by_number(db, number).await?;
+    let snapshot = snapshot(db, policy, model).await?;
+    let approval = snapshot.approval(policy, BoardVote::Open);
+    let facts = snapshot.facts(policy, &approval, now);
+    let reasons = if snapshot.change.status == ChangeStatus::Implementing {
+        // Deploying is what implementing means; the window still binds.
+        match snapshot.change.scheduled_end {
+            Some(end) if now > end => vec![format!(
+                "the scheduled window closed at {}",
+                end.to_rfc3339()
+            )],
+            _ => Vec::new(),
+        }
+    } else {
+        lifecycle::start_violations(&facts, now)
+    };
+    Ok(GateStatus {
+        may_deploy: reasons.is_empty(),
+        reasons,
+        change: snapshot.change,
+    })
+}
+
+/// Changes with a deadline passed and its record missing.
+pub async fn overdue(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<change::Model>> {
+    use sea_orm::Condition;
+    Ok(change::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    change::Column::ApprovalDueAt
+                        .lt(now)
+                        .and(change::Column::ApprovedAt.is_null()),
+                )
+                .add(
+                    change::Column::DocumentationDueAt
+                        .lt(now)
+                        .and(change::Column::DocumentedAt.is_null()),
+                )
+                .add(
+                    change::Column::ReviewDueAt
+                        .lt(now)
+                        .and(change::Column::ReviewedAt.is_null()),
+                ),
+        )
+        .order_by_asc(change::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
