@@ -78,3 +78,85 @@ async fn racing_edits_of_one_version_never_both_land() {
         .await;
     assert_eq!(stored["change"]["version"], 2);
 }
+
+/// Two approvers deciding at the same moment: both votes count and the
+/// change ends APPROVED (no lost update of the status).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_approvers_are_both_counted() {
+    for _ in 0..3 {
+        let flow = crate::lifecycle::Flow::new("dual-approval").await;
+        let lead = flow.person("Lena Lead", &["engineering_lead"]).await;
+        let qa = flow.person("Quinn QA", &["qa"]).await;
+        let change = flow.create("normal", json!({})).await;
+        let id = change["id"].clone();
+        flow.submit(&id).await;
+        let (a, b) = tokio::join!(
+            flow.decide(&lead.token, &id, "APPROVE"),
+            flow.decide(&qa.token, &id, "APPROVE")
+        );
+        assert!(
+            a.get("errors").is_none() && b.get("errors").is_none(),
+            "{a:#} {b:#}"
+        );
+        let stored = flow.get(&id).await;
+        assert_eq!(stored["status"], "APPROVED", "{stored:#}");
+        let approvals = flow
+            .app
+            .data(
+                crate::helpers::ADMIN_TOKEN,
+                "query($id: ID) { change(id: $id) { approvals { decision } } }",
+                json!({"id": id}),
+            )
+            .await;
+        assert_eq!(
+            approvals["change"]["approvals"].as_array().unwrap().len(),
+            2
+        );
+    }
+}
+
+/// The same approver clicking twice at once casts one vote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_person_one_vote_under_concurrency() {
+    let flow = crate::lifecycle::Flow::new("tiered-cab").await;
+    let board = flow.board(4).await;
+    let change = flow.create("major", json!({})).await;
+    let id = change["id"].clone();
+    flow.submit(&id).await;
+    let attempts = (0..4).map(|_| flow.decide(&board[1].token, &id, "APPROVE"));
+    let responses = join_all(attempts).await;
+    assert_eq!(
+        responses
+            .iter()
+            .filter(|r| r.get("errors").is_none())
+            .count(),
+        1,
+        "{responses:#?}"
+    );
+    let stored = flow.get(&id).await;
+    assert_eq!(stored["approvalStatus"]["steps"][0]["board"]["approve"], 1);
+}
+
+/// Two transitions racing: exactly one start, recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_transitions_never_double_transition() {
+    let flow = crate::lifecycle::Flow::new("tiered-cab").await;
+    let change = flow.create("emergency", json!({})).await;
+    let id = change["id"].clone();
+    flow.submit(&id).await;
+    flow.pass(&id, &["unit_tests"]).await;
+    let events_before = flow.app.audit_event_count().await;
+    let responses = join_all((0..4).map(|_| flow.start(&id))).await;
+    let started = responses
+        .iter()
+        .filter(|r| r.get("errors").is_none())
+        .count();
+    assert_eq!(started, 1, "{responses:#?}");
+    for refused in responses.iter().filter(|r| r.get("errors").is_some()) {
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"],
+            "POLICY_VIOLATION"
+        );
+    }
+    assert_eq!(flow.app.audit_event_count().await, events_before + 1);
+}

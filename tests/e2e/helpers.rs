@@ -17,6 +17,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub queries: QueryCounter,
+    /// The server's clock; tests move it to reach windows and deadlines.
+    pub clock: api::clock::Clock,
 }
 
 /// A created account and a token for it.
@@ -90,6 +92,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let queries = app.query_counter();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        clock: settings.clock.clone(),
         base_url,
         client: reqwest::Client::new(),
         db,

@@ -9,5 +9,6 @@ mod cli;
 mod concurrency;
 mod health;
 mod helpers;
+mod lifecycle;
 mod listing;
 mod schema;

@@ -1,0 +1,917 @@
+//! Scenario tests: a change of every type walked through each preset's
+//! seed rules over HTTP, including the refusals.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, TestUser, error_code, spawn_app_with};
+
+pub const STATUS: &str = "id number status version approvedAt boardOutcome
+    approvalStatus { outcome missing steps { key satisfied missing board { approve reject defer votingMembers quorum decided } } }
+    deadlines { approvalDueAt documentationDueAt documentedAt reviewDueAt reviewedAt }
+    overdue { kind dueAt }";
+
+pub struct Flow {
+    pub app: TestApp,
+    pub requester: TestUser,
+}
+
+/// The violations of a POLICY_VIOLATION error.
+pub fn violations(response: &Value) -> Vec<String> {
+    assert_eq!(error_code(response), "POLICY_VIOLATION", "{response:#}");
+    response["errors"][0]["extensions"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+impl Flow {
+    pub async fn new(policy: &str) -> Self {
+        let policy = policy.to_owned();
+        let app = spawn_app_with(move |settings| settings.policy = policy).await;
+        // The requester also holds approver roles: the rules must still
+        // refuse their own approvals.
+        let requester = app
+            .user(
+                "Rita Requester",
+                &[
+                    "requester",
+                    "change_manager",
+                    "ciso",
+                    "cto",
+                    "engineering_lead",
+                    "qa",
+                    "security_officer",
+                ],
+            )
+            .await;
+        Flow { app, requester }
+    }
+
+    pub async fn person(&self, name: &str, roles: &[&str]) -> TestUser {
+        self.app.user(name, roles).await
+    }
+
+    pub async fn create(&self, change_type: &str, extra: Value) -> Value {
+        let mut fields = json!({
+            "type": change_type,
+            "rollbackPlan": {"trigger": "error rate above 5%", "steps": ["redeploy previous release"], "owner": "SRE on call",
+                             "verification": ["smoke tests pass"], "timeEstimateMinutes": 15},
+        });
+        for (key, value) in extra.as_object().cloned().unwrap_or_default() {
+            fields[key] = value;
+        }
+        self.app.create_change(&self.requester.token, fields).await
+    }
+
+    pub async fn call(&self, token: &str, mutation: &str, args: &str, variables: Value) -> Value {
+        self.app
+            .graphql(
+                token,
+                &format!("mutation($id: ID!, {args}) {{ {mutation} {{ {STATUS} }} }}"),
+                variables,
+            )
+            .await
+    }
+
+    pub async fn ok(&self, token: &str, mutation: &str, args: &str, variables: Value) -> Value {
+        let response = self.call(token, mutation, args, variables).await;
+        assert!(response.get("errors").is_none(), "{mutation}: {response:#}");
+        let name = mutation.split('(').next().unwrap();
+        response["data"][name].clone()
+    }
+
+    pub async fn submit(&self, id: &Value) -> Value {
+        self.ok(
+            &self.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": id}),
+        )
+        .await
+    }
+
+    pub async fn decide(&self, token: &str, id: &Value, decision: &str) -> Value {
+        self.call(
+            token,
+            "decideApproval(changeId: $id, decision: $d, comment: $c)",
+            "$d: Decision!, $c: String",
+            json!({"id": id, "d": decision, "c": format!("{decision} after review")}),
+        )
+        .await
+    }
+
+    pub async fn approve(&self, token: &str, id: &Value) -> Value {
+        let response = self.decide(token, id, "APPROVE").await;
+        assert!(response.get("errors").is_none(), "approve: {response:#}");
+        response["data"]["decideApproval"].clone()
+    }
+
+    pub async fn evidence(
+        &self,
+        token: &str,
+        id: &Value,
+        gate: &str,
+        status: &str,
+        data: Value,
+    ) -> Value {
+        self.app
+            .graphql(
+                token,
+                "mutation($id: ID!, $input: EvidenceInput!) { recordEvidence(changeId: $id, input: $input) { id gate status } }",
+                json!({"id": id, "input": {"gate": gate, "status": status, "data": data, "url": "https://ci.example.com/run/1"}}),
+            )
+            .await
+    }
+
+    pub async fn pass(&self, id: &Value, gates: &[&str]) {
+        for gate in gates {
+            let response = self
+                .evidence(&self.requester.token, id, gate, "PASSED", json!({}))
+                .await;
+            assert!(response.get("errors").is_none(), "{gate}: {response:#}");
+        }
+    }
+
+    /// Schedules a window opening `in_hours` from the server's now.
+    pub async fn schedule(&self, id: &Value, in_hours: i64) -> Value {
+        let start = self.app.clock.now() + Duration::hours(in_hours);
+        self.call(
+            &self.requester.token,
+            "scheduleChange(id: $id, start: $s, end: $e)",
+            "$s: DateTime!, $e: DateTime!",
+            json!({"id": id, "s": start.to_rfc3339(), "e": (start + Duration::hours(2)).to_rfc3339()}),
+        )
+        .await
+    }
+
+    pub async fn start(&self, id: &Value) -> Value {
+        self.call(
+            &self.requester.token,
+            "startImplementation(id: $id)",
+            "",
+            json!({"id": id}),
+        )
+        .await
+    }
+
+    pub async fn complete(&self, id: &Value, outcome: &str) -> Value {
+        self.ok(
+            &self.requester.token,
+            "completeImplementation(id: $id, outcome: $o)",
+            "$o: ChangeOutcome!",
+            json!({"id": id, "o": outcome}),
+        )
+        .await
+    }
+
+    pub async fn close(&self, id: &Value) -> Value {
+        self.call(
+            &self.requester.token,
+            "closeChange(id: $id)",
+            "",
+            json!({"id": id}),
+        )
+        .await
+    }
+
+    pub async fn review(&self, token: &str, id: &Value, kind: &str) -> Value {
+        self.app
+            .graphql(
+                token,
+                "mutation($id: ID!, $k: ReviewKind!) { recordReview(id: $id, kind: $k, summary: \"Root cause understood\", lessonsLearned: \"Add a canary\") { id kind } }",
+                json!({"id": id, "k": kind}),
+            )
+            .await
+    }
+
+    pub async fn get(&self, id: &Value) -> Value {
+        self.app
+            .data(
+                ADMIN_TOKEN,
+                &format!("query($id: ID) {{ change(id: $id) {{ {STATUS} }} }}"),
+                json!({"id": id}),
+            )
+            .await["change"]
+            .clone()
+    }
+
+    /// Seats a chair and `members` members; returns their accounts.
+    pub async fn board(&self, members: usize) -> Vec<TestUser> {
+        let mut seated = Vec::new();
+        for index in 0..=members {
+            let person = self.person(&format!("Board {index}"), &["cab"]).await;
+            let role = if index == 0 { "CHAIR" } else { "MEMBER" };
+            self.app
+                .data(
+                    ADMIN_TOKEN,
+                    "mutation($u: ID!, $r: BoardRole!) { setBoardMember(userId: $u, boardRole: $r) { boardRole } }",
+                    json!({"u": person.id, "r": role}),
+                )
+                .await;
+            seated.push(person);
+        }
+        seated
+    }
+}
+
+#[tokio::test]
+async fn tiered_cab_normal_change_end_to_end() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let outsider = flow.person("Quinn QA", &["qa"]).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+
+    // Not yet submitted: no decisions.
+    let early = flow.decide(&manager.token, id, "APPROVE").await;
+    assert!(violations(&early)[0].starts_with("cannot decide on a change that is DRAFT"));
+
+    let submitted = flow.submit(id).await;
+    assert_eq!(submitted["status"], "AWAITING_APPROVAL");
+    assert_eq!(
+        submitted["approvalStatus"]["missing"],
+        json!(["approval missing: role change_manager (or substitute engineering_lead)"])
+    );
+
+    // The requester holds change_manager but cannot approve their own change.
+    let own = flow.decide(&flow.requester.token, id, "APPROVE").await;
+    assert_eq!(
+        violations(&own),
+        vec!["requester cannot approve own change"]
+    );
+    let unqualified = flow.decide(&outsider.token, id, "APPROVE").await;
+    assert!(violations(&unqualified)[0].starts_with("you are not an approver of normal changes"));
+
+    let approved = flow.approve(&manager.token, id).await;
+    assert_eq!(approved["status"], "APPROVED");
+    assert!(approved["approvedAt"].is_string());
+    // One person, one vote.
+    let again = flow.decide(&manager.token, id, "APPROVE").await;
+    assert_eq!(error_code(&again), "POLICY_VIOLATION");
+
+    let scheduled = flow.schedule(id, 1).await;
+    assert_eq!(scheduled["data"]["scheduleChange"]["status"], "SCHEDULED");
+
+    // Every missing item is listed, and nothing is written.
+    let refused = violations(&flow.start(id).await);
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert_eq!(
+        &refused[..3],
+        [
+            "gate missing: unit_tests",
+            "gate missing: integration_tests",
+            "gate missing: qa_review"
+        ]
+    );
+    assert!(refused[3].starts_with("outside the scheduled window: it opens at"));
+    assert_eq!(flow.get(id).await["status"], "SCHEDULED");
+
+    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
+        .await;
+    flow.app.clock.advance(Duration::minutes(61));
+    let started = flow.start(id).await;
+    assert_eq!(
+        started["data"]["startImplementation"]["status"], "IMPLEMENTING",
+        "{started:#}"
+    );
+    let implemented = flow.complete(id, "SUCCESSFUL").await;
+    assert_eq!(implemented["status"], "IMPLEMENTED");
+    let closed = flow.close(id).await;
+    assert_eq!(
+        closed["data"]["closeChange"]["status"], "CLOSED",
+        "{closed:#}"
+    );
+
+    // The audit trail holds every step, and still verifies.
+    let history = flow.app.audit_event_count().await;
+    assert!(history >= 10);
+    let verified = flow
+        .app
+        .data(ADMIN_TOKEN, "{ verifyAuditLog { ok } }", json!({}))
+        .await;
+    assert_eq!(verified["verifyAuditLog"]["ok"], true);
+}
+
+#[tokio::test]
+async fn tiered_cab_standard_change_needs_a_catalog_template_and_no_approval() {
+    let flow = Flow::new("tiered-cab").await;
+    let change = flow.create("standard", json!({})).await;
+    let id = &change["id"];
+    let refused = flow
+        .call(
+            &flow.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        violations(&refused),
+        vec![
+            "template missing: a standard change must reference a standard change catalog template"
+        ]
+    );
+    let template = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "mutation { createTemplate(input: {key: \"tls-renewal\", name: \"TLS certificate renewal\", changeType: \"standard\",
+                description: \"Renew certificates with the ACME client\", procedure: [\"run certbot renew\", \"reload nginx\"]}) { id } }",
+            json!({}),
+        )
+        .await["createTemplate"]["id"]
+        .clone();
+    flow.app
+        .data(
+            &flow.requester.token,
+            "mutation($id: ID!, $t: ID) { updateChange(id: $id, expectedVersion: 1, input: {templateId: $t}) { version } }",
+            json!({"id": id, "t": template}),
+        )
+        .await;
+    let submitted = flow.submit(id).await;
+    assert_eq!(
+        submitted["status"], "APPROVED",
+        "pre-approved: {submitted:#}"
+    );
+    assert_eq!(submitted["approvalStatus"]["outcome"], "APPROVED");
+    flow.schedule(id, 1).await;
+    flow.pass(id, &["unit_tests"]).await;
+    flow.app.clock.advance(Duration::minutes(61));
+    assert_eq!(
+        flow.start(id).await["data"]["startImplementation"]["status"],
+        "IMPLEMENTING"
+    );
+}
+
+#[tokio::test]
+async fn tiered_cab_major_change_goes_to_the_board() {
+    let flow = Flow::new("tiered-cab").await;
+    let board = flow.board(4).await;
+    let change = flow.create("major", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let agenda = flow
+        .app
+        .data(
+            &board[0].token,
+            "mutation { scheduleCabMeeting(at: \"2026-12-01T10:00:00Z\") { id agenda { reason change { number } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        agenda["scheduleCabMeeting"]["agenda"],
+        json!([{"reason": "DECISION", "change": {"number": change["number"]}}])
+    );
+    flow.approve(&board[1].token, id).await;
+    let two = flow.approve(&board[2].token, id).await;
+    assert_eq!(two["status"], "AWAITING_APPROVAL");
+    assert_eq!(two["approvalStatus"]["steps"][0]["board"]["approve"], 2);
+    let three = flow.approve(&board[3].token, id).await;
+    assert_eq!(three["status"], "APPROVED");
+    assert_eq!(three["boardOutcome"], "APPROVED");
+    let gates = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { gates { key met } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(gates["change"]["gates"].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn tiered_cab_emergency_starts_before_approval_and_tracks_deadlines() {
+    let flow = Flow::new("tiered-cab").await;
+    let ciso = flow.person("Cleo CISO", &["ciso"]).await;
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let reviewer = flow.person("Mia Manager", &["change_manager"]).await;
+    let change = flow
+        .create("emergency", json!({"title": "Patch CVE-2026-1234"}))
+        .await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    // Seed 001 still requires unit tests for emergencies.
+    assert_eq!(
+        violations(&flow.start(id).await),
+        vec!["gate missing: unit_tests"]
+    );
+    flow.pass(id, &["unit_tests"]).await;
+    let started = flow.start(id).await["data"]["startImplementation"].clone();
+    assert_eq!(started["status"], "IMPLEMENTING");
+    let now = flow.app.clock.now();
+    let due: chrono::DateTime<Utc> = started["deadlines"]["approvalDueAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!((due - now).num_hours(), 23, "due 24 h after start");
+    assert_eq!(started["overdue"], json!([]));
+
+    flow.app.clock.advance(Duration::hours(25));
+    let late = flow.get(id).await;
+    let kinds: Vec<&str> = late["overdue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["APPROVAL", "DOCUMENTATION"]);
+    let overdue = flow
+        .app
+        .data(ADMIN_TOKEN, "{ overdue { number } }", json!({}))
+        .await;
+    assert_eq!(overdue["overdue"], json!([{"number": change["number"]}]));
+
+    // Retroactive approval: CISO and CTO, status stays.
+    flow.approve(&ciso.token, id).await;
+    let approved = flow.approve(&cto.token, id).await;
+    assert_eq!(approved["status"], "IMPLEMENTING");
+    assert!(approved["approvedAt"].is_string());
+    let implemented = flow.complete(id, "SUCCESSFUL").await;
+    assert!(implemented["deadlines"]["reviewDueAt"].is_string());
+
+    let refused = violations(&flow.close(id).await);
+    assert_eq!(
+        refused,
+        vec![
+            "post-implementation review missing",
+            "emergency documentation missing"
+        ]
+    );
+    // The requester may not review their own change.
+    assert_eq!(
+        error_code(
+            &flow
+                .review(&flow.requester.token, id, "POST_EMERGENCY")
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    let review = flow.review(&reviewer.token, id, "POST_EMERGENCY").await;
+    assert!(review.get("errors").is_none(), "{review:#}");
+    flow.pass(id, &["emergency_documentation"]).await;
+    let closed = flow.close(id).await;
+    assert_eq!(
+        closed["data"]["closeChange"]["status"], "CLOSED",
+        "{closed:#}"
+    );
+    assert_eq!(flow.get(id).await["overdue"], json!([]));
+}
+
+#[tokio::test]
+async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    flow.approve(&manager.token, id).await;
+    flow.schedule(id, 1).await;
+    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
+        .await;
+    flow.app.clock.advance(Duration::minutes(61));
+    flow.start(id).await;
+    let bad_priority = flow
+        .app
+        .graphql(
+            &flow.requester.token,
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"latency\", incidentPriority: P4) { change { status } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(error_code(&bad_priority), "VALIDATION");
+    let rolled_back = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"p99 latency doubled\") {
+                change { status outcome rollbackReason incidents { priority title } } incident { priority } } }",
+            json!({"id": id}),
+        )
+        .await["rollBackChange"]
+        .clone();
+    assert_eq!(rolled_back["change"]["status"], "ROLLED_BACK");
+    assert_eq!(rolled_back["change"]["outcome"], "ROLLED_BACK");
+    assert_eq!(
+        rolled_back["change"]["rollbackReason"],
+        "p99 latency doubled"
+    );
+    assert_eq!(rolled_back["incident"]["priority"], "P3");
+    assert_eq!(
+        violations(&flow.close(id).await),
+        vec!["post-implementation review missing"]
+    );
+    let review = flow.review(&manager.token, id, "POST_IMPLEMENTATION").await;
+    assert!(review.get("errors").is_none(), "{review:#}");
+    assert_eq!(
+        flow.close(id).await["data"]["closeChange"]["status"],
+        "CLOSED"
+    );
+}
+
+#[tokio::test]
+async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
+    let flow = Flow::new("dual-approval").await;
+    let both = flow.person("Lee Both", &["engineering_lead", "qa"]).await;
+    let lead = flow.person("Lena Lead", &["engineering_lead"]).await;
+    // A rollback plan needs all five parts (section 4).
+    let partial = flow
+        .create(
+            "normal",
+            json!({"rollbackPlan": {"trigger": "errors", "steps": ["revert"]}}),
+        )
+        .await;
+    let gates = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { gates { key met reason } } }",
+            json!({"id": partial["id"]}),
+        )
+        .await;
+    assert_eq!(
+        gates["change"]["gates"][4],
+        json!({"key": "rollback_plan", "met": false,
+               "reason": "gate missing: rollback_plan (rollback plan lacks owner, verification, timeEstimateMinutes)"})
+    );
+
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let one = flow.approve(&both.token, id).await;
+    assert_eq!(
+        one["status"], "AWAITING_APPROVAL",
+        "one person fills one slot"
+    );
+    let two = flow.approve(&lead.token, id).await;
+    assert_eq!(two["status"], "APPROVED");
+
+    // Stakeholder notice >= 24 h.
+    let short = flow.schedule(id, 2).await;
+    assert_eq!(
+        violations(&short),
+        vec!["notice period not met: 24 hours required, 2.0 hours given"]
+    );
+    assert_eq!(
+        flow.schedule(id, 25).await["data"]["scheduleChange"]["status"],
+        "SCHEDULED"
+    );
+
+    let review = |reviewers: Value| json!({"reviewers": reviewers});
+    flow.evidence(
+        &flow.requester.token,
+        id,
+        "code_review",
+        "PASSED",
+        review(json!([{"name": "Ann", "senior": true}])),
+    )
+    .await;
+    flow.evidence(
+        &flow.requester.token,
+        id,
+        "sast",
+        "PASSED",
+        json!({"unaddressedCritical": 0, "unaddressedHigh": 1}),
+    )
+    .await;
+    let malformed = flow
+        .evidence(
+            &flow.requester.token,
+            id,
+            "sast",
+            "PASSED",
+            json!({"critical": 0}),
+        )
+        .await;
+    assert_eq!(error_code(&malformed), "VALIDATION");
+    let unknown = flow
+        .evidence(&flow.requester.token, id, "vibes", "PASSED", json!({}))
+        .await;
+    assert_eq!(error_code(&unknown), "VALIDATION");
+    flow.app.clock.advance(Duration::hours(25));
+    let refused = violations(&flow.start(id).await);
+    assert_eq!(
+        refused,
+        vec![
+            "gate missing: code_review (1 of 2 reviewers, 1 of 1 senior)",
+            "gate missing: ci_passed",
+            "gate failed: sast (0 critical and 1 high findings unaddressed)",
+            "gate missing: staging_validation",
+        ]
+    );
+    flow.evidence(
+        &flow.requester.token,
+        id,
+        "code_review",
+        "PASSED",
+        review(json!([{"name": "Ann", "senior": true}, {"name": "Bob"}])),
+    )
+    .await;
+    flow.evidence(
+        &flow.requester.token,
+        id,
+        "sast",
+        "PASSED",
+        json!({"unaddressedCritical": 0, "unaddressedHigh": 0}),
+    )
+    .await;
+    flow.pass(id, &["ci_passed", "staging_validation"]).await;
+    let started = flow.start(id).await;
+    assert_eq!(
+        started["data"]["startImplementation"]["status"], "IMPLEMENTING",
+        "{started:#}"
+    );
+}
+
+#[tokio::test]
+async fn dual_approval_emergency_takes_the_engineering_lead_when_the_ciso_is_unavailable() {
+    let flow = Flow::new("dual-approval").await;
+    let lead = flow.person("Lena Lead", &["engineering_lead"]).await;
+    let change = flow.create("emergency", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let started = flow.start(id).await;
+    assert_eq!(
+        started["data"]["startImplementation"]["status"], "IMPLEMENTING",
+        "{started:#}"
+    );
+    let approved = flow.approve(&lead.token, id).await;
+    assert!(approved["approvedAt"].is_string());
+    let done = flow.complete(id, "SUCCESSFUL").await;
+    // Five business days after completion.
+    let due: chrono::DateTime<Utc> = done["deadlines"]["reviewDueAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let days = (due - flow.app.clock.now()).num_days();
+    assert!((5..=7).contains(&days), "{days}");
+}
+
+#[tokio::test]
+async fn cab_quorum_meeting_defers_without_quorum_and_reviews_emergencies() {
+    let flow = Flow::new("cab-quorum").await;
+    let board = flow.board(4).await;
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let normal = flow
+        .create("normal", json!({"title": "Add read replica"}))
+        .await;
+    flow.submit(&normal["id"]).await;
+    flow.approve(&board[1].token, &normal["id"]).await;
+    flow.approve(&board[2].token, &normal["id"]).await;
+    let meeting = flow
+        .app
+        .data(
+            &board[0].token,
+            "mutation { scheduleCabMeeting(at: \"2026-12-02T19:00:00Z\") { id } }",
+            json!({}),
+        )
+        .await["scheduleCabMeeting"]["id"]
+        .clone();
+    let held = flow
+        .app
+        .data(
+            &board[0].token,
+            "mutation($m: ID!) { closeCabMeeting(id: $m, minutes: \"Two members present\") { status minutes } }",
+            json!({"m": meeting}),
+        )
+        .await["closeCabMeeting"]
+        .clone();
+    assert_eq!(held["status"], "HELD");
+    assert!(
+        held["minutes"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}: DEFERRED", normal["number"].as_str().unwrap()))
+    );
+    let deferred = flow.get(&normal["id"]).await;
+    assert_eq!(deferred["status"], "DEFERRED");
+    assert_eq!(
+        deferred["approvalStatus"]["steps"][0]["board"]["approve"], 0,
+        "members vote again at the next meeting"
+    );
+
+    // Emergency: expedited approval by CISO or CTO comes first.
+    let emergency = flow
+        .create("emergency", json!({"title": "Stop data leak"}))
+        .await;
+    let id = &emergency["id"];
+    flow.submit(id).await;
+    let refused = violations(&flow.start(id).await);
+    assert!(
+        refused[0].starts_with("cannot start implementing a change that is AWAITING_APPROVAL"),
+        "{refused:?}"
+    );
+    flow.approve(&cto.token, id).await;
+    flow.app
+        .data(
+            &flow.requester.token,
+            "mutation($id: ID!) { recordEvidence(changeId: $id, input: {gate: \"validation_plan\", status: PASSED}) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        flow.start(id).await["data"]["startImplementation"]["status"],
+        "IMPLEMENTING"
+    );
+    let next = flow
+        .app
+        .data(&board[0].token, "mutation { scheduleCabMeeting(at: \"2026-12-09T19:00:00Z\") { agenda { reason change { number } } } }", json!({}))
+        .await;
+    let agenda = next["scheduleCabMeeting"]["agenda"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        agenda.contains(
+            &json!({"reason": "EMERGENCY_REVIEW", "change": {"number": emergency["number"]}})
+        ),
+        "{agenda:?}"
+    );
+    flow.complete(id, "SUCCESSFUL").await;
+    let review = flow.review(&board[1].token, id, "BOARD").await;
+    assert!(review.get("errors").is_none(), "{review:#}");
+    let after = flow
+        .app
+        .data(
+            &board[0].token,
+            "{ cabMeetings { status agenda { change { number } } } }",
+            json!({}),
+        )
+        .await;
+    let planned = after["cabMeetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["status"] == "PLANNED")
+        .unwrap()
+        .clone();
+    assert!(
+        !planned["agenda"]
+            .to_string()
+            .contains(emergency["number"].as_str().unwrap())
+    );
+
+    // A deferred change is not scheduled until the board approves it.
+    let not_yet = flow.schedule(&normal["id"], 200).await;
+    assert!(violations(&not_yet)[0].starts_with("cannot schedule a change that is DEFERRED"));
+}
+
+#[tokio::test]
+async fn weekly_cab_documentation_is_due_48_hours_before_implementation() {
+    let flow = Flow::new("weekly-cab").await;
+    let board = flow.board(4).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    for member in &board[1..4] {
+        flow.approve(&member.token, id).await;
+    }
+    assert_eq!(flow.get(id).await["status"], "APPROVED");
+    flow.pass(
+        id,
+        &[
+            "documentation_48h",
+            "unit_tests",
+            "integration_tests",
+            "security_tests",
+        ],
+    )
+    .await;
+    flow.schedule(id, 47).await;
+    flow.app
+        .clock
+        .advance(Duration::hours(47) + Duration::minutes(1));
+    let refused = violations(&flow.start(id).await);
+    assert_eq!(
+        refused,
+        vec![
+            "gate missing: documentation_48h (documentation must be on record 48 hours before implementation)"
+        ]
+    );
+    // Reschedule past the 48 hours.
+    let rescheduled = flow.schedule(id, 1).await;
+    assert_eq!(rescheduled["data"]["scheduleChange"]["status"], "SCHEDULED");
+    flow.app.clock.advance(Duration::minutes(61));
+    assert_eq!(
+        flow.start(id).await["data"]["startImplementation"]["status"],
+        "IMPLEMENTING"
+    );
+}
+
+#[tokio::test]
+async fn security_officer_major_needs_an_additional_distinct_reviewer() {
+    let flow = Flow::new("security-officer").await;
+    let officer = flow
+        .person("Sol Officer", &["security_officer", "technical_reviewer"])
+        .await;
+    let reviewer = flow.person("Tess Reviewer", &["technical_reviewer"]).await;
+    let change = flow.create("major", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let one = flow.approve(&officer.token, id).await;
+    assert_eq!(one["status"], "AWAITING_APPROVAL");
+    assert_eq!(
+        one["approvalStatus"]["missing"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        flow.approve(&reviewer.token, id).await["status"],
+        "APPROVED"
+    );
+
+    // Emergency: approval after the fact by the Security Officer.
+    let emergency = flow.create("emergency", json!({})).await;
+    flow.submit(&emergency["id"]).await;
+    assert_eq!(
+        flow.start(&emergency["id"]).await["data"]["startImplementation"]["status"],
+        "IMPLEMENTING"
+    );
+    let rejected = flow
+        .decide(&officer.token, &emergency["id"], "REJECT")
+        .await;
+    assert!(rejected.get("errors").is_none(), "{rejected:#}");
+    assert_eq!(rejected["data"]["decideApproval"]["status"], "IMPLEMENTING");
+}
+
+#[tokio::test]
+async fn rejection_needs_a_rationale_and_the_requester_revises() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let bare = flow
+        .call(
+            &manager.token,
+            "decideApproval(changeId: $id, decision: REJECT)",
+            "",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(error_code(&bare), "VALIDATION");
+    let rejected =
+        flow.decide(&manager.token, id, "REJECT").await["data"]["decideApproval"].clone();
+    assert_eq!(rejected["status"], "REJECTED");
+    let revised = flow
+        .ok(
+            &flow.requester.token,
+            "reviseChange(id: $id)",
+            "",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(revised["status"], "DRAFT");
+    let resubmitted = flow.submit(id).await;
+    assert_eq!(resubmitted["status"], "AWAITING_APPROVAL");
+    assert_eq!(
+        flow.approve(&manager.token, id).await["status"],
+        "APPROVED",
+        "a new round: the manager decides again"
+    );
+    let cancelled = flow
+        .call(
+            &flow.requester.token,
+            "cancelChange(id: $id, reason: $r)",
+            "$r: String!",
+            json!({"id": id, "r": "superseded"}),
+        )
+        .await;
+    assert_eq!(cancelled["data"]["cancelChange"]["status"], "CANCELLED");
+}
+
+#[tokio::test]
+async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let pipeline = flow.person("CI Pipeline", &["pipeline"]).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    let query = "query($n: String!) { gateStatus(number: $n) { number status mayDeploy reasons } }";
+    let vars = json!({"n": change["number"]});
+    let draft = flow.app.data(&pipeline.token, query, vars.clone()).await["gateStatus"].clone();
+    assert_eq!(draft["mayDeploy"], false);
+    assert!(draft["reasons"].as_array().unwrap().len() >= 4, "{draft}");
+    flow.submit(id).await;
+    flow.approve(&manager.token, id).await;
+    flow.schedule(id, 1).await;
+    for gate in ["unit_tests", "integration_tests", "qa_review"] {
+        let recorded = flow
+            .evidence(&pipeline.token, id, gate, "PASSED", json!({}))
+            .await;
+        assert!(recorded.get("errors").is_none(), "{recorded:#}");
+    }
+    let early = flow.app.data(&pipeline.token, query, vars.clone()).await["gateStatus"].clone();
+    assert_eq!(early["mayDeploy"], false);
+    assert_eq!(early["reasons"].as_array().unwrap().len(), 1);
+    flow.app.clock.advance(Duration::minutes(61));
+    let ready = flow.app.data(&pipeline.token, query, vars).await["gateStatus"].clone();
+    assert_eq!(
+        ready,
+        json!({"number": change["number"], "status": "SCHEDULED", "mayDeploy": true, "reasons": []})
+    );
+}
