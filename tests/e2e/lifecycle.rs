@@ -915,3 +915,201 @@ async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
         json!({"number": change["number"], "status": "SCHEDULED", "mayDeploy": true, "reasons": []})
     );
 }
+
+/// Data-driven from the `policy` query: for every preset, a change of every
+/// type is filed, approved by exactly the people its steps name, given the
+/// evidence its gates ask for, scheduled with its notice, implemented,
+/// reviewed when required, and closed.
+#[tokio::test]
+async fn every_type_of_every_preset_reaches_closed() {
+    for preset in [
+        "cab-quorum",
+        "tiered-cab",
+        "dual-approval",
+        "weekly-cab",
+        "security-officer",
+    ] {
+        let flow = Flow::new(preset).await;
+        let policy = flow
+            .app
+            .data(
+                &flow.requester.token,
+                "{ policy { board { quorum } gates { key kind hoursBeforeStart }
+                   changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
+                     approvals { roles rule count board }
+                     emergency { retroactiveApproval documentationDeadlineHours } } } }",
+                json!({}),
+            )
+            .await["policy"]
+            .clone();
+        let board = if policy["board"].is_null() {
+            Vec::new()
+        } else {
+            flow.board(4).await
+        };
+        let reviewer = flow.person("Rae Reviewer", &["change_manager"]).await;
+        let gate_kinds: std::collections::HashMap<String, Value> = policy["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (g["key"].as_str().unwrap().to_owned(), g.clone()))
+            .collect();
+        for change_type in policy["changeTypes"].as_array().unwrap() {
+            let key = change_type["key"].as_str().unwrap();
+            let context = format!("{preset}/{key}");
+            let mut extra = json!({"title": format!("{context} walkthrough")});
+            if change_type["requiresTemplate"] == true {
+                let template = flow
+                    .app
+                    .data(
+                        &flow.requester.token,
+                        "mutation($k: String!, $t: String!) { createTemplate(input: {key: $k, name: \"Routine\", changeType: $t,
+                            description: \"Routine procedure\", procedure: [\"do it\"]}) { id } }",
+                        json!({"k": format!("routine-{key}"), "t": key}),
+                    )
+                    .await;
+                extra["templateId"] = template["createTemplate"]["id"].clone();
+            }
+            let change = flow.create(key, extra).await;
+            let id = &change["id"];
+            let submitted = flow.submit(id).await;
+            let expected = if change_type["preApproved"] == true {
+                "APPROVED"
+            } else {
+                "AWAITING_APPROVAL"
+            };
+            assert_eq!(submitted["status"], expected, "{context}");
+
+            // Approvals: the people each step names.
+            for (index, step) in change_type["approvals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+            {
+                if step["board"] == true {
+                    for member in &board[1..4] {
+                        flow.approve(&member.token, id).await;
+                    }
+                    continue;
+                }
+                let roles: Vec<&str> = step["roles"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect();
+                let people: Vec<Vec<&str>> = match step["rule"].as_str().unwrap() {
+                    "ALL" => roles.iter().map(|r| vec![*r]).collect(),
+                    "N_OF" => (0..step["count"].as_u64().unwrap())
+                        .map(|_| vec![roles[0]])
+                        .collect(),
+                    _ => vec![vec![roles[0]]],
+                };
+                for (n, person_roles) in people.iter().enumerate() {
+                    let approver = flow
+                        .person(&format!("{preset} {key} {index} {n}"), person_roles)
+                        .await;
+                    flow.approve(&approver.token, id).await;
+                }
+            }
+            assert_eq!(flow.get(id).await["status"], "APPROVED", "{context}");
+
+            // Evidence for every gate.
+            let mut waits_for_documentation = 0;
+            for gate in change_type_gates(&flow, key).await {
+                let rules = &gate_kinds[&gate];
+                let data = match rules["kind"].as_str().unwrap() {
+                    "CODE_REVIEW" => {
+                        json!({"reviewers": [{"name": "Ann", "senior": true}, {"name": "Bob"}]})
+                    }
+                    "SAST" => json!({"unaddressedCritical": 0, "unaddressedHigh": 0}),
+                    "ROLLBACK_PLAN" => continue,
+                    _ => json!({}),
+                };
+                waits_for_documentation =
+                    waits_for_documentation.max(rules["hoursBeforeStart"].as_i64().unwrap());
+                let recorded = flow
+                    .evidence(&flow.requester.token, id, &gate, "PASSED", data)
+                    .await;
+                assert!(
+                    recorded.get("errors").is_none(),
+                    "{context} {gate}: {recorded:#}"
+                );
+            }
+
+            let emergency = !change_type["emergency"].is_null();
+            if !emergency {
+                let lead = change_type["noticeHours"]
+                    .as_i64()
+                    .unwrap()
+                    .max(waits_for_documentation)
+                    + 1;
+                let scheduled = flow.schedule(id, lead).await;
+                assert_eq!(
+                    scheduled["data"]["scheduleChange"]["status"], "SCHEDULED",
+                    "{context}: {scheduled:#}"
+                );
+                flow.app
+                    .clock
+                    .advance(Duration::hours(lead) + Duration::minutes(1));
+            }
+            let started = flow.start(id).await;
+            assert_eq!(
+                started["data"]["startImplementation"]["status"], "IMPLEMENTING",
+                "{context}: {started:#}"
+            );
+            flow.complete(id, "SUCCESSFUL").await;
+
+            if emergency && !change_type["emergency"]["documentationDeadlineHours"].is_null() {
+                let documentation = gate_kinds
+                    .values()
+                    .find(|g| g["kind"] == "DOCUMENTATION" && g["hoursBeforeStart"] == 0)
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{context}: a documentation gate to record the post-hoc documentation"
+                        )
+                    });
+                flow.pass(id, &[documentation["key"].as_str().unwrap()])
+                    .await;
+            }
+            let needs_review = change_type["reviewRequired"] == true;
+            if needs_review {
+                let kind = if emergency {
+                    "POST_EMERGENCY"
+                } else {
+                    "POST_IMPLEMENTATION"
+                };
+                let review = flow.review(&reviewer.token, id, kind).await;
+                assert!(review.get("errors").is_none(), "{context}: {review:#}");
+            }
+            let closed = flow.close(id).await;
+            assert_eq!(
+                closed["data"]["closeChange"]["status"], "CLOSED",
+                "{context}: {closed:#}"
+            );
+        }
+    }
+}
+
+async fn change_type_gates(flow: &Flow, key: &str) -> Vec<String> {
+    let policy = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "{ policy { changeTypes { key gates } } }",
+            json!({}),
+        )
+        .await;
+    policy["policy"]["changeTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == key)
+        .unwrap()["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap().to_owned())
+        .collect()
+}

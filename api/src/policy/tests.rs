@@ -311,3 +311,17 @@ fn inconsistent_policies_are_rejected() {
 fn unknown_policy_name_is_an_error() {
     assert!(Policy::load("no-such-policy").is_err());
 }
+
+#[test]
+fn a_policy_file_is_loaded_by_path() {
+    let dir = std::env::temp_dir().join(format!("gh-policy-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ours.toml");
+    let text = include_str!("presets/dual-approval.toml")
+        .replace("name = \"dual-approval\"", "name = \"ours\"")
+        .replace("min_reviewers = 2", "min_reviewers = 3");
+    std::fs::write(&path, text).unwrap();
+    let policy = Policy::load(path.to_str().unwrap()).unwrap();
+    assert_eq!(policy.name, "ours");
+    assert_eq!(policy.gate("code_review").unwrap().min_reviewers, 3);
+}
