@@ -39,6 +39,7 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/calendar.ics", get(calendar_feed))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)
@@ -128,6 +129,96 @@ async fn graphql(
                 );
             }
             response
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct FeedQuery {
+    token: Option<String>,
+    /// Comma-separated system ids.
+    system: Option<String>,
+    /// Comma-separated change type keys.
+    #[serde(rename = "type")]
+    change_type: Option<String>,
+}
+
+/// `GET /calendar.ics?token=...`: calendar clients cannot send bearer
+/// headers, so a read-only feed token travels in the URL (never logged:
+/// the request span records the route, not the query).
+async fn calendar_feed(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<FeedQuery>,
+) -> Response {
+    let plain = |status: StatusCode, text: &str| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text.to_owned(),
+        )
+            .into_response()
+    };
+    let Some(secret) = query.token.as_deref() else {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "a feed token is required: /calendar.ics?token=...",
+        );
+    };
+    match crate::service::calendar::authenticate_feed(&state.app.db, secret).await {
+        Ok(_) => {}
+        Err(ServiceError::Unauthenticated | ServiceError::NotFound { .. }) => {
+            return plain(StatusCode::UNAUTHORIZED, "unknown or revoked feed token");
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "feed authentication failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "internal error");
+        }
+    }
+    let split = |value: &Option<String>| -> Vec<String> {
+        value
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut systems = Vec::new();
+    for id in split(&query.system) {
+        match id.parse() {
+            Ok(id) => systems.push(id),
+            Err(_) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    "system must be a comma-separated list of system ids",
+                );
+            }
+        }
+    }
+    let filter = crate::service::ical::FeedFilter {
+        systems,
+        change_types: split(&query.change_type),
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let base_url = format!("http://{host}");
+    match crate::service::ical::render(&state.app.db, &state.app.policy, &base_url, &filter).await {
+        Ok(body) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+                (header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "rendering the calendar feed failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
 }

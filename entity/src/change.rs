@@ -76,6 +76,9 @@ pub struct Model {
     /// The CAB's decision when the change went before the board.
     pub board_outcome: Option<BoardOutcome>,
     pub rollback_reason: Option<String>,
+    /// iCalendar SEQUENCE of the change's event: bumped on every
+    /// reschedule and on cancellation.
+    pub schedule_sequence: i32,
     /// Optimistic concurrency: every write bumps it; updates name the
     /// version they were based on.
     pub version: i32,

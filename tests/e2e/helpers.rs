@@ -208,3 +208,32 @@ pub fn error_code(response: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("expected an error, got {response:#}"))
 }
+
+/// Makes sure the Python packages the tests parse output with are present
+/// (installed from PyPI on a fresh machine).
+pub fn ensure_python_packages() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let present = std::process::Command::new("python3")
+            .args(["-c", "import icalendar"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            let requirements =
+                concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/requirements-test.txt");
+            let installed = std::process::Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    requirements,
+                ])
+                .status()
+                .expect("python3 runs");
+            assert!(installed.success(), "pip install -r {requirements} failed");
+        }
+    });
+}

@@ -135,9 +135,8 @@ impl Flow {
         }
     }
 
-    /// Schedules a window opening `in_hours` from the server's now.
-    pub async fn schedule(&self, id: &Value, in_hours: i64) -> Value {
-        let start = self.app.clock.now() + Duration::hours(in_hours);
+    /// Schedules exactly `[start, start + 2 h)`.
+    pub async fn schedule_at(&self, id: &Value, start: chrono::DateTime<Utc>) -> Value {
         self.call(
             &self.requester.token,
             "scheduleChange(id: $id, start: $s, end: $e)",
@@ -145,6 +144,50 @@ impl Flow {
             json!({"id": id, "s": start.to_rfc3339(), "e": (start + Duration::hours(2)).to_rfc3339()}),
         )
         .await
+    }
+
+    /// Schedules into the first slot `suggestSlots` offers at least
+    /// `in_hours` from the server's now (inside the policy's windows,
+    /// outside freezes, free of conflicts).
+    pub async fn schedule(&self, id: &Value, in_hours: i64) -> Value {
+        let after = self.app.clock.now() + Duration::hours(in_hours);
+        let slots = self
+            .app
+            .data(
+                &self.requester.token,
+                "query($id: ID!, $after: DateTime) { suggestSlots(changeId: $id, after: $after, count: 1) { start end } }",
+                json!({"id": id, "after": after.to_rfc3339()}),
+            )
+            .await;
+        let slot = &slots["suggestSlots"][0];
+        self.call(
+            &self.requester.token,
+            "scheduleChange(id: $id, start: $s, end: $e)",
+            "$s: DateTime!, $e: DateTime!",
+            json!({"id": id, "s": slot["start"], "e": slot["end"]}),
+        )
+        .await
+    }
+
+    /// Moves the server's clock to one minute into the change's slot.
+    pub async fn advance_to_start(&self, id: &Value) {
+        let change = self
+            .app
+            .data(
+                ADMIN_TOKEN,
+                "query($id: ID) { change(id: $id) { scheduledStart } }",
+                json!({"id": id}),
+            )
+            .await;
+        let start: chrono::DateTime<Utc> = change["change"]["scheduledStart"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let wait = start - self.app.clock.now() + Duration::minutes(1);
+        if wait > Duration::zero() {
+            self.app.clock.advance(wait);
+        }
     }
 
     pub async fn start(&self, id: &Value) -> Value {
@@ -271,7 +314,7 @@ async fn tiered_cab_normal_change_end_to_end() {
 
     flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
         .await;
-    flow.app.clock.advance(Duration::minutes(61));
+    flow.advance_to_start(id).await;
     let started = flow.start(id).await;
     assert_eq!(
         started["data"]["startImplementation"]["status"], "IMPLEMENTING",
@@ -339,7 +382,7 @@ async fn tiered_cab_standard_change_needs_a_catalog_template_and_no_approval() {
     assert_eq!(submitted["approvalStatus"]["outcome"], "APPROVED");
     flow.schedule(id, 1).await;
     flow.pass(id, &["unit_tests"]).await;
-    flow.app.clock.advance(Duration::minutes(61));
+    flow.advance_to_start(id).await;
     assert_eq!(
         flow.start(id).await["data"]["startImplementation"]["status"],
         "IMPLEMENTING"
@@ -473,7 +516,7 @@ async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
     flow.schedule(id, 1).await;
     flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
         .await;
-    flow.app.clock.advance(Duration::minutes(61));
+    flow.advance_to_start(id).await;
     flow.start(id).await;
     let bad_priority = flow
         .app
@@ -551,7 +594,9 @@ async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
     assert_eq!(two["status"], "APPROVED");
 
     // Stakeholder notice >= 24 h.
-    let short = flow.schedule(id, 2).await;
+    let short = flow
+        .schedule_at(id, flow.app.clock.now() + Duration::hours(2))
+        .await;
     assert_eq!(
         violations(&short),
         vec!["notice period not met: 24 hours required, 2.0 hours given"]
@@ -592,7 +637,7 @@ async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
         .evidence(&flow.requester.token, id, "vibes", "PASSED", json!({}))
         .await;
     assert_eq!(error_code(&unknown), "VALIDATION");
-    flow.app.clock.advance(Duration::hours(25));
+    flow.advance_to_start(id).await;
     let refused = violations(&flow.start(id).await);
     assert_eq!(
         refused,
@@ -783,9 +828,7 @@ async fn weekly_cab_documentation_is_due_48_hours_before_implementation() {
     )
     .await;
     flow.schedule(id, 47).await;
-    flow.app
-        .clock
-        .advance(Duration::hours(47) + Duration::minutes(1));
+    flow.advance_to_start(id).await;
     let refused = violations(&flow.start(id).await);
     assert_eq!(
         refused,
@@ -796,7 +839,7 @@ async fn weekly_cab_documentation_is_due_48_hours_before_implementation() {
     // Reschedule past the 48 hours.
     let rescheduled = flow.schedule(id, 1).await;
     assert_eq!(rescheduled["data"]["scheduleChange"]["status"], "SCHEDULED");
-    flow.app.clock.advance(Duration::minutes(61));
+    flow.advance_to_start(id).await;
     assert_eq!(
         flow.start(id).await["data"]["startImplementation"]["status"],
         "IMPLEMENTING"
@@ -908,7 +951,7 @@ async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
     let early = flow.app.data(&pipeline.token, query, vars.clone()).await["gateStatus"].clone();
     assert_eq!(early["mayDeploy"], false);
     assert_eq!(early["reasons"].as_array().unwrap().len(), 1);
-    flow.app.clock.advance(Duration::minutes(61));
+    flow.advance_to_start(id).await;
     let ready = flow.app.data(&pipeline.token, query, vars).await["gateStatus"].clone();
     assert_eq!(
         ready,
@@ -1050,9 +1093,7 @@ async fn every_type_of_every_preset_reaches_closed() {
                     scheduled["data"]["scheduleChange"]["status"], "SCHEDULED",
                     "{context}: {scheduled:#}"
                 );
-                flow.app
-                    .clock
-                    .advance(Duration::hours(lead) + Duration::minutes(1));
+                flow.advance_to_start(id).await;
             }
             let started = flow.start(id).await;
             assert_eq!(

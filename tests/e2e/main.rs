@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod calendar;
 mod changes;
 mod cli;
 mod concurrency;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod approval;
 pub mod audit_chain;
+pub mod calendar;
 pub mod change;
 pub mod deadlines;
 pub mod gates;

@@ -160,6 +160,15 @@ pub fn run_meetings(actor: &Actor, is_chair: bool) -> Result<(), Denied> {
     require_any(actor, &[CHANGE_MANAGER], "running CAB meetings")
 }
 
+/// Run-time windows and freezes.
+pub fn manage_calendar(actor: &Actor) -> Result<(), Denied> {
+    require_any(
+        actor,
+        &[ADMIN, CHANGE_MANAGER],
+        "maintaining windows and freezes",
+    )
+}
+
 /// The standard change catalog.
 pub fn manage_templates(actor: &Actor) -> Result<(), Denied> {
     require_any(

@@ -27,6 +27,25 @@ pub fn with_descendants(edges: &[Edge], root: Uuid) -> HashSet<Uuid> {
     found
 }
 
+/// The parents of `system`, nearest first (cycles cannot exist, but the
+/// walk stops at a repeat anyway).
+pub fn ancestors(edges: &[Edge], system: Uuid) -> Vec<Uuid> {
+    let parents: HashMap<Uuid, Uuid> = edges
+        .iter()
+        .filter_map(|(id, parent)| parent.map(|p| (*id, p)))
+        .collect();
+    let mut found = Vec::new();
+    let mut current = system;
+    while let Some(parent) = parents.get(&current) {
+        if found.contains(parent) || *parent == system {
+            break;
+        }
+        found.push(*parent);
+        current = *parent;
+    }
+    found
+}
+
 /// Whether making `new_parent` the parent of `system` would create a cycle.
 pub fn would_cycle(edges: &[Edge], system: Uuid, new_parent: Uuid) -> bool {
     with_descendants(edges, system).contains(&new_parent)
@@ -50,5 +69,7 @@ mod tests {
         assert!(would_cycle(&edges, a, c));
         assert!(would_cycle(&edges, a, a));
         assert!(!would_cycle(&edges, c, d));
+        assert_eq!(ancestors(&edges, c), vec![b, a]);
+        assert!(ancestors(&edges, d).is_empty());
     }
 }

@@ -11,7 +11,10 @@ use std::collections::BTreeSet;
 use async_graphql::{Enum, SimpleObject};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::roles;
+use crate::domain::{
+    calendar::{CalendarRule, Freeze, FreezeKind, Window},
+    roles,
+};
 
 /// Presets by name, each encoding one seed document in `shared/seeds/`.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -58,6 +61,12 @@ pub struct Policy {
     /// Change types in the order the document lists them.
     #[serde(rename = "change_type")]
     pub change_types: Vec<ChangeType>,
+    /// Maintenance and deployment windows some change types must fit.
+    #[serde(rename = "window", default)]
+    pub windows: Vec<PolicyWindow>,
+    /// Change freezes.
+    #[serde(rename = "freeze", default)]
+    pub freezes: Vec<PolicyFreeze>,
     /// Monthly metric targets the document sets.
     #[serde(default)]
     pub targets: Targets,
@@ -65,6 +74,96 @@ pub struct Policy {
     /// enforce (with the reason), so readers see what was left to people.
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// A recurring window as the policy file writes it: local start of the
+/// first occurrence, RFC 5545 RRULE, duration, IANA time zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyWindow {
+    pub name: String,
+    /// `YYYY-MM-DDTHH:MM:SS`, local to `time_zone`.
+    pub dtstart: String,
+    pub rrule: Option<String>,
+    pub duration_minutes: u32,
+    pub time_zone: String,
+    pub change_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFreeze {
+    pub name: String,
+    pub kind: FreezeKind,
+    pub dtstart: String,
+    pub rrule: Option<String>,
+    pub duration_minutes: u32,
+    pub time_zone: String,
+    /// Soft freezes: an approval by one of these roles lets a change in.
+    #[serde(default)]
+    pub approver_roles: Vec<String>,
+}
+
+/// Builds a calendar rule from its textual parts (policy files, GraphQL).
+pub fn calendar_rule(
+    name: &str,
+    dtstart: &str,
+    rrule: Option<&str>,
+    duration_minutes: u32,
+    time_zone: &str,
+) -> Result<CalendarRule, crate::domain::ValidationError> {
+    use crate::domain::ValidationError;
+    let dtstart = chrono::NaiveDateTime::parse_from_str(dtstart, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(dtstart, "%Y-%m-%dT%H:%M"))
+        .map_err(|_| {
+            ValidationError::new("dtstart", "expected local time YYYY-MM-DDTHH:MM[:SS]")
+        })?;
+    let time_zone: chrono_tz::Tz = time_zone.parse().map_err(|_| {
+        ValidationError::new(
+            "timeZone",
+            format!("`{time_zone}` is not an IANA time zone"),
+        )
+    })?;
+    let rule = CalendarRule {
+        name: name.to_owned(),
+        dtstart,
+        rrule: rrule.map(str::to_owned),
+        duration_minutes,
+        time_zone,
+    };
+    rule.validate()?;
+    Ok(rule)
+}
+
+impl PolicyWindow {
+    pub fn to_window(&self) -> Result<Window, crate::domain::ValidationError> {
+        Ok(Window {
+            rule: calendar_rule(
+                &self.name,
+                &self.dtstart,
+                self.rrule.as_deref(),
+                self.duration_minutes,
+                &self.time_zone,
+            )?,
+            change_types: self.change_types.clone(),
+        })
+    }
+}
+
+impl PolicyFreeze {
+    pub fn to_freeze(&self) -> Result<Freeze, crate::domain::ValidationError> {
+        Ok(Freeze {
+            rule: calendar_rule(
+                &self.name,
+                &self.dtstart,
+                self.rrule.as_deref(),
+                self.duration_minutes,
+                &self.time_zone,
+            )?,
+            kind: self.kind,
+            approver_roles: self.approver_roles.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
@@ -361,6 +460,24 @@ impl Policy {
                     return Err(format!("risk_matrix suggests unknown change type `{cell}`"));
                 }
             }
+        }
+        for window in &self.windows {
+            window
+                .to_window()
+                .map_err(|e| format!("window `{}`: {e}", window.name))?;
+            for key in &window.change_types {
+                if !type_keys.contains(key.as_str()) {
+                    return Err(format!(
+                        "window `{}` names unknown change type `{key}`",
+                        window.name
+                    ));
+                }
+            }
+        }
+        for freeze in &self.freezes {
+            freeze
+                .to_freeze()
+                .map_err(|e| format!("freeze `{}`: {e}", freeze.name))?;
         }
         if let Some(board) = &self.board
             && (board.quorum == 0 || board.quorum > board.seats)

@@ -111,6 +111,7 @@ pub async fn create(
         reviewed_at: Set(None),
         board_outcome: Set(None),
         rollback_reason: Set(None),
+        schedule_sequence: Set(0),
         ..Default::default()
     };
     write_content(&mut active, &content);

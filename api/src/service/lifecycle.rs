@@ -202,6 +202,20 @@ async fn votes_of<C: ConnectionTrait>(
         .collect())
 }
 
+/// Roles of the people who approved the change in its current round (soft
+/// freezes let a change through on an approval by certain roles).
+pub async fn approver_roles<C: ConnectionTrait>(
+    conn: &C,
+    change: &change::Model,
+) -> ServiceResult<std::collections::BTreeSet<String>> {
+    Ok(votes_of(conn, change)
+        .await?
+        .into_iter()
+        .filter(|v| v.decision == Decision::Approve)
+        .flat_map(|v| v.roles)
+        .collect())
+}
+
 pub async fn board_seats<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<Seat>> {
     Ok(cab_member::Entity::find()
         .all(conn)
@@ -556,21 +570,42 @@ pub async fn schedule(
         .authorize(|actor| permissions::schedule_change(actor, model.requester_id))?;
     let snapshot = snapshot(&txn, request.policy, model).await?;
     let approval = snapshot.approval(request.policy, BoardVote::Open);
-    let next = refuse(lifecycle::schedule(
+    let mut violations = lifecycle::schedule(
         &snapshot.facts(request.policy, &approval, request.now),
         start,
         end,
         request.now,
-    ))?;
+    )
+    .err()
+    .unwrap_or_default();
+    if end > start {
+        let roles = snapshot
+            .votes
+            .iter()
+            .filter(|v| v.decision == Decision::Approve)
+            .flat_map(|v| v.roles.iter().cloned())
+            .collect();
+        let slot = crate::domain::calendar::Interval { start, end };
+        violations.extend(
+            super::calendar::slot_violations(&txn, request.policy, &snapshot.change, &roles, slot)
+                .await?,
+        );
+    }
+    if !violations.is_empty() {
+        return Err(ServiceError::PolicyViolation(violations));
+    }
     let before = snapshot.change.status;
     let previous = (
         snapshot.change.scheduled_start,
         snapshot.change.scheduled_end,
     );
+    let sequence = snapshot.change.schedule_sequence + 1;
     let mut active: change::ActiveModel = snapshot.change.into();
-    active.status = Set(next);
+    active.status = Set(ChangeStatus::Scheduled);
     active.scheduled_start = Set(Some(start));
     active.scheduled_end = Set(Some(end));
+    // Calendar clients replace an event only when its SEQUENCE grows.
+    active.schedule_sequence = Set(sequence);
     finish(
         txn,
         request,
@@ -835,9 +870,12 @@ pub async fn cancel(
         request.now,
     )))?;
     let before = snapshot.change.status;
+    let sequence = snapshot.change.schedule_sequence + 1;
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(next);
     active.closed_at = Set(Some(request.now));
+    // A cancelled event is an update calendar clients must take.
+    active.schedule_sequence = Set(sequence);
     finish(
         txn,
         request,

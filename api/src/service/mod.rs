@@ -4,7 +4,9 @@
 
 pub mod audit;
 pub mod cab;
+pub mod calendar;
 pub mod changes;
+pub mod ical;
 pub mod lifecycle;
 pub mod systems;
 pub mod templates;

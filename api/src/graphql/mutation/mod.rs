@@ -1,5 +1,6 @@
 mod account;
 mod cab;
+mod calendar;
 mod change;
 mod lifecycle;
 mod system;
@@ -11,6 +12,7 @@ pub struct Mutation(
     change::ChangeMutation,
     lifecycle::LifecycleMutation,
     cab::CabMutation,
+    calendar::CalendarMutation,
     account::AccountMutation,
     system::SystemMutation,
 );

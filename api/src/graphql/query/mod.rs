@@ -1,5 +1,6 @@
 mod account;
 mod audit;
+mod calendar;
 mod change;
 mod lifecycle;
 mod policy;
@@ -11,6 +12,7 @@ use async_graphql::MergedObject;
 pub struct Query(
     change::ChangeQuery,
     lifecycle::LifecycleQuery,
+    calendar::CalendarQuery,
     account::AccountQuery,
     system::SystemQuery,
     policy::PolicyQuery,

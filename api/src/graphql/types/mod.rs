@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod calendar;
 pub mod change;
 pub mod lifecycle;
 pub mod system;

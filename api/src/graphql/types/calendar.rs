@@ -1,0 +1,74 @@
+use async_graphql::{ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{calendar_rule, feed_token};
+
+use crate::service::changes::parse_json;
+
+pub struct CalendarRuleRecord(pub calendar_rule::Model);
+
+/// A window or freeze defined at run time.
+#[Object(name = "CalendarRuleRecord")]
+impl CalendarRuleRecord {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// WINDOW or FREEZE.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn dtstart(&self) -> &str {
+        &self.0.dtstart
+    }
+    async fn rrule(&self) -> Option<&str> {
+        self.0.rrule.as_deref()
+    }
+    async fn duration_minutes(&self) -> i32 {
+        self.0.duration_minutes
+    }
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
+    async fn change_types(&self) -> Vec<String> {
+        parse_json(&self.0.change_types)
+    }
+    async fn freeze_kind(&self) -> Option<&str> {
+        self.0.freeze_kind.as_deref()
+    }
+    async fn approver_roles(&self) -> Vec<String> {
+        parse_json(&self.0.approver_roles)
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+}
+
+pub struct FeedToken(pub feed_token::Model);
+
+#[Object]
+impl FeedToken {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+}
+
+/// A feed token just issued: subscribe calendar clients to `path` on this
+/// server (the secret is shown this once).
+#[derive(SimpleObject)]
+pub struct IssuedFeedToken {
+    pub token: FeedToken,
+    pub secret: String,
+    /// `/calendar.ics?token=...`; add `&system=ID,ID` or `&type=normal` to filter.
+    pub path: String,
+}

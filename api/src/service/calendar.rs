@@ -1,0 +1,539 @@
+//! The change calendar: windows and freezes (policy and run-time), the
+//! bookings of scheduled changes, slot checks and suggestions.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{ChangeStatus, calendar_rule, change, change_system, feed_token, system};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Caller, audit, changes, systems};
+use crate::{
+    auth,
+    domain::{
+        ValidationError,
+        calendar::{self, Booking, Freeze, FreezeKind, Interval, Window},
+        permissions, required_text, systems as hierarchy,
+    },
+    error::{ServiceError, ServiceResult},
+    policy::{Policy, calendar_rule},
+};
+
+/// Longest range a calendar query or suggestion may cover.
+pub const MAX_RANGE_DAYS: i64 = 400;
+
+/// Windows and freezes in force: the policy's and the active run-time ones.
+pub struct Rules {
+    pub windows: Vec<Window>,
+    pub freezes: Vec<Freeze>,
+}
+
+pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResult<Rules> {
+    // The policy was validated at start; a rule that fails here cannot.
+    let mut windows: Vec<Window> = policy
+        .windows
+        .iter()
+        .filter_map(|w| w.to_window().ok())
+        .collect();
+    let mut freezes: Vec<Freeze> = policy
+        .freezes
+        .iter()
+        .filter_map(|f| f.to_freeze().ok())
+        .collect();
+    for row in calendar_rule::Entity::find()
+        .filter(calendar_rule::Column::Active.eq(true))
+        .all(conn)
+        .await?
+    {
+        let Ok(rule) = calendar_rule(
+            &row.name,
+            &row.dtstart,
+            row.rrule.as_deref(),
+            row.duration_minutes.max(0) as u32,
+            &row.time_zone,
+        ) else {
+            continue;
+        };
+        if row.kind == "WINDOW" {
+            windows.push(Window {
+                rule,
+                change_types: changes::parse_json(&row.change_types),
+            });
+        } else {
+            freezes.push(Freeze {
+                rule,
+                kind: if row.freeze_kind.as_deref() == Some("SOFT") {
+                    FreezeKind::Soft
+                } else {
+                    FreezeKind::Hard
+                },
+                approver_roles: changes::parse_json(&row.approver_roles),
+            });
+        }
+    }
+    Ok(Rules { windows, freezes })
+}
+
+/// A change's systems with their parents and children: a change to a
+/// cluster conflicts with a change to a database on it, and vice versa.
+pub async fn scope<C: ConnectionTrait>(
+    conn: &C,
+    system_ids: &[Uuid],
+) -> ServiceResult<HashSet<Uuid>> {
+    if system_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let edges = systems::edges(conn).await?;
+    let mut scope = HashSet::new();
+    for id in system_ids {
+        scope.extend(hierarchy::with_descendants(&edges, *id));
+        scope.extend(hierarchy::ancestors(&edges, *id));
+    }
+    Ok(scope)
+}
+
+/// One change-system pair of a booking: id, number, slot, system id, name.
+type BookingRow = (
+    Uuid,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Uuid,
+    String,
+);
+
+/// Scheduled and implementing changes overlapping `range` on any system of
+/// `scope` (or on any system when `scope` is `None`). One indexed query.
+pub async fn bookings<C: ConnectionTrait>(
+    conn: &C,
+    range: Interval,
+    scope: Option<&HashSet<Uuid>>,
+) -> ServiceResult<Vec<Booking>> {
+    let mut query = change::Entity::find()
+        .select_only()
+        .column(change::Column::Id)
+        .column(change::Column::Number)
+        .column(change::Column::ScheduledStart)
+        .column(change::Column::ScheduledEnd)
+        .column_as(change_system::Column::SystemId, "system_id")
+        .column_as(system::Column::Name, "system_name")
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            change::Entity::belongs_to(change_system::Entity)
+                .from(change::Column::Id)
+                .to(change_system::Column::ChangeId)
+                .into(),
+        )
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            change_system::Entity::belongs_to(system::Entity)
+                .from(change_system::Column::SystemId)
+                .to(system::Column::Id)
+                .into(),
+        )
+        .filter(change::Column::Status.is_in([ChangeStatus::Scheduled, ChangeStatus::Implementing]))
+        .filter(change::Column::ScheduledStart.lt(range.end))
+        .filter(change::Column::ScheduledEnd.gt(range.start));
+    if let Some(scope) = scope {
+        if scope.is_empty() {
+            return Ok(Vec::new());
+        }
+        query = query.filter(change_system::Column::SystemId.is_in(scope.iter().copied()));
+    }
+    let rows: Vec<BookingRow> = query.into_tuple().all(conn).await?;
+    let mut by_change: HashMap<Uuid, Booking> = HashMap::new();
+    for (id, number, start, end, system_id, system_name) in rows {
+        let (Some(start), Some(end)) = (start, end) else {
+            continue;
+        };
+        by_change
+            .entry(id)
+            .or_insert_with(|| Booking {
+                change_id: id,
+                number,
+                slot: Interval { start, end },
+                systems: Vec::new(),
+            })
+            .systems
+            .push((system_id, system_name));
+    }
+    let mut bookings: Vec<Booking> = by_change.into_values().collect();
+    bookings.sort_by(|a, b| a.slot.cmp(&b.slot).then(a.number.cmp(&b.number)));
+    Ok(bookings)
+}
+
+/// Every calendar reason `slot` is refused for `change`.
+pub async fn slot_violations<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    change: &change::Model,
+    approver_roles: &std::collections::BTreeSet<String>,
+    slot: Interval,
+) -> ServiceResult<Vec<String>> {
+    let rules = rules(conn, policy).await?;
+    let emergency = policy
+        .change_type(&change.change_type)
+        .is_some_and(|t| t.emergency.is_some());
+    let check = calendar::SlotCheck {
+        change_type: &change.change_type,
+        emergency,
+        windows: &rules.windows,
+        freezes: &rules.freezes,
+        approver_roles,
+    };
+    let mut violations = calendar::slot_violations(&check, slot);
+    let scope = scope(conn, &changes::system_ids_of(conn, change.id).await?).await?;
+    let booked = bookings(conn, slot, Some(&scope)).await?;
+    violations.extend(calendar::conflicts(change.id, slot, &scope, &booked));
+    Ok(violations)
+}
+
+/// The next free slots for a change: its planned duration (one hour when
+/// it has none), at or after `after` and the notice period.
+pub async fn suggest_slots(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    change_id: Uuid,
+    after: DateTime<Utc>,
+    count: usize,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<Interval>> {
+    if !(1..=20).contains(&count) {
+        return Err(ValidationError::new("count", "between 1 and 20").into());
+    }
+    let change = changes::find(db, change_id).await?;
+    let change_type = policy.change_type(&change.change_type).ok_or_else(|| {
+        ServiceError::validation("changeId", "the change's type is not in the active policy")
+    })?;
+    let duration = match (change.planned_start, change.planned_end) {
+        (Some(start), Some(end)) if end > start => end - start,
+        _ => Duration::hours(1),
+    };
+    let earliest = after.max(now + Duration::hours(i64::from(change_type.notice_hours)));
+    let horizon = earliest + Duration::days(MAX_RANGE_DAYS);
+    let rules = rules(db, policy).await?;
+    let roles = super::lifecycle::approver_roles(db, &change).await?;
+    let check = calendar::SlotCheck {
+        change_type: &change.change_type,
+        emergency: change_type.emergency.is_some(),
+        windows: &rules.windows,
+        freezes: &rules.freezes,
+        approver_roles: &roles,
+    };
+    let scope = scope(db, &changes::system_ids_of(db, change.id).await?).await?;
+    let booked = bookings(
+        db,
+        Interval {
+            start: earliest,
+            end: horizon,
+        },
+        Some(&scope),
+    )
+    .await?;
+    Ok(calendar::suggest(
+        &check, change.id, &scope, &booked, duration, earliest, horizon, count,
+    ))
+}
+
+/// A dashboard's view: changes with a slot in the range, and the window
+/// and freeze occurrences.
+pub struct CalendarView {
+    pub changes: Vec<change::Model>,
+    pub windows: Vec<(String, Interval)>,
+    pub freezes: Vec<(String, FreezeKind, Interval)>,
+}
+
+pub async fn view(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    system_filter: &[Uuid],
+) -> ServiceResult<CalendarView> {
+    if to <= from {
+        return Err(ValidationError::new("to", "must be after from").into());
+    }
+    if to - from > Duration::days(MAX_RANGE_DAYS) {
+        return Err(ValidationError::new(
+            "to",
+            format!("at most {MAX_RANGE_DAYS} days after from"),
+        )
+        .into());
+    }
+    let range = Interval {
+        start: from,
+        end: to,
+    };
+    let mut query = change::Entity::find()
+        .filter(change::Column::ScheduledStart.lt(to))
+        .filter(change::Column::ScheduledEnd.gt(from))
+        .order_by_asc(change::Column::ScheduledStart);
+    if !system_filter.is_empty() {
+        let scope: Vec<Uuid> = scope(db, system_filter).await?.into_iter().collect();
+        query = query.filter(
+            change::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(change_system::Column::ChangeId)
+                    .from(change_system::Entity)
+                    .and_where(change_system::Column::SystemId.is_in(scope))
+                    .to_owned(),
+            ),
+        );
+    }
+    let changes = query.all(db).await?;
+    let rules = rules(db, policy).await?;
+    let windows = rules
+        .windows
+        .iter()
+        .flat_map(|w| {
+            w.rule
+                .occurrences(range.start, range.end)
+                .into_iter()
+                .map(|o| (w.rule.name.clone(), o))
+        })
+        .collect();
+    let freezes = rules
+        .freezes
+        .iter()
+        .flat_map(|f| {
+            f.rule
+                .occurrences(range.start, range.end)
+                .into_iter()
+                .map(|o| (f.rule.name.clone(), f.kind, o))
+        })
+        .collect();
+    Ok(CalendarView {
+        changes,
+        windows,
+        freezes,
+    })
+}
+
+/// A run-time window or freeze as a client submits it.
+pub struct NewRule<'a> {
+    pub name: &'a str,
+    pub dtstart: &'a str,
+    pub rrule: Option<&'a str>,
+    pub duration_minutes: u32,
+    pub time_zone: &'a str,
+    pub change_types: &'a [String],
+    pub freeze_kind: Option<FreezeKind>,
+    pub approver_roles: &'a [String],
+}
+
+pub async fn create_rule(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    caller: &Caller,
+    new: NewRule<'_>,
+) -> ServiceResult<calendar_rule::Model> {
+    caller.authorize(permissions::manage_calendar)?;
+    calendar_rule(
+        new.name,
+        new.dtstart,
+        new.rrule,
+        new.duration_minutes,
+        new.time_zone,
+    )?;
+    for (index, key) in new.change_types.iter().enumerate() {
+        if policy.change_type(key).is_none() {
+            return Err(ValidationError::new(
+                format!("changeTypes[{index}]"),
+                format!("`{key}` is not a change type of the active policy"),
+            )
+            .into());
+        }
+    }
+    if new.freeze_kind.is_none() && new.change_types.is_empty() {
+        return Err(ValidationError::new(
+            "changeTypes",
+            "a window names the change types that must fit it",
+        )
+        .into());
+    }
+    crate::domain::roles::parse_roles(new.approver_roles)?;
+    let creator = caller.account().map(|a| a.user_id).unwrap_or_default();
+    let txn = db.begin().await?;
+    let model = calendar_rule::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        kind: Set(if new.freeze_kind.is_some() {
+            "FREEZE"
+        } else {
+            "WINDOW"
+        }
+        .into()),
+        name: Set(new.name.trim().to_owned()),
+        dtstart: Set(new.dtstart.to_owned()),
+        rrule: Set(new.rrule.map(str::to_owned)),
+        duration_minutes: Set(new.duration_minutes as i32),
+        time_zone: Set(new.time_zone.to_owned()),
+        change_types: Set(json!(new.change_types)),
+        freeze_kind: Set(new.freeze_kind.map(|k| {
+            if k == FreezeKind::Soft {
+                "SOFT"
+            } else {
+                "HARD"
+            }
+            .to_owned()
+        })),
+        approver_roles: Set(json!(new.approver_roles)),
+        active: Set(true),
+        created_by: Set(creator),
+        created_at: Set(crate::db::now()),
+    }
+    .insert(&txn)
+    .await?;
+    audit::append(
+        &txn,
+        caller,
+        "calendar.rule_created",
+        "calendar_rule",
+        &model.id.to_string(),
+        &json!({"kind": model.kind, "name": model.name, "dtstart": model.dtstart, "rrule": model.rrule,
+                "durationMinutes": model.duration_minutes, "timeZone": model.time_zone, "changeTypes": new.change_types,
+                "freezeKind": model.freeze_kind, "approverRoles": new.approver_roles}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn retire_rule(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<calendar_rule::Model> {
+    caller.authorize(permissions::manage_calendar)?;
+    let txn = db.begin().await?;
+    let rule = calendar_rule::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound {
+            entity: "calendar rule",
+        })?;
+    let mut active: calendar_rule::ActiveModel = rule.into();
+    active.active = Set(false);
+    let model = active.update(&txn).await?;
+    audit::append(
+        &txn,
+        caller,
+        "calendar.rule_retired",
+        "calendar_rule",
+        &id.to_string(),
+        &json!({"name": model.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn list_rules(db: &DatabaseConnection) -> ServiceResult<Vec<calendar_rule::Model>> {
+    Ok(calendar_rule::Entity::find()
+        .order_by_asc(calendar_rule::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Issues a read-only feed token for the caller. The secret is returned
+/// once; it only opens `/calendar.ics`.
+pub async fn issue_feed_token(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    name: &str,
+) -> ServiceResult<(feed_token::Model, String)> {
+    required_text("name", name, 200)?;
+    let owner = caller
+        .account()
+        .map(|a| a.user_id)
+        .ok_or_else(|| ServiceError::forbidden("feed tokens belong to accounts"))?;
+    let secret = format!(
+        "ghf_{}",
+        &auth::generate_token()[auth::TOKEN_PREFIX.len()..]
+    );
+    let txn = db.begin().await?;
+    let model = feed_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(owner),
+        name: Set(name.trim().to_owned()),
+        secret_hash: Set(auth::hash_token(&secret)),
+        created_at: Set(crate::db::now()),
+        revoked_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    audit::append(
+        &txn,
+        caller,
+        "feed_token.issued",
+        "feed_token",
+        &model.id.to_string(),
+        &json!({"name": model.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((model, secret))
+}
+
+pub async fn revoke_feed_token(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<feed_token::Model> {
+    let txn = db.begin().await?;
+    let token =
+        feed_token::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "feed token",
+            })?;
+    caller.authorize(|actor| permissions::manage_tokens_of(actor, token.user_id))?;
+    let mut active: feed_token::ActiveModel = token.into();
+    active.revoked_at = Set(Some(crate::db::now()));
+    let model = active.update(&txn).await?;
+    audit::append(
+        &txn,
+        caller,
+        "feed_token.revoked",
+        "feed_token",
+        &id.to_string(),
+        &json!({"name": model.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn feed_tokens(
+    db: &DatabaseConnection,
+    caller: &Caller,
+) -> ServiceResult<Vec<feed_token::Model>> {
+    let owner = caller.account().map(|a| a.user_id).unwrap_or_default();
+    Ok(feed_token::Entity::find()
+        .filter(feed_token::Column::UserId.eq(owner))
+        .order_by_asc(feed_token::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Resolves a feed secret; revoked tokens and deactivated owners fail.
+pub async fn authenticate_feed(db: &DatabaseConnection, secret: &str) -> ServiceResult<Uuid> {
+    if secret.len() > 256 {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let token = feed_token::Entity::find()
+        .filter(feed_token::Column::SecretHash.eq(auth::hash_token(secret)))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
+    let owner = super::users::find(db, token.user_id).await?;
+    if token.revoked_at.is_some() || !owner.active {
+        return Err(ServiceError::Unauthenticated);
+    }
+    Ok(owner.id)
+}

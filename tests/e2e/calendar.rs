@@ -1,0 +1,409 @@
+//! The change calendar over HTTP: scheduling checks, suggestions, the
+//! calendar query and the iCalendar feed read by an independent parser.
+
+use std::io::Write;
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{ADMIN_TOKEN, ensure_python_packages, error_code},
+    lifecycle::{Flow, violations},
+};
+
+/// The next `weekday` at `hour`:00 UTC strictly after `after`.
+fn next(after: DateTime<Utc>, weekday: Weekday, hour: u32) -> DateTime<Utc> {
+    let mut day = after.date_naive();
+    loop {
+        let candidate = Utc.from_utc_datetime(&day.and_hms_opt(hour, 0, 0).unwrap());
+        if day.weekday() == weekday && candidate > after {
+            return candidate;
+        }
+        day = day.succ_opt().unwrap();
+    }
+}
+
+async fn approved_normal(flow: &Flow, manager: &crate::helpers::TestUser, extra: Value) -> Value {
+    let change = flow.create("normal", extra).await;
+    flow.submit(&change["id"]).await;
+    flow.approve(&manager.token, &change["id"]).await;
+    change
+}
+
+async fn schedule(flow: &Flow, id: &Value, start: DateTime<Utc>, minutes: i64) -> Value {
+    flow.call(
+        &flow.requester.token,
+        "scheduleChange(id: $id, start: $s, end: $e)",
+        "$s: DateTime!, $e: DateTime!",
+        json!({"id": id, "s": start.to_rfc3339(), "e": (start + Duration::minutes(minutes)).to_rfc3339()}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn scheduling_checks_windows_freezes_and_conflicts_with_related_systems() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let cluster = flow.app.system("payments-cluster", None).await;
+    let database = flow.app.system("payments-db", Some(&cluster)).await;
+    let now = flow.app.clock.now();
+
+    let first = approved_normal(&flow, &manager, json!({"systemIds": [database]})).await;
+    // Saturday is outside Sunday-Thursday 02:00-06:00 UTC.
+    let saturday = next(now, Weekday::Sat, 3);
+    let refused = violations(&schedule(&flow, &first["id"], saturday, 60).await);
+    assert_eq!(
+        refused,
+        vec!["outside every allowed window for normal changes (Standard deployment window)"]
+    );
+    // Running past 06:00 is outside too.
+    let sunday = next(now, Weekday::Sun, 2);
+    assert_eq!(
+        violations(&schedule(&flow, &first["id"], sunday + Duration::hours(3), 120).await).len(),
+        1
+    );
+    // Inside: accepted.
+    let scheduled = schedule(&flow, &first["id"], sunday, 60).await;
+    assert_eq!(
+        scheduled["data"]["scheduleChange"]["status"], "SCHEDULED",
+        "{scheduled:#}"
+    );
+
+    // A change on the parent system overlapping in time conflicts, named.
+    let second = approved_normal(&flow, &manager, json!({"systemIds": [cluster]})).await;
+    let conflict =
+        violations(&schedule(&flow, &second["id"], sunday + Duration::minutes(30), 60).await);
+    assert_eq!(conflict.len(), 1, "{conflict:?}");
+    assert!(
+        conflict[0].starts_with(&format!(
+            "conflict with {} on payments-db",
+            first["number"].as_str().unwrap()
+        )),
+        "{conflict:?}"
+    );
+    // Adjacent is fine.
+    let adjacent = schedule(&flow, &second["id"], sunday + Duration::hours(1), 60).await;
+    assert_eq!(
+        adjacent["data"]["scheduleChange"]["status"], "SCHEDULED",
+        "{adjacent:#}"
+    );
+
+    // The Christmas/New Year hard freeze: only emergencies.
+    let third = approved_normal(&flow, &manager, json!({})).await;
+    let year = now.year();
+    let christmas = next(
+        Utc.with_ymd_and_hms(year, 12, 26, 0, 0, 0).unwrap() - Duration::days(1),
+        Weekday::Sun,
+        2,
+    );
+    let christmas =
+        if christmas < Utc.with_ymd_and_hms(year, 12, 24, 0, 0, 0).unwrap() + Duration::days(9) {
+            christmas
+        } else {
+            next(
+                Utc.with_ymd_and_hms(year, 12, 24, 0, 0, 0).unwrap(),
+                Weekday::Mon,
+                2,
+            )
+        };
+    let frozen = violations(&schedule(&flow, &third["id"], christmas, 60).await);
+    assert!(
+        frozen
+            .iter()
+            .any(|v| v.starts_with("hard freeze: Christmas/New Year freeze")),
+        "{frozen:?}"
+    );
+
+    // suggestSlots offers only slots that pass every check.
+    let slots = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "query($id: ID!, $after: DateTime) { suggestSlots(changeId: $id, after: $after, count: 3) { start end } }",
+            json!({"id": second["id"], "after": sunday.to_rfc3339()}),
+        )
+        .await["suggestSlots"]
+        .clone();
+    let slots = slots.as_array().unwrap();
+    assert_eq!(slots.len(), 3);
+    for slot in slots {
+        let start: DateTime<Utc> = slot["start"].as_str().unwrap().parse().unwrap();
+        // Not overlapping the change already booked on payments-db at
+        // `sunday` (its own slot at sunday+1h does not count).
+        assert!(start >= sunday + Duration::hours(1), "{slot}");
+        assert!(!matches!(start.weekday(), Weekday::Fri | Weekday::Sat));
+    }
+}
+
+#[tokio::test]
+async fn run_time_windows_and_freezes_are_validated_and_enforced() {
+    let flow = Flow::new("weekly-cab").await;
+    let create = "mutation($input: CalendarRuleInput!, $kind: FreezeKind!) { createFreeze(input: $input, kind: $kind) { id kind freezeKind } }";
+    let bad_rule = flow
+        .app
+        .graphql(ADMIN_TOKEN, create, json!({"input": {"name": "x", "dtstart": "2026-12-01T00:00", "rrule": "FREQ=SOMETIMES", "durationMinutes": 60, "timeZone": "UTC"}, "kind": "HARD"}))
+        .await;
+    assert_eq!(bad_rule["errors"][0]["extensions"]["field"], "rrule");
+    let bad_zone = flow
+        .app
+        .graphql(ADMIN_TOKEN, create, json!({"input": {"name": "x", "dtstart": "2026-12-01T00:00", "durationMinutes": 60, "timeZone": "Mars/Olympus"}, "kind": "HARD"}))
+        .await;
+    assert_eq!(bad_zone["errors"][0]["extensions"]["field"], "timeZone");
+    let requester_attempt = flow
+        .app
+        .graphql(
+            &flow.person("Pat", &["requester"]).await.token,
+            create,
+            json!({"input": {"name": "x", "dtstart": "2026-12-01T00:00", "durationMinutes": 60, "timeZone": "UTC"}, "kind": "HARD"}),
+        )
+        .await;
+    assert_eq!(error_code(&requester_attempt), "FORBIDDEN");
+
+    // A one-off hard freeze over Black Friday week in New York.
+    let now = flow.app.clock.now();
+    let start = (now + Duration::days(3))
+        .format("%Y-%m-%dT00:00")
+        .to_string();
+    let freeze = flow
+        .app
+        .data(ADMIN_TOKEN, create, json!({"input": {"name": "Black Friday", "dtstart": start, "durationMinutes": 7 * 24 * 60, "timeZone": "America/New_York"}, "kind": "HARD"}))
+        .await;
+    assert_eq!(freeze["createFreeze"]["freezeKind"], "HARD");
+    let window = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "mutation($input: CalendarRuleInput!) { createWindow(input: $input, changeTypes: [\"standard\"]) { id } }",
+            json!({"input": {"name": "Weeknights", "dtstart": "2026-01-05T22:00", "rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "durationMinutes": 180, "timeZone": "Europe/Berlin"}}),
+        )
+        .await;
+    assert!(window["createWindow"]["id"].is_string());
+
+    let view = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "query($from: DateTime!, $to: DateTime!) { calendar(from: $from, to: $to) { windows { name start end } freezes { name freezeKind start } } }",
+            json!({"from": now.to_rfc3339(), "to": (now + Duration::days(14)).to_rfc3339()}),
+        )
+        .await["calendar"]
+        .clone();
+    assert_eq!(view["freezes"].as_array().unwrap().len(), 1);
+    assert_eq!(view["freezes"][0]["name"], "Black Friday");
+    let weeknights = view["windows"].as_array().unwrap();
+    assert!((9..=11).contains(&weeknights.len()), "{weeknights:?}");
+    for occurrence in weeknights {
+        let start: DateTime<Utc> = occurrence["start"].as_str().unwrap().parse().unwrap();
+        // 22:00 Berlin is 21:00 UTC in winter.
+        assert_eq!(start.format("%H:%M").to_string(), "21:00");
+    }
+    let too_long = flow
+        .app
+        .graphql(
+            &flow.requester.token,
+            "query($from: DateTime!, $to: DateTime!) { calendar(from: $from, to: $to) { windows { name } } }",
+            json!({"from": now.to_rfc3339(), "to": (now + Duration::days(1000)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(error_code(&too_long), "VALIDATION");
+}
+
+fn parse_feed(body: &str) -> Value {
+    ensure_python_packages();
+    let mut child = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/parse_ical.py"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the parser rejected the feed:\n{body}"
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_ical_feed_parses_with_an_independent_parser() {
+    let flow = Flow::new("cab-quorum").await;
+    let board = flow.board(4).await;
+    let api = flow.app.system("api", None).await;
+    let web = flow.app.system("web", None).await;
+    let change = flow.create("normal", json!({"title": "Upgrade API gateway", "systemIds": [api], "likelihood": 4, "impact": 4})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    for member in &board[1..4] {
+        flow.approve(&member.token, id).await;
+    }
+    // 7 days' notice, inside the monthly window: ask for suggestions.
+    assert_eq!(
+        flow.schedule(id, 0).await["data"]["scheduleChange"]["status"],
+        "SCHEDULED"
+    );
+    let tentative = flow
+        .create("normal", json!({"title": "Web tweak", "systemIds": [web], "plannedStart": "2027-02-07T07:00:00Z", "plannedEnd": "2027-02-07T08:00:00Z"}))
+        .await;
+    flow.submit(&tentative["id"]).await;
+
+    let issued = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "mutation { issueFeedToken(name: \"Outlook\") { secret path token { id } } }",
+            json!({}),
+        )
+        .await["issueFeedToken"]
+        .clone();
+    let url = format!("{}{}", flow.app.base_url, issued["path"].as_str().unwrap());
+    let fetch = |url: String| async move {
+        let response = reqwest::get(&url).await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, content_type, response.text().await.unwrap())
+    };
+    let (status, content_type, body) = fetch(url.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("text/calendar; charset=utf-8")
+    );
+    let feed = parse_feed(&body);
+    assert_eq!(feed["VERSION"], "2.0");
+    assert_eq!(feed["METHOD"], "PUBLISH");
+    assert!(feed["PRODID"].as_str().unwrap().contains("Gatehouse"));
+    assert!(feed["NAME"].as_str().unwrap().contains("Gatehouse"));
+    assert!(feed["REFRESH-INTERVAL"].is_string());
+    let events = feed["events"].as_array().unwrap();
+    let find = |uid_prefix: &str| {
+        events
+            .iter()
+            .find(|e| e["uid"].as_str().unwrap().starts_with(uid_prefix))
+            .cloned()
+    };
+    let scheduled = find(change["id"].as_str().unwrap()).expect("the scheduled change");
+    assert_eq!(scheduled["status"], "CONFIRMED");
+    assert_eq!(scheduled["sequence"], 1);
+    assert_eq!(scheduled["categories"], json!(["normal", "CRITICAL"]));
+    assert!(
+        scheduled["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with(change["number"].as_str().unwrap())
+    );
+    assert!(scheduled["dtstamp"].is_object() && scheduled["url"].is_string());
+    let planned = find(tentative["id"].as_str().unwrap()).expect("the planned change");
+    assert_eq!(planned["status"], "TENTATIVE");
+    assert_eq!(planned["dtstart"]["utc"], "2027-02-07T07:00:00+00:00");
+    let window = find("window-").expect("the maintenance window");
+    assert_eq!(window["rrule"], "FREQ=MONTHLY;BYDAY=1SU");
+    assert_eq!(window["dtstart"]["tzid"], "America/New_York");
+    assert_eq!(
+        window["dtstart"]["value"].as_str().unwrap()[11..16],
+        *"02:00"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["uid"].as_str().unwrap().starts_with("window-"))
+            .count(),
+        1,
+        "one recurring event, not copies"
+    );
+
+    // Rescheduling bumps SEQUENCE and keeps the UID; cancelling marks it.
+    assert_eq!(
+        flow.schedule(id, 24 * 40).await["data"]["scheduleChange"]["status"],
+        "SCHEDULED"
+    );
+    let again = parse_feed(&fetch(url.clone()).await.2);
+    let moved = again["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["uid"] == scheduled["uid"])
+        .unwrap()
+        .clone();
+    assert_eq!(moved["sequence"], 2);
+    assert_ne!(moved["dtstart"], scheduled["dtstart"]);
+    flow.call(
+        &flow.requester.token,
+        "cancelChange(id: $id, reason: $r)",
+        "$r: String!",
+        json!({"id": id, "r": "superseded"}),
+    )
+    .await;
+    let cancelled = parse_feed(&fetch(url.clone()).await.2);
+    let gone = cancelled["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["uid"] == scheduled["uid"])
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (gone["status"].as_str(), gone["sequence"].as_i64()),
+        (Some("CANCELLED"), Some(3))
+    );
+
+    // Filters by system and type.
+    let by_system = parse_feed(&fetch(format!("{url}&system={web}")).await.2);
+    let uids: Vec<String> = by_system["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        uids.iter()
+            .any(|u| u.starts_with(tentative["id"].as_str().unwrap()))
+    );
+    assert!(
+        !uids
+            .iter()
+            .any(|u| u.starts_with(change["id"].as_str().unwrap()))
+    );
+    let by_type = parse_feed(&fetch(format!("{url}&type=emergency")).await.2);
+    assert!(
+        by_type["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["uid"].as_str().unwrap().starts_with("window-"))
+    );
+
+    // No token, a bearer token, or a revoked feed token: 401.
+    assert_eq!(
+        fetch(format!("{}/calendar.ics", flow.app.base_url)).await.0,
+        401
+    );
+    assert_eq!(
+        fetch(format!(
+            "{}/calendar.ics?token={}",
+            flow.app.base_url, flow.requester.token
+        ))
+        .await
+        .0,
+        401
+    );
+    flow.app
+        .data(
+            &flow.requester.token,
+            "mutation($id: ID!) { revokeFeedToken(id: $id) { revokedAt } }",
+            json!({"id": issued["token"]["id"]}),
+        )
+        .await;
+    assert_eq!(fetch(url).await.0, 401);
+}
