@@ -1,4 +1,7 @@
-//! HTTP routes: GraphQL (with GraphiQL), health and readiness.
+//! HTTP routes: GraphQL (with GraphiQL), health and readiness, evidence
+//! pack export.
+
+mod audit_export;
 
 use std::time::Duration;
 
@@ -41,6 +44,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/audit/export", get(audit_export::export))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(

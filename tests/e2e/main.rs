@@ -7,6 +7,7 @@ mod audit;
 mod changes;
 mod cli;
 mod concurrency;
+mod evidence;
 mod health;
 mod helpers;
 mod listing;

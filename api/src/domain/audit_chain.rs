@@ -72,6 +72,37 @@ pub fn event_hash(event: &EventContent<'_>) -> String {
     hex::encode(Sha256::digest(canonical_encoding(event).as_bytes()))
 }
 
+/// An anchor given by a client: both parts or neither, a positive sequence
+/// number and a SHA-256 in lowercase hex.
+pub fn parse_anchor(
+    seq: Option<i64>,
+    hash: Option<String>,
+) -> Result<Option<(i64, String)>, super::ValidationError> {
+    use super::ValidationError;
+    match (seq, hash) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ValidationError::new(
+            "anchorHash",
+            "give anchorHash together with anchorSeq",
+        )),
+        (None, Some(_)) => Err(ValidationError::new(
+            "anchorSeq",
+            "give anchorSeq together with anchorHash",
+        )),
+        (Some(seq), _) if seq < 1 => Err(ValidationError::new("anchorSeq", "must be at least 1")),
+        (Some(seq), Some(hash)) => {
+            if hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                Ok(Some((seq, hash)))
+            } else {
+                Err(ValidationError::new(
+                    "anchorHash",
+                    "must be 64 lowercase hexadecimal digits",
+                ))
+            }
+        }
+    }
+}
+
 /// Why a chain failed verification, at the first event found broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainBreak {
@@ -105,6 +136,16 @@ impl ChainVerifier {
         Self {
             anchor: Some((seq, hash.into())),
             ..Self::default()
+        }
+    }
+
+    /// Verifies a run of the chain that starts after event `prev_seq`
+    /// whose hash was `prev_hash` (an evidence pack's segment).
+    pub fn resume(prev_seq: i64, prev_hash: impl Into<String>) -> Self {
+        Self {
+            expected_seq: prev_seq + 1,
+            prev_hash: prev_hash.into(),
+            anchor: None,
         }
     }
 
@@ -145,6 +186,20 @@ impl ChainVerifier {
         self.expected_seq += 1;
         self.prev_hash = recomputed;
         Ok(())
+    }
+
+    /// Ends verification of a run that must reach event `last`.
+    pub fn finish_at(self, last: i64) -> Result<(i64, String), ChainBreak> {
+        let head_seq = self.expected_seq - 1;
+        if head_seq < last {
+            return Err(ChainBreak {
+                seq: head_seq + 1,
+                reason: format!(
+                    "the run ends at event {head_seq} but should reach event {last} (events are missing)"
+                ),
+            });
+        }
+        self.finish()
     }
 
     /// Ends verification: the number of events and the head `(seq, hash)`.
@@ -222,6 +277,17 @@ mod tests {
         verifier.finish()
     }
 
+    fn verify_run(
+        mut verifier: ChainVerifier,
+        events: &[Owned],
+        last: i64,
+    ) -> Result<(i64, String), ChainBreak> {
+        for event in events {
+            verifier.check(&content(event), &event.hash)?;
+        }
+        verifier.finish_at(last)
+    }
+
     fn verify(events: &[Owned]) -> Result<(i64, String), ChainBreak> {
         verify_with(ChainVerifier::default(), events)
     }
@@ -232,6 +298,31 @@ mod tests {
         assert_eq!(
             canonical_json(&value),
             r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn anchors_come_whole_and_well_formed() {
+        let hash = "ab".repeat(32);
+        assert_eq!(parse_anchor(None, None).unwrap(), None);
+        assert_eq!(
+            parse_anchor(Some(3), Some(hash.clone())).unwrap(),
+            Some((3, hash.clone()))
+        );
+        assert_eq!(parse_anchor(Some(3), None).unwrap_err().field, "anchorHash");
+        assert_eq!(
+            parse_anchor(None, Some(hash.clone())).unwrap_err().field,
+            "anchorSeq"
+        );
+        assert_eq!(
+            parse_anchor(Some(0), Some(hash.clone())).unwrap_err().field,
+            "anchorSeq"
+        );
+        assert_eq!(
+            parse_anchor(Some(3), Some(hash.to_uppercase()))
+                .unwrap_err()
+                .field,
+            "anchorHash"
         );
     }
 
@@ -271,6 +362,20 @@ mod tests {
         events[2].payload = "{\"n\":99}".into();
         events[2].hash = event_hash(&content(&events[2]));
         assert_eq!(verify(&events).unwrap_err().seq, 4);
+    }
+
+    #[test]
+    fn a_segment_verifies_from_the_hash_before_it() {
+        let events = chain(5);
+        let resumed = ChainVerifier::resume(2, events[1].hash.clone());
+        assert_eq!(
+            verify_with(resumed, &events[2..]).unwrap(),
+            (5, events[4].hash.clone())
+        );
+        let short = ChainVerifier::resume(2, events[1].hash.clone());
+        assert_eq!(verify_run(short, &events[2..4], 5).unwrap_err().seq, 5);
+        let wrong = ChainVerifier::resume(2, GENESIS_HASH);
+        assert_eq!(verify_with(wrong, &events[2..]).unwrap_err().seq, 3);
     }
 
     #[test]

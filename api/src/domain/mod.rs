@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audit_chain;
 pub mod change;
+pub mod evidence_pack;
 pub mod numbering;
 pub mod pagination;
 pub mod permissions;

@@ -1,16 +1,24 @@
 //! Appending to and verifying the audit hash chain.
 
+use chrono::{DateTime, Utc};
 use entity::audit_event;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::Caller;
 use crate::{
     db,
-    domain::audit_chain::{self, ChainBreak, ChainVerifier, EventContent, GENESIS_HASH},
+    domain::{
+        ValidationError,
+        audit_chain::{self, ChainBreak, ChainVerifier, EventContent, GENESIS_HASH},
+        pagination::{self, PageRequest, Window},
+        permissions,
+    },
     error::ServiceResult,
 };
 
@@ -40,16 +48,7 @@ pub async fn append(
         ))
         .await?;
     }
-    let last = audit_event::Entity::find()
-        .select_only()
-        .column(audit_event::Column::Seq)
-        .column(audit_event::Column::Hash)
-        .order_by_desc(audit_event::Column::Seq)
-        .limit(1)
-        .into_tuple::<(i64, String)>()
-        .one(txn)
-        .await?;
-    let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_owned()));
+    let (prev_seq, prev_hash) = head(txn).await?.unwrap_or((0, GENESIS_HASH.to_owned()));
     let (actor_id, actor_label) = match caller {
         Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
         Caller::Operator { label } => (None, label.clone()),
@@ -83,6 +82,101 @@ pub async fn append(
     .insert(txn)
     .await?;
     Ok(event)
+}
+
+/// The newest event's `(seq, hash)`, `None` on an empty trail.
+pub async fn head<C: ConnectionTrait>(conn: &C) -> ServiceResult<Option<(i64, String)>> {
+    Ok(audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Seq)
+        .column(audit_event::Column::Hash)
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(1)
+        .into_tuple::<(i64, String)>()
+        .one(conn)
+        .await?)
+}
+
+/// Which events to list; every given field must match.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub actor_id: Option<Uuid>,
+    pub action: Option<String>,
+    /// Occurred at or after (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before (exclusive).
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl EventFilter {
+    fn condition(&self) -> Result<Condition, ValidationError> {
+        let mut condition = Condition::all();
+        for (field, value, column) in [
+            (
+                "filter.entityType",
+                &self.entity_type,
+                audit_event::Column::EntityType,
+            ),
+            (
+                "filter.entityId",
+                &self.entity_id,
+                audit_event::Column::EntityId,
+            ),
+            ("filter.action", &self.action, audit_event::Column::Action),
+        ] {
+            if let Some(value) = value {
+                // The columns hold at most 64 characters; a longer value
+                // is a client mistake rather than a query for nothing.
+                if value.chars().count() > 64 {
+                    return Err(ValidationError::new(field, "at most 64 characters"));
+                }
+                condition = condition.add(column.eq(value.as_str()));
+            }
+        }
+        if let Some(actor) = self.actor_id {
+            condition = condition.add(audit_event::Column::ActorId.eq(actor));
+        }
+        if let Some(from) = self.from {
+            condition = condition.add(audit_event::Column::OccurredAt.gte(from));
+        }
+        if let Some(to) = self.to {
+            condition = condition.add(audit_event::Column::OccurredAt.lt(to));
+        }
+        Ok(condition)
+    }
+}
+
+/// One page of events matching `filter`, oldest first, with the window and
+/// the total. Offsets stay valid while events are appended, because new
+/// events always sort after every existing one.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: &EventFilter,
+    page: PageRequest,
+    max_page_size: u64,
+) -> ServiceResult<(Vec<audit_event::Model>, Window, u64)> {
+    caller.authorize(permissions::read_audit_trail)?;
+    let condition = filter.condition()?;
+    let total = audit_event::Entity::find()
+        .filter(condition.clone())
+        .count(db)
+        .await?;
+    let window = pagination::window(page, total, max_page_size)?;
+    if window.limit == 0 {
+        return Ok((Vec::new(), window, total));
+    }
+    let rows = audit_event::Entity::find()
+        .filter(condition)
+        .order_by_asc(audit_event::Column::Seq)
+        .offset(window.offset)
+        .limit(window.limit)
+        .all(db)
+        .await?;
+    Ok((rows, window, total))
 }
 
 /// Outcome of verifying the whole chain.

@@ -6,6 +6,6 @@ pub mod change;
 pub mod system;
 
 pub use account::{ApiToken, IssuedToken, User};
-pub use audit::AuditVerification;
+pub use audit::{AuditEvent, AuditVerification};
 pub use change::Change;
 pub use system::System;
