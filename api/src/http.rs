@@ -1,4 +1,7 @@
-//! HTTP routes: GraphQL (with GraphiQL), health and readiness.
+//! HTTP routes: GraphQL (with GraphiQL), health and readiness, evidence
+//! pack export.
+
+mod audit_export;
 
 use std::time::Duration;
 
@@ -42,6 +45,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/calendar.ics", get(calendar_feed))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/audit/export", get(audit_export::export))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(

@@ -1,9 +1,15 @@
-use sea_orm::{ConnectionTrait, Statement};
-use serde_json::json;
+use api::domain::audit_chain::{EventContent, event_hash};
+use entity::audit_event;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, sea_query::Expr,
+};
+use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, error_code, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, TestApp, error_code, spawn_app};
 
 const VERIFY: &str = "{ verifyAuditLog { ok events headHash brokenAt reason } }";
+const VERIFY_ANCHORED: &str = "query($seq: Int, $hash: String) {
+    verifyAuditLog(anchorSeq: $seq, anchorHash: $hash) { ok events headHash brokenAt reason } }";
 
 #[tokio::test]
 async fn every_write_appends_one_verified_event() {
@@ -83,30 +89,357 @@ async fn the_database_refuses_to_rewrite_the_audit_trail() {
     );
 }
 
-#[tokio::test]
-async fn a_tampered_event_is_reported_with_its_sequence_number() {
-    let app = spawn_app().await;
-    app.user("Ada", &["requester"]).await;
-    let backend = app.db.get_database_backend();
-    // An attacker with owner rights lifts the guard and edits event 3.
-    let lift = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"
+/// Lifts the append-only guard, as an attacker with owner rights on the
+/// database could.
+async fn lift_guard(app: &TestApp) {
+    let statements: &[&str] = match app.db.get_database_backend() {
+        DbBackend::Postgres => {
+            &["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"]
         }
-        _ => "DROP TRIGGER audit_events_no_update",
+        _ => &[
+            "DROP TRIGGER audit_events_no_update",
+            "DROP TRIGGER audit_events_no_delete",
+        ],
     };
-    app.db.execute_unprepared(lift).await.unwrap();
+    for statement in statements {
+        app.db.execute_unprepared(statement).await.unwrap();
+    }
+}
+
+/// A trail of 8 events: the bootstrap (2) and three accounts with a token
+/// each (2 apiece).
+async fn trail_of_eight() -> TestApp {
+    let app = spawn_app().await;
+    for name in ["Ada", "Grace", "Linus"] {
+        app.user(name, &["requester"]).await;
+    }
+    assert_eq!(app.audit_event_count().await, 8);
+    app
+}
+
+async fn verify(app: &TestApp, anchor: Option<(i64, &str)>) -> Value {
+    let variables = match anchor {
+        Some((seq, hash)) => json!({"seq": seq, "hash": hash}),
+        None => json!({}),
+    };
+    app.data(ADMIN_TOKEN, VERIFY_ANCHORED, variables).await["verifyAuditLog"].clone()
+}
+
+fn assert_broken_at(verified: &Value, seq: i64, reason_contains: &str) {
+    assert_eq!(verified["ok"], false, "{verified}");
+    assert_eq!(verified["brokenAt"], seq, "{verified}");
+    assert_eq!(verified["events"], seq - 1, "{verified}");
+    assert!(
+        verified["reason"]
+            .as_str()
+            .unwrap()
+            .contains(reason_contains),
+        "{verified}"
+    );
+}
+
+#[tokio::test]
+async fn an_edited_payload_is_reported_with_its_sequence_number() {
+    let app = trail_of_eight().await;
+    lift_guard(&app).await;
     app.db
         .execute_unprepared(
             "UPDATE audit_events SET payload = '{\"name\":\"Mallory\"}' WHERE seq = 3",
         )
         .await
         .unwrap();
-    let verified = app.data(ADMIN_TOKEN, VERIFY, json!({})).await["verifyAuditLog"].clone();
-    assert_eq!(verified["ok"], false);
-    assert_eq!(verified["brokenAt"], 3);
-    assert!(
-        verified["reason"].as_str().unwrap().contains("edited"),
-        "{verified}"
+    assert_broken_at(&verify(&app, None).await, 3, "edited");
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_reported_with_its_sequence_number() {
+    let app = trail_of_eight().await;
+    lift_guard(&app).await;
+    app.db
+        .execute_unprepared("DELETE FROM audit_events WHERE seq = 5")
+        .await
+        .unwrap();
+    assert_broken_at(&verify(&app, None).await, 5, "deleted or reordered");
+}
+
+#[tokio::test]
+async fn two_swapped_events_are_reported_at_the_first() {
+    let app = trail_of_eight().await;
+    lift_guard(&app).await;
+    // Events 4 and 5 trade places: each row now sits at the other's seq.
+    for statement in [
+        "UPDATE audit_events SET seq = -5 WHERE seq = 5",
+        "UPDATE audit_events SET seq = 5 WHERE seq = 4",
+        "UPDATE audit_events SET seq = 4 WHERE seq = -5",
+    ] {
+        app.db.execute_unprepared(statement).await.unwrap();
+    }
+    assert_broken_at(&verify(&app, None).await, 4, "");
+}
+
+#[tokio::test]
+async fn a_forged_rehash_of_one_event_breaks_the_next_link() {
+    let app = trail_of_eight().await;
+    lift_guard(&app).await;
+    // The attacker edits event 3 and recomputes its hash, but cannot
+    // recompute the rest of the chain without it showing elsewhere.
+    let event = audit_event::Entity::find_by_id(3i64)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let forged_payload = "{\"name\":\"Mallory\"}";
+    let forged_hash = event_hash(&EventContent {
+        seq: event.seq,
+        occurred_at: event.occurred_at,
+        actor_id: event.actor_id,
+        actor_label: &event.actor_label,
+        action: &event.action,
+        entity_type: &event.entity_type,
+        entity_id: &event.entity_id,
+        payload: forged_payload,
+        prev_hash: &event.prev_hash,
+    });
+    audit_event::Entity::update_many()
+        .col_expr(audit_event::Column::Payload, Expr::value(forged_payload))
+        .col_expr(audit_event::Column::Hash, Expr::value(forged_hash))
+        .filter(audit_event::Column::Seq.eq(3))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    assert_broken_at(&verify(&app, None).await, 4, "prev_hash");
+}
+
+#[tokio::test]
+async fn a_truncated_tail_is_detected_against_the_evidence_pack_head() {
+    let app = trail_of_eight().await;
+    let database_url = app.database_url.clone();
+    let out = crate::evidence::scratch_dir("truncated");
+    let manifest = crate::evidence::cli_export(&database_url, &out).await;
+    let head_seq = manifest["chainHead"]["seq"].as_i64().unwrap();
+    let head_hash = manifest["chainHead"]["hash"].as_str().unwrap().to_owned();
+    assert_eq!(head_seq, 8);
+    assert!(verify(&app, Some((head_seq, &head_hash))).await["ok"] == true);
+
+    lift_guard(&app).await;
+    app.db
+        .execute_unprepared("DELETE FROM audit_events WHERE seq >= 7")
+        .await
+        .unwrap();
+    // Without an anchor a clean cut at the end looks like a shorter trail.
+    let unanchored = verify(&app, None).await;
+    assert_eq!(
+        (unanchored["ok"].clone(), unanchored["events"].clone()),
+        (json!(true), json!(6))
     );
+    // Against the head recorded in the pack it is caught, at the first
+    // missing event.
+    assert_broken_at(
+        &verify(&app, Some((head_seq, &head_hash))).await,
+        7,
+        "truncated",
+    );
+    let cli = crate::evidence::gatehouse(
+        &database_url,
+        &[
+            "audit",
+            "verify",
+            "--anchor-seq",
+            &head_seq.to_string(),
+            "--anchor-hash",
+            &head_hash,
+        ],
+    );
+    assert_eq!(cli.status.code(), Some(2));
+    let printed = String::from_utf8_lossy(&cli.stdout);
+    assert!(printed.starts_with("BROKEN at event 7:"), "{printed}");
+}
+
+#[tokio::test]
+async fn anchors_are_validated() {
+    let app = spawn_app().await;
+    let response = app
+        .graphql(ADMIN_TOKEN, VERIFY_ANCHORED, json!({"seq": 1}))
+        .await;
+    assert_eq!(error_code(&response), "VALIDATION");
+    assert_eq!(response["errors"][0]["extensions"]["field"], "anchorHash");
+    let response = app
+        .graphql(
+            ADMIN_TOKEN,
+            VERIFY_ANCHORED,
+            json!({"seq": 1, "hash": "nothex"}),
+        )
+        .await;
+    assert_eq!(error_code(&response), "VALIDATION");
+    // A wrong hash for an existing event is a break, not an error.
+    let verified = verify(&app, Some((2, &"0".repeat(64)))).await;
+    assert_broken_at(&verified, 2, "anchor");
+}
+
+const EVENTS: &str = "query($filter: AuditEventFilterInput, $first: Int, $after: String) {
+    auditEvents(filter: $filter, first: $first, after: $after) {
+        totalCount
+        pageInfo { hasNextPage hasPreviousPage endCursor }
+        edges { node { seq occurredAt action entityType entityId actorLabel actor { email } payload prevHash hash } }
+    } }";
+
+fn seqs(connection: &Value) -> Vec<i64> {
+    connection["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"]["seq"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn auditors_list_the_trail_filtered_and_paged() {
+    let app = spawn_app().await;
+    let ada = app.user("Ada", &["requester"]).await; // events 3, 4
+    let change = app.create_change(&ada.token, json!({})).await; // 5
+    app.data(
+        &ada.token,
+        "mutation($id: ID!) { updateChange(id: $id, expectedVersion: 1, input: {title: \"New\"}) { version } }",
+        json!({"id": change["id"]}),
+    )
+    .await; // 6
+    let auditor = app.user("Audrey", &["auditor"]).await; // 7, 8
+
+    let page = app.data(&auditor.token, EVENTS, json!({"first": 3})).await["auditEvents"].clone();
+    assert_eq!(page["totalCount"], 8);
+    assert_eq!(seqs(&page), [1, 2, 3]);
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    // Each event links to the one before it.
+    assert_eq!(
+        page["edges"][1]["node"]["prevHash"],
+        page["edges"][0]["node"]["hash"]
+    );
+    let next = app
+        .data(
+            &auditor.token,
+            EVENTS,
+            json!({"first": 3, "after": page["pageInfo"]["endCursor"]}),
+        )
+        .await["auditEvents"]
+        .clone();
+    assert_eq!(seqs(&next), [4, 5, 6]);
+    assert_eq!(next["pageInfo"]["hasPreviousPage"], true);
+
+    let of_change = app
+        .data(
+            &auditor.token,
+            EVENTS,
+            json!({"filter": {"entityType": "change", "entityId": change["id"]}}),
+        )
+        .await["auditEvents"]
+        .clone();
+    assert_eq!(of_change["totalCount"], 2);
+    let updated = &of_change["edges"][1]["node"];
+    assert_eq!(updated["action"], "change.updated");
+    assert_eq!(updated["actor"]["email"], ada.email);
+    assert_eq!(updated["actorLabel"], ada.email);
+    assert_eq!(
+        updated["payload"]["changes"]["title"],
+        json!({"before": "Rotate TLS certificates", "after": "New"})
+    );
+
+    let by_actor = app
+        .data(
+            &auditor.token,
+            EVENTS,
+            json!({"filter": {"actorId": ada.id}}),
+        )
+        .await["auditEvents"]
+        .clone();
+    assert_eq!(seqs(&by_actor), [5, 6]);
+    let by_action = app
+        .data(
+            &auditor.token,
+            EVENTS,
+            json!({"filter": {"action": "token.issued"}}),
+        )
+        .await["auditEvents"]
+        .clone();
+    assert_eq!(seqs(&by_action), [2, 4, 8]);
+    // The period is [from, to).
+    let fifth_at = next["edges"][1]["node"]["occurredAt"].clone();
+    let sixth_at = next["edges"][2]["node"]["occurredAt"].clone();
+    let in_period = app
+        .data(
+            &auditor.token,
+            EVENTS,
+            json!({"filter": {"from": fifth_at, "to": sixth_at}}),
+        )
+        .await["auditEvents"]
+        .clone();
+    assert_eq!(seqs(&in_period), [5]);
+    // The bootstrap acts before any account exists: no actor, a label.
+    assert_eq!(page["edges"][0]["node"]["actorLabel"], "bootstrap");
+    assert_eq!(page["edges"][0]["node"]["actor"], Value::Null);
+
+    assert_eq!(
+        error_code(&app.graphql(&ada.token, EVENTS, json!({})).await),
+        "FORBIDDEN"
+    );
+    let oversized = app
+        .graphql(&auditor.token, EVENTS, json!({"first": 101}))
+        .await;
+    assert_eq!(error_code(&oversized), "VALIDATION");
+    let bad_actor = app
+        .graphql(
+            &auditor.token,
+            EVENTS,
+            json!({"filter": {"actorId": "nope"}}),
+        )
+        .await;
+    assert_eq!(
+        bad_actor["errors"][0]["extensions"]["field"],
+        "filter.actorId"
+    );
+}
+
+#[tokio::test]
+async fn anyone_signed_in_reads_the_history_of_a_change() {
+    let app = spawn_app().await;
+    let ada = app.user("Ada", &["requester"]).await;
+    let bob = app.user("Bob", &["requester"]).await;
+    let change = app.create_change(&ada.token, json!({})).await;
+    app.data(
+        &ada.token,
+        "mutation($id: ID!) { updateChange(id: $id, expectedVersion: 1, input: {title: \"New\"}) { version } }",
+        json!({"id": change["id"]}),
+    )
+    .await;
+    app.create_change(&ada.token, json!({"title": "Another"}))
+        .await;
+    let history = app
+        .data(
+            &bob.token,
+            "query($id: ID) { change(id: $id) { history { seq action actor { email } payload } } }",
+            json!({"id": change["id"]}),
+        )
+        .await["change"]["history"]
+        .clone();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["change.created", "change.updated"]);
+    assert!(history[0]["seq"].as_i64() < history[1]["seq"].as_i64());
+    assert_eq!(history[0]["actor"]["email"], ada.email);
+    assert_eq!(history[0]["payload"]["number"], change["number"]);
+
+    // A page of changes loads every history in one query.
+    let listed = app
+        .data(
+            &bob.token,
+            "{ changes(first: 10, orderBy: {field: CREATED_AT, direction: ASC}) { edges { node { number history { action } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = listed["changes"]["edges"].as_array().unwrap();
+    assert_eq!(edges[0]["node"]["history"].as_array().unwrap().len(), 2);
+    assert_eq!(edges[1]["node"]["history"].as_array().unwrap().len(), 1);
 }

@@ -14,6 +14,7 @@ pub const ADMIN_TOKEN: &str = "gh_test_bootstrap_admin_token_0123456789";
 
 pub struct TestApp {
     pub base_url: String,
+    pub database_url: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub queries: QueryCounter,
@@ -94,6 +95,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         clock: settings.clock.clone(),
         base_url,
+        database_url: settings.database_url,
         client: reqwest::Client::new(),
         db,
         queries,

@@ -8,6 +8,7 @@ mod calendar;
 mod changes;
 mod cli;
 mod concurrency;
+mod evidence;
 mod health;
 mod helpers;
 mod lifecycle;

@@ -1,13 +1,16 @@
-//! `gatehouse audit`: verifying the audit trail.
+//! `gatehouse audit`: verifying the audit trail and exporting evidence
+//! packs.
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
 use crate::{
     config::Settings,
     db::{self, QueryCounter},
-    service::audit,
+    domain::evidence_pack::Period,
+    service::{Caller, audit, evidence},
 };
 
 #[derive(Debug, Subcommand)]
@@ -21,23 +24,70 @@ pub enum AuditAction {
         #[arg(long, requires = "anchor_seq")]
         anchor_hash: Option<String>,
     },
+    /// Write the evidence pack of a period into a new or empty directory:
+    /// the audit events and the changes they touched (JSONL and CSV) and
+    /// manifest.json. Check it with scripts/verify_evidence_pack.py.
+    Export {
+        /// Start of the period, inclusive (RFC 3339).
+        #[arg(long)]
+        from: DateTime<Utc>,
+        /// End of the period, exclusive (RFC 3339).
+        #[arg(long)]
+        to: DateTime<Utc>,
+        /// Directory to write (created if missing; must be empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<ExitCode> {
-    let AuditAction::Verify {
-        anchor_seq,
-        anchor_hash,
-    } = action;
     let db = db::connect(&settings.database_url, &QueryCounter::default()).await?;
-    let anchor = anchor_seq.zip(anchor_hash);
-    match audit::verify(&db, anchor).await? {
-        audit::Verification::Intact { events, head_hash } => {
-            println!("OK: {events} events, head hash {head_hash}");
-            Ok(ExitCode::SUCCESS)
+    match action {
+        AuditAction::Verify {
+            anchor_seq,
+            anchor_hash,
+        } => {
+            let anchor = anchor_seq.zip(anchor_hash);
+            match audit::verify(&db, anchor).await? {
+                audit::Verification::Intact { events, head_hash } => {
+                    println!("OK: {events} events, head hash {head_hash}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                audit::Verification::Broken(broken) => {
+                    println!("BROKEN at event {}: {}", broken.seq, broken.reason);
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
-        audit::Verification::Broken(broken) => {
-            println!("BROKEN at event {}: {}", broken.seq, broken.reason);
-            Ok(ExitCode::from(2))
+        AuditAction::Export { from, to, out } => {
+            let period = Period::new(from, to).map_err(|e| anyhow::anyhow!("--{e}"))?;
+            let manifest = evidence::export(&db, &Caller::operator(), period, &out).await?;
+            let segment = &manifest.audit_events;
+            match (segment.first_seq, segment.last_seq) {
+                (Some(first), Some(last)) => println!(
+                    "exported {} audit events (seq {first}..={last}) and {} changes to {}",
+                    segment.count,
+                    manifest.rows_of("changes"),
+                    out.display()
+                ),
+                _ => println!(
+                    "no audit events in the period; wrote an empty pack to {}",
+                    out.display()
+                ),
+            }
+            if let Some(head) = &manifest.chain_head {
+                println!("chain head at export: seq {} hash {}", head.seq, head.hash);
+            }
+            if segment.intact {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "BROKEN at event {}: {}",
+                    segment.broken_at.unwrap_or_default(),
+                    segment.broken_reason.as_deref().unwrap_or_default()
+                );
+                Ok(ExitCode::from(2))
+            }
         }
     }
 }

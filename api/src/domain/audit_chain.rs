@@ -6,7 +6,9 @@
 //! keys sorted, no insignificant whitespace, timestamps as RFC 3339 with
 //! microseconds and `Z`, the payload as the exact stored text.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -54,22 +56,153 @@ pub fn canonical_json(value: &Value) -> String {
 
 /// The canonical encoding the hash is taken over.
 pub fn canonical_encoding(event: &EventContent<'_>) -> String {
-    let value = serde_json::json!({
-        "seq": event.seq,
-        "occurredAt": event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-        "actorId": event.actor_id.map(|id| id.to_string()),
-        "actorLabel": event.actor_label,
-        "action": event.action,
-        "entityType": event.entity_type,
-        "entityId": event.entity_id,
-        "payload": event.payload,
-        "prevHash": event.prev_hash,
-    });
-    canonical_json(&value)
+    let mut out = String::with_capacity(ENCODING_OVERHEAD + event.payload.len());
+    write_canonical_encoding(event, &mut out);
+    out
 }
 
+/// Room for everything but the payload in one encoding, so a buffer sized
+/// with it rarely grows.
+const ENCODING_OVERHEAD: usize = 512;
+
+/// Writes the canonical encoding into `out` (cleared first) without
+/// building a JSON tree: the nine keys in sorted order, strings escaped
+/// exactly as serde_json escapes them (and as Python's `json.dumps(...,
+/// ensure_ascii=False)` does). Verification reuses one buffer for a whole
+/// chain; the unit tests prove the output equal to `canonical_json` of the
+/// same fields.
+pub fn write_canonical_encoding(event: &EventContent<'_>, out: &mut String) {
+    out.clear();
+    out.push_str("{\"action\":");
+    push_json_string(out, event.action);
+    out.push_str(",\"actorId\":");
+    match event.actor_id {
+        Some(id) => {
+            out.push('"');
+            out.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+            out.push('"');
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"actorLabel\":");
+    push_json_string(out, event.actor_label);
+    out.push_str(",\"entityId\":");
+    push_json_string(out, event.entity_id);
+    out.push_str(",\"entityType\":");
+    push_json_string(out, event.entity_type);
+    out.push_str(",\"occurredAt\":\"");
+    push_timestamp(out, event.occurred_at);
+    out.push_str("\",\"payload\":");
+    push_json_string(out, event.payload);
+    out.push_str(",\"prevHash\":");
+    push_json_string(out, event.prev_hash);
+    out.push_str(",\"seq\":");
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{}", event.seq);
+    out.push('}');
+}
+
+/// A JSON string literal: `"` and `\` escaped, control characters as
+/// `\b \t \n \f \r` or `\u00xx` (lowercase hex), everything else as is.
+fn push_json_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut start = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        if byte >= 0x20 && byte != b'"' && byte != b'\\' {
+            continue;
+        }
+        // Every escaped byte is ASCII, so `index` is a char boundary.
+        out.push_str(&text[start..index]);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            }
+        }
+        start = index + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
+}
+
+/// RFC 3339 with microseconds and `Z`, as `to_rfc3339_opts(Micros, true)`.
+fn push_timestamp(out: &mut String, at: DateTime<Utc>) {
+    let nanos = at.timestamp_subsec_nanos();
+    if !(0..=9999).contains(&at.year()) || nanos >= 1_000_000_000 {
+        // Outside four-digit years or on a leap second chrono knows best.
+        out.push_str(&at.to_rfc3339_opts(SecondsFormat::Micros, true));
+        return;
+    }
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        nanos / 1_000
+    );
+}
+
+/// SHA-256 of the canonical encoding, in lowercase hex.
 pub fn event_hash(event: &EventContent<'_>) -> String {
-    hex::encode(Sha256::digest(canonical_encoding(event).as_bytes()))
+    let mut buffer = String::with_capacity(ENCODING_OVERHEAD + event.payload.len());
+    String::from_utf8_lossy(&hash_into(event, &mut buffer)).into_owned()
+}
+
+/// Hashes with a caller-owned encoding buffer; the hex digest on the stack.
+fn hash_into(event: &EventContent<'_>, buffer: &mut String) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    write_canonical_encoding(event, buffer);
+    let digest = Sha256::digest(buffer.as_bytes());
+    let mut hex = [0u8; 64];
+    for (index, byte) in digest.iter().enumerate() {
+        hex[2 * index] = HEX[usize::from(byte >> 4)];
+        hex[2 * index + 1] = HEX[usize::from(byte & 0x0f)];
+    }
+    hex
+}
+
+/// An anchor given by a client: both parts or neither, a positive sequence
+/// number and a SHA-256 in lowercase hex.
+pub fn parse_anchor(
+    seq: Option<i64>,
+    hash: Option<String>,
+) -> Result<Option<(i64, String)>, super::ValidationError> {
+    use super::ValidationError;
+    match (seq, hash) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ValidationError::new(
+            "anchorHash",
+            "give anchorHash together with anchorSeq",
+        )),
+        (None, Some(_)) => Err(ValidationError::new(
+            "anchorSeq",
+            "give anchorSeq together with anchorHash",
+        )),
+        (Some(seq), _) if seq < 1 => Err(ValidationError::new("anchorSeq", "must be at least 1")),
+        (Some(seq), Some(hash)) => {
+            if hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                Ok(Some((seq, hash)))
+            } else {
+                Err(ValidationError::new(
+                    "anchorHash",
+                    "must be 64 lowercase hexadecimal digits",
+                ))
+            }
+        }
+    }
 }
 
 /// Why a chain failed verification, at the first event found broken.
@@ -88,6 +221,8 @@ pub struct ChainVerifier {
     /// A head recorded elsewhere (an evidence pack manifest): the chain must
     /// reach it with the same hash, which detects a truncated tail.
     anchor: Option<(i64, String)>,
+    /// Reused for every event's encoding.
+    buffer: String,
 }
 
 impl Default for ChainVerifier {
@@ -96,6 +231,7 @@ impl Default for ChainVerifier {
             expected_seq: 1,
             prev_hash: GENESIS_HASH.to_owned(),
             anchor: None,
+            buffer: String::with_capacity(4 * ENCODING_OVERHEAD),
         }
     }
 }
@@ -104,6 +240,16 @@ impl ChainVerifier {
     pub fn with_anchor(seq: i64, hash: impl Into<String>) -> Self {
         Self {
             anchor: Some((seq, hash.into())),
+            ..Self::default()
+        }
+    }
+
+    /// Verifies a run of the chain that starts after event `prev_seq`
+    /// whose hash was `prev_hash` (an evidence pack's segment).
+    pub fn resume(prev_seq: i64, prev_hash: impl Into<String>) -> Self {
+        Self {
+            expected_seq: prev_seq + 1,
+            prev_hash: prev_hash.into(),
             ..Self::default()
         }
     }
@@ -128,23 +274,40 @@ impl ChainVerifier {
                 event.prev_hash, self.prev_hash
             )));
         }
-        let recomputed = event_hash(event);
-        if recomputed != stored_hash {
+        let recomputed = hash_into(event, &mut self.buffer);
+        if stored_hash.as_bytes() != recomputed {
             return Err(broken(format!(
-                "stored hash {stored_hash} does not match the recomputed {recomputed} (the event was edited)"
+                "stored hash {stored_hash} does not match the recomputed {} (the event was edited)",
+                String::from_utf8_lossy(&recomputed)
             )));
         }
         if let Some((seq, hash)) = &self.anchor
             && *seq == event.seq
-            && *hash != recomputed
+            && hash.as_bytes() != recomputed
         {
             return Err(broken(format!(
-                "event hashes to {recomputed} but the anchor recorded {hash}"
+                "event hashes to {stored_hash} but the anchor recorded {hash}"
             )));
         }
         self.expected_seq += 1;
-        self.prev_hash = recomputed;
+        // Equal to the recomputed hash; copied without a new allocation.
+        self.prev_hash.clear();
+        self.prev_hash.push_str(stored_hash);
         Ok(())
+    }
+
+    /// Ends verification of a run that must reach event `last`.
+    pub fn finish_at(self, last: i64) -> Result<(i64, String), ChainBreak> {
+        let head_seq = self.expected_seq - 1;
+        if head_seq < last {
+            return Err(ChainBreak {
+                seq: head_seq + 1,
+                reason: format!(
+                    "the run ends at event {head_seq} but should reach event {last} (events are missing)"
+                ),
+            });
+        }
+        self.finish()
     }
 
     /// Ends verification: the number of events and the head `(seq, hash)`.
@@ -222,8 +385,87 @@ mod tests {
         verifier.finish()
     }
 
+    fn verify_run(
+        mut verifier: ChainVerifier,
+        events: &[Owned],
+        last: i64,
+    ) -> Result<(i64, String), ChainBreak> {
+        for event in events {
+            verifier.check(&content(event), &event.hash)?;
+        }
+        verifier.finish_at(last)
+    }
+
     fn verify(events: &[Owned]) -> Result<(i64, String), ChainBreak> {
         verify_with(ChainVerifier::default(), events)
+    }
+
+    /// The encoding as first written: a JSON tree with sorted keys. The
+    /// fast writer must produce exactly these bytes.
+    fn reference_encoding(event: &EventContent<'_>) -> String {
+        canonical_json(&serde_json::json!({
+            "seq": event.seq,
+            "occurredAt": event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "actorId": event.actor_id.map(|id| id.to_string()),
+            "actorLabel": event.actor_label,
+            "action": event.action,
+            "entityType": event.entity_type,
+            "entityId": event.entity_id,
+            "payload": event.payload,
+            "prevHash": event.prev_hash,
+        }))
+    }
+
+    #[test]
+    fn the_encoding_escapes_like_serde_json() {
+        let payload = "{\"q\":\"\\\"x\\\"\"}\u{0}\u{1f}\u{7f}\u{8}\u{c}\n\r\t é ✓ 𝄞 \u{2028}";
+        let event = EventContent {
+            seq: -3,
+            occurred_at: at() + chrono::Duration::nanoseconds(1_234_567),
+            actor_id: Some(Uuid::from_u128(0xABCDEF)),
+            actor_label: "Zoë \"quoted\" \\ back",
+            action: "a",
+            entity_type: "",
+            entity_id: "\u{1}",
+            payload,
+            prev_hash: GENESIS_HASH,
+        };
+        assert_eq!(canonical_encoding(&event), reference_encoding(&event));
+        assert!(
+            canonical_encoding(&event).contains("\"occurredAt\":\"2026-11-23T12:00:00.001234Z\"")
+        );
+        let far = EventContent {
+            occurred_at: Utc.with_ymd_and_hms(12026, 1, 1, 0, 0, 0).unwrap(),
+            actor_id: None,
+            ..event
+        };
+        assert_eq!(canonical_encoding(&far), reference_encoding(&far));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_encoding_equals_the_reference(
+            seq in proptest::num::i64::ANY,
+            micros in 0i64..8_000_000_000_000_000,
+            actor in proptest::option::of(proptest::num::u128::ANY),
+            label in ".*",
+            action in "[a-z._]{0,20}",
+            entity_id in "\\PC*",
+            payload in proptest::string::string_regex("(.|\\n|\\r|\\t|\\x00|\\x1b|\"|\\\\)*").unwrap(),
+        ) {
+            let event = EventContent {
+                seq,
+                occurred_at: DateTime::from_timestamp_micros(micros).unwrap(),
+                actor_id: actor.map(Uuid::from_u128),
+                actor_label: &label,
+                action: &action,
+                entity_type: "change",
+                entity_id: &entity_id,
+                payload: &payload,
+                prev_hash: GENESIS_HASH,
+            };
+            proptest::prop_assert_eq!(canonical_encoding(&event), reference_encoding(&event));
+        }
     }
 
     #[test]
@@ -232,6 +474,31 @@ mod tests {
         assert_eq!(
             canonical_json(&value),
             r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn anchors_come_whole_and_well_formed() {
+        let hash = "ab".repeat(32);
+        assert_eq!(parse_anchor(None, None).unwrap(), None);
+        assert_eq!(
+            parse_anchor(Some(3), Some(hash.clone())).unwrap(),
+            Some((3, hash.clone()))
+        );
+        assert_eq!(parse_anchor(Some(3), None).unwrap_err().field, "anchorHash");
+        assert_eq!(
+            parse_anchor(None, Some(hash.clone())).unwrap_err().field,
+            "anchorSeq"
+        );
+        assert_eq!(
+            parse_anchor(Some(0), Some(hash.clone())).unwrap_err().field,
+            "anchorSeq"
+        );
+        assert_eq!(
+            parse_anchor(Some(3), Some(hash.to_uppercase()))
+                .unwrap_err()
+                .field,
+            "anchorHash"
         );
     }
 
@@ -271,6 +538,20 @@ mod tests {
         events[2].payload = "{\"n\":99}".into();
         events[2].hash = event_hash(&content(&events[2]));
         assert_eq!(verify(&events).unwrap_err().seq, 4);
+    }
+
+    #[test]
+    fn a_segment_verifies_from_the_hash_before_it() {
+        let events = chain(5);
+        let resumed = ChainVerifier::resume(2, events[1].hash.clone());
+        assert_eq!(
+            verify_with(resumed, &events[2..]).unwrap(),
+            (5, events[4].hash.clone())
+        );
+        let short = ChainVerifier::resume(2, events[1].hash.clone());
+        assert_eq!(verify_run(short, &events[2..4], 5).unwrap_err().seq, 5);
+        let wrong = ChainVerifier::resume(2, GENESIS_HASH);
+        assert_eq!(verify_with(wrong, &events[2..]).unwrap_err().seq, 3);
     }
 
     #[test]

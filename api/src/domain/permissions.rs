@@ -45,6 +45,13 @@ pub fn read_tokens_of(actor: &Actor, owner: Uuid) -> Result<(), Denied> {
     require_any(actor, &[ADMIN, AUDITOR], "listing another account's tokens")
 }
 
+/// The whole audit trail (every account's actions, account records in the
+/// payloads) and evidence packs. A change's own history is readable by
+/// whoever can read the change.
+pub fn read_audit_trail(actor: &Actor) -> Result<(), Denied> {
+    require_any(actor, &[ADMIN, AUDITOR], "reading the audit trail")
+}
+
 pub fn manage_systems(actor: &Actor) -> Result<(), Denied> {
     require_any(actor, &[ADMIN, CHANGE_MANAGER], "maintaining systems")
 }
@@ -197,6 +204,9 @@ mod tests {
     fn auditors_read_accounts_but_do_not_write() {
         let auditor = actor(&["auditor"]);
         assert!(read_accounts(&auditor).is_ok());
+        assert!(read_audit_trail(&auditor).is_ok());
+        assert!(read_audit_trail(&actor(&["admin"])).is_ok());
+        assert!(read_audit_trail(&actor(&["requester", "cto"])).is_err());
         assert!(manage_accounts(&auditor).is_err());
         assert!(create_change(&auditor).is_err());
         assert!(manage_systems(&auditor).is_err());

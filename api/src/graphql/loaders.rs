@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{change_system, system, user};
+use entity::{audit_event, change_system, system, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -83,6 +83,38 @@ impl Loader<SystemsOfChange> for DbLoader {
                     .entry(SystemsOfChange(link.change_id))
                     .or_default()
                     .push(system);
+            }
+        }
+        Ok(by_change)
+    }
+}
+
+/// The audit events of a change, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HistoryOfChange(pub Uuid);
+
+impl Loader<HistoryOfChange> for DbLoader {
+    type Value = Vec<audit_event::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[HistoryOfChange],
+    ) -> Result<HashMap<HistoryOfChange, Self::Value>, Self::Error> {
+        let events = audit_event::Entity::find()
+            .filter(audit_event::Column::EntityType.eq("change"))
+            .filter(audit_event::Column::EntityId.is_in(keys.iter().map(|k| k.0.to_string())))
+            .order_by_asc(audit_event::Column::Seq)
+            .all(&self.db)
+            .await?;
+        let mut by_change: HashMap<HistoryOfChange, Self::Value> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for event in events {
+            if let Ok(id) = event.entity_id.parse::<Uuid>() {
+                by_change
+                    .entry(HistoryOfChange(id))
+                    .or_default()
+                    .push(event);
             }
         }
         Ok(by_change)

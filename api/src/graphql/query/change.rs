@@ -98,7 +98,10 @@ impl ChangeFilterInput {
     }
 }
 
-fn decode_cursor(field: &str, cursor: Option<String>) -> async_graphql::Result<Option<u64>> {
+pub(super) fn decode_cursor(
+    field: &str,
+    cursor: Option<String>,
+) -> async_graphql::Result<Option<u64>> {
     use async_graphql::ErrorExtensions;
     use async_graphql::connection::CursorType;
     cursor

@@ -1,6 +1,13 @@
-use async_graphql::SimpleObject;
+use async_graphql::{Context, Object, SimpleObject, types::Json};
+use chrono::{DateTime, Utc};
+use entity::audit_event;
+use serde_json::Value;
 
-use crate::service::audit::Verification;
+use super::User;
+use crate::{
+    graphql::loaders::{Loaders, UserId},
+    service::audit::Verification,
+};
 
 /// Result of recomputing the audit hash chain.
 #[derive(SimpleObject)]
@@ -35,5 +42,60 @@ impl From<Verification> for AuditVerification {
                 reason: Some(broken.reason),
             },
         }
+    }
+}
+
+/// One link of the append-only, hash-chained audit trail.
+pub struct AuditEvent(pub audit_event::Model);
+
+#[Object]
+impl AuditEvent {
+    /// Position in the chain, from 1, without gaps.
+    async fn seq(&self) -> i64 {
+        self.0.seq
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// The account that acted; null for an operator at the command line.
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(actor_id) = self.0.actor_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<Loaders>()?;
+        Ok(loader.load_one(UserId(actor_id)).await?.map(User))
+    }
+    /// The actor's email when the event was written, or `cli:USER`.
+    async fn actor_label(&self) -> &str {
+        &self.0.actor_label
+    }
+    /// What happened, e.g. `change.created`, `user.roles_changed`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// Kind of record acted on: `change`, `system`, `user`, `api_token`.
+    async fn entity_type(&self) -> &str {
+        &self.0.entity_type
+    }
+    async fn entity_id(&self) -> &str {
+        &self.0.entity_id
+    }
+    /// What was recorded: the new record, or the changed fields with
+    /// `before` and `after`.
+    async fn payload(&self) -> Json<Value> {
+        // The stored text is canonical JSON written by the server; should a
+        // row ever hold something else, show it verbatim rather than fail.
+        Json(
+            serde_json::from_str(&self.0.payload)
+                .unwrap_or_else(|_| Value::String(self.0.payload.clone())),
+        )
+    }
+    /// Hash of the previous event (64 zeros for the first).
+    async fn prev_hash(&self) -> &str {
+        &self.0.prev_hash
+    }
+    /// SHA-256 of this event's canonical encoding, as stored.
+    async fn hash(&self) -> &str {
+        &self.0.hash
     }
 }

@@ -347,4 +347,15 @@ impl Change {
                 .collect(),
         )
     }
+    /// Every audit event of this change, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::AuditEvent>> {
+        let loader = ctx.data::<Loaders>()?;
+        Ok(loader
+            .load_one(crate::graphql::loaders::HistoryOfChange(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(super::AuditEvent)
+            .collect())
+    }
 }

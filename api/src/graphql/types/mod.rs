@@ -8,6 +8,6 @@ pub mod lifecycle;
 pub mod system;
 
 pub use account::{ApiToken, IssuedToken, User};
-pub use audit::AuditVerification;
+pub use audit::{AuditEvent, AuditVerification};
 pub use change::Change;
 pub use system::System;
