@@ -1,4 +1,7 @@
-//! HTTP routes: GraphQL (with GraphiQL), health and readiness.
+//! HTTP routes: GraphQL (with GraphiQL), report downloads, health and
+//! readiness.
+
+mod reports;
 
 use std::time::Duration;
 
@@ -39,6 +42,7 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/reports/{kind}", get(reports::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)

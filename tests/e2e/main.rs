@@ -10,4 +10,5 @@ mod concurrency;
 mod health;
 mod helpers;
 mod listing;
+mod metrics;
 mod schema;

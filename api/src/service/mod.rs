@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod metrics;
 pub mod systems;
 pub mod tokens;
 pub mod users;

@@ -1,6 +1,7 @@
 mod account;
 mod audit;
 mod change;
+mod metrics;
 mod policy;
 mod system;
 
@@ -13,4 +14,5 @@ pub struct Query(
     system::SystemQuery,
     policy::PolicyQuery,
     audit::AuditQuery,
+    metrics::MetricsQuery,
 );

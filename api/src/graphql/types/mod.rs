@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod change;
+pub mod metrics;
 pub mod system;
 
 pub use account::{ApiToken, IssuedToken, User};
