@@ -11,4 +11,5 @@ mod health;
 mod helpers;
 mod listing;
 mod metrics;
+mod reports;
 mod schema;

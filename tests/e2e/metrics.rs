@@ -27,7 +27,7 @@ fn t(s: &str) -> DateTime<Utc> {
 #[allow(clippy::too_many_arguments)]
 /// Files a change over GraphQL, then records its history directly (the
 /// lifecycle mutations are another issue's work).
-async fn implemented(
+pub(crate) async fn implemented(
     app: &TestApp,
     token: &str,
     kind: &str,
