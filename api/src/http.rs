@@ -1,7 +1,8 @@
-//! HTTP routes: GraphQL (with GraphiQL), health and readiness, evidence
-//! pack export.
+//! HTTP routes: GraphQL (with GraphiQL), health and readiness, the
+//! calendar feed, report downloads and evidence pack export.
 
 mod audit_export;
+mod reports;
 
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/calendar.ics", get(calendar_feed))
+        .route("/reports/{kind}", get(reports::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/audit/export", get(audit_export::export))

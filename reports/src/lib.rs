@@ -1,3 +1,25 @@
-//! Metrics and reports over the change history (polars). Populated by the
-//! reporting work (issue 6); kept as a workspace member so the layout in
-//! DESIGN.md holds from the start.
+//! Metrics and reports over the change history, with polars.
+//!
+//! - `input`: the frames the metrics read (one row per change);
+//! - `period`: weeks, months and quarters in an IANA time zone;
+//! - `metrics`: one function per metric family, each a `LazyFrame`;
+//! - `targets`: the policy targets each metric is compared with;
+//! - `report`: collecting the plans into buckets (the only `collect`);
+//! - `document` and `render`: the monthly, quarterly, trend and weekly CAB
+//!   reports and their formats.
+//!
+//! No HTTP, GraphQL or database here: `api` loads the frames and serves
+//! the results.
+
+pub mod input;
+pub mod metrics;
+pub mod period;
+pub mod report;
+pub mod targets;
+
+pub use input::{ChangeFacts, ChangeFrames, ChangeFramesBuilder};
+pub use period::{Granularity, Period, PeriodError, PeriodSpec};
+pub use report::{Bucket, MetricsOptions, MetricsTables, ReportError, buckets, compute};
+pub use targets::{Comparison, Metric, Target, preset_targets};
+pub mod document;
+pub mod render;

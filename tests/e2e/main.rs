@@ -13,4 +13,6 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod listing;
+mod metrics;
+mod reports;
 mod schema;

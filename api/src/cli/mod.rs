@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
 mod audit;
+mod report;
 
 use crate::{
     config::{Settings, SettingsArgs, redact_url},
@@ -56,6 +57,11 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         action: audit::AuditAction,
+    },
+    /// Metrics reports (JSON, CSV, Parquet, XLSX, HTML, Markdown).
+    Report {
+        #[command(subcommand)]
+        action: report::ReportAction,
     },
 }
 
@@ -163,6 +169,7 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
         Command::Users { action } => manage_users(settings, action).await,
         Command::Tokens { action } => manage_tokens(settings, action).await,
         Command::Audit { action } => audit::run(settings, action).await,
+        Command::Report { action } => report::run(settings, action).await,
     }
 }
 

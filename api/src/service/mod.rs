@@ -9,6 +9,7 @@ pub mod changes;
 pub mod evidence;
 pub mod ical;
 pub mod lifecycle;
+pub mod metrics;
 pub mod systems;
 pub mod templates;
 pub mod tokens;

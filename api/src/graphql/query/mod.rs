@@ -3,6 +3,7 @@ mod audit;
 mod calendar;
 mod change;
 mod lifecycle;
+mod metrics;
 mod policy;
 mod system;
 
@@ -17,4 +18,5 @@ pub struct Query(
     system::SystemQuery,
     policy::PolicyQuery,
     audit::AuditQuery,
+    metrics::MetricsQuery,
 );

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calendar;
 pub mod change;
 pub mod lifecycle;
+pub mod metrics;
 pub mod system;
 
 pub use account::{ApiToken, IssuedToken, User};

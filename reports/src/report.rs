@@ -1,0 +1,355 @@
+//! The edge of the lazy plans: collecting the metrics tables and turning
+//! them into plain values (buckets) for GraphQL, JSON and the renderers.
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::{
+    input::{ChangeFrames, col},
+    metrics::{self, out},
+    period::PeriodSpec,
+    targets::{Comparison, Metric, Target},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Period(#[from] crate::period::PeriodError),
+    #[error("metrics computation failed: {0}")]
+    Polars(#[from] PolarsError),
+    #[error("writing the report failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("writing the spreadsheet failed: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// What the metrics need beside the data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsOptions {
+    /// The change type key counted as emergency (`emergency` in every
+    /// preset).
+    pub emergency_type: String,
+    pub targets: Vec<Target>,
+}
+
+impl MetricsOptions {
+    pub fn new(targets: Vec<Target>) -> Self {
+        Self {
+            emergency_type: "emergency".to_owned(),
+            targets,
+        }
+    }
+}
+
+/// The collected tables of one computation.
+#[derive(Debug, Clone)]
+pub struct MetricsTables {
+    /// One row per period, every metric a column.
+    pub metrics: DataFrame,
+    /// Long format: period, key, count.
+    pub by_type: DataFrame,
+    pub by_outcome: DataFrame,
+    pub by_system: DataFrame,
+}
+
+/// Runs every metric family over `frames` for the periods of `spec`.
+/// Blocking and CPU-bound: call it from `spawn_blocking` in async code.
+pub fn compute(
+    frames: &ChangeFrames,
+    spec: &PeriodSpec,
+    options: &MetricsOptions,
+) -> Result<MetricsTables, ReportError> {
+    // Cached: the families share one scan, filter and bucketing.
+    let bucketed = metrics::bucketed(frames.changes.clone().lazy(), spec).cache();
+    let table = metrics::metrics_table(
+        metrics::periods(spec)?,
+        bucketed.clone(),
+        &options.emergency_type,
+        &options.targets,
+    );
+    let by_type = metrics::volume_by(bucketed.clone(), col::CHANGE_TYPE);
+    let by_outcome = metrics::volume_by(bucketed.clone(), col::OUTCOME);
+    let by_system = metrics::volume_by_system(bucketed, frames.systems.clone().lazy());
+    Ok(MetricsTables {
+        metrics: table.collect()?,
+        by_type: by_type.collect()?,
+        by_outcome: by_outcome.collect()?,
+        by_system: by_system.collect()?,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadTime {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeDuration {
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub planned_mean: Option<f64>,
+    pub planned_p50: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalTime {
+    pub p50: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeCount {
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TargetState {
+    Met,
+    Missed,
+    /// The metric has no value in the period (no changes, or none with the
+    /// timestamps it needs).
+    NoData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetStatus {
+    pub metric: Metric,
+    pub label: &'static str,
+    pub comparison: Comparison,
+    pub threshold: f64,
+    /// `< 5 %`.
+    pub target: String,
+    pub value: Option<f64>,
+    pub status: TargetState,
+}
+
+/// The metrics of one period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bucket {
+    pub period: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub implemented: i64,
+    pub successful: i64,
+    pub successful_with_issues: i64,
+    pub failed: i64,
+    pub rolled_back: i64,
+    pub emergency: i64,
+    pub with_issues: i64,
+    pub success_rate: Option<f64>,
+    pub rollback_rate: Option<f64>,
+    pub failure_rate: Option<f64>,
+    pub emergency_share: Option<f64>,
+    pub with_issues_rate: Option<f64>,
+    pub lead_time_hours: LeadTime,
+    pub change_duration_hours: ChangeDuration,
+    pub approval_time_hours: ApprovalTime,
+    pub cab_approved: i64,
+    pub cab_rejected: i64,
+    pub cab_approval_rate: Option<f64>,
+    pub emergency_docs_on_time: i64,
+    pub emergency_docs_on_time_rate: Option<f64>,
+    pub volume_by_type: Vec<VolumeCount>,
+    pub volume_by_outcome: Vec<VolumeCount>,
+    pub volume_by_system: Vec<VolumeCount>,
+    pub targets: Vec<TargetStatus>,
+}
+
+impl Bucket {
+    pub fn value(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::SuccessRate => self.success_rate,
+            Metric::RollbackRate => self.rollback_rate,
+            Metric::FailureRate => self.failure_rate,
+            Metric::EmergencyShare => self.emergency_share,
+            Metric::WithIssuesRate => self.with_issues_rate,
+            Metric::LeadTimeP50Hours => self.lead_time_hours.p50,
+            Metric::LeadTimeP90Hours => self.lead_time_hours.p90,
+            Metric::LeadTimeMeanHours => self.lead_time_hours.mean,
+            Metric::ChangeDurationMeanHours => self.change_duration_hours.mean,
+            Metric::ChangeDurationP50Hours => self.change_duration_hours.p50,
+            Metric::ApprovalTimeP50Hours => self.approval_time_hours.p50,
+            Metric::ApprovalTimeMeanHours => self.approval_time_hours.mean,
+            Metric::CabApprovalRate => self.cab_approval_rate,
+            Metric::EmergencyDocsOnTimeRate => self.emergency_docs_on_time_rate,
+        }
+    }
+}
+
+/// Reads the collected tables into one bucket per period of `spec`.
+pub fn buckets(
+    tables: &MetricsTables,
+    spec: &PeriodSpec,
+    options: &MetricsOptions,
+) -> Result<Vec<Bucket>, ReportError> {
+    let table = &tables.metrics;
+    let int = |name: &str| -> PolarsResult<Vec<i64>> {
+        Ok(table
+            .column(name)?
+            .i64()?
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect())
+    };
+    let float = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
+        Ok(table.column(name)?.f64()?.iter().collect())
+    };
+    let index: Vec<Option<i32>> = table.column(out::PERIOD)?.i32()?.iter().collect();
+    let counts = out::COUNTS
+        .iter()
+        .map(|name| int(name))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let [
+        implemented,
+        successful,
+        successful_with_issues,
+        failed,
+        rolled_back,
+        emergency,
+        with_issues,
+        cab_approved,
+        cab_rejected,
+        docs_on_time,
+    ] = <[Vec<i64>; 10]>::try_from(counts)
+        .map_err(|_| ReportError::Unsupported("count columns missing".into()))?;
+    let rates = [
+        out::SUCCESS_RATE,
+        out::ROLLBACK_RATE,
+        out::FAILURE_RATE,
+        out::EMERGENCY_SHARE,
+        out::WITH_ISSUES_RATE,
+        out::LEAD_TIME_P50,
+        out::LEAD_TIME_P90,
+        out::LEAD_TIME_MEAN,
+        out::DURATION_MEAN,
+        out::DURATION_P50,
+        out::PLANNED_MEAN,
+        out::PLANNED_P50,
+        out::APPROVAL_P50,
+        out::APPROVAL_MEAN,
+        out::CAB_APPROVAL_RATE,
+        out::EMERGENCY_DOCS_RATE,
+    ]
+    .iter()
+    .map(|name| float(name))
+    .collect::<PolarsResult<Vec<_>>>()?;
+    let by_type = volumes(&tables.by_type)?;
+    let by_outcome = volumes(&tables.by_outcome)?;
+    let by_system = volumes(&tables.by_system)?;
+
+    let mut result = Vec::with_capacity(index.len());
+    for (row, period_index) in index.iter().enumerate() {
+        let Some(period) = period_index
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| spec.periods.get(i))
+        else {
+            continue;
+        };
+        let r = |column: usize| rates[column][row];
+        let volume_of = |all: &[(i32, String, i64)]| {
+            all.iter()
+                .filter(|(p, _, _)| Some(*p) == *period_index)
+                .map(|(_, key, count)| VolumeCount {
+                    key: key.clone(),
+                    count: *count,
+                })
+                .collect()
+        };
+        let mut bucket = Bucket {
+            period: period.label.clone(),
+            start: period.start,
+            end: period.end,
+            implemented: implemented[row],
+            successful: successful[row],
+            successful_with_issues: successful_with_issues[row],
+            failed: failed[row],
+            rolled_back: rolled_back[row],
+            emergency: emergency[row],
+            with_issues: with_issues[row],
+            success_rate: r(0),
+            rollback_rate: r(1),
+            failure_rate: r(2),
+            emergency_share: r(3),
+            with_issues_rate: r(4),
+            lead_time_hours: LeadTime {
+                p50: r(5),
+                p90: r(6),
+                mean: r(7),
+            },
+            change_duration_hours: ChangeDuration {
+                mean: r(8),
+                p50: r(9),
+                planned_mean: r(10),
+                planned_p50: r(11),
+            },
+            approval_time_hours: ApprovalTime {
+                p50: r(12),
+                mean: r(13),
+            },
+            cab_approved: cab_approved[row],
+            cab_rejected: cab_rejected[row],
+            cab_approval_rate: r(14),
+            emergency_docs_on_time: docs_on_time[row],
+            emergency_docs_on_time_rate: r(15),
+            volume_by_type: volume_of(&by_type),
+            volume_by_outcome: volume_of(&by_outcome),
+            volume_by_system: volume_of(&by_system),
+            targets: Vec::new(),
+        };
+        bucket.targets = target_statuses(table, row, &bucket, &options.targets)?;
+        result.push(bucket);
+    }
+    Ok(result)
+}
+
+fn target_statuses(
+    table: &DataFrame,
+    row: usize,
+    bucket: &Bucket,
+    targets: &[Target],
+) -> PolarsResult<Vec<TargetStatus>> {
+    targets
+        .iter()
+        .map(|target| {
+            let met = table.column(&target.met_column())?.bool()?.get(row);
+            Ok(TargetStatus {
+                metric: target.metric,
+                label: target.metric.label(),
+                comparison: target.comparison,
+                threshold: target.threshold,
+                target: target.describe(),
+                value: bucket.value(target.metric),
+                status: match met {
+                    Some(true) => TargetState::Met,
+                    Some(false) => TargetState::Missed,
+                    None => TargetState::NoData,
+                },
+            })
+        })
+        .collect()
+}
+
+fn volumes(frame: &DataFrame) -> PolarsResult<Vec<(i32, String, i64)>> {
+    let periods = frame.column(out::PERIOD)?.i32()?;
+    let keys = frame.column(out::KEY)?.str()?;
+    let counts = frame.column(out::COUNT)?.i64()?;
+    Ok(periods
+        .iter()
+        .zip(keys.iter())
+        .zip(counts.iter())
+        .filter_map(|((p, k), c)| Some((p?, k.unwrap_or("(none)").to_owned(), c?)))
+        .collect())
+}
