@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{ADMIN_TOKEN, ensure_python_packages, error_code},
+    helpers::{ADMIN_TOKEN, error_code, python},
     lifecycle::{Flow, violations},
 };
 
@@ -209,8 +209,7 @@ async fn run_time_windows_and_freezes_are_validated_and_enforced() {
 }
 
 fn parse_feed(body: &str) -> Value {
-    ensure_python_packages();
-    let mut child = std::process::Command::new("python3")
+    let mut child = std::process::Command::new(python())
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scripts/parse_ical.py"

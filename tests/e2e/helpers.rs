@@ -211,31 +211,26 @@ pub fn error_code(response: &Value) -> &str {
         .unwrap_or_else(|| panic!("expected an error, got {response:#}"))
 }
 
-/// Makes sure the Python packages the tests parse output with are present
-/// (installed from PyPI on a fresh machine).
-pub fn ensure_python_packages() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let present = std::process::Command::new("python3")
-            .args(["-c", "import icalendar"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !present {
-            let requirements =
-                concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/requirements-test.txt");
-            let installed = std::process::Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                    requirements,
-                ])
-                .status()
-                .expect("python3 runs");
-            assert!(installed.success(), "pip install -r {requirements} failed");
-        }
-    });
+/// The Python interpreter with the independent parsers the tests read
+/// Gatehouse's output with (installed from PyPI on a fresh machine by
+/// scripts/ensure_python_deps.sh).
+pub fn python() -> String {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let output = std::process::Command::new("bash")
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/scripts/ensure_python_deps.sh"
+                ))
+                .output()
+                .expect("ensure_python_deps.sh runs");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        })
+        .clone()
 }

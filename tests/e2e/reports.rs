@@ -8,25 +8,9 @@ use entity::ChangeOutcome;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{ADMIN_TOKEN, TestApp, fresh_database_url, spawn_app_with},
+    helpers::{ADMIN_TOKEN, TestApp, fresh_database_url, python, spawn_app_with},
     metrics::implemented,
 };
-
-fn python() -> String {
-    let output = Command::new("bash")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/ensure_python_deps.sh"
-        ))
-        .output()
-        .expect("ensure_python_deps.sh runs");
-    assert!(
-        output.status.success(),
-        "installing the Python readers failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 /// Runs a Python snippet on `file` and parses the JSON it prints.
 fn read_back(script: &str, file: &std::path::Path) -> Value {
