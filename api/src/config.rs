@@ -11,6 +11,42 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db?mode=rwc";
 pub const DEFAULT_POLICY: &str = "tiered-cab";
 pub const DEFAULT_MAX_PAGE_SIZE: u64 = 100;
 
+/// Abuse limits, checked before a request is executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest selection nesting a query may have.
+    pub max_query_depth: usize,
+    /// Complexity budget: one per field, list connections multiplied by
+    /// the page size asked for.
+    pub max_query_complexity: usize,
+    /// Aliased fields per request (aliases multiply work cheaply).
+    pub max_aliases: usize,
+    /// Directives on one field.
+    pub max_directives: usize,
+    pub max_body_bytes: usize,
+    /// Requests per minute per token (0 turns rate limiting off).
+    pub rate_limit_per_minute: u32,
+    /// Schema introspection; switch off in production if you publish the SDL.
+    pub introspection: bool,
+    /// The GraphiQL page at GET /graphql.
+    pub graphiql: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_query_depth: 15,
+            max_query_complexity: 5_000,
+            max_aliases: 30,
+            max_directives: 5,
+            max_body_bytes: 1024 * 1024,
+            rate_limit_per_minute: 1_200,
+            introspection: true,
+            graphiql: true,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -56,6 +92,7 @@ pub struct Settings {
     pub bootstrap_token: Option<String>,
     pub log_format: LogFormat,
     pub max_page_size: u64,
+    pub limits: Limits,
     /// The clock the rules run at; only tests replace it.
     pub clock: crate::clock::Clock,
 }
@@ -73,6 +110,7 @@ impl fmt::Debug for Settings {
             )
             .field("log_format", &self.log_format)
             .field("max_page_size", &self.max_page_size)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -86,6 +124,7 @@ impl Default for Settings {
             bootstrap_token: None,
             log_format: LogFormat::Text,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            limits: Limits::default(),
             clock: crate::clock::Clock::default(),
         }
     }
@@ -116,6 +155,13 @@ struct FileSettings {
     bootstrap_token: Option<String>,
     log_format: Option<LogFormat>,
     max_page_size: Option<u64>,
+    max_query_depth: Option<usize>,
+    max_query_complexity: Option<usize>,
+    max_aliases: Option<usize>,
+    max_body_bytes: Option<usize>,
+    rate_limit_per_minute: Option<u32>,
+    introspection: Option<bool>,
+    graphiql: Option<bool>,
 }
 
 /// Settings as given on the command line or in the environment (clap reads
@@ -154,6 +200,27 @@ pub struct SettingsArgs {
     /// Largest page a list query may ask for [default: 100].
     #[arg(long, global = true, env = "GATEHOUSE_MAX_PAGE_SIZE")]
     pub max_page_size: Option<u64>,
+    /// Deepest query nesting [default: 15].
+    #[arg(long, global = true, env = "GATEHOUSE_MAX_QUERY_DEPTH")]
+    pub max_query_depth: Option<usize>,
+    /// Query complexity budget [default: 5000].
+    #[arg(long, global = true, env = "GATEHOUSE_MAX_QUERY_COMPLEXITY")]
+    pub max_query_complexity: Option<usize>,
+    /// Aliased fields per request [default: 30].
+    #[arg(long, global = true, env = "GATEHOUSE_MAX_ALIASES")]
+    pub max_aliases: Option<usize>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, global = true, env = "GATEHOUSE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Requests per minute per token, 0 for no limit [default: 1200].
+    #[arg(long, global = true, env = "GATEHOUSE_RATE_LIMIT_PER_MINUTE")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Allow schema introspection [default: true].
+    #[arg(long, global = true, env = "GATEHOUSE_INTROSPECTION")]
+    pub introspection: Option<bool>,
+    /// Serve GraphiQL at GET /graphql [default: true].
+    #[arg(long, global = true, env = "GATEHOUSE_GRAPHIQL")]
+    pub graphiql: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -187,6 +254,40 @@ impl SettingsArgs {
                 file.max_page_size,
                 defaults.max_page_size,
             ),
+            limits: Limits {
+                max_query_depth: pick(
+                    self.max_query_depth,
+                    file.max_query_depth,
+                    defaults.limits.max_query_depth,
+                ),
+                max_query_complexity: pick(
+                    self.max_query_complexity,
+                    file.max_query_complexity,
+                    defaults.limits.max_query_complexity,
+                ),
+                max_aliases: pick(
+                    self.max_aliases,
+                    file.max_aliases,
+                    defaults.limits.max_aliases,
+                ),
+                max_directives: defaults.limits.max_directives,
+                max_body_bytes: pick(
+                    self.max_body_bytes,
+                    file.max_body_bytes,
+                    defaults.limits.max_body_bytes,
+                ),
+                rate_limit_per_minute: pick(
+                    self.rate_limit_per_minute,
+                    file.rate_limit_per_minute,
+                    defaults.limits.rate_limit_per_minute,
+                ),
+                introspection: pick(
+                    self.introspection,
+                    file.introspection,
+                    defaults.limits.introspection,
+                ),
+                graphiql: pick(self.graphiql, file.graphiql, defaults.limits.graphiql),
+            },
             clock: defaults.clock,
         };
         if settings.max_page_size == 0 {

@@ -2,6 +2,7 @@
 //! calendar feed, report downloads and evidence pack export.
 
 mod audit_export;
+pub mod limits;
 mod reports;
 
 use std::time::Duration;
@@ -30,26 +31,32 @@ use crate::{
     service::tokens,
 };
 
-/// Largest request body accepted; GraphQL documents are small.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(Clone)]
 pub struct HttpState {
     pub schema: AppSchema,
     pub app: AppState,
+    pub limits: crate::config::Limits,
+    pub rate_limiter: std::sync::Arc<limits::RateLimiter>,
 }
 
 pub fn router(state: HttpState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    let graphql_route = if state.limits.graphiql {
+        get(graphiql).post(graphql)
+    } else {
+        axum::routing::post(graphql)
+    };
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", graphql_route)
         .route("/calendar.ics", get(calendar_feed))
         .route("/reports/{kind}", get(reports::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/audit/export", get(audit_export::export))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
@@ -103,17 +110,38 @@ async fn graphql(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(auth::bearer_token);
+    // Keyed by the token's hash so the limiter never holds secrets.
+    let key = secret.map_or_else(|| "anonymous".to_owned(), auth::hash_token);
+    if let Err(retry_after) = state.rate_limiter.check(&key, std::time::Instant::now()) {
+        let body = json!({"data": null, "errors": [{"message": "rate limit exceeded; retry later", "extensions": {"code": "RATE_LIMITED"}}]});
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+        if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let actor = match secret {
         Some(secret) => tokens::authenticate(&state.app.db, secret).await,
         None => Err(ServiceError::Unauthenticated),
     };
     match actor {
         Ok(actor) => {
+            let request = request.into_inner();
+            if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
+                let aliases = limits::count_aliases(&document);
+                if aliases > state.limits.max_aliases {
+                    let body = json!({"data": null, "errors": [{
+                        "message": format!("too many aliases: {aliases} (at most {})", state.limits.max_aliases),
+                        "extensions": {"code": "VALIDATION"}}]});
+                    return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+                }
+            }
             let request = request
-                .into_inner()
                 .data(actor)
                 .data(loaders::for_request(&state.app.db));
-            GraphQLResponse::from(state.schema.execute(request).await).into_response()
+            let mut response = state.schema.execute(request).await;
+            limits::normalize_errors(&mut response.errors);
+            GraphQLResponse::from(response).into_response()
         }
         Err(error) => {
             let status = match error {

@@ -39,8 +39,15 @@ impl Application {
             max_page_size: settings.max_page_size,
             clock: settings.clock.clone(),
         };
-        let schema = build_schema(app.clone());
-        let router = http::router(HttpState { schema, app });
+        let schema = build_schema(app.clone(), &settings.limits);
+        let router = http::router(HttpState {
+            schema,
+            app,
+            limits: settings.limits.clone(),
+            rate_limiter: Arc::new(http::limits::RateLimiter::new(
+                settings.limits.rate_limit_per_minute,
+            )),
+        });
         let listener = TcpListener::bind(&settings.listen).await?;
         let address = listener.local_addr()?;
         tracing::info!(

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod authorization;
 mod calendar;
 mod changes;
 mod cli;
@@ -12,6 +13,7 @@ mod evidence;
 mod health;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod listing;
 mod metrics;
 mod reports;

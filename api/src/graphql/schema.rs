@@ -8,10 +8,16 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The per-request data (the caller, `loaders::for_request`) is added by
 /// the HTTP layer.
-pub fn build_schema(state: AppState) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn build_schema(state: AppState, limits: &crate::config::Limits) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(state)
-        .finish()
+        .limit_depth(limits.max_query_depth)
+        .limit_complexity(limits.max_query_complexity)
+        .limit_directives(limits.max_directives);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
 }
 
 /// The schema in SDL, as committed in `api/schema.graphql`.

@@ -162,15 +162,17 @@ pub async fn update(
         .exec(&txn)
         .await?;
     let existing = find(&txn, id).await?;
+    // Who may edit comes before whether the version matches, so a caller
+    // without the right learns nothing about the change's state.
+    caller.authorize(|actor| {
+        permissions::edit_change(actor, existing.requester_id, existing.status)
+    })?;
     if claimed.rows_affected == 0 {
         return Err(ServiceError::Conflict(format!(
             "{} was modified: expected version {expected_version}, current version is {}",
             existing.number, existing.version
         )));
     }
-    caller.authorize(|actor| {
-        permissions::edit_change(actor, existing.requester_id, existing.status)
-    })?;
     let before = content_of(&existing, system_ids_of(&txn, id).await?);
     let mut after = before.clone();
     patch.apply(&mut after);

@@ -69,6 +69,7 @@ impl AuditQuery {
     /// admin). For a whole period with offline re-verification, export an
     /// evidence pack instead (`GET /audit/export`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "(first.or(last).unwrap_or(20).max(1) as usize) * child_complexity + 1")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

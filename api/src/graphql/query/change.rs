@@ -162,8 +162,10 @@ impl ChangeQuery {
         }
     }
 
-    /// Changes matching `filter`, as a Relay connection.
+    /// Changes matching `filter`, as a Relay connection. Its complexity is
+    /// the page size times the complexity of one edge.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "(first.or(last).unwrap_or(20).max(1) as usize) * child_complexity + 1")]
     async fn changes(
         &self,
         ctx: &Context<'_>,
