@@ -9,6 +9,7 @@ mod calendar;
 mod changes;
 mod cli;
 mod concurrency;
+mod crash;
 mod evidence;
 mod health;
 mod helpers;
