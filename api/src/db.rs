@@ -32,7 +32,7 @@ pub async fn connect(url: &str, counter: &QueryCounter) -> Result<DatabaseConnec
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10));
+        .acquire_timeout(Duration::from_secs(5));
     if is_sqlite(url) {
         options
             .max_connections(1)

@@ -17,5 +17,6 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod metrics;
+mod outage;
 mod reports;
 mod schema;
