@@ -13,6 +13,7 @@ mod crash;
 mod evidence;
 mod health;
 mod helpers;
+mod hostile_input;
 mod lifecycle;
 mod limits;
 mod listing;

@@ -555,3 +555,51 @@ mod patch_tests {
         assert_eq!(changes["title"]["before"], "Upgrade PostgreSQL to 16");
     }
 }
+
+#[cfg(test)]
+mod input_properties {
+    use proptest::prelude::*;
+
+    use super::{tests::sample, *};
+
+    proptest! {
+        /// Whatever a client sends, validation answers Ok or names a field;
+        /// it never panics (huge strings, unicode, NUL, odd numbers).
+        #[test]
+        fn validation_never_panics(
+            title in ".{0,300}",
+            description in "\\PC{0,50}",
+            likelihood in any::<i32>(),
+            impact in any::<i32>(),
+            residual in proptest::option::of(any::<i32>()),
+            stages in proptest::collection::vec(any::<i32>(), 0..25),
+            url in "\\PC{0,40}",
+            minutes in proptest::option::of(any::<i32>()),
+        ) {
+            let mut content = sample();
+            content.title = title;
+            content.description = description;
+            content.likelihood = likelihood;
+            content.impact = impact;
+            content.residual_likelihood = residual;
+            content.residual_impact = residual;
+            content.deployment_method = Some(DeploymentMethod::Canary);
+            content.canary_stages = stages;
+            content.links = vec![Link { kind: LinkKind::Other, url, title: None }];
+            content.rollback_plan = Some(RollbackPlan { time_estimate_minutes: minutes, ..Default::default() });
+            if let Err(error) = content.validate(&["normal"]) {
+                prop_assert!(!error.field.is_empty());
+            }
+        }
+
+        #[test]
+        fn change_numbers_parse_or_fail_cleanly(text in "\\PC{0,30}") {
+            let _ = super::super::numbering::parse_number(&text);
+        }
+
+        #[test]
+        fn calendar_rules_parse_or_fail_cleanly(dtstart in "\\PC{0,25}", rrule in "\\PC{0,60}", zone in "\\PC{0,30}", minutes in any::<u32>()) {
+            let _ = crate::policy::calendar_rule("x", &dtstart, Some(&rrule), minutes, &zone);
+        }
+    }
+}

@@ -113,7 +113,12 @@ pub fn normalize_errors(errors: &mut [ServerError]) {
         if has_code {
             continue;
         }
-        let code = if error.path.is_empty() {
+        // Argument coercion errors carry a path but are the client's
+        // input: async-graphql words them "Failed to parse ..." /
+        // "Invalid value for argument ...".
+        let bad_input = error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value for argument");
+        let code = if error.path.is_empty() || bad_input {
             "VALIDATION"
         } else {
             tracing::error!(error = %error.message, path = ?error.path, "resolver error without a code");
