@@ -11,7 +11,7 @@ pub fn validate_name(name: &str) -> Result<(), ValidationError> {
 pub fn normalize_email(email: &str) -> Result<String, ValidationError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 320
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
     if valid {
         Ok(email)

@@ -269,6 +269,15 @@ async fn filter_condition(
     db: &DatabaseConnection,
     filter: &ChangeFilter,
 ) -> ServiceResult<Condition> {
+    // PostgreSQL refuses NUL in text; say so instead of failing inside.
+    let texts = filter
+        .types
+        .iter()
+        .flatten()
+        .chain(filter.title_contains.iter());
+    if texts.into_iter().any(|text| text.contains('\0')) {
+        return Err(ValidationError::new("filter", "must not contain NUL characters").into());
+    }
     let mut condition = Condition::all();
     if let Some(types) = &filter.types {
         condition = condition.add(change::Column::ChangeType.is_in(types.clone()));
