@@ -11,6 +11,7 @@ mod concurrency;
 mod evidence;
 mod health;
 mod helpers;
+mod import;
 mod lifecycle;
 mod listing;
 mod metrics;

@@ -9,6 +9,7 @@ pub mod change;
 pub mod deadlines;
 pub mod evidence_pack;
 pub mod gates;
+pub mod import;
 pub mod lifecycle;
 pub mod numbering;
 pub mod pagination;

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod changes;
 pub mod evidence;
 pub mod ical;
+pub mod import;
 pub mod lifecycle;
 pub mod metrics;
 pub mod systems;
