@@ -301,3 +301,47 @@ async fn a_bad_row_fails_the_whole_import_and_skip_invalid_lists_it() {
         "{missing}"
     );
 }
+
+#[tokio::test]
+async fn demo_data_with_the_same_seed_gives_the_same_metrics() {
+    let mut metrics = Vec::new();
+    for _ in 0..2 {
+        let (database_url, app, token) = setup().await;
+        let out = succeeded(&gatehouse(
+            &database_url,
+            &[
+                "demo-data",
+                "--changes",
+                "300",
+                "--months",
+                "6",
+                "--seed",
+                "42",
+                "--end",
+                "2026-11-01T00:00:00Z",
+            ],
+        ));
+        assert!(
+            out.contains("generated 300 change(s) over 6 month(s)"),
+            "{out}"
+        );
+        assert_eq!(count(&app, "changes").await, 300);
+        assert_eq!(count(&app, "systems").await, 12);
+        let data = app
+            .data(
+                &token,
+                METRICS,
+                json!({"from": "2026-05-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "g": "MONTH"}),
+            )
+            .await;
+        let buckets = data["metrics"].as_array().unwrap().clone();
+        assert_eq!(buckets.len(), 6);
+        let implemented: i64 = buckets
+            .iter()
+            .map(|b| b["implemented"].as_i64().unwrap())
+            .sum();
+        assert!(implemented > 200, "{implemented}");
+        metrics.push(buckets);
+    }
+    assert_eq!(metrics[0], metrics[1]);
+}

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
 mod audit;
+mod demo;
 mod import;
 mod report;
 
@@ -66,6 +67,8 @@ pub enum Command {
     },
     /// Import historical changes from JSONL or CSV (all or nothing).
     Import(import::ImportArgs),
+    /// Generate a realistic, reproducible change history (same seed, same data).
+    DemoData(demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +177,7 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
         Command::Audit { action } => audit::run(settings, action).await,
         Command::Report { action } => report::run(settings, action).await,
         Command::Import(args) => import::run(settings, args).await,
+        Command::DemoData(args) => demo::run(settings, args).await,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod audit_chain;
 pub mod calendar;
 pub mod change;
 pub mod deadlines;
+pub mod demo;
 pub mod evidence_pack;
 pub mod gates;
 pub mod import;
