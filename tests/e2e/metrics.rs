@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_code, spawn_app};
 
-const METRICS: &str = r#"query($from: DateTime!, $to: DateTime!, $g: MetricsGranularity!, $tz: String! = "UTC") {
+pub(crate) const METRICS: &str = r#"query($from: DateTime!, $to: DateTime!, $g: MetricsGranularity!, $tz: String! = "UTC") {
   metrics(from: $from, to: $to, granularity: $g, timeZone: $tz) {
     period start end implemented
     volume { byType { key count } byOutcome { key count } bySystem { key count } }
@@ -53,7 +53,7 @@ pub(crate) async fn implemented(
     created["id"].as_str().unwrap().to_owned()
 }
 
-fn close(value: &Value, expected: f64) {
+pub(crate) fn close(value: &Value, expected: f64) {
     let actual = value
         .as_f64()
         .unwrap_or_else(|| panic!("expected {expected}, got {value}"));

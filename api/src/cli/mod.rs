@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
 mod audit;
+mod demo;
+mod import;
 mod report;
 
 use crate::{
@@ -63,6 +65,10 @@ pub enum Command {
         #[command(subcommand)]
         action: report::ReportAction,
     },
+    /// Import historical changes from JSONL or CSV (all or nothing).
+    Import(import::ImportArgs),
+    /// Generate a realistic, reproducible change history (same seed, same data).
+    DemoData(demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +176,8 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
         Command::Tokens { action } => manage_tokens(settings, action).await,
         Command::Audit { action } => audit::run(settings, action).await,
         Command::Report { action } => report::run(settings, action).await,
+        Command::Import(args) => import::run(settings, args).await,
+        Command::DemoData(args) => demo::run(settings, args).await,
     }
 }
 

@@ -337,7 +337,7 @@ async fn filter_condition(
 }
 
 /// Hands out the next number of `year` inside the caller's transaction.
-async fn next_sequence<C: ConnectionTrait>(conn: &C, year: i32) -> ServiceResult<i32> {
+pub(crate) async fn next_sequence<C: ConnectionTrait>(conn: &C, year: i32) -> ServiceResult<i32> {
     let statement = Query::insert()
         .into_table(change_sequence::Entity)
         .columns([
@@ -383,7 +383,7 @@ async fn ensure_systems_exist<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Ser
     }
 }
 
-async fn replace_systems<C: ConnectionTrait>(
+pub(crate) async fn replace_systems<C: ConnectionTrait>(
     conn: &C,
     change_id: Uuid,
     ids: &[Uuid],
@@ -420,7 +420,7 @@ pub async fn system_ids_of<C: ConnectionTrait>(
         .await?)
 }
 
-fn write_content(active: &mut change::ActiveModel, content: &ChangeContent) {
+pub(crate) fn write_content(active: &mut change::ActiveModel, content: &ChangeContent) {
     let risk = content.risk();
     active.title = Set(content.title.trim().to_owned());
     active.description = Set(content.description.clone());

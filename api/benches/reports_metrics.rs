@@ -1,0 +1,269 @@
+//! Reporting benchmark (a plain harness; whole-system measurements).
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/main/target cargo bench -p api --bench reports_metrics -- \
+//!     --changes 1000000 --postgres postgres://postgres@127.0.0.1:5432/postgres [--keep]
+//! ```
+//!
+//! 1. generates `--changes` changes with the `demo-data` generator (in
+//!    chunks of 50,000, seeds 1, 2, ...) over 24 months ending 2026-11-01;
+//! 2. (a) builds the polars input frame in memory and times the monthly and
+//!    quarterly metrics (`reports::compute` + `reports::buckets`);
+//! 3. bulk-loads the same changes into a fresh PostgreSQL database
+//!    (multi-row INSERTs, no audit events: a benchmark-only fast path);
+//! 4. (b) times load from PostgreSQL + compute, as the `metrics` query does.
+//!
+//! The database is dropped at the end unless `--keep` is given (then its
+//! URL is printed for the SQL and DuckDB comparisons in
+//! scripts/bench_reports_sql.sh). Figures: docs/benchmarks-reports.md.
+
+use std::time::Instant;
+
+use api::{
+    db::{self, QueryCounter},
+    domain::demo::{self, DemoSpec},
+    service::{Caller, demo::demo_types, import, metrics, users},
+};
+use chrono::{DateTime, Utc};
+use entity::{change, change_system, incident, system};
+use reports::{ChangeFacts, ChangeFramesBuilder, Granularity};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
+use uuid::Uuid;
+
+const CHUNK: usize = 50_000;
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn facts(row: &api::domain::import::ImportedChange) -> ChangeFacts {
+    ChangeFacts {
+        change_type: row.content.change_type.clone(),
+        outcome: row.outcome.map(|o| json_text(&o)),
+        submitted_at: row.submitted_at,
+        approved_at: row.approved_at,
+        scheduled_start: row.scheduled_start,
+        scheduled_end: row.scheduled_end,
+        actual_start: row.actual_start,
+        actual_end: row.actual_end,
+        approval_due_at: row.approval_due_at,
+        board_outcome: row.board_outcome.map(|o| json_text(&o)),
+        has_incident: row.incident_priority().is_some(),
+    }
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn compute_both(
+    frames: &reports::ChangeFrames,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    options: &reports::MetricsOptions,
+) -> anyhow::Result<usize> {
+    let mut periods = 0;
+    for granularity in [Granularity::Month, Granularity::Quarter] {
+        let spec = metrics::spec(granularity, "UTC", from, to)?;
+        let tables = reports::compute(frames, &spec, options)?;
+        periods += reports::buckets(&tables, &spec, options)?.len();
+    }
+    Ok(periods)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let changes: usize = arg("--changes").map_or(Ok(100_000), |v| v.parse())?;
+    let postgres = arg("--postgres");
+    let keep = std::env::args().any(|a| a == "--keep");
+    let policy = api::policy::Policy::load("tiered-cab")?;
+    let end: DateTime<Utc> = "2026-11-01T00:00:00Z".parse()?;
+    let from: DateTime<Utc> = "2024-11-01T00:00:00Z".parse()?;
+    let options = metrics::options(&policy);
+
+    // Generate, and build the in-memory frame.
+    let started = Instant::now();
+    let mut builder = ChangeFramesBuilder::default();
+    let mut chunks = Vec::new();
+    let mut remaining = changes;
+    let mut seed = 1;
+    while remaining > 0 {
+        let size = remaining.min(CHUNK);
+        let spec = DemoSpec {
+            changes: size,
+            months: 24,
+            seed,
+            end,
+            types: demo_types(&policy),
+        };
+        let rows = demo::generate(&spec);
+        for row in rows.iter().filter(|r| r.outcome.is_some()) {
+            let key = builder.push(facts(row));
+            for name in &row.system_names {
+                builder.push_system(key, name.clone());
+            }
+        }
+        if postgres.is_some() {
+            chunks.push(seed);
+        }
+        remaining -= size;
+        seed += 1;
+    }
+    let frames = builder.finish()?;
+    println!(
+        "generated {changes} changes ({} implemented) in {:.1} s",
+        frames.changes.height(),
+        started.elapsed().as_secs_f64()
+    );
+    for run in 0..3 {
+        let started = Instant::now();
+        let periods = compute_both(&frames, from, end, &options)?;
+        println!(
+            "(a) polars monthly + quarterly over the in-memory frame, run {run}: {:.0} ms ({periods} periods)",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    drop(frames);
+
+    let Some(admin_url) = postgres else {
+        return Ok(());
+    };
+    let name = format!("gh_bench_reports_{}", Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let (server, _) = admin_url
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("the PostgreSQL URL must end in /DATABASE"))?;
+    let url = format!("{server}/{name}");
+    let result = load_and_measure(&url, &policy, &chunks, changes, end, from, &options).await;
+    if keep {
+        println!("kept the database: {url}");
+    } else {
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    result
+}
+
+async fn load_and_measure(
+    url: &str,
+    policy: &api::policy::Policy,
+    seeds: &[u64],
+    changes: usize,
+    end: DateTime<Utc>,
+    from: DateTime<Utc>,
+    options: &reports::MetricsOptions,
+) -> anyhow::Result<()> {
+    let db = db::connect(url, &QueryCounter::default()).await?;
+    db::migrate_up(&db).await?;
+    let operator = Caller::operator();
+    let requester = users::create(
+        &db,
+        &operator,
+        "Bench",
+        "bench@example.com",
+        &["requester".to_owned()],
+    )
+    .await?
+    .id;
+    let mut system_ids = std::collections::HashMap::new();
+    for (name, _) in demo::SYSTEMS {
+        let id = Uuid::now_v7();
+        system::Entity::insert(system::ActiveModel {
+            id: Set(id),
+            name: Set((*name).to_owned()),
+            description: Set(None),
+            parent_id: Set(None),
+            created_at: Set(db::now()),
+        })
+        .exec(&db)
+        .await?;
+        system_ids.insert(*name, id);
+    }
+    let started = Instant::now();
+    let mut sequence = std::collections::HashMap::<i32, i32>::new();
+    let mut remaining = changes;
+    for seed in seeds {
+        let size = remaining.min(CHUNK);
+        remaining -= size;
+        let spec = DemoSpec {
+            changes: size,
+            months: 24,
+            seed: *seed,
+            end,
+            types: demo_types(policy),
+        };
+        let rows = demo::generate(&spec);
+        let txn = db.begin().await?;
+        for batch in rows.chunks(1000) {
+            let mut models = Vec::with_capacity(batch.len());
+            let mut links = Vec::new();
+            let mut incidents = Vec::new();
+            for row in batch {
+                use chrono::Datelike;
+                let year = row.created_at.year();
+                let next = sequence.entry(year).or_insert(0);
+                *next += 1;
+                let id = Uuid::now_v7();
+                let number = format!("CR-{year}-{next:07}");
+                models.push(import::active_model(policy, row, id, &number, requester));
+                for name in &row.system_names {
+                    if let Some(system_id) = system_ids.get(name.as_str()) {
+                        links.push(change_system::ActiveModel {
+                            change_id: Set(id),
+                            system_id: Set(*system_id),
+                        });
+                    }
+                }
+                if let Some(priority) = row.incident_priority() {
+                    incidents.push(incident::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        change_id: Set(id),
+                        priority: Set(priority),
+                        title: Set(format!("Incident on {number}")),
+                        description: Set(row.rollback_reason.clone()),
+                        opened_by: Set(requester),
+                        opened_at: Set(row.actual_end.unwrap_or(row.created_at)),
+                        resolved_at: Set(None),
+                    });
+                }
+            }
+            change::Entity::insert_many(models).exec(&txn).await?;
+            if !links.is_empty() {
+                change_system::Entity::insert_many(links).exec(&txn).await?;
+            }
+            if !incidents.is_empty() {
+                incident::Entity::insert_many(incidents).exec(&txn).await?;
+            }
+        }
+        txn.commit().await?;
+    }
+    db.execute_unprepared("ANALYZE").await?;
+    println!(
+        "bulk-loaded {changes} changes into PostgreSQL in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for run in 0..3 {
+        let started = Instant::now();
+        let frames = metrics::load_frames(&db, from, end).await?;
+        let loaded = started.elapsed();
+        let periods = compute_both(&frames, from, end, options)?;
+        println!(
+            "(b) PostgreSQL load + polars monthly + quarterly, run {run}: {:.0} ms (load {:.0} ms, {} implemented, {periods} periods)",
+            started.elapsed().as_secs_f64() * 1000.0,
+            loaded.as_secs_f64() * 1000.0,
+            frames.changes.height()
+        );
+    }
+    db.close().await?;
+    Ok(())
+}

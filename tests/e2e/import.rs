@@ -1,0 +1,347 @@
+//! `gatehouse import` and `gatehouse demo-data` through the real binary,
+//! checked over HTTP with the `metrics` query.
+
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{TestApp, fresh_database_url, spawn_app_with},
+    metrics::{METRICS, close},
+};
+
+fn gatehouse(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env("GATEHOUSE_DATABASE_URL", database_url)
+        .env_remove("GATEHOUSE_BOOTSTRAP_TOKEN")
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_POLICY")
+        .output()
+        .expect("gatehouse runs")
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn failed(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("gh_import_{}_{name}", uuid::Uuid::new_v4()));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A database with the requester Ada, a server on it and Ada's token.
+async fn setup() -> (String, TestApp, String) {
+    let database_url = fresh_database_url().await;
+    succeeded(&gatehouse(
+        &database_url,
+        &[
+            "users",
+            "add",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--roles",
+            "requester",
+        ],
+    ));
+    let token = succeeded(&gatehouse(
+        &database_url,
+        &["tokens", "issue", "--user", "ada@example.com"],
+    ))
+    .trim()
+    .to_owned();
+    let url = database_url.clone();
+    let app = spawn_app_with(move |settings| settings.database_url = url).await;
+    (database_url, app, token)
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+use sea_orm::ConnectionTrait;
+
+const JSONL: &str = r#"{"title":"Rotate TLS certificates","description":"Replace expiring certificates","businessJustification":"Avoid an outage","type":"normal","status":"CLOSED","likelihood":2,"impact":3,"requesterEmail":"ada@example.com","systems":["api"],"createdAt":"2026-09-28T00:00:00Z","submittedAt":"2026-10-01T00:00:00Z","approvedAt":"2026-10-01T04:00:00Z","scheduledStart":"2026-10-02T00:00:00Z","scheduledEnd":"2026-10-02T02:00:00Z","actualStart":"2026-10-02T00:00:00Z","actualEnd":"2026-10-02T01:00:00Z","outcome":"SUCCESSFUL","closedAt":"2026-10-03T00:00:00Z"}
+{"title":"Upgrade the database","description":"PostgreSQL 16 to 17","businessJustification":"Support ends","type":"major","status":"IMPLEMENTED","likelihood":3,"impact":4,"residualLikelihood":2,"residualImpact":3,"priority":"HIGH","requesterEmail":"ada@example.com","systems":["api","db"],"createdAt":"2026-10-02T00:00:00Z","submittedAt":"2026-10-03T00:00:00Z","approvedAt":"2026-10-03T10:00:00Z","boardOutcome":"APPROVED","scheduledStart":"2026-10-04T00:00:00Z","scheduledEnd":"2026-10-04T04:00:00Z","actualStart":"2026-10-04T00:00:00Z","actualEnd":"2026-10-04T03:00:00Z","outcome":"SUCCESSFUL_WITH_ISSUES"}
+
+{"title":"Hotfix the login loop","description":"Revert the session change","businessJustification":"Nobody can sign in","type":"emergency","status":"ROLLED_BACK","likelihood":4,"impact":5,"urgency":"CRITICAL","requesterEmail":"ada@example.com","createdAt":"2026-10-09T23:00:00Z","submittedAt":"2026-10-10T00:00:00Z","actualStart":"2026-10-10T01:00:00Z","actualEnd":"2026-10-10T02:00:00Z","approvalDueAt":"2026-10-11T01:00:00Z","approvedAt":"2026-10-10T12:00:00Z","documentedAt":"2026-10-10T20:00:00Z","outcome":"ROLLED_BACK","rollbackReason":"Error rate doubled"}
+{"number":"OLD-17","title":"Tidy the runbooks","description":"Never started","businessJustification":"Hygiene","type":"standard","status":"DRAFT","likelihood":1,"impact":1,"requesterEmail":"ada@example.com","createdAt":"2025-12-30T10:00:00+02:00"}
+"#;
+
+const CSV: &str = "title,description,businessJustification,type,status,likelihood,impact,requesterEmail,systems,createdAt,submittedAt,actualStart,actualEnd,outcome,incident\n\
+Resize the queue,\"Double the partitions, then rebalance\",Throughput,normal,FAILED,2,2,ada@example.com,db,2026-10-19T00:00:00Z,2026-10-20T00:00:00Z,2026-10-21T00:00:00Z,2026-10-21T02:00:00Z,FAILED,P2\n\
+Rotate logs,Standard procedure,Disk space,standard,CLOSED,1,1,ada@example.com,api;cache,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,2026-11-02T01:00:00Z,2026-11-02T01:30:00Z,SUCCESSFUL,\n";
+
+fn key_counts(value: &Value) -> Vec<(String, i64)> {
+    let mut pairs: Vec<_> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["key"].as_str().unwrap().to_owned(),
+                p["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+#[tokio::test]
+async fn import_jsonl_and_csv_then_metrics_over_http() {
+    let (database_url, app, token) = setup().await;
+    let jsonl = write("history.jsonl", JSONL);
+    let out = succeeded(&gatehouse(&database_url, &["import", &jsonl]));
+    assert!(
+        out.contains("imported 4 change(s) (CR-2025-0001 .. CR-2026-0003), skipped 0 row(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("created system api") && out.contains("created system db"),
+        "{out}"
+    );
+    let csv = write("history.data", CSV);
+    let out = succeeded(&gatehouse(
+        &database_url,
+        &["import", &csv, "--format", "csv"],
+    ));
+    assert!(
+        out.contains("imported 2 change(s) (CR-2026-0004 .. CR-2026-0005)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("created system cache") && !out.contains("system db"),
+        "{out}"
+    );
+
+    // Numbers per year of createdAt, in creation order; the rest of the row
+    // as written.
+    let draft = app
+        .data(
+            &token,
+            r#"{ change(number: "CR-2025-0001") { title status createdAt } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        draft["change"],
+        json!({"title": "Tidy the runbooks", "status": "DRAFT", "createdAt": "2025-12-30T08:00:00+00:00"})
+    );
+    let rolled = app
+        .data(
+            &token,
+            r#"{ change(number: "CR-2026-0003") { title status outcome } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        rolled["change"],
+        json!({"title": "Hotfix the login loop", "status": "ROLLED_BACK", "outcome": "ROLLED_BACK"})
+    );
+    assert_eq!(count(&app, "incidents").await, 2);
+    // One audit event per change and per created system, one chain.
+    let verified = succeeded(&gatehouse(&database_url, &["audit", "verify"]));
+    // users add + tokens issue + 3 systems + 6 changes
+    assert!(verified.starts_with("OK: 11 events"), "{verified}");
+
+    let data = app
+        .data(
+            &token,
+            METRICS,
+            json!({"from": "2026-10-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "g": "MONTH"}),
+        )
+        .await;
+    let oct = &data["metrics"][0];
+    assert_eq!(oct["period"], "2026-10");
+    assert_eq!(oct["implemented"], 4);
+    close(&oct["successRate"], 0.5);
+    close(&oct["rollbackRate"], 0.25);
+    close(&oct["failureRate"], 0.5);
+    close(&oct["emergencyShare"], 0.25);
+    // with issues, the rollback (incident) and the failure with incident P2
+    close(&oct["withIssuesRate"], 0.75);
+    // lead times 25, 27, 2, 26 hours
+    close(&oct["leadTimeHours"]["p50"], 25.5);
+    close(&oct["leadTimeHours"]["p90"], 26.7);
+    close(&oct["leadTimeHours"]["mean"], 20.0);
+    // durations 1, 3, 1, 2 hours; planned 2 and 4 hours
+    close(&oct["changeDurationHours"]["mean"], 1.75);
+    close(&oct["changeDurationHours"]["p50"], 1.5);
+    close(&oct["changeDurationHours"]["plannedMean"], 3.0);
+    // approval times 4, 10, 12 hours
+    close(&oct["approvalTimeHours"]["p50"], 10.0);
+    close(&oct["approvalTimeHours"]["mean"], 26.0 / 3.0);
+    close(&oct["cabApprovalRate"], 1.0);
+    close(&oct["emergencyDocsOnTimeRate"], 1.0);
+    assert_eq!(
+        key_counts(&oct["volume"]["byType"]),
+        [
+            ("emergency".into(), 1),
+            ("major".into(), 1),
+            ("normal".into(), 2)
+        ]
+    );
+    assert_eq!(
+        key_counts(&oct["volume"]["bySystem"]),
+        [("api".into(), 2), ("db".into(), 2)]
+    );
+    assert_eq!(
+        key_counts(&oct["volume"]["byOutcome"]),
+        [
+            ("FAILED".into(), 1),
+            ("ROLLED_BACK".into(), 1),
+            ("SUCCESSFUL".into(), 1),
+            ("SUCCESSFUL_WITH_ISSUES".into(), 1)
+        ]
+    );
+    let nov = &data["metrics"][1];
+    assert_eq!(nov["implemented"], 1);
+    close(&nov["successRate"], 1.0);
+    close(&nov["leadTimeHours"]["p50"], 1.5);
+}
+
+#[tokio::test]
+async fn a_bad_row_fails_the_whole_import_and_skip_invalid_lists_it() {
+    let (database_url, app, _token) = setup().await;
+    let events_before = app.audit_event_count().await;
+    let good = |title: &str, start: &str, end: &str| {
+        json!({"title": title, "description": "d", "businessJustification": "b", "type": "normal",
+               "status": "CLOSED", "likelihood": 2, "impact": 2, "requesterEmail": "ada@example.com",
+               "systems": ["api"], "createdAt": "2026-03-01T00:00:00Z", "actualStart": start,
+               "actualEnd": end, "outcome": "SUCCESSFUL"})
+        .to_string()
+    };
+    let text = [
+        good("first", "2026-03-02T00:00:00Z", "2026-03-02T01:00:00Z"),
+        good("backwards", "2026-03-02T05:00:00Z", "2026-03-02T04:00:00Z"),
+        good("third", "2026-03-03T00:00:00Z", "2026-03-03T01:00:00Z"),
+    ]
+    .join("\n");
+    let file = write("bad.jsonl", &text);
+    let stderr = failed(&gatehouse(&database_url, &["import", &file]));
+    assert!(
+        stderr.contains("nothing was written: 1 invalid row(s)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 2: actualEnd: must not be before actualStart"),
+        "{stderr}"
+    );
+    assert_eq!(count(&app, "changes").await, 0);
+    assert_eq!(count(&app, "systems").await, 0);
+    assert_eq!(count(&app, "change_sequences").await, 0);
+    assert_eq!(app.audit_event_count().await, events_before);
+
+    // CSV: an unknown requester on line 3 and a bad enum on line 4.
+    let csv = "title,description,businessJustification,type,status,likelihood,impact,requesterEmail,createdAt\n\
+        ok,d,b,normal,DRAFT,1,1,ada@example.com,2026-03-01T00:00:00Z\n\
+        ghost,d,b,normal,DRAFT,1,1,ghost@example.com,2026-03-01T00:00:00Z\n\
+        odd,d,b,normal,PENDING,1,1,ada@example.com,2026-03-01T00:00:00Z\n";
+    let csv = write("bad.csv", csv);
+    let stderr = failed(&gatehouse(&database_url, &["import", &csv]));
+    assert!(stderr.contains("2 invalid row(s)"), "{stderr}");
+    assert!(
+        stderr.contains("line 3: requesterEmail: no account with email ghost@example.com"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4: status: `PENDING` is not one of"),
+        "{stderr}"
+    );
+    assert_eq!(count(&app, "changes").await, 0);
+
+    let out = succeeded(&gatehouse(
+        &database_url,
+        &["import", &file, "--skip-invalid"],
+    ));
+    assert!(
+        out.contains("skipped line 2: actualEnd: must not be before actualStart"),
+        "{out}"
+    );
+    assert!(
+        out.contains("imported 2 change(s) (CR-2026-0001 .. CR-2026-0002), skipped 1 row(s)"),
+        "{out}"
+    );
+    assert_eq!(count(&app, "changes").await, 2);
+
+    let missing = failed(&gatehouse(
+        &database_url,
+        &["import", "/nonexistent/file.csv"],
+    ));
+    assert!(
+        missing.contains("reading /nonexistent/file.csv"),
+        "{missing}"
+    );
+}
+
+#[tokio::test]
+async fn demo_data_with_the_same_seed_gives_the_same_metrics() {
+    let mut metrics = Vec::new();
+    for _ in 0..2 {
+        let (database_url, app, token) = setup().await;
+        let out = succeeded(&gatehouse(
+            &database_url,
+            &[
+                "demo-data",
+                "--changes",
+                "300",
+                "--months",
+                "6",
+                "--seed",
+                "42",
+                "--end",
+                "2026-11-01T00:00:00Z",
+            ],
+        ));
+        assert!(
+            out.contains("generated 300 change(s) over 6 month(s)"),
+            "{out}"
+        );
+        assert_eq!(count(&app, "changes").await, 300);
+        assert_eq!(count(&app, "systems").await, 12);
+        let data = app
+            .data(
+                &token,
+                METRICS,
+                json!({"from": "2026-05-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "g": "MONTH"}),
+            )
+            .await;
+        let buckets = data["metrics"].as_array().unwrap().clone();
+        assert_eq!(buckets.len(), 6);
+        let implemented: i64 = buckets
+            .iter()
+            .map(|b| b["implemented"].as_i64().unwrap())
+            .sum();
+        assert!(implemented > 200, "{implemented}");
+        metrics.push(buckets);
+    }
+    assert_eq!(metrics[0], metrics[1]);
+}
