@@ -56,6 +56,10 @@ pub struct Settings {
     pub bootstrap_token: Option<String>,
     pub log_format: LogFormat,
     pub max_page_size: u64,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>`;
+    /// when unset it is open, like Prometheus scrape targets usually are
+    /// (it exposes counts only, never titles or personal data).
+    pub metrics_token: Option<String>,
     /// The clock the rules run at; only tests replace it.
     pub clock: crate::clock::Clock,
 }
@@ -73,6 +77,10 @@ impl fmt::Debug for Settings {
             )
             .field("log_format", &self.log_format)
             .field("max_page_size", &self.max_page_size)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -86,6 +94,7 @@ impl Default for Settings {
             bootstrap_token: None,
             log_format: LogFormat::Text,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            metrics_token: None,
             clock: crate::clock::Clock::default(),
         }
     }
@@ -114,6 +123,7 @@ struct FileSettings {
     database_url: Option<String>,
     policy: Option<String>,
     bootstrap_token: Option<String>,
+    metrics_token: Option<String>,
     log_format: Option<LogFormat>,
     max_page_size: Option<u64>,
 }
@@ -154,6 +164,14 @@ pub struct SettingsArgs {
     /// Largest page a list query may ask for [default: 100].
     #[arg(long, global = true, env = "GATEHOUSE_MAX_PAGE_SIZE")]
     pub max_page_size: Option<u64>,
+    /// Bearer token Prometheus must send to scrape `/metrics` (open when unset).
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 impl SettingsArgs {
@@ -187,6 +205,11 @@ impl SettingsArgs {
                 file.max_page_size,
                 defaults.max_page_size,
             ),
+            metrics_token: self
+                .metrics_token
+                .clone()
+                .or(file.metrics_token)
+                .filter(|token| !token.is_empty()),
             clock: defaults.clock,
         };
         if settings.max_page_size == 0 {

@@ -10,6 +10,7 @@ use crate::{
     db::{self, QueryCounter},
     graphql::{build_schema, context::AppState},
     http::{self, HttpState},
+    monitoring::Monitoring,
     policy::Policy,
     service::users,
 };
@@ -38,9 +39,15 @@ impl Application {
             policy,
             max_page_size: settings.max_page_size,
             clock: settings.clock.clone(),
+            monitoring: Arc::new(Monitoring::new()?),
+            queries: queries.clone(),
         };
         let schema = build_schema(app.clone());
-        let router = http::router(HttpState { schema, app });
+        let router = http::router(HttpState {
+            schema,
+            app,
+            metrics_token: settings.metrics_token.clone(),
+        });
         let listener = TcpListener::bind(&settings.listen).await?;
         let address = listener.local_addr()?;
         tracing::info!(

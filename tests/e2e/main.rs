@@ -14,5 +14,6 @@ mod helpers;
 mod lifecycle;
 mod listing;
 mod metrics;
+mod operations;
 mod reports;
 mod schema;

@@ -15,6 +15,9 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub max_page_size: u64,
     pub clock: crate::clock::Clock,
+    pub monitoring: Arc<crate::monitoring::Monitoring>,
+    /// Statements executed so far, exported as `gatehouse_db_statements_total`.
+    pub queries: crate::db::QueryCounter,
 }
 
 pub trait ContextExt {
