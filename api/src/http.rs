@@ -7,7 +7,7 @@ mod reports;
 use std::time::Duration;
 
 use async_graphql::{ErrorExtensions, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json, Router,
     extract::{MatchedPath, State},
@@ -46,6 +46,7 @@ pub fn router(state: HttpState) -> Router {
     let monitoring = state.app.monitoring.clone();
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/calendar.ics", get(calendar_feed))
         .route("/reports/{kind}", get(reports::download))
         .route("/healthz", get(healthz))
@@ -148,6 +149,38 @@ async fn graphql(
             response
         }
     }
+}
+
+/// `/graphql/ws`: subscriptions over graphql-ws (`graphql-transport-ws`,
+/// and the legacy `graphql-ws` subprotocol). The client authenticates in
+/// `connection_init` with `{"authorization": "Bearer <token>"}`; without a
+/// valid token the server closes the connection before any subscription.
+async fn graphql_ws(
+    State(state): State<HttpState>,
+    protocol: GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            let db = state.app.db.clone();
+            GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let secret = ["authorization", "Authorization"]
+                        .iter()
+                        .find_map(|key| payload.get(*key).and_then(|v| v.as_str()))
+                        .and_then(auth::bearer_token)
+                        .ok_or_else(|| ServiceError::Unauthenticated.extend())?;
+                    let actor = tokens::authenticate(&db, secret)
+                        .await
+                        .map_err(|error| error.extend())?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(actor);
+                    data.insert(loaders::for_request(&db));
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 /// The operation's name: the one the client selected, or the name of the

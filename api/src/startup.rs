@@ -12,7 +12,7 @@ use crate::{
     http::{self, HttpState},
     monitoring::Monitoring,
     policy::Policy,
-    service::users,
+    service::{events::EventBus, users},
 };
 
 pub struct Application {
@@ -34,12 +34,19 @@ impl Application {
         db::migrate_up(&db).await?;
         let bootstrap_secret =
             users::bootstrap_admin(&db, settings.bootstrap_token.as_deref()).await?;
+        let monitoring = Arc::new(Monitoring::new()?);
+        let received = {
+            let monitoring = monitoring.clone();
+            move || monitoring.event_received()
+        };
+        let events = EventBus::start(&db, &settings.database_url, received).await?;
         let app = AppState {
             db: db.clone(),
             policy,
             max_page_size: settings.max_page_size,
             clock: settings.clock.clone(),
-            monitoring: Arc::new(Monitoring::new()?),
+            monitoring,
+            events,
             queries: queries.clone(),
         };
         let schema = build_schema(app.clone());

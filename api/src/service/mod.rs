@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cab;
 pub mod calendar;
 pub mod changes;
+pub mod events;
 pub mod evidence;
 pub mod ical;
 pub mod lifecycle;
