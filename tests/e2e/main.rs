@@ -17,3 +17,4 @@ mod metrics;
 mod operations;
 mod reports;
 mod schema;
+mod subscriptions;
