@@ -93,6 +93,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub max_page_size: u64,
     pub limits: Limits,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>`;
+    /// when unset it is open, like Prometheus scrape targets usually are
+    /// (it exposes counts only, never titles or personal data).
+    pub metrics_token: Option<String>,
     /// The clock the rules run at; only tests replace it.
     pub clock: crate::clock::Clock,
 }
@@ -111,6 +115,10 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("max_page_size", &self.max_page_size)
             .field("limits", &self.limits)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -125,6 +133,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             limits: Limits::default(),
+            metrics_token: None,
             clock: crate::clock::Clock::default(),
         }
     }
@@ -153,6 +162,7 @@ struct FileSettings {
     database_url: Option<String>,
     policy: Option<String>,
     bootstrap_token: Option<String>,
+    metrics_token: Option<String>,
     log_format: Option<LogFormat>,
     max_page_size: Option<u64>,
     max_query_depth: Option<usize>,
@@ -221,6 +231,14 @@ pub struct SettingsArgs {
     /// Serve GraphiQL at GET /graphql [default: true].
     #[arg(long, global = true, env = "GATEHOUSE_GRAPHIQL")]
     pub graphiql: Option<bool>,
+    /// Bearer token Prometheus must send to scrape `/metrics` (open when unset).
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 impl SettingsArgs {
@@ -288,6 +306,11 @@ impl SettingsArgs {
                 ),
                 graphiql: pick(self.graphiql, file.graphiql, defaults.limits.graphiql),
             },
+            metrics_token: self
+                .metrics_token
+                .clone()
+                .or(file.metrics_token)
+                .filter(|token| !token.is_empty()),
             clock: defaults.clock,
         };
         if settings.max_page_size == 0 {

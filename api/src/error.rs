@@ -25,6 +25,11 @@ pub enum ServiceError {
     Database(#[source] DbErr),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A subscriber fell too far behind; its stream ends after this error.
+    #[error(
+        "this subscription fell behind and missed {missed} events; subscribe again and re-read the changes you show"
+    )]
+    Lagged { missed: u64 },
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -50,6 +55,7 @@ impl ServiceError {
             Self::Conflict(_) => "CONFLICT",
             Self::PolicyViolation(_) => "POLICY_VIOLATION",
             Self::Database(_) | Self::Internal(_) => "INTERNAL",
+            Self::Lagged { .. } => "LAGGED",
         }
     }
 }

@@ -8,7 +8,7 @@ mod reports;
 use std::time::Duration;
 
 use async_graphql::{ErrorExtensions, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json, Router,
     extract::{MatchedPath, State},
@@ -39,10 +39,13 @@ pub struct HttpState {
     pub app: AppState,
     pub limits: crate::config::Limits,
     pub rate_limiter: std::sync::Arc<limits::RateLimiter>,
+    /// See `Settings::metrics_token`.
+    pub metrics_token: Option<String>,
 }
 
 pub fn router(state: HttpState) -> Router {
     let body_limit = state.limits.max_body_bytes;
+    let monitoring = state.app.monitoring.clone();
     let graphql_route = if state.limits.graphiql {
         get(graphiql).post(graphql)
     } else {
@@ -50,13 +53,16 @@ pub fn router(state: HttpState) -> Router {
     };
     Router::new()
         .route("/graphql", graphql_route)
+        .route("/graphql/ws", get(graphql_ws))
         .route("/calendar.ics", get(calendar_feed))
         .route("/reports/{kind}", get(reports::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/audit/export", get(audit_export::export))
+        .route("/metrics", get(metrics))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::from_fn_with_state(monitoring, track_http))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
@@ -139,8 +145,13 @@ async fn graphql(
             let request = request
                 .data(actor)
                 .data(loaders::for_request(&state.app.db));
+            let operation = operation_name(&request);
             let mut response = state.schema.execute(request).await;
             limits::normalize_errors(&mut response.errors);
+            state
+                .app
+                .monitoring
+                .observe_graphql(operation.as_deref(), response.errors.iter().map(error_code));
             GraphQLResponse::from(response).into_response()
         }
         Err(error) => {
@@ -163,6 +174,134 @@ async fn graphql(
                 );
             }
             response
+        }
+    }
+}
+
+/// `/graphql/ws`: subscriptions over graphql-ws (`graphql-transport-ws`,
+/// and the legacy `graphql-ws` subprotocol). The client authenticates in
+/// `connection_init` with `{"authorization": "Bearer <token>"}`; without a
+/// valid token the server closes the connection before any subscription.
+async fn graphql_ws(
+    State(state): State<HttpState>,
+    protocol: GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            let db = state.app.db.clone();
+            GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let secret = ["authorization", "Authorization"]
+                        .iter()
+                        .find_map(|key| payload.get(*key).and_then(|v| v.as_str()))
+                        .and_then(auth::bearer_token)
+                        .ok_or_else(|| ServiceError::Unauthenticated.extend())?;
+                    let actor = tokens::authenticate(&db, secret)
+                        .await
+                        .map_err(|error| error.extend())?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(actor);
+                    data.insert(loaders::for_request(&db));
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+/// The operation's name: the one the client selected, or the name of the
+/// document's only operation (clients rarely send `operationName` then).
+fn operation_name(request: &async_graphql::Request) -> Option<String> {
+    use async_graphql::parser::types::DocumentOperations;
+    if let Some(name) = &request.operation_name {
+        return Some(name.clone());
+    }
+    match async_graphql::parser::parse_query(&request.query)
+        .ok()?
+        .operations
+    {
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+            operations.keys().next().map(ToString::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// The `extensions.code` of an error (`INTERNAL` for one without, which
+/// async-graphql produces for parse and validation failures of its own).
+fn error_code(error: &async_graphql::ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => code.as_str(),
+        _ if error.locations.is_empty() && error.path.is_empty() => "INTERNAL",
+        _ => "GRAPHQL",
+    }
+}
+
+/// Counts every request by its matched route template (`unmatched` for a
+/// 404 without a route, so probing paths cannot create series).
+async fn track_http(
+    State(monitoring): State<std::sync::Arc<crate::monitoring::Monitoring>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    monitoring.observe_http(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// `GET /metrics`: Prometheus text format. Open unless
+/// `GATEHOUSE_METRICS_TOKEN` is set; then that bearer token is required.
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(auth::bearer_token)
+            .unwrap_or_default();
+        // Compare digests so the comparison time does not reveal a prefix.
+        use sha2::{Digest, Sha256};
+        if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"gatehouse-metrics\"",
+                )],
+                "a metrics token is required: Authorization: Bearer <GATEHOUSE_METRICS_TOKEN>\n",
+            )
+                .into_response();
+        }
+    }
+    let app = &state.app;
+    match app
+        .monitoring
+        .render(&app.db, &app.queries, app.clock.now())
+        .await
+    {
+        Ok(body) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "rendering metrics failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "internal error\n").into_response()
         }
     }
 }

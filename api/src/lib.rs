@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod monitoring;
 pub mod policy;
 pub mod service;
 pub mod startup;

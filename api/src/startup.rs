@@ -10,8 +10,9 @@ use crate::{
     db::{self, QueryCounter},
     graphql::{build_schema, context::AppState},
     http::{self, HttpState},
+    monitoring::Monitoring,
     policy::Policy,
-    service::users,
+    service::{events::EventBus, users},
 };
 
 pub struct Application {
@@ -33,11 +34,20 @@ impl Application {
         db::migrate_up(&db).await?;
         let bootstrap_secret =
             users::bootstrap_admin(&db, settings.bootstrap_token.as_deref()).await?;
+        let monitoring = Arc::new(Monitoring::new()?);
+        let received = {
+            let monitoring = monitoring.clone();
+            move || monitoring.event_received()
+        };
+        let events = EventBus::start(&db, &settings.database_url, received).await?;
         let app = AppState {
             db: db.clone(),
             policy,
             max_page_size: settings.max_page_size,
             clock: settings.clock.clone(),
+            monitoring,
+            events,
+            queries: queries.clone(),
         };
         let schema = build_schema(app.clone(), &settings.limits);
         let router = http::router(HttpState {
@@ -47,6 +57,7 @@ impl Application {
             rate_limiter: Arc::new(http::limits::RateLimiter::new(
                 settings.limits.rate_limit_per_minute,
             )),
+            metrics_token: settings.metrics_token.clone(),
         });
         let listener = TcpListener::bind(&settings.listen).await?;
         let address = listener.local_addr()?;

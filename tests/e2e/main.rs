@@ -19,6 +19,8 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod metrics;
+mod operations;
 mod outage;
 mod reports;
 mod schema;
+mod subscriptions;

@@ -52,6 +52,12 @@ pub fn read_audit_trail(actor: &Actor) -> Result<(), Denied> {
     require_any(actor, &[ADMIN, AUDITOR], "reading the audit trail")
 }
 
+/// Reading changes (queries, history, live change events): every signed-in
+/// account, auditors included — the change log is the team's shared record.
+pub fn read_changes(_actor: &Actor) -> Result<(), Denied> {
+    Ok(())
+}
+
 pub fn manage_systems(actor: &Actor) -> Result<(), Denied> {
     require_any(actor, &[ADMIN, CHANGE_MANAGER], "maintaining systems")
 }

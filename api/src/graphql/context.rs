@@ -15,6 +15,10 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub max_page_size: u64,
     pub clock: crate::clock::Clock,
+    pub monitoring: Arc<crate::monitoring::Monitoring>,
+    pub events: crate::service::events::EventBus,
+    /// Statements executed so far, exported as `gatehouse_db_statements_total`.
+    pub queries: crate::db::QueryCounter,
 }
 
 pub trait ContextExt {
@@ -48,6 +52,7 @@ pub fn transition<'a>(
     crate::service::lifecycle::Request {
         db: &state.db,
         policy: &state.policy,
+        events: &state.events,
         caller,
         now: state.clock.now(),
     }

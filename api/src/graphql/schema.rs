@@ -1,15 +1,15 @@
 //! Building the schema. Pure: no connecting or migrating here.
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
-use super::{context::AppState, mutation::Mutation, query::Query};
+use super::{context::AppState, mutation::Mutation, query::Query, subscription::Subscription};
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The per-request data (the caller, `loaders::for_request`) is added by
 /// the HTTP layer.
 pub fn build_schema(state: AppState, limits: &crate::config::Limits) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(state)
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
@@ -22,7 +22,7 @@ pub fn build_schema(state: AppState, limits: &crate::config::Limits) -> AppSchem
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
         .sdl()
 }

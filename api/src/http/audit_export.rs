@@ -124,7 +124,9 @@ fn error_response(error: &ServiceError) -> Response {
         ServiceError::Validation { .. } => StatusCode::BAD_REQUEST,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::PolicyViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::Database(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ServiceError::Database(_) | ServiceError::Internal(_) | ServiceError::Lagged { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     };
     // `extend` logs internal detail and keeps it out of the message.
     let message = error.extend().message;

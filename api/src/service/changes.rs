@@ -10,7 +10,11 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit, systems};
+use super::{
+    Caller, audit,
+    events::{ChangeEvent, EventBus},
+    systems,
+};
 use crate::{
     db,
     domain::{
@@ -68,6 +72,7 @@ impl Default for ChangeOrder {
 pub async fn create(
     db: &DatabaseConnection,
     policy: &Policy,
+    events: &EventBus,
     caller: &Caller,
     content: ChangeContent,
 ) -> ServiceResult<change::Model> {
@@ -132,7 +137,10 @@ pub async fn create(
         }),
     )
     .await?;
+    let event = ChangeEvent::new(&model, "change.created", None, caller, now);
+    events.stage(&txn, &event).await?;
     txn.commit().await?;
+    events.committed(event);
     Ok(model)
 }
 

@@ -16,7 +16,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, audit, changes, users};
+use super::{Caller, audit, changes, events::ChangeEvent, users};
 use crate::{
     domain::{
         ValidationError,
@@ -33,6 +33,7 @@ use crate::{
 pub struct Request<'a> {
     pub db: &'a DatabaseConnection,
     pub policy: &'a Policy,
+    pub events: &'a super::events::EventBus,
     pub caller: &'a Caller,
     pub now: DateTime<Utc>,
 }
@@ -261,7 +262,10 @@ async fn finish(
         &payload,
     )
     .await?;
+    let event = ChangeEvent::new(&model, action, Some(before), request.caller, request.now);
+    request.events.stage(&txn, &event).await?;
     txn.commit().await?;
+    request.events.committed(event);
     Ok(model)
 }
 

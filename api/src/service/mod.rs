@@ -7,6 +7,7 @@ pub mod cab;
 pub mod calendar;
 pub mod changes;
 pub mod demo;
+pub mod events;
 pub mod evidence;
 pub mod ical;
 pub mod import;

@@ -214,7 +214,7 @@ impl ChangeMutation {
         let caller = ctx.caller()?;
         let state = ctx.state()?;
         let content = input.into_content()?;
-        changes::create(&state.db, &state.policy, &caller, content)
+        changes::create(&state.db, &state.policy, &state.events, &caller, content)
             .await
             .map(Change)
             .gql()

@@ -1,0 +1,332 @@
+//! Prometheus metrics: one registry per running application (kept in its
+//! state, never global, so tests running several servers in one process
+//! each see their own numbers).
+//!
+//! Labels are bounded, non-personal values only: matched route templates,
+//! status codes, statuses, error codes, and GraphQL operation names (capped
+//! in number). Change titles, emails and ids never become labels.
+
+use std::{
+    collections::HashSet,
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use entity::{ChangeStatus, change};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DatabaseConnectionType, EntityTrait, Iterable,
+    PaginatorTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+
+use crate::{db::QueryCounter, error::ServiceResult};
+
+/// Beyond this many distinct GraphQL operation names, further names are
+/// counted as `other`: a client choosing names must not grow the series
+/// without bound.
+pub const MAX_OPERATION_NAMES: usize = 200;
+pub const OTHER_OPERATION: &str = "other";
+pub const ANONYMOUS_OPERATION: &str = "anonymous";
+
+pub struct Monitoring {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    graphql_operations: IntCounterVec,
+    graphql_errors: IntCounterVec,
+    db_pool: IntGaugeVec,
+    db_statements: IntCounter,
+    changes_by_status: IntGaugeVec,
+    overdue: IntGaugeVec,
+    awaiting_approval: IntGauge,
+    subscriptions: IntGauge,
+    events_published: IntCounter,
+    operation_names: Mutex<HashSet<String>>,
+    /// Serialises scrapes so the statement counter catches up exactly once.
+    scrape: tokio::sync::Mutex<()>,
+}
+
+impl Monitoring {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("gatehouse".into()), None)?;
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by matched route and status",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by matched route and status",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let graphql_operations = IntCounterVec::new(
+            Opts::new(
+                "graphql_operations_total",
+                "GraphQL operations executed, by operation name",
+            ),
+            &["operation"],
+        )?;
+        let graphql_errors = IntCounterVec::new(
+            Opts::new(
+                "graphql_errors_total",
+                "GraphQL errors returned, by operation name and extensions.code",
+            ),
+            &["operation", "code"],
+        )?;
+        let db_pool = IntGaugeVec::new(
+            Opts::new(
+                "db_pool_connections",
+                "Database pool connections (state = size | idle | in_use | max)",
+            ),
+            &["state"],
+        )?;
+        let db_statements = IntCounter::new(
+            "db_statements_total",
+            "SQL statements executed by this process",
+        )?;
+        let changes_by_status = IntGaugeVec::new(
+            Opts::new("changes", "Changes by lifecycle status"),
+            &["status"],
+        )?;
+        let overdue = IntGaugeVec::new(
+            Opts::new(
+                "changes_overdue",
+                "Changes past a deadline (kind = approval | documentation | review)",
+            ),
+            &["kind"],
+        )?;
+        let awaiting_approval = IntGauge::new(
+            "changes_awaiting_approval",
+            "Changes waiting for an approval decision",
+        )?;
+        let subscriptions = IntGauge::new(
+            "graphql_subscriptions_active",
+            "Live changeEvents subscription streams in this process",
+        )?;
+        let events_published = IntCounter::new(
+            "change_events_received_total",
+            "Change events this process received for its subscribers",
+        )?;
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(graphql_operations.clone()),
+            Box::new(graphql_errors.clone()),
+            Box::new(db_pool.clone()),
+            Box::new(db_statements.clone()),
+            Box::new(changes_by_status.clone()),
+            Box::new(overdue.clone()),
+            Box::new(awaiting_approval.clone()),
+            Box::new(subscriptions.clone()),
+            Box::new(events_published.clone()),
+        ] {
+            registry.register(collector)?;
+        }
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            graphql_operations,
+            graphql_errors,
+            db_pool,
+            db_statements,
+            changes_by_status,
+            overdue,
+            awaiting_approval,
+            subscriptions,
+            events_published,
+            operation_names: Mutex::new(HashSet::new()),
+            scrape: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn observe_http(&self, method: &str, route: &str, status: u16, latency: Duration) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.http_requests.with_label_values(&labels).inc();
+        self.http_duration
+            .with_label_values(&labels)
+            .observe(latency.as_secs_f64());
+    }
+
+    /// Counts one executed operation and its errors (by `extensions.code`).
+    pub fn observe_graphql<'a>(
+        &self,
+        operation: Option<&str>,
+        error_codes: impl IntoIterator<Item = &'a str>,
+    ) {
+        let operation = self.operation_label(operation);
+        self.graphql_operations
+            .with_label_values(&[operation.as_str()])
+            .inc();
+        for code in error_codes {
+            self.graphql_errors
+                .with_label_values(&[operation.as_str(), code])
+                .inc();
+        }
+    }
+
+    fn operation_label(&self, operation: Option<&str>) -> String {
+        let Some(name) = operation.filter(|n| !n.is_empty()) else {
+            return ANONYMOUS_OPERATION.to_owned();
+        };
+        let valid = name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return OTHER_OPERATION.to_owned();
+        }
+        let mut names = self
+            .operation_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if names.contains(name) || names.len() < MAX_OPERATION_NAMES {
+            names.insert(name.to_owned());
+            name.to_owned()
+        } else {
+            OTHER_OPERATION.to_owned()
+        }
+    }
+
+    /// The gauge of live subscription streams, held up while one runs.
+    pub fn subscription_started(&self) -> SubscriptionGuard {
+        self.subscriptions.inc();
+        SubscriptionGuard(self.subscriptions.clone())
+    }
+
+    pub fn live_subscriptions(&self) -> i64 {
+        self.subscriptions.get()
+    }
+
+    pub fn event_received(&self) {
+        self.events_published.inc();
+    }
+
+    /// Refreshes the scrape-time values and renders the text format.
+    pub async fn render(
+        &self,
+        db: &DatabaseConnection,
+        queries: &QueryCounter,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<String> {
+        let _scrape = self.scrape.lock().await;
+        self.refresh_pool(db);
+        self.refresh_domain(db, now).await?;
+        // Caught up after the domain queries so they are counted too.
+        let delta = queries.get().saturating_sub(self.db_statements.get());
+        self.db_statements.inc_by(delta);
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .map_err(|e| crate::error::ServiceError::Internal(format!("encoding metrics: {e}")))?;
+        String::from_utf8(buffer)
+            .map_err(|e| crate::error::ServiceError::Internal(format!("encoding metrics: {e}")))
+    }
+
+    fn refresh_pool(&self, db: &DatabaseConnection) {
+        // Matched first: the pool getters panic on the other backend.
+        let (size, idle, max) = match &db.inner {
+            DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                let pool = db.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+                let pool = db.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => return,
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        self.db_pool
+            .with_label_values(&["size"])
+            .set(i64::from(size));
+        self.db_pool
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
+        self.db_pool
+            .with_label_values(&["in_use"])
+            .set(i64::from(size.saturating_sub(idle)));
+        self.db_pool.with_label_values(&["max"]).set(i64::from(max));
+    }
+
+    async fn refresh_domain(
+        &self,
+        db: &DatabaseConnection,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        let counts: Vec<(ChangeStatus, i64)> = change::Entity::find()
+            .select_only()
+            .column(change::Column::Status)
+            .column_as(Expr::col(change::Column::Id).count(), "n")
+            .group_by(change::Column::Status)
+            .into_tuple()
+            .all(db)
+            .await?;
+        // Every status is reported, zero included, so a status emptied
+        // since the last scrape drops to 0 instead of keeping its value.
+        for status in ChangeStatus::iter() {
+            let n = counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            self.changes_by_status
+                .with_label_values(&[crate::domain::lifecycle::status_name(status).as_str()])
+                .set(n);
+            if status == ChangeStatus::AwaitingApproval {
+                self.awaiting_approval.set(n);
+            }
+        }
+        let deadlines = [
+            (
+                "approval",
+                change::Column::ApprovalDueAt,
+                change::Column::ApprovedAt,
+            ),
+            (
+                "documentation",
+                change::Column::DocumentationDueAt,
+                change::Column::DocumentedAt,
+            ),
+            (
+                "review",
+                change::Column::ReviewDueAt,
+                change::Column::ReviewedAt,
+            ),
+        ];
+        for (kind, due, done) in deadlines {
+            let n = change::Entity::find()
+                .filter(Condition::all().add(due.lt(now)).add(done.is_null()))
+                .count(db)
+                .await?;
+            self.overdue
+                .with_label_values(&[kind])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        Ok(())
+    }
+}
+
+/// Decrements the live-subscription gauge when the stream is dropped
+/// (client unsubscribed or disconnected).
+pub struct SubscriptionGuard(IntGauge);
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
