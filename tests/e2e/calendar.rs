@@ -279,6 +279,13 @@ async fn the_ical_feed_parses_with_an_independent_parser() {
         content_type.as_deref(),
         Some("text/calendar; charset=utf-8")
     );
+    for property in ["VERSION:", "PRODID:", "METHOD:"] {
+        assert_eq!(
+            body.lines().filter(|l| l.starts_with(property)).count(),
+            1,
+            "exactly one {property}"
+        );
+    }
     let feed = parse_feed(&body);
     assert_eq!(feed["VERSION"], "2.0");
     assert_eq!(feed["METHOD"], "PUBLISH");

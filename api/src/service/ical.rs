@@ -103,8 +103,11 @@ pub async fn render(
     }
     let changes = query.all(db).await?;
 
-    let mut feed = Calendar::new();
+    // `Calendar::new()` brings a PRODID of its own; exactly one is allowed.
+    let mut feed = Calendar::empty();
+    feed.append_property(Property::new("VERSION", "2.0"));
     feed.append_property(Property::new("PRODID", "-//Gatehouse//Change Calendar//EN"));
+    feed.append_property(Property::new("CALSCALE", "GREGORIAN"));
     feed.append_property(Property::new("METHOD", "PUBLISH"));
     feed.name(&format!("Gatehouse changes ({})", policy.name));
     feed.description("Scheduled changes, maintenance windows and change freezes");
