@@ -66,28 +66,45 @@ pub fn router(state: HttpState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
-                    let route = request.extensions().get::<MatchedPath>().map_or_else(
+                    let matched = request.extensions().get::<MatchedPath>();
+                    let route = matched.map_or_else(
                         || request.uri().path().to_owned(),
                         |p| p.as_str().to_owned(),
                     );
+                    // Named by the route template, never by a raw path (a
+                    // probe of random paths must not mint span names).
+                    let span_name = match matched {
+                        Some(template) => format!("{} {}", request.method(), template.as_str()),
+                        None => request.method().to_string(),
+                    };
                     let request_id = request
                         .headers()
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_owned();
-                    tracing::info_span!(
+                    // `otel.*` fields name the exported span (`POST /graphql`)
+                    // and its kind; other layers treat them as plain fields.
+                    let span = tracing::info_span!(
                         "http_request",
+                        otel.name = %span_name,
+                        otel.kind = "server",
                         method = %request.method(),
                         route = %route,
                         request_id = %request_id,
                         status = tracing::field::Empty,
                         latency_ms = tracing::field::Empty,
-                    )
+                        otel.status_code = tracing::field::Empty,
+                    );
+                    crate::telemetry::continue_remote_trace(&span, request.headers());
+                    span
                 })
                 .on_request(())
                 .on_response(|response: &Response, latency: Duration, span: &Span| {
                     span.record("status", response.status().as_u16());
+                    if response.status().is_server_error() {
+                        span.record("otel.status_code", "error");
+                    }
                     span.record("latency_ms", latency.as_secs_f64() * 1000.0);
                     tracing::info!(
                         status = response.status().as_u16(),

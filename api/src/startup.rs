@@ -12,7 +12,7 @@ use crate::{
     http::{self, HttpState},
     monitoring::Monitoring,
     policy::Policy,
-    service::{events::EventBus, users},
+    service::{audit, events::EventBus, users},
 };
 
 pub struct Application {
@@ -27,6 +27,8 @@ pub struct Application {
 impl Application {
     /// Loads the policy, connects, migrates, creates the first admin on an
     /// empty database, and binds the listener (port 0 picks a free port).
+    // One span, so start-up's statements (migrations) form one trace.
+    #[tracing::instrument(name = "gatehouse.startup", skip_all)]
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let policy = Arc::new(Policy::load(&settings.policy)?);
         let queries = QueryCounter::default();
@@ -40,6 +42,11 @@ impl Application {
             move || monitoring.event_received()
         };
         let events = EventBus::start(&db, &settings.database_url, received).await?;
+        // Events a writer committed but died before sealing (PostgreSQL)
+        // are linked before the first request can read the trail, and then
+        // swept periodically for the life of the process.
+        audit::seal(&db).await?;
+        audit::spawn_sealer(&db);
         let app = AppState {
             db: db.clone(),
             policy,

@@ -4,6 +4,8 @@
 pub mod api_token;
 pub mod approval;
 pub mod audit_event;
+pub mod audit_outbox;
+pub mod audit_purge_permit;
 pub mod cab_meeting;
 pub mod cab_member;
 pub mod calendar_rule;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_lifecycle;
 mod m20261123_000003_calendar;
+mod m20261123_000004_audit_sealing;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_lifecycle::Migration),
             Box::new(m20261123_000003_calendar::Migration),
+            Box::new(m20261123_000004_audit_sealing::Migration),
         ]
     }
 }

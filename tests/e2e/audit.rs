@@ -9,7 +9,7 @@ use crate::helpers::{ADMIN_TOKEN, TestApp, error_code, spawn_app};
 
 const VERIFY: &str = "{ verifyAuditLog { ok events headHash brokenAt reason } }";
 const VERIFY_ANCHORED: &str = "query($seq: Int, $hash: String) {
-    verifyAuditLog(anchorSeq: $seq, anchorHash: $hash) { ok events headHash brokenAt reason } }";
+    verifyAuditLog(anchorSeq: $seq, anchorHash: $hash) { ok events headSeq headHash brokenAt reason } }";
 
 #[tokio::test]
 async fn every_write_appends_one_verified_event() {
@@ -442,4 +442,157 @@ async fn anyone_signed_in_reads_the_history_of_a_change() {
     let edges = listed["changes"]["edges"].as_array().unwrap();
     assert_eq!(edges[0]["node"]["history"].as_array().unwrap().len(), 2);
     assert_eq!(edges[1]["node"]["history"].as_array().unwrap().len(), 1);
+}
+
+/// `gatehouse audit purge` under a given policy (preset name or file).
+fn purge(app: &TestApp, policy: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["audit", "purge"])
+        .args(args)
+        .env("GATEHOUSE_DATABASE_URL", &app.database_url)
+        .env("GATEHOUSE_POLICY", policy)
+        .env_remove("GATEHOUSE_BOOTSTRAP_TOKEN")
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .expect("gatehouse runs")
+}
+
+/// The dual-approval preset with a different retention period, as a file.
+fn policy_keeping_events_for(years: u32) -> std::path::PathBuf {
+    let preset = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/api/src/policy/presets/dual-approval.toml"
+    ))
+    .unwrap();
+    assert!(preset.contains("audit_retention_years = 3"));
+    let path = std::env::temp_dir().join(format!(
+        "gh_policy_retention_{years}_{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &path,
+        preset.replace(
+            "audit_retention_years = 3",
+            &format!("audit_retention_years = {years}"),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn events_are_purged_only_past_the_retention_period_and_the_chain_still_verifies() {
+    let app = trail_of_eight().await;
+    let before = chrono::Utc::now().to_rfc3339();
+
+    // No retention period in the policy: kept forever.
+    let refused = purge(&app, "tiered-cab", &["--before", &before]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("kept forever"), "{said}");
+    // Seed 002 keeps change logs 3 years: yesterday's events stay.
+    let refused = purge(&app, "dual-approval", &["--before", &before]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("3 years"), "{said}");
+    assert_eq!(app.audit_event_count().await, 8);
+    // And the database itself refuses a plain DELETE.
+    assert!(
+        app.db
+            .execute_unprepared("DELETE FROM audit_events WHERE seq = 1")
+            .await
+            .is_err()
+    );
+
+    // A policy whose period has passed for every event.
+    let policy = policy_keeping_events_for(0);
+    let policy = policy.to_str().unwrap();
+    let dry = purge(&app, policy, &["--before", &before, "--dry-run"]);
+    assert!(dry.status.success(), "{dry:?}");
+    let said = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        said.contains("would purge 7 events (seq up to 7)"),
+        "{said}"
+    );
+    assert_eq!(app.audit_event_count().await, 8);
+
+    let done = purge(&app, policy, &["--before", &before]);
+    assert!(done.status.success(), "{done:?}");
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(said.contains("purged 7 events (seq up to 7)"), "{said}");
+    // The newest event stays, and the purge is itself in the chain.
+    let trail = app
+        .data(
+            ADMIN_TOKEN,
+            "{ auditEvents(first: 10) { edges { node { seq action payload } } } }",
+            json!({}),
+        )
+        .await["auditEvents"]["edges"]
+        .clone();
+    assert_eq!(seqs(&json!({ "edges": trail })), [8, 9]);
+    let record = &trail[1]["node"];
+    assert_eq!(record["action"], "audit.purged");
+    assert_eq!(record["payload"]["throughSeq"], 7);
+    assert_eq!(record["payload"]["events"], 7);
+    assert_eq!(record["payload"]["retentionYears"], 0);
+
+    let verified = verify(&app, None).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["events"], 2, "{verified}");
+    assert_eq!(verified["headSeq"], 9, "{verified}");
+
+    // Deleting the first kept event as well, without a purge record for
+    // it, is caught.
+    lift_guard(&app).await;
+    app.db
+        .execute_unprepared("DELETE FROM audit_events WHERE seq = 8")
+        .await
+        .unwrap();
+    assert_broken_at(&verify(&app, None).await, 1, "no audit.purged event");
+}
+
+#[tokio::test]
+async fn an_event_committed_but_not_yet_sealed_joins_the_chain() {
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        // SQLite links each event inside its write's transaction.
+        return;
+    }
+    // A writer that committed its change and event, then died before
+    // sealing: the event waits in the outbox.
+    app.db
+        .execute_unprepared(
+            "INSERT INTO audit_outbox (occurred_at, actor_id, actor_label, action, entity_type, \
+             entity_id, payload) VALUES (now(), NULL, 'cli:crashed', 'system.created', 'system', \
+             'orphan', '{}')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.audit_event_count().await, 2);
+    // The next write seals it before its own event.
+    app.system("api", None).await;
+    let trail = app
+        .data(
+            ADMIN_TOKEN,
+            "{ auditEvents(first: 10) { edges { node { seq actorLabel entityId } } } }",
+            json!({}),
+        )
+        .await["auditEvents"]["edges"]
+        .clone();
+    assert_eq!(trail.as_array().unwrap().len(), 4, "{trail:#}");
+    assert_eq!(trail[2]["node"]["actorLabel"], "cli:crashed");
+    assert_eq!(trail[3]["node"]["entityId"].as_str().unwrap().len(), 36);
+    let left = app
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM audit_outbox",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(verify(&app, None).await["ok"], true);
 }

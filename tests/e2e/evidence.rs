@@ -178,7 +178,15 @@ async fn the_cli_exports_a_pack_of_the_period_that_verifies_offline() {
             "audit_events.jsonl",
             "audit_events.csv",
             "changes.jsonl",
-            "changes.csv"
+            "changes.csv",
+            "approvals.jsonl",
+            "approvals.csv",
+            "evidence.jsonl",
+            "evidence.csv",
+            "incidents.jsonl",
+            "incidents.csv",
+            "reviews.jsonl",
+            "reviews.csv"
         ]
     );
     let recorded = jsonl(&out.join("audit_events.jsonl"));
@@ -353,4 +361,83 @@ async fn a_period_without_events_gives_an_empty_pack_that_verifies() {
     let (code, printed) = verify_offline(&out);
     assert_eq!(code, 0, "{printed}");
     std::fs::remove_dir_all(&out).ok();
+}
+
+#[tokio::test]
+async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_changes() {
+    let flow = crate::lifecycle::Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    flow.approve(&manager.token, id).await;
+    flow.schedule(id, 1).await;
+    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
+        .await;
+    flow.advance_to_start(id).await;
+    flow.start(id).await;
+    flow.app
+        .data(
+            &flow.requester.token,
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"p99 latency doubled\") {
+                change { status } } }",
+            json!({"id": id}),
+        )
+        .await;
+    flow.review(&manager.token, id, "POST_IMPLEMENTATION").await;
+
+    let out = scratch_dir("lifecycle");
+    let manifest = cli_export(&flow.app.database_url, &out).await;
+    let rows = |key: &str| {
+        manifest["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["key"] == key)
+            .unwrap()["rows"]
+            .clone()
+    };
+    let number = change["number"].as_str().unwrap();
+
+    let approvals = jsonl(&out.join("approvals.jsonl"));
+    assert_eq!(rows("approvals"), 1);
+    assert_eq!(approvals[0]["changeNumber"], number);
+    assert_eq!(approvals[0]["approverId"], json!(manager.id));
+    assert_eq!(approvals[0]["decision"], "APPROVE");
+    assert_eq!(approvals[0]["round"], 1);
+    assert_eq!(approvals[0]["retroactive"], false);
+
+    let evidence = jsonl(&out.join("evidence.jsonl"));
+    let mut gates: Vec<&str> = evidence
+        .iter()
+        .map(|e| e["gate"].as_str().unwrap())
+        .collect();
+    gates.sort_unstable();
+    assert_eq!(gates, ["integration_tests", "qa_review", "unit_tests"]);
+    assert!(evidence.iter().all(|e| e["changeNumber"] == number));
+
+    let incidents = jsonl(&out.join("incidents.jsonl"));
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0]["priority"], "P3");
+    assert_eq!(incidents[0]["changeNumber"], number);
+
+    let reviews = jsonl(&out.join("reviews.jsonl"));
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0]["kind"], "POST_IMPLEMENTATION");
+    assert_eq!(reviews[0]["reviewerId"], json!(manager.id));
+
+    // The change record carries its lifecycle too.
+    let changes = jsonl(&out.join("changes.jsonl"));
+    assert_eq!(changes[0]["status"], "ROLLED_BACK");
+    assert_eq!(changes[0]["rollbackReason"], "p99 latency doubled");
+    assert_eq!(changes[0]["approvalRound"], 1);
+    // CSV headers are the manifest's columns.
+    let csv = std::fs::read_to_string(out.join("approvals.csv")).unwrap();
+    assert!(
+        csv.starts_with("id,changeId,changeNumber,round,approverId,decision,"),
+        "{csv}"
+    );
+
+    let (code, printed) = verify_offline(&out);
+    assert_eq!(code, 0, "{printed}");
 }

@@ -80,7 +80,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            api::telemetry::init(api::config::LogFormat::Text);
+            // Logs only, so the guard holds no exporter (tests/e2e/telemetry.rs
+            // checks trace export through the binary).
+            let _logs_only = api::telemetry::init_with(api::config::LogFormat::Text, None)
+                .expect("logging starts");
         }
     });
     let mut settings = test_settings(fresh_database_url().await);
@@ -186,7 +189,10 @@ impl TestApp {
         data["createChange"].clone()
     }
 
+    /// Events in the chain, after sealing what is committed (as every
+    /// reader of the trail does).
     pub async fn audit_event_count(&self) -> i64 {
+        api::service::audit::seal_before_reading(&self.db).await;
         let row = self
             .db
             .query_one_raw(sea_orm::Statement::from_string(

@@ -24,3 +24,4 @@ mod outage;
 mod reports;
 mod schema;
 mod subscriptions;
+mod telemetry;

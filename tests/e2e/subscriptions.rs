@@ -10,9 +10,12 @@ use std::{
     sync::Mutex,
 };
 
-use serde_json::Value;
+use futures::{SinkExt, StreamExt};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
-use crate::helpers::{ADMIN_TOKEN, postgres_admin_url, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, TestApp, postgres_admin_url, spawn_app};
 
 fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node")
@@ -100,13 +103,16 @@ async fn graphql_ws_client_receives_committed_events_from_another_process() {
     assert_eq!(result["refused"], "POLICY_VIOLATION", "{result:#}");
 
     let events = result["events"].as_array().unwrap();
-    assert_eq!(events.len(), 2, "{result:#}");
+    assert_eq!(events.len(), 3, "{result:#}");
     assert_eq!(events[0]["action"], "change.created");
     assert_eq!(events[0]["statusBefore"], Value::Null);
     assert_eq!(events[0]["statusAfter"], "DRAFT");
-    assert_eq!(events[1]["action"], "change.submitted");
+    assert_eq!(events[1]["action"], "change.updated");
     assert_eq!(events[1]["statusBefore"], "DRAFT");
-    assert_eq!(events[1]["statusAfter"], "AWAITING_APPROVAL");
+    assert_eq!(events[1]["statusAfter"], "DRAFT");
+    assert_eq!(events[2]["action"], "change.submitted");
+    assert_eq!(events[2]["statusBefore"], "DRAFT");
+    assert_eq!(events[2]["statusAfter"], "AWAITING_APPROVAL");
     for event in events {
         assert_eq!(event["changeId"], id);
         assert_eq!(event["number"], number);
@@ -124,4 +130,179 @@ async fn graphql_ws_client_receives_committed_events_from_another_process() {
     // Every subscription stream ended with its client.
     assert_eq!(result["gaugeBefore"], 0);
     assert_eq!(result["gaugeAfter"], 0);
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `changeEvents` subscription over graphql-transport-ws, spoken by hand
+/// so the test controls exactly when it reads.
+async fn subscribe(base_url: &str, token: &str) -> Socket {
+    let url = format!("{}/graphql/ws", base_url.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |message: Value| tungstenite::Message::Text(message.to_string().into());
+    socket
+        .send(send(json!({"type": "connection_init",
+                          "payload": {"authorization": format!("Bearer {token}")}})))
+        .await
+        .unwrap();
+    let ack = next_message(&mut socket, std::time::Duration::from_secs(10))
+        .await
+        .expect("connection_ack");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+        .send(send(
+            json!({"id": "1", "type": "subscribe", "payload": {"query":
+            "subscription { changeEvents { number action statusAfter } }"}}),
+        ))
+        .await
+        .unwrap();
+    socket
+}
+
+async fn next_message(socket: &mut Socket, wait: std::time::Duration) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(wait, socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).ok();
+        }
+    }
+}
+
+/// The next change event, `None` when none arrives within `wait`.
+async fn next_event(socket: &mut Socket, wait: std::time::Duration) -> Option<Value> {
+    let message = next_message(socket, wait).await?;
+    assert_eq!(message["type"], "next", "{message}");
+    Some(message["payload"]["data"]["changeEvents"].clone())
+}
+
+async fn graphql_on(base_url: &str, token: &str, query: &str, variables: Value) -> Value {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{base_url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body:#}");
+    body["data"].clone()
+}
+
+async fn create_on(base_url: &str, token: &str, title: &str) -> Value {
+    graphql_on(
+        base_url,
+        token,
+        "mutation($input: CreateChangeInput!) { createChange(input: $input) { id number version } }",
+        json!({"input": {"title": title, "description": "d", "businessJustification": "b",
+                         "type": "normal", "likelihood": 2, "impact": 3}}),
+    )
+    .await["createChange"]
+        .clone()
+}
+
+/// PostgreSQL: the listener of the subscribing process loses its
+/// connection and cannot reconnect while another process commits events;
+/// once it is back, the subscriber still gets every event, once, in order.
+#[tokio::test]
+async fn events_committed_while_the_listener_is_away_are_replayed_once() {
+    let Some(admin_url) = postgres_admin_url() else {
+        eprintln!("PostgreSQL only: LISTEN/NOTIFY reconnection (SQLite has one process)");
+        return;
+    };
+    let a: TestApp = spawn_app().await;
+    let requester = a.user("Rita Requester", &["requester"]).await;
+    let b = serve(&a.database_url);
+    let mut socket = subscribe(&a.base_url, &requester.token).await;
+    let wait = std::time::Duration::from_secs(15);
+
+    // The live path first: the listener is up.
+    let first = create_on(&b.base_url, &requester.token, "Before the outage").await;
+    let event = next_event(&mut socket, wait).await.expect("live event");
+    assert_eq!(event["number"], first["number"]);
+
+    // Cut every listener off and keep them from reconnecting. The servers'
+    // pooled connections stay up, so writes still commit.
+    let admin = Database::connect(&admin_url).await.unwrap();
+    let database = a.database_url.rsplit('/').next().unwrap().to_owned();
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+        ))
+        .await
+        .unwrap();
+    let terminated = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{database}' AND application_name = '{}'",
+                api::service::events::LISTENER_APPLICATION_NAME
+            ),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(terminated.len(), 2, "one listener per process");
+
+    let version = first["version"].as_i64().unwrap();
+    graphql_on(
+        &b.base_url,
+        &requester.token,
+        "mutation($id: ID!, $v: Int!) { updateChange(id: $id, expectedVersion: $v, input: {title: \"During\"}) { version } }",
+        json!({"id": first["id"], "v": version}),
+    )
+    .await;
+    graphql_on(
+        &b.base_url,
+        &requester.token,
+        "mutation($id: ID!) { submitChange(id: $id) { status } }",
+        json!({"id": first["id"]}),
+    )
+    .await;
+    let during = create_on(&b.base_url, &requester.token, "During the outage").await;
+    // Nothing can arrive while the listener is away.
+    assert_eq!(
+        next_event(&mut socket, std::time::Duration::from_secs(2)).await,
+        None
+    );
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+
+    let mut received = Vec::new();
+    for _ in 0..3 {
+        let event = next_event(&mut socket, wait).await.expect("replayed event");
+        received.push((event["number"].clone(), event["action"].clone()));
+    }
+    assert_eq!(
+        received,
+        [
+            (first["number"].clone(), json!("change.updated")),
+            (first["number"].clone(), json!("change.submitted")),
+            (during["number"].clone(), json!("change.created")),
+        ]
+    );
+    // Live again, and nothing delivered twice.
+    let after = create_on(&b.base_url, &requester.token, "After the outage").await;
+    let event = next_event(&mut socket, wait)
+        .await
+        .expect("live event after");
+    assert_eq!(event["number"], after["number"]);
+    assert_eq!(event["action"], "change.created");
+    assert_eq!(
+        next_event(&mut socket, std::time::Duration::from_secs(1)).await,
+        None
+    );
+    admin.close().await.ok();
 }

@@ -1,5 +1,5 @@
-// Subscribes to changeEvents on server A with the graphql-ws client, files
-// and submits a change through server B's /graphql, and prints what A's
+// Subscribes to changeEvents on server A with the graphql-ws client, files,
+// edits and submits a change through server B's /graphql, and prints what A's
 // subscribers received as one JSON line. Also checks that a connection
 // without a valid token is refused and that A's live-subscription gauge
 // returns to its starting value after the clients go away.
@@ -94,20 +94,25 @@ async function refusedWithoutToken(token) {
 
 const before = await liveSubscriptions();
 const a = client(TOKEN);
-const all = collect(a, SUBSCRIPTION, {}, 2);
+const all = collect(a, SUBSCRIPTION, {}, 3);
 const submittedOnly = collect(a, SUBSCRIPTION, { filter: { statuses: ['AWAITING_APPROVAL'] } }, 1);
 const otherChange = collect(a, SUBSCRIPTION, { filter: { changeId: '00000000-0000-0000-0000-000000000000' } }, 1);
 await waitForGauge(before + 3);
 
 const created = await graphqlOnB(
-  `mutation($input: CreateChangeInput!) { createChange(input: $input) { id number } }`,
+  `mutation($input: CreateChangeInput!) { createChange(input: $input) { id number version } }`,
   { input: { title: 'Rotate TLS certificates', description: 'Replace expiring certificates', businessJustification: 'Avoid an outage', type: 'normal', likelihood: 2, impact: 3 } },
+);
+// Edits of a draft are events too.
+await graphqlOnB(
+  `mutation($id: ID!, $version: Int!, $input: UpdateChangeInput!) { updateChange(id: $id, expectedVersion: $version, input: $input) { version } }`,
+  { id: created.createChange.id, version: created.createChange.version, input: { title: 'Rotate TLS certificates (all regions)' } },
 );
 // A refused transition writes nothing, so it must raise no event.
 const refused = await graphqlOnB(`mutation($id: ID!) { closeChange(id: $id) { status } }`, { id: created.createChange.id }, true);
 await graphqlOnB(`mutation($id: ID!) { submitChange(id: $id) { status } }`, { id: created.createChange.id });
 
-const events = await Promise.race([all.finished, deadline(10000, 'two events on A')]);
+const events = await Promise.race([all.finished, deadline(10000, 'three events on A')]);
 const submitted = await Promise.race([submittedOnly.finished, deadline(10000, 'filtered event on A')]);
 // Give a wrongly delivered event time to arrive before judging the filter.
 await new Promise((r) => setTimeout(r, 300));

@@ -10,6 +10,7 @@ use crate::{
     config::Settings,
     db::{self, QueryCounter},
     domain::evidence_pack::Period,
+    policy::Policy,
     service::{Caller, audit, evidence},
 };
 
@@ -38,6 +39,17 @@ pub enum AuditAction {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Delete the events that occurred before a date, when the policy's
+    /// `audit_retention_years` allows it. The purge itself is recorded in
+    /// the chain, so verification goes on from the first kept event.
+    Purge {
+        /// Events before this instant (RFC 3339) are deleted.
+        #[arg(long)]
+        before: DateTime<Utc>,
+        /// Report what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<ExitCode> {
@@ -48,9 +60,19 @@ pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<Exi
             anchor_hash,
         } => {
             let anchor = anchor_seq.zip(anchor_hash);
+            // Events whose writer died between commit and seal are linked
+            // first, so the verified chain holds every committed event.
+            let sealed = audit::seal(&db).await?;
+            if sealed > 0 {
+                println!("sealed {sealed} committed events into the chain first");
+            }
             match audit::verify(&db, anchor).await? {
-                audit::Verification::Intact { events, head_hash } => {
-                    println!("OK: {events} events, head hash {head_hash}");
+                audit::Verification::Intact {
+                    events,
+                    head_seq,
+                    head_hash,
+                } => {
+                    println!("OK: {events} events, head seq {head_seq} hash {head_hash}");
                     Ok(ExitCode::SUCCESS)
                 }
                 audit::Verification::Broken(broken) => {
@@ -58,6 +80,31 @@ pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<Exi
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        AuditAction::Purge { before, dry_run } => {
+            let policy = Policy::load(&settings.policy)?;
+            let outcome = audit::purge(
+                &db,
+                &Caller::operator(),
+                before,
+                policy.audit_retention_years,
+                settings.clock.now(),
+                dry_run,
+            )
+            .await?;
+            match (outcome.through_seq, dry_run) {
+                (None, _) => println!("nothing to purge: no event before {before} but the newest"),
+                (Some(last), true) => println!(
+                    "dry run: would purge {} events (seq up to {last})",
+                    outcome.events
+                ),
+                (Some(last), false) => println!(
+                    "purged {} events (seq up to {last}); the purge is recorded as an {} event",
+                    outcome.events,
+                    audit::PURGE_ACTION
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         AuditAction::Export { from, to, out } => {
             let period = Period::new(from, to).map_err(|e| anyhow::anyhow!("--{e}"))?;

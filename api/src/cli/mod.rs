@@ -154,14 +154,26 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format);
-    match execute(cli.command, &settings).await {
+    let telemetry = match telemetry::init(settings.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match execute(cli.command, &settings).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // `serve` returns here after SIGINT/SIGTERM: export the last spans.
+    // Off the async workers, since the flush blocks on the collector.
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .ok();
+    code
 }
 
 async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {

@@ -205,6 +205,33 @@ pub fn parse_anchor(
     }
 }
 
+/// The retention rule: events that occurred before `purge_before` may be
+/// deleted only if every one of them is older than the policy's retention
+/// period, counted in calendar years back from `now`. Without a retention
+/// period in the policy nothing is ever deletable. Returns the reason for
+/// refusing.
+pub fn check_purge_cutoff(
+    purge_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+    retention_years: Option<u32>,
+) -> Result<(), String> {
+    let Some(years) = retention_years else {
+        return Err(
+            "the policy sets no audit_retention_years, so audit events are kept forever".into(),
+        );
+    };
+    let latest_cutoff = now
+        .checked_sub_months(chrono::Months::new(years.saturating_mul(12)))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    if purge_before > latest_cutoff {
+        return Err(format!(
+            "the policy keeps audit events for {years} years: only events before {} may be purged",
+            latest_cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    Ok(())
+}
+
 /// Why a chain failed verification, at the first event found broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainBreak {
@@ -252,6 +279,18 @@ impl ChainVerifier {
             prev_hash: prev_hash.into(),
             ..Self::default()
         }
+    }
+
+    /// Verifies a whole trail: from the genesis, or from `start` — the last
+    /// event a retention purge removed — and, with an anchor, up to it.
+    /// An anchor at or before `start` can only require the chain to reach
+    /// it: its own event is gone.
+    pub fn starting(start: Option<(i64, String)>, anchor: Option<(i64, String)>) -> Self {
+        let verifier = match start {
+            Some((seq, hash)) => Self::resume(seq, hash),
+            None => Self::default(),
+        };
+        Self { anchor, ..verifier }
     }
 
     pub fn check(&mut self, event: &EventContent<'_>, stored_hash: &str) -> Result<(), ChainBreak> {
@@ -329,6 +368,45 @@ impl ChainVerifier {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn purge_cutoff_respects_the_retention_period_in_calendar_years() {
+        let now = "2026-11-23T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        assert!(check_purge_cutoff(at("2019-11-23T12:00:00Z"), now, Some(7)).is_ok());
+        assert!(check_purge_cutoff(at("2019-01-01T00:00:00Z"), now, Some(7)).is_ok());
+        let refused = check_purge_cutoff(at("2019-11-23T12:00:01Z"), now, Some(7)).unwrap_err();
+        assert!(refused.contains("7 years"), "{refused}");
+        assert!(refused.contains("2019-11-23T12:00:00Z"), "{refused}");
+        assert!(check_purge_cutoff(at("2026-01-01T00:00:00Z"), now, Some(0)).is_ok());
+        let forever = check_purge_cutoff(at("1990-01-01T00:00:00Z"), now, None).unwrap_err();
+        assert!(forever.contains("kept forever"), "{forever}");
+    }
+
+    #[test]
+    fn starting_after_a_purge_expects_the_next_event() {
+        let first = EventContent {
+            seq: 6,
+            occurred_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            actor_id: None,
+            actor_label: "operator",
+            action: "system.created",
+            entity_type: "system",
+            entity_id: "x",
+            payload: "{}",
+            prev_hash: "ab",
+        };
+        let hash = event_hash(&first);
+        let mut verifier = ChainVerifier::starting(Some((5, "ab".into())), None);
+        verifier.check(&first, &hash).unwrap();
+        assert_eq!(verifier.finish().unwrap(), (6, hash.clone()));
+        let mut wrong_start = ChainVerifier::starting(Some((5, "cd".into())), None);
+        assert!(wrong_start.check(&first, &hash).is_err());
+        let anchored = ChainVerifier::starting(Some((5, "ab".into())), Some((7, "ef".into())));
+        let mut anchored = anchored;
+        anchored.check(&first, &hash).unwrap();
+        assert!(anchored.finish().unwrap_err().reason.contains("truncated"));
+    }
+
     use chrono::TimeZone;
 
     use super::*;

@@ -86,7 +86,8 @@ pub const AUDIT_EVENTS: Dataset = Dataset {
 
 pub const CHANGES: Dataset = Dataset {
     key: "changes",
-    description: "Change requests with at least one audit event in the pack, as stored at export time",
+    description: "Change requests with at least one audit event in the pack, as stored at export \
+                  time (their state during the period is in the audit events' before/after)",
     columns: &[
         "id",
         "number",
@@ -131,11 +132,94 @@ pub const CHANGES: Dataset = Dataset {
         "createdAt",
         "updatedAt",
         "version",
+        "templateId",
+        "approvalRound",
+        "approvalDueAt",
+        "documentationDueAt",
+        "documentedAt",
+        "reviewDueAt",
+        "reviewedAt",
+        "boardOutcome",
+        "rollbackReason",
+        "scheduleSequence",
+    ],
+};
+
+pub const APPROVALS: Dataset = Dataset {
+    key: "approvals",
+    description: "Every approval decision and CAB vote on the pack's changes, all rounds, oldest first",
+    columns: &[
+        "id",
+        "changeId",
+        "changeNumber",
+        "round",
+        "approverId",
+        "decision",
+        "comment",
+        "decidedAt",
+        "meetingId",
+        "retroactive",
+    ],
+};
+
+pub const EVIDENCE: Dataset = Dataset {
+    key: "evidence",
+    description: "Gate evidence recorded on the pack's changes (tests, reviews, scans), oldest first; \
+                  the newest record of a gate is the one that counts",
+    columns: &[
+        "id",
+        "changeId",
+        "changeNumber",
+        "gate",
+        "status",
+        "summary",
+        "url",
+        "data",
+        "recordedBy",
+        "recordedAt",
+    ],
+};
+
+pub const INCIDENTS: Dataset = Dataset {
+    key: "incidents",
+    description: "Incidents linked to the pack's changes (opened on rollback or by hand)",
+    columns: &[
+        "id",
+        "changeId",
+        "changeNumber",
+        "priority",
+        "title",
+        "description",
+        "openedBy",
+        "openedAt",
+        "resolvedAt",
+    ],
+};
+
+pub const REVIEWS: Dataset = Dataset {
+    key: "reviews",
+    description: "Post-implementation and post-emergency reviews of the pack's changes",
+    columns: &[
+        "id",
+        "changeId",
+        "changeNumber",
+        "kind",
+        "reviewerId",
+        "summary",
+        "lessonsLearned",
+        "reviewedAt",
     ],
 };
 
 /// The datasets every pack holds, in manifest order.
-pub const DATASETS: &[Dataset] = &[AUDIT_EVENTS, CHANGES];
+pub const DATASETS: &[Dataset] = &[
+    AUDIT_EVENTS,
+    CHANGES,
+    APPROVALS,
+    EVIDENCE,
+    INCIDENTS,
+    REVIEWS,
+];
 
 /// Timestamps in packs: RFC 3339, microseconds, `Z` (as hashed).
 pub fn timestamp(at: DateTime<Utc>) -> String {

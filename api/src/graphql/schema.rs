@@ -13,7 +13,8 @@ pub fn build_schema(state: AppState, limits: &crate::config::Limits) -> AppSchem
         .data(state)
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
-        .limit_directives(limits.max_directives);
+        .limit_directives(limits.max_directives)
+        .extension(crate::telemetry::GraphqlTracing);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -28,15 +28,15 @@ pub struct ChangeEventFilter {
     pub change_id: Option<ID>,
 }
 
-/// A create or lifecycle transition, published after its commit.
+/// A create, edit or lifecycle transition, published after its commit.
 #[derive(Debug, SimpleObject)]
 pub struct ChangeEvent {
     pub change_id: ID,
     pub number: String,
     #[graphql(name = "type")]
     pub change_type: String,
-    /// The audit action: `change.created`, `change.submitted`,
-    /// `change.decision`, ...
+    /// The audit action: `change.created`, `change.updated`,
+    /// `change.submitted`, `change.decision`, ...
     pub action: String,
     /// Absent for `change.created`.
     pub status_before: Option<ChangeStatus>,
@@ -73,7 +73,7 @@ fn visible(actor: &Actor, _event: &events::ChangeEvent) -> bool {
 
 #[Sub]
 impl Subscription {
-    /// Creates and lifecycle transitions of changes, as they commit. A
+    /// Creates, edits and lifecycle transitions of changes, as they commit. A
     /// subscriber that falls more than 1024 events behind gets one LAGGED
     /// error and its stream ends.
     async fn change_events(
@@ -155,6 +155,7 @@ mod tests {
 
     fn event(status_after: ChangeStatus) -> events::ChangeEvent {
         events::ChangeEvent {
+            seq: 1,
             change_id: Uuid::new_v4(),
             number: "CR-2026-0001".into(),
             change_type: "normal".into(),

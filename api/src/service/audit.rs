@@ -1,16 +1,28 @@
 //! Appending to and verifying the audit hash chain.
 
 use chrono::{DateTime, Utc};
-use entity::audit_event;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+
+use entity::{audit_event, audit_outbox, audit_purge_permit};
+use futures::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
+use sea_orm::{DatabaseConnectionType, sqlx};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinHandle,
+};
 use uuid::Uuid;
 
-use super::Caller;
+use super::{Caller, events};
 use crate::{
     db,
     domain::{
@@ -24,14 +36,81 @@ use crate::{
 
 /// Any number that no other part of Gatehouse uses as an advisory lock key.
 const AUDIT_LOCK_KEY: i64 = 0x6761_7465_6175_6474; // "gateaudt"
-const VERIFY_BATCH: u64 = 20_000;
+/// Outbox events sealed per transaction (10 bound columns each, well under
+/// PostgreSQL's 65,535 parameters).
+const SEAL_BATCH: u64 = 1_000;
+/// How often each PostgreSQL-backed process looks for events whose writer
+/// committed but died before sealing them.
+const SEAL_SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Appends one event inside the caller's transaction, so the event commits
-/// or rolls back with the write it records.
+/// An event's hashed content before it has a place in the chain.
+struct PendingEvent {
+    occurred_at: DateTime<Utc>,
+    actor_id: Option<Uuid>,
+    actor_label: String,
+    action: String,
+    entity_type: String,
+    entity_id: String,
+    /// Canonical JSON text, exactly as hashed.
+    payload: String,
+}
+
+impl PendingEvent {
+    /// The chain link after `(prev_seq, prev_hash)`: the one place where an
+    /// event gets its sequence number and hash.
+    fn link(self, prev_seq: i64, prev_hash: String) -> audit_event::Model {
+        let seq = prev_seq + 1;
+        let hash = audit_chain::event_hash(&EventContent {
+            seq,
+            occurred_at: self.occurred_at,
+            actor_id: self.actor_id,
+            actor_label: &self.actor_label,
+            action: &self.action,
+            entity_type: &self.entity_type,
+            entity_id: &self.entity_id,
+            payload: &self.payload,
+            prev_hash: &prev_hash,
+        });
+        audit_event::Model {
+            seq,
+            occurred_at: self.occurred_at,
+            actor_id: self.actor_id,
+            actor_label: self.actor_label,
+            action: self.action,
+            entity_type: self.entity_type,
+            entity_id: self.entity_id,
+            payload: self.payload,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
+impl From<audit_outbox::Model> for PendingEvent {
+    fn from(row: audit_outbox::Model) -> Self {
+        Self {
+            occurred_at: row.occurred_at,
+            actor_id: row.actor_id,
+            actor_label: row.actor_label,
+            action: row.action,
+            entity_type: row.entity_type,
+            entity_id: row.entity_id,
+            payload: row.payload,
+        }
+    }
+}
+
+/// Records one event inside the caller's transaction, so the event commits
+/// or rolls back with the write it records. Commit that transaction with
+/// [`commit`], which links the event into the chain. Returns the linked
+/// event, or `None` while it waits in the outbox (PostgreSQL).
 ///
-/// The chain must stay one chain with several writers and several server
-/// processes: on PostgreSQL a transaction-scoped advisory lock serialises
-/// appenders until commit; SQLite admits one writer at a time by design.
+/// SQLite admits one writer at a time, so the event is linked into the
+/// chain right here. On PostgreSQL the event goes to the outbox and is
+/// sealed into the chain just after the commit: linking it here would mean
+/// holding the chain's lock until the commit's WAL flush, which serialises
+/// every concurrent write behind one another (measured: 8 writers ran at
+/// 0.21x of their speed without the audit; docs/benchmarks.md).
 pub async fn append(
     txn: &DatabaseTransaction,
     caller: &Caller,
@@ -39,7 +118,157 @@ pub async fn append(
     entity_type: &str,
     entity_id: &str,
     payload: &Value,
-) -> ServiceResult<audit_event::Model> {
+) -> ServiceResult<Option<audit_event::Model>> {
+    let (actor_id, actor_label) = match caller {
+        Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
+        Caller::Operator { label } => (None, label.clone()),
+    };
+    let event = PendingEvent {
+        occurred_at: db::now(),
+        actor_id,
+        actor_label,
+        action: action.to_owned(),
+        entity_type: entity_type.to_owned(),
+        entity_id: entity_id.to_owned(),
+        payload: audit_chain::canonical_json(payload),
+    };
+    if txn.get_database_backend() == DbBackend::Postgres {
+        audit_outbox::ActiveModel {
+            occurred_at: Set(event.occurred_at),
+            actor_id: Set(event.actor_id),
+            actor_label: Set(event.actor_label),
+            action: Set(event.action),
+            entity_type: Set(event.entity_type),
+            entity_id: Set(event.entity_id),
+            payload: Set(event.payload),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        Ok(None)
+    } else {
+        let (prev_seq, prev_hash) = head(txn).await?.unwrap_or((0, GENESIS_HASH.to_owned()));
+        let linked = event.link(prev_seq, prev_hash);
+        Ok(Some(
+            linked.into_active_model().reset_all().insert(txn).await?,
+        ))
+    }
+}
+
+/// Wakes this process's sealer after a commit (PostgreSQL). A wake-up and
+/// nothing else: a spurious one costs one empty-outbox check.
+static SEAL_WANTED: Notify = Notify::const_new();
+/// Sealer tasks running in this process; without one (a CLI command) the
+/// committing writer seals itself.
+static SEALERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Commits a transaction that appended audit events. On PostgreSQL the
+/// events are sealed into the chain by this process's sealer task, woken
+/// here, so writers do not wait for the chain (readers of the trail seal
+/// first, see [`seal_before_reading`]); a process without a sealer seals
+/// right away. A failed seal does not fail the write: the write and its
+/// event are committed, and the next seal links the event.
+pub async fn commit(txn: DatabaseTransaction, db: &DatabaseConnection) -> ServiceResult<()> {
+    txn.commit().await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        if SEALERS.load(Ordering::Acquire) > 0 {
+            SEAL_WANTED.notify_waiters();
+        } else if let Err(error) = seal(db).await {
+            tracing::warn!(%error, "audit events committed but not yet sealed; the next seal links them");
+        }
+    }
+    Ok(())
+}
+
+/// Seals what has been committed so far before reading the trail, so a
+/// reader sees every write committed before it asked (PostgreSQL; one
+/// round trip when nothing waits). Reading goes on if sealing fails.
+pub async fn seal_before_reading(db: &DatabaseConnection) {
+    if let Err(error) = seal(db).await {
+        tracing::warn!(%error, "could not seal committed audit events before reading the trail");
+    }
+}
+
+/// Moves committed outbox events into the chain, oldest first, in batches;
+/// returns how many. One sealer at a time across every process, by a
+/// transaction-scoped advisory lock, so the chain stays one chain. A batch
+/// costs one commit however many writers it serves. No-op on SQLite.
+pub async fn seal(db: &DatabaseConnection) -> ServiceResult<u64> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(0);
+    }
+    let mut sealed = 0;
+    loop {
+        // Without the lock: once this writer's commit is visible, an empty
+        // outbox means someone already sealed its events.
+        if outbox_is_empty(db).await? {
+            return Ok(sealed);
+        }
+        let txn = db.begin().await?;
+        // The seal need not wait for its own WAL flush: every event it
+        // links is already durable in the outbox (its writer's commit was
+        // synchronous), and the seal moves it atomically. Should the
+        // database crash before this commit reaches disk, the seal is lost
+        // as a whole, the events are still in the outbox, and the next
+        // seal links them again, in the same order after the same head.
+        // Waiting for the flush here would serialise every writer behind
+        // one disk flush per seal.
+        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+            .await?;
+        lock_chain(&txn).await?;
+        let pending = audit_outbox::Entity::find()
+            .order_by_asc(audit_outbox::Column::Id)
+            .limit(SEAL_BATCH)
+            .all(&txn)
+            .await?;
+        let count = pending.len() as u64;
+        if count > 0 {
+            let ids: Vec<i64> = pending.iter().map(|row| row.id).collect();
+            let (mut seq, mut hash) = head(&txn).await?.unwrap_or((0, GENESIS_HASH.to_owned()));
+            let mut linked = Vec::with_capacity(pending.len());
+            for row in pending {
+                let event = PendingEvent::from(row).link(seq, hash);
+                seq = event.seq;
+                hash = event.hash.clone();
+                linked.push(event);
+            }
+            audit_event::Entity::insert_many(
+                linked
+                    .iter()
+                    .map(|event| event.clone().into_active_model().reset_all()),
+            )
+            .exec(&txn)
+            .await?;
+            // Live subscribers learn of the changes' writes as their events
+            // join the chain, in chain order.
+            events::notify_sealed(&txn, &linked).await?;
+            audit_outbox::Entity::delete_many()
+                .filter(audit_outbox::Column::Id.is_in(ids))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        sealed += count;
+        if count < SEAL_BATCH {
+            return Ok(sealed);
+        }
+    }
+}
+
+async fn outbox_is_empty(db: &DatabaseConnection) -> ServiceResult<bool> {
+    Ok(audit_outbox::Entity::find()
+        .select_only()
+        .column(audit_outbox::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_none())
+}
+
+/// Serialises everything that extends or trims the chain (PostgreSQL),
+/// until the transaction ends.
+async fn lock_chain(txn: &DatabaseTransaction) -> ServiceResult<()> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -48,40 +277,38 @@ pub async fn append(
         ))
         .await?;
     }
-    let (prev_seq, prev_hash) = head(txn).await?.unwrap_or((0, GENESIS_HASH.to_owned()));
-    let (actor_id, actor_label) = match caller {
-        Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
-        Caller::Operator { label } => (None, label.clone()),
-    };
-    let payload = audit_chain::canonical_json(payload);
-    let seq = prev_seq + 1;
-    let occurred_at = db::now();
-    let hash = audit_chain::event_hash(&EventContent {
-        seq,
-        occurred_at,
-        actor_id,
-        actor_label: &actor_label,
-        action,
-        entity_type,
-        entity_id,
-        payload: &payload,
-        prev_hash: &prev_hash,
-    });
-    let event = audit_event::ActiveModel {
-        seq: Set(seq),
-        occurred_at: Set(occurred_at),
-        actor_id: Set(actor_id),
-        actor_label: Set(actor_label),
-        action: Set(action.to_owned()),
-        entity_type: Set(entity_type.to_owned()),
-        entity_id: Set(entity_id.to_owned()),
-        payload: Set(payload),
-        prev_hash: Set(prev_hash),
-        hash: Set(hash),
+    Ok(())
+}
+
+/// The process's sealer (PostgreSQL): seals whenever a commit wakes it,
+/// and at least every `SEAL_SWEEP_INTERVAL`, which also links events of
+/// writers in processes that stopped between commit and seal.
+pub fn spawn_sealer(db: &DatabaseConnection) -> Option<JoinHandle<()>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return None;
     }
-    .insert(txn)
-    .await?;
-    Ok(event)
+    let db = db.clone();
+    Some(tokio::spawn(async move {
+        struct Running;
+        impl Drop for Running {
+            fn drop(&mut self) {
+                SEALERS.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        SEALERS.fetch_add(1, Ordering::AcqRel);
+        let _running = Running;
+        loop {
+            // Registered before sealing: a commit during the seal wakes
+            // the next round instead of being missed.
+            let wanted = SEAL_WANTED.notified();
+            tokio::pin!(wanted);
+            wanted.as_mut().enable();
+            if let Err(error) = seal(&db).await {
+                tracing::warn!(%error, "sealing audit events failed; retrying");
+            }
+            let _ = tokio::time::timeout(SEAL_SWEEP_INTERVAL, wanted).await;
+        }
+    }))
 }
 
 /// The newest event's `(seq, hash)`, `None` on an empty trail.
@@ -95,6 +322,126 @@ pub async fn head<C: ConnectionTrait>(conn: &C) -> ServiceResult<Option<(i64, St
         .into_tuple::<(i64, String)>()
         .one(conn)
         .await?)
+}
+
+/// The action of the event a retention purge leaves in the chain.
+pub const PURGE_ACTION: &str = "audit.purged";
+
+/// What an `audit.purged` event records: enough for verification to start
+/// after the purged events, and for an auditor to see what went and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PurgeRecord {
+    through_seq: i64,
+    through_hash: String,
+    purged_before: DateTime<Utc>,
+    events: u64,
+    retention_years: Option<u32>,
+}
+
+/// What a purge removed (or, for a dry run, would remove).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeOutcome {
+    pub events: u64,
+    /// The last purged event; `None` when nothing was old enough.
+    pub through_seq: Option<i64>,
+}
+
+/// Deletes the events that occurred before `purge_before`, if the policy's
+/// retention period allows it, and records the purge as an event in the
+/// chain (with the last purged event's hash, where verification resumes).
+/// The newest event is always kept, so the chain goes on from it. The
+/// database refuses the deletion unless the purge permit written in the
+/// same transaction covers every deleted row.
+pub async fn purge(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    purge_before: DateTime<Utc>,
+    retention_years: Option<u32>,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> ServiceResult<PurgeOutcome> {
+    if caller.account().is_some() {
+        return Err(ServiceError::forbidden(
+            "audit events are purged by the host operator with `gatehouse audit purge`",
+        ));
+    }
+    audit_chain::check_purge_cutoff(purge_before, now, retention_years)
+        .map_err(|reason| ServiceError::PolicyViolation(vec![reason]))?;
+    seal(db).await?;
+    let txn = db.begin().await?;
+    lock_chain(&txn).await?;
+    let Some((head_seq, _)) = head(&txn).await? else {
+        return Ok(PurgeOutcome {
+            events: 0,
+            through_seq: None,
+        });
+    };
+    let first_kept: Option<i64> = audit_event::Entity::find()
+        .select_only()
+        .column_as(audit_event::Column::Seq.min(), "first_kept")
+        .filter(audit_event::Column::OccurredAt.gte(purge_before))
+        .into_tuple::<Option<i64>>()
+        .one(&txn)
+        .await?
+        .flatten();
+    let through_seq = first_kept.unwrap_or(head_seq + 1).min(head_seq) - 1;
+    let purged = audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.lte(through_seq))
+        .count(&txn)
+        .await?;
+    if purged == 0 {
+        return Ok(PurgeOutcome {
+            events: 0,
+            through_seq: None,
+        });
+    }
+    if dry_run {
+        return Ok(PurgeOutcome {
+            events: purged,
+            through_seq: Some(through_seq),
+        });
+    }
+    let through_hash = audit_event::Entity::find_by_id(through_seq)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::Internal(format!("audit event {through_seq} vanished")))?
+        .hash;
+    audit_purge_permit::ActiveModel {
+        purge_before: Set(purge_before),
+    }
+    .insert(&txn)
+    .await?;
+    audit_event::Entity::delete_many()
+        .filter(audit_event::Column::Seq.lte(through_seq))
+        .exec(&txn)
+        .await?;
+    audit_purge_permit::Entity::delete_by_id(purge_before)
+        .exec(&txn)
+        .await?;
+    let record = PurgeRecord {
+        through_seq,
+        through_hash,
+        purged_before: purge_before,
+        events: purged,
+        retention_years,
+    };
+    let payload = serde_json::to_value(&record)
+        .map_err(|e| ServiceError::Internal(format!("encoding the purge record: {e}")))?;
+    append(
+        &txn,
+        caller,
+        PURGE_ACTION,
+        "audit_trail",
+        "audit_events",
+        &payload,
+    )
+    .await?;
+    commit(txn, db).await?;
+    Ok(PurgeOutcome {
+        events: purged,
+        through_seq: Some(through_seq),
+    })
 }
 
 /// Which events to list; every given field must match.
@@ -161,6 +508,7 @@ pub async fn list(
 ) -> ServiceResult<(Vec<audit_event::Model>, Window, u64)> {
     caller.authorize(permissions::read_audit_trail)?;
     let condition = filter.condition()?;
+    seal_before_reading(db).await;
     let total = audit_event::Entity::find()
         .filter(condition.clone())
         .count(db)
@@ -182,99 +530,247 @@ pub async fn list(
 /// Outcome of verifying the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
-    Intact { events: i64, head_hash: String },
+    /// `events` were verified, from the first kept event to the head.
+    Intact {
+        events: i64,
+        head_seq: i64,
+        head_hash: String,
+    },
     Broken(ChainBreak),
 }
 
-/// The hashed columns and the stored hash of one event, as read for
-/// verification (a tuple: no model, no by-name column lookups).
-type EventRow = (
-    i64,
-    DateTime<Utc>,
-    Option<Uuid>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
+const VERIFY_SQL: &str = "SELECT seq, occurred_at, actor_id, actor_label, action, entity_type, \
+     entity_id, payload, prev_hash, hash FROM audit_events ORDER BY seq";
+const VERIFY_PAGE_SQL: &str = "SELECT seq, occurred_at, actor_id, actor_label, action, \
+     entity_type, entity_id, payload, prev_hash, hash FROM audit_events WHERE seq > ? \
+     ORDER BY seq LIMIT ?";
+/// Rows per page where the trail is read page by page (SQLite).
+const VERIFY_PAGE: i64 = 20_000;
+/// Rows handed from the reading task to the hashing thread at a time.
+const VERIFY_CHUNK: usize = 2_048;
+/// Chunks in flight: enough to keep both sides busy, little memory.
+const VERIFY_CHUNKS_IN_FLIGHT: usize = 8;
 
-async fn verify_batch(db: DatabaseConnection, after: i64) -> ServiceResult<Vec<EventRow>> {
-    use audit_event::Column;
-    Ok(audit_event::Entity::find()
-        .select_only()
-        .columns([
-            Column::Seq,
-            Column::OccurredAt,
-            Column::ActorId,
-            Column::ActorLabel,
-            Column::Action,
-            Column::EntityType,
-            Column::EntityId,
-            Column::Payload,
-            Column::PrevHash,
-            Column::Hash,
-        ])
-        .filter(Column::Seq.gt(after))
-        .order_by_asc(Column::Seq)
-        .limit(VERIFY_BATCH)
-        .into_tuple()
-        .all(&db)
-        .await?)
+/// Reads the hashed columns of one row, borrowing the text from the row
+/// (no allocation per field), and the stored hash.
+fn event_columns<R>(row: &R) -> Result<(EventContent<'_>, &str), sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<Uuid>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> &'a str: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok((
+        EventContent {
+            seq: row.try_get(0)?,
+            occurred_at: row.try_get(1)?,
+            actor_id: row.try_get(2)?,
+            actor_label: row.try_get(3)?,
+            action: row.try_get(4)?,
+            entity_type: row.try_get(5)?,
+            entity_id: row.try_get(6)?,
+            payload: row.try_get(7)?,
+            prev_hash: row.try_get(8)?,
+        },
+        row.try_get(9)?,
+    ))
 }
 
-/// Recomputes the chain from the first event, in batches so memory stays
-/// flat however long the trail is. The next batch is read while the
-/// current one is hashed, so the database and the hashing overlap.
+/// Hashes the rows of each chunk as it arrives; runs on a blocking thread
+/// so the runtime's workers stay free for requests.
+fn check_chunks<R>(
+    mut verifier: ChainVerifier,
+    mut chunks: mpsc::Receiver<Vec<R>>,
+    columns: impl for<'r> Fn(&'r R) -> Result<(EventContent<'r>, &'r str), sqlx::Error>,
+) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
+    while let Some(chunk) = chunks.blocking_recv() {
+        for row in &chunk {
+            let (content, hash) = columns(row)
+                .map_err(|e| ServiceError::Internal(format!("reading audit event: {e}")))?;
+            if let Err(broken) = verifier.check(&content, hash) {
+                return Ok(Err(broken));
+            }
+        }
+    }
+    Ok(Ok(verifier))
+}
+
+/// Reads the whole trail once, in order, in one streaming statement, while
+/// a blocking thread hashes the chunks already read (reading and hashing
+/// overlap on two cores; memory stays at a few chunks).
+async fn verify_all(
+    db: &DatabaseConnection,
+    verifier: ChainVerifier,
+) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
+    // The same steps for each backend's concrete pool and row types.
+    macro_rules! run {
+        ($pool:expr, $row:ty, $paged:expr) => {{
+            let pool = $pool.clone();
+            let (sender, receiver) = mpsc::channel::<Vec<$row>>(VERIFY_CHUNKS_IN_FLIGHT);
+            let checker = tokio::task::spawn_blocking(move || {
+                check_chunks(verifier, receiver, event_columns::<$row>)
+            });
+            let read: Result<(), sqlx::Error> = if $paged {
+                // Pages by key: sqlx's SQLite driver hands a streamed row
+                // over from its worker thread one at a time, which costs
+                // more than the hashing; whole pages amortise that.
+                async {
+                    let mut after = 0_i64;
+                    loop {
+                        let page = sqlx::query(VERIFY_PAGE_SQL)
+                            .bind(after)
+                            .bind(VERIFY_PAGE)
+                            .fetch_all(&pool)
+                            .await?;
+                        let Some(last) = page.last() else {
+                            return Ok(());
+                        };
+                        after = sqlx::Row::try_get(last, 0)?;
+                        let full = page.len() as i64 == VERIFY_PAGE;
+                        if sender.send(page).await.is_err() || !full {
+                            return Ok(());
+                        }
+                    }
+                }
+                .await
+            } else {
+                async {
+                    let mut rows = sqlx::query(VERIFY_SQL).fetch(&pool);
+                    let mut chunk = Vec::with_capacity(VERIFY_CHUNK);
+                    while let Some(row) = rows.try_next().await? {
+                        chunk.push(row);
+                        if chunk.len() == VERIFY_CHUNK {
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
+                            if sender.send(full).await.is_err() {
+                                // The checker stopped at a broken link.
+                                return Ok(());
+                            }
+                        }
+                    }
+                    if !chunk.is_empty() {
+                        let _ = sender.send(chunk).await;
+                    }
+                    Ok(())
+                }
+                .await
+            };
+            drop(sender);
+            let checked = checker
+                .await
+                .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))??;
+            // A break found by the checker ends reading early; report it
+            // rather than the read's own outcome.
+            match checked {
+                Err(broken) => Ok(Err(broken)),
+                Ok(verifier) => {
+                    read.map_err(|e| ServiceError::Internal(format!("reading audit events: {e}")))?;
+                    Ok(Ok(verifier))
+                }
+            }
+        }};
+    }
+    match &db.inner {
+        DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+            run!(
+                db.get_postgres_connection_pool(),
+                sqlx::postgres::PgRow,
+                false
+            )
+        }
+        DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+            run!(
+                db.get_sqlite_connection_pool(),
+                sqlx::sqlite::SqliteRow,
+                true
+            )
+        }
+        _ => Err(ServiceError::Internal(
+            "audit verification needs PostgreSQL or SQLite".into(),
+        )),
+    }
+}
+
+/// Where verification starts: at the genesis, or, after a retention purge,
+/// just after the last purged event as recorded by the `audit.purged` event
+/// in the chain itself.
+async fn starting_point(
+    db: &DatabaseConnection,
+) -> ServiceResult<Result<Option<(i64, String)>, ChainBreak>> {
+    let first = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Seq)
+        .column(audit_event::Column::PrevHash)
+        .order_by_asc(audit_event::Column::Seq)
+        .limit(1)
+        .into_tuple::<(i64, String)>()
+        .one(db)
+        .await?;
+    let Some((first_seq, first_prev_hash)) = first else {
+        return Ok(Ok(None));
+    };
+    if first_seq == 1 {
+        return Ok(Ok(None));
+    }
+    let purges = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Payload)
+        .filter(audit_event::Column::Action.eq(PURGE_ACTION))
+        .order_by_desc(audit_event::Column::Seq)
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    let recorded = purges.iter().find_map(|payload| {
+        let record: PurgeRecord = serde_json::from_str(payload).ok()?;
+        (record.through_seq == first_seq - 1).then_some(record)
+    });
+    Ok(match recorded {
+        Some(record) if record.through_hash == first_prev_hash => {
+            Ok(Some((record.through_seq, record.through_hash)))
+        }
+        Some(record) => Err(ChainBreak {
+            seq: first_seq,
+            reason: format!(
+                "the first remaining event follows hash {first_prev_hash} but the purge record says event {} hashed to {}",
+                record.through_seq, record.through_hash
+            ),
+        }),
+        None => Err(ChainBreak {
+            seq: 1,
+            reason: format!(
+                "the trail starts at event {first_seq} and no audit.purged event records purging events 1 to {}",
+                first_seq - 1
+            ),
+        }),
+    })
+}
+
+/// Recomputes the chain from its first event (the genesis, or the point a
+/// retention purge recorded), streaming so memory stays flat however long
+/// the trail is. With an anchor, the chain must reach it with its hash.
 pub async fn verify(
     db: &DatabaseConnection,
     anchor: Option<(i64, String)>,
 ) -> ServiceResult<Verification> {
-    let mut verifier = match anchor {
-        Some((seq, hash)) => ChainVerifier::with_anchor(seq, hash),
-        None => ChainVerifier::default(),
+    seal_before_reading(db).await;
+    let start = match starting_point(db).await? {
+        Ok(start) => start,
+        Err(broken) => return Ok(Verification::Broken(broken)),
     };
-    let mut next = tokio::spawn(verify_batch(db.clone(), 0));
-    loop {
-        let batch = next
-            .await
-            .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))??;
-        let Some(last) = batch.last() else { break };
-        next = tokio::spawn(verify_batch(db.clone(), last.0));
-        for (
-            seq,
-            occurred_at,
-            actor_id,
-            actor_label,
-            action,
-            entity_type,
-            entity_id,
-            payload,
-            prev_hash,
-            hash,
-        ) in &batch
-        {
-            let content = EventContent {
-                seq: *seq,
-                occurred_at: *occurred_at,
-                actor_id: *actor_id,
-                actor_label,
-                action,
-                entity_type,
-                entity_id,
-                payload,
-                prev_hash,
-            };
-            if let Err(broken) = verifier.check(&content, hash) {
-                next.abort();
-                return Ok(Verification::Broken(broken));
-            }
-        }
-    }
+    let purged_through = start.as_ref().map_or(0, |(seq, _)| *seq);
+    let verifier = ChainVerifier::starting(start, anchor);
+    let verifier = match verify_all(db, verifier).await? {
+        Ok(verifier) => verifier,
+        Err(broken) => return Ok(Verification::Broken(broken)),
+    };
     Ok(match verifier.finish() {
-        Ok((events, head_hash)) => Verification::Intact { events, head_hash },
+        Ok((head_seq, head_hash)) => Verification::Intact {
+            events: head_seq - purged_through,
+            head_seq,
+            head_hash,
+        },
         Err(broken) => Verification::Broken(broken),
     })
 }

@@ -82,7 +82,7 @@ pub async fn set_member(
         &json!({"boardRole": role, "email": person.email}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -109,7 +109,7 @@ pub async fn remove_member(
         &json!({}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(())
 }
 
@@ -155,7 +155,7 @@ pub async fn schedule_meeting(
         &json!({"scheduledFor": at}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(meeting)
 }
 
@@ -312,6 +312,6 @@ pub async fn close_meeting(
         &json!({"minutes": held.minutes, "decisions": decisions}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, request.db).await?;
     Ok(held)
 }

@@ -399,7 +399,7 @@ pub async fn create_rule(
                 "freezeKind": model.freeze_kind, "approverRoles": new.approver_roles}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -428,7 +428,7 @@ pub async fn retire_rule(
         &json!({"name": model.name}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -475,7 +475,7 @@ pub async fn issue_feed_token(
         &json!({"name": model.name}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok((model, secret))
 }
 
@@ -505,7 +505,7 @@ pub async fn revoke_feed_token(
         &json!({"name": model.name}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 

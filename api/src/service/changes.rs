@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     Caller, audit,
-    events::{ChangeEvent, EventBus},
+    events::{self, ChangeEvent, EventBus},
     systems,
 };
 use crate::{
@@ -123,10 +123,10 @@ pub async fn create(
     let model = active.insert(&txn).await?;
     replace_systems(&txn, id, &content.system_ids).await?;
     let risk = content.risk();
-    audit::append(
+    let recorded = audit::append(
         &txn,
         caller,
-        "change.created",
+        events::CREATED,
         "change",
         &id.to_string(),
         &json!({
@@ -137,10 +137,8 @@ pub async fn create(
         }),
     )
     .await?;
-    let event = ChangeEvent::new(&model, "change.created", None, caller, now);
-    events.stage(&txn, &event).await?;
-    txn.commit().await?;
-    events.committed(event);
+    audit::commit(txn, db).await?;
+    events.committed(recorded.map(|recorded| ChangeEvent::new(&model, &recorded, None)));
     Ok(model)
 }
 
@@ -151,6 +149,7 @@ pub async fn create(
 pub async fn update(
     db: &DatabaseConnection,
     policy: &Policy,
+    events: &EventBus,
     caller: &Caller,
     id: Uuid,
     expected_version: i32,
@@ -193,16 +192,20 @@ pub async fn update(
     write_content(&mut active, &after);
     active.updated_at = Set(db::now());
     let model = active.update(&txn).await?;
-    audit::append(
+    let recorded = audit::append(
         &txn,
         caller,
-        "change.updated",
+        events::UPDATED,
         "change",
         &id.to_string(),
-        &json!({"number": model.number, "version": model.version, "changes": diff(&before, &after)}),
+        &json!({"number": model.number, "version": model.version, "status": model.status,
+                "changes": diff(&before, &after)}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
+    events.committed(
+        recorded.map(|recorded| ChangeEvent::new(&model, &recorded, Some(model.status))),
+    );
     Ok(model)
 }
 

@@ -2,11 +2,11 @@
 //! it touched, for auditors (see `domain::evidence_pack` for the format).
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashMap},
     path::{Path, PathBuf},
 };
 
-use entity::{audit_event, change, change_system};
+use entity::{approval, audit_event, change, change_system, evidence, incident, review};
 use sea_orm::{
     AccessMode, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -23,8 +23,8 @@ use crate::{
     domain::{
         audit_chain::{ChainVerifier, EventContent, GENESIS_HASH},
         evidence_pack::{
-            self, AUDIT_EVENTS, CHANGES, ChainPoint, Dataset, MANIFEST_FILE, Manifest, PackFile,
-            Period, Segment,
+            self, APPROVALS, AUDIT_EVENTS, CHANGES, ChainPoint, Dataset, EVIDENCE, INCIDENTS,
+            MANIFEST_FILE, Manifest, PackFile, Period, REVIEWS, Segment,
         },
         permissions,
     },
@@ -52,6 +52,7 @@ pub async fn export(
 ) -> ServiceResult<Manifest> {
     caller.authorize(permissions::read_audit_trail)?;
     prepare_directory(out).await?;
+    audit::seal_before_reading(db).await;
     let txn = match db.get_database_backend() {
         DbBackend::Postgres => {
             db.begin_with_config(
@@ -145,18 +146,134 @@ pub async fn export(
     );
 
     let changes = load_changes(&txn, &touched_changes).await?;
-    let mut changes_jsonl = PackWriter::create(out, &CHANGES, Format::Jsonl).await?;
-    let mut changes_csv = PackWriter::create(out, &CHANGES, Format::Csv).await?;
-    for (change, system_ids) in &changes {
-        let record = change_record(change, system_ids);
-        changes_jsonl.write_record(&record).await?;
-        changes_csv.write_record(&record).await?;
-    }
-    manifest.add_dataset(
-        &CHANGES,
-        changes.len() as u64,
-        [changes_jsonl.finish().await?, changes_csv.finish().await?],
-    );
+    let records: Vec<Value> = changes
+        .iter()
+        .map(|(change, system_ids)| change_record(change, system_ids))
+        .collect();
+    write_dataset(out, &CHANGES, &records, &mut manifest).await?;
+
+    // Everything else recorded about those changes, whenever it happened:
+    // an auditor sampling a change needs its approvals and evidence too.
+    let numbers: HashMap<Uuid, &str> = changes
+        .iter()
+        .map(|(change, _)| (change.id, change.number.as_str()))
+        .collect();
+    let ids: Vec<Uuid> = touched_changes.iter().copied().collect();
+    let number = |id: &Uuid| numbers.get(id).copied();
+    let at = evidence_pack::timestamp;
+
+    let approvals = rows_for_changes::<approval::Entity>(
+        &txn,
+        &ids,
+        approval::Column::ChangeId,
+        approval::Column::DecidedAt,
+    )
+    .await?;
+    let records: Vec<Value> = approvals
+        .iter()
+        .map(|a| {
+            record(
+                &APPROVALS,
+                [
+                    json!(a.id),
+                    json!(a.change_id),
+                    json!(number(&a.change_id)),
+                    json!(a.round),
+                    json!(a.approver_id),
+                    json!(a.decision),
+                    json!(a.comment),
+                    json!(at(a.decided_at)),
+                    json!(a.meeting_id),
+                    json!(a.retroactive),
+                ],
+            )
+        })
+        .collect();
+    write_dataset(out, &APPROVALS, &records, &mut manifest).await?;
+
+    let gate_evidence = rows_for_changes::<evidence::Entity>(
+        &txn,
+        &ids,
+        evidence::Column::ChangeId,
+        evidence::Column::RecordedAt,
+    )
+    .await?;
+    let records: Vec<Value> = gate_evidence
+        .iter()
+        .map(|e| {
+            record(
+                &EVIDENCE,
+                [
+                    json!(e.id),
+                    json!(e.change_id),
+                    json!(number(&e.change_id)),
+                    json!(e.gate),
+                    json!(e.status),
+                    json!(e.summary),
+                    json!(e.url),
+                    e.data.clone(),
+                    json!(e.recorded_by),
+                    json!(at(e.recorded_at)),
+                ],
+            )
+        })
+        .collect();
+    write_dataset(out, &EVIDENCE, &records, &mut manifest).await?;
+
+    let incidents = rows_for_changes::<incident::Entity>(
+        &txn,
+        &ids,
+        incident::Column::ChangeId,
+        incident::Column::OpenedAt,
+    )
+    .await?;
+    let records: Vec<Value> = incidents
+        .iter()
+        .map(|i| {
+            record(
+                &INCIDENTS,
+                [
+                    json!(i.id),
+                    json!(i.change_id),
+                    json!(number(&i.change_id)),
+                    json!(i.priority),
+                    json!(i.title),
+                    json!(i.description),
+                    json!(i.opened_by),
+                    json!(at(i.opened_at)),
+                    json!(i.resolved_at.map(at)),
+                ],
+            )
+        })
+        .collect();
+    write_dataset(out, &INCIDENTS, &records, &mut manifest).await?;
+
+    let reviews = rows_for_changes::<review::Entity>(
+        &txn,
+        &ids,
+        review::Column::ChangeId,
+        review::Column::ReviewedAt,
+    )
+    .await?;
+    let records: Vec<Value> = reviews
+        .iter()
+        .map(|r| {
+            record(
+                &REVIEWS,
+                [
+                    json!(r.id),
+                    json!(r.change_id),
+                    json!(number(&r.change_id)),
+                    json!(r.kind),
+                    json!(r.reviewer_id),
+                    json!(r.summary),
+                    json!(r.lessons_learned),
+                    json!(at(r.reviewed_at)),
+                ],
+            )
+        })
+        .collect();
+    write_dataset(out, &REVIEWS, &records, &mut manifest).await?;
     txn.commit().await?;
 
     let text = serde_json::to_string_pretty(&manifest)
@@ -267,6 +384,62 @@ fn content_of(event: &audit_event::Model) -> EventContent<'_> {
     }
 }
 
+/// Writes one dataset as JSONL and CSV and records it in the manifest.
+async fn write_dataset(
+    out: &Path,
+    dataset: &'static Dataset,
+    records: &[Value],
+    manifest: &mut Manifest,
+) -> ServiceResult<()> {
+    let mut jsonl = PackWriter::create(out, dataset, Format::Jsonl).await?;
+    let mut csv = PackWriter::create(out, dataset, Format::Csv).await?;
+    for record in records {
+        jsonl.write_record(record).await?;
+        csv.write_record(record).await?;
+    }
+    manifest.add_dataset(
+        dataset,
+        records.len() as u64,
+        [jsonl.finish().await?, csv.finish().await?],
+    );
+    Ok(())
+}
+
+/// A record with the dataset's columns as keys, values in column order.
+fn record<const N: usize>(dataset: &Dataset, values: [Value; N]) -> Value {
+    debug_assert_eq!(dataset.columns.len(), N, "{}", dataset.key);
+    Value::Object(
+        dataset
+            .columns
+            .iter()
+            .zip(values)
+            .map(|(column, value)| ((*column).to_owned(), value))
+            .collect(),
+    )
+}
+
+/// The rows of a per-change table for the given changes, ordered by
+/// `order` (then by change, for equal times).
+async fn rows_for_changes<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    ids: &[Uuid],
+    change_column: E::Column,
+    order: E::Column,
+) -> ServiceResult<Vec<E::Model>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        rows.extend(
+            E::find()
+                .filter(change_column.is_in(chunk.to_vec()))
+                .order_by_asc(order)
+                .order_by_asc(change_column)
+                .all(txn)
+                .await?,
+        );
+    }
+    Ok(rows)
+}
+
 /// The touched changes with their system ids, ordered by number.
 async fn load_changes(
     txn: &DatabaseTransaction,
@@ -311,7 +484,7 @@ async fn load_changes(
 /// A change as one JSONL record, under the API's field names.
 pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
     let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(evidence_pack::timestamp);
-    let fields: [(&str, Value); 43] = [
+    let fields: [(&str, Value); 53] = [
         ("id", json!(change.id)),
         ("number", json!(change.number)),
         ("title", json!(change.title)),
@@ -364,7 +537,25 @@ pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
             json!(evidence_pack::timestamp(change.updated_at)),
         ),
         ("version", json!(change.version)),
+        ("templateId", json!(change.template_id)),
+        ("approvalRound", json!(change.approval_round)),
+        ("approvalDueAt", json!(at(change.approval_due_at))),
+        ("documentationDueAt", json!(at(change.documentation_due_at))),
+        ("documentedAt", json!(at(change.documented_at))),
+        ("reviewDueAt", json!(at(change.review_due_at))),
+        ("reviewedAt", json!(at(change.reviewed_at))),
+        ("boardOutcome", json!(change.board_outcome)),
+        ("rollbackReason", json!(change.rollback_reason)),
+        ("scheduleSequence", json!(change.schedule_sequence)),
     ];
+    // The CSV header is CHANGES.columns: the two must not drift apart.
+    debug_assert!(
+        fields
+            .iter()
+            .map(|(key, _)| *key)
+            .eq(CHANGES.columns.iter().copied()),
+        "change_record keys differ from CHANGES.columns"
+    );
     Value::Object(
         fields
             .into_iter()

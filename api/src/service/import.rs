@@ -152,7 +152,7 @@ pub async fn import(
         let number = insert(&txn, policy, caller, row, requester, &system_ids).await?;
         summary.imported.push((row.line, number));
     }
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(summary)
 }
 

@@ -253,7 +253,7 @@ async fn finish(
     if let (Value::Object(payload), Value::Object(details)) = (&mut payload, details) {
         payload.extend(details);
     }
-    audit::append(
+    let recorded = audit::append(
         &txn,
         request.caller,
         action,
@@ -262,10 +262,10 @@ async fn finish(
         &payload,
     )
     .await?;
-    let event = ChangeEvent::new(&model, action, Some(before), request.caller, request.now);
-    request.events.stage(&txn, &event).await?;
-    txn.commit().await?;
-    request.events.committed(event);
+    audit::commit(txn, request.db).await?;
+    request
+        .events
+        .committed(recorded.map(|recorded| ChangeEvent::new(&model, &recorded, Some(before))));
     Ok(model)
 }
 

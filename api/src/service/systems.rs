@@ -50,7 +50,7 @@ pub async fn create(
         &json!({"name": model.name, "description": model.description, "parentId": parent_id}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -107,7 +107,7 @@ pub async fn update(
         &json!({"before": before, "after": {"name": model.name, "description": model.description, "parentId": model.parent_id}}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 

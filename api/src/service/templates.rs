@@ -102,7 +102,7 @@ pub async fn create(
         &json!({"key": key, "name": name, "changeType": change_type, "description": description, "procedure": procedure}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -131,7 +131,7 @@ pub async fn set_active(
         &json!({"key": model.key}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 

@@ -47,7 +47,7 @@ pub async fn issue(
     }
     let secret = auth::generate_token();
     let token = insert_token(&txn, caller, user_id, name.trim(), expires_at, &secret).await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(IssuedToken { token, secret })
 }
 
@@ -109,7 +109,7 @@ pub async fn revoke(
         &json!({"userId": token.user_id, "name": token.name}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(token)
 }
 

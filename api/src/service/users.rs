@@ -64,7 +64,7 @@ pub async fn create(
         &json!({"name": model.name, "email": model.email, "roles": roles}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -101,7 +101,7 @@ pub async fn set_roles(
         &json!({"before": before, "after": roles}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -141,7 +141,7 @@ pub async fn set_active(
         &json!({"active": active_flag}),
     )
     .await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(model)
 }
 
@@ -217,6 +217,6 @@ pub async fn bootstrap_admin(
         .map(str::to_owned)
         .unwrap_or_else(crate::auth::generate_token);
     tokens::insert_token(&txn, &caller, admin.id, "bootstrap", None, &secret).await?;
-    txn.commit().await?;
+    audit::commit(txn, db).await?;
     Ok(supplied_token.is_none().then_some(secret))
 }

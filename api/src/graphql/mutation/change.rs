@@ -236,6 +236,7 @@ impl ChangeMutation {
         changes::update(
             &state.db,
             &state.policy,
+            &state.events,
             &caller,
             id,
             expected_version,

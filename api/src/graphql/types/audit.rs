@@ -16,6 +16,8 @@ pub struct AuditVerification {
     pub ok: bool,
     /// Number of events verified (up to the first broken one).
     pub events: i64,
+    /// Sequence number of the last event when the chain is intact.
+    pub head_seq: Option<i64>,
     /// Hash of the last event when the chain is intact.
     pub head_hash: Option<String>,
     /// Sequence number of the first broken event.
@@ -27,9 +29,14 @@ pub struct AuditVerification {
 impl From<Verification> for AuditVerification {
     fn from(verification: Verification) -> Self {
         match verification {
-            Verification::Intact { events, head_hash } => Self {
+            Verification::Intact {
+                events,
+                head_seq,
+                head_hash,
+            } => Self {
                 ok: true,
                 events,
+                head_seq: Some(head_seq),
                 head_hash: Some(head_hash),
                 broken_at: None,
                 reason: None,
@@ -37,6 +44,7 @@ impl From<Verification> for AuditVerification {
             Verification::Broken(broken) => Self {
                 ok: false,
                 events: broken.seq - 1,
+                head_seq: None,
                 head_hash: None,
                 broken_at: Some(broken.seq),
                 reason: Some(broken.reason),
