@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -46,7 +46,13 @@ impl Application {
         // are linked before the first request can read the trail, and then
         // swept periodically for the life of the process.
         audit::seal(&db).await?;
-        audit::spawn_sealer(&db);
+        if db.get_database_backend() == DbBackend::Postgres {
+            // The sealer has a pool of its own: a request pool drained by
+            // load never delays sealing, and the sealer's statements are
+            // not counted as the requests'.
+            let sealer_db = db::connect(&settings.database_url, &QueryCounter::default()).await?;
+            audit::spawn_sealer(&sealer_db);
+        }
         let app = AppState {
             db: db.clone(),
             policy,
