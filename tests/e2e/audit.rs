@@ -11,7 +11,7 @@ const VERIFY: &str = "{ verifyAuditLog { ok events headHash brokenAt reason } }"
 const VERIFY_ANCHORED: &str = "query($seq: Int, $hash: String) {
     verifyAuditLog(anchorSeq: $seq, anchorHash: $hash) { ok events headSeq headHash brokenAt reason } }";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_appends_one_verified_event() {
     let app = spawn_app().await;
     // Bootstrap: the admin account and its token.
@@ -55,7 +55,7 @@ async fn every_write_appends_one_verified_event() {
     assert_eq!(payload["changes"].as_object().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_auditors_and_admins_verify() {
     let app = spawn_app().await;
     let ada = app.user("Ada", &["requester", "cto"]).await;
@@ -69,7 +69,7 @@ async fn only_auditors_and_admins_verify() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_refuses_to_rewrite_the_audit_trail() {
     let app = spawn_app().await;
     let backend = app.db.get_database_backend();
@@ -138,7 +138,7 @@ fn assert_broken_at(verified: &Value, seq: i64, reason_contains: &str) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_payload_is_reported_with_its_sequence_number() {
     let app = trail_of_eight().await;
     lift_guard(&app).await;
@@ -151,7 +151,7 @@ async fn an_edited_payload_is_reported_with_its_sequence_number() {
     assert_broken_at(&verify(&app, None).await, 3, "edited");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_event_is_reported_with_its_sequence_number() {
     let app = trail_of_eight().await;
     lift_guard(&app).await;
@@ -162,7 +162,7 @@ async fn a_deleted_event_is_reported_with_its_sequence_number() {
     assert_broken_at(&verify(&app, None).await, 5, "deleted or reordered");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_swapped_events_are_reported_at_the_first() {
     let app = trail_of_eight().await;
     lift_guard(&app).await;
@@ -177,7 +177,7 @@ async fn two_swapped_events_are_reported_at_the_first() {
     assert_broken_at(&verify(&app, None).await, 4, "");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_rehash_of_one_event_breaks_the_next_link() {
     let app = trail_of_eight().await;
     lift_guard(&app).await;
@@ -210,7 +210,7 @@ async fn a_forged_rehash_of_one_event_breaks_the_next_link() {
     assert_broken_at(&verify(&app, None).await, 4, "prev_hash");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_tail_is_detected_against_the_evidence_pack_head() {
     let app = trail_of_eight().await;
     let database_url = app.database_url.clone();
@@ -255,7 +255,7 @@ async fn a_truncated_tail_is_detected_against_the_evidence_pack_head() {
     assert!(printed.starts_with("BROKEN at event 7:"), "{printed}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anchors_are_validated() {
     let app = spawn_app().await;
     let response = app
@@ -292,7 +292,7 @@ fn seqs(connection: &Value) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditors_list_the_trail_filtered_and_paged() {
     let app = spawn_app().await;
     let ada = app.user("Ada", &["requester"]).await; // events 3, 4
@@ -398,7 +398,7 @@ async fn auditors_list_the_trail_filtered_and_paged() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anyone_signed_in_reads_the_history_of_a_change() {
     let app = spawn_app().await;
     let ada = app.user("Ada", &["requester"]).await;
@@ -445,6 +445,11 @@ async fn anyone_signed_in_reads_the_history_of_a_change() {
 }
 
 /// `gatehouse audit purge` under a given policy (preset name or file).
+///
+/// Tests that run the CLI while an in-process server is up use the
+/// multi-threaded runtime: the CLI blocks the test's thread, and on
+/// PostgreSQL the server's sealer may hold the chain's lock the CLI waits
+/// for, so the sealer must keep running on a worker meanwhile.
 fn purge(app: &TestApp, policy: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["audit", "purge"])
@@ -480,7 +485,7 @@ fn policy_keeping_events_for(years: u32) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_purged_only_past_the_retention_period_and_the_chain_still_verifies() {
     let app = trail_of_eight().await;
     let before = chrono::Utc::now().to_rfc3339();
@@ -551,7 +556,7 @@ async fn events_are_purged_only_past_the_retention_period_and_the_chain_still_ve
     assert_broken_at(&verify(&app, None).await, 1, "no audit.purged event");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_committed_but_not_yet_sealed_joins_the_chain() {
     let app = spawn_app().await;
     if app.db.get_database_backend() != DbBackend::Postgres {

@@ -36,7 +36,7 @@ fn schema_command_prints_the_sdl() {
     assert_eq!(stdout(&output), api::graphql::sdl());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_and_tokens_from_the_cli_work_over_http() {
     let database_url = fresh_database_url().await;
     let added = stdout(&gatehouse(
@@ -106,7 +106,7 @@ async fn accounts_and_tokens_from_the_cli_work_over_http() {
     assert!(String::from_utf8_lossy(&bad_user.stderr).contains("not found"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_go_down_and_up_again() {
     let database_url = fresh_database_url().await;
     stdout(&gatehouse(&database_url, &["migrate", "up"]));
@@ -120,7 +120,7 @@ async fn migrations_go_down_and_up_again() {
 
 /// `serve` prints the generated admin token once, serves, and stops cleanly
 /// on SIGTERM.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_bootstraps_once_and_shuts_down_gracefully_on_sigterm() {
     let database_url = fresh_database_url().await;
     for start in 0..2 {

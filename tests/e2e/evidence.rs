@@ -128,7 +128,7 @@ async fn history(app: &TestApp) -> (Value, Value, String) {
     (early, later, from)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_exports_a_pack_of_the_period_that_verifies_offline() {
     let app = spawn_app().await;
     let (early, later, from) = history(&app).await;
@@ -275,7 +275,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditors_download_a_pack_over_http() {
     let app = spawn_app().await;
     let (_, _, _) = history(&app).await;
@@ -309,7 +309,7 @@ async fn auditors_download_a_pack_over_http() {
     std::fs::remove_file(&archive).ok();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_endpoint_is_for_auditors_and_admins_only() {
     let app = spawn_app().await;
     let ada = app.user("Ada", &["requester", "cto"]).await;
@@ -345,7 +345,7 @@ async fn the_export_endpoint_is_for_auditors_and_admins_only() {
     assert_eq!(status, 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_period_without_events_gives_an_empty_pack_that_verifies() {
     let app = spawn_app().await;
     let out = scratch_dir("empty");
@@ -363,7 +363,7 @@ async fn a_period_without_events_gives_an_empty_pack_that_verifies() {
     std::fs::remove_dir_all(&out).ok();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_changes() {
     let flow = crate::lifecycle::Flow::new("tiered-cab").await;
     let manager = flow.person("Carl Manager", &["change_manager"]).await;

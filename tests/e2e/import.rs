@@ -115,7 +115,7 @@ fn key_counts(value: &Value) -> Vec<(String, i64)> {
     pairs
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_jsonl_and_csv_then_metrics_over_http() {
     let (database_url, app, token) = setup().await;
     let jsonl = write("history.jsonl", JSONL);
@@ -228,7 +228,7 @@ async fn import_jsonl_and_csv_then_metrics_over_http() {
     close(&nov["leadTimeHours"]["p50"], 1.5);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_row_fails_the_whole_import_and_skip_invalid_lists_it() {
     let (database_url, app, _token) = setup().await;
     let events_before = app.audit_event_count().await;
@@ -302,7 +302,7 @@ async fn a_bad_row_fails_the_whole_import_and_skip_invalid_lists_it() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_data_with_the_same_seed_gives_the_same_metrics() {
     let mut metrics = Vec::new();
     for _ in 0..2 {
