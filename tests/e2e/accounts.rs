@@ -230,3 +230,130 @@ async fn an_admin_cannot_lock_themselves_out() {
         .await;
     assert_eq!(error_code(&response), "VALIDATION");
 }
+
+const DEACTIVATE: &str = "mutation($id: ID!) { deactivateUser(userId: $id) { active } }";
+
+/// The emails of the active admins, read from the database.
+async fn active_admins(app: &crate::helpers::TestApp) -> Vec<String> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    entity::user::Entity::find()
+        .order_by_asc(entity::user::Column::Email)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.active && u.roles.as_array().unwrap().contains(&json!("admin")))
+        .map(|u| u.email)
+        .collect()
+}
+
+async fn audit_event_count(app: &crate::helpers::TestApp) -> u64 {
+    let data = app
+        .data(ADMIN_TOKEN, "{ auditEvents { totalCount } }", json!({}))
+        .await;
+    data["auditEvents"]["totalCount"].as_u64().unwrap()
+}
+
+/// From the CLI (no account of its own) the last active admin can be
+/// neither deactivated nor demoted; nothing is written or recorded.
+#[tokio::test]
+async fn the_last_active_admin_cannot_be_removed_from_the_cli() {
+    let app = spawn_app().await;
+    assert_eq!(active_admins(&app).await, ["admin@localhost"]);
+    let events = audit_event_count(&app).await;
+    for args in [
+        &["users", "deactivate", "--user", "admin@localhost"][..],
+        &[
+            "users",
+            "set-roles",
+            "--user",
+            "admin@localhost",
+            "--roles",
+            "requester",
+        ][..],
+    ] {
+        let output = crate::cli::gatehouse(&app.database_url, args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("admin@localhost is the last active admin account"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(active_admins(&app).await, ["admin@localhost"]);
+    assert_eq!(audit_event_count(&app).await, events);
+    // Changing the last admin's other roles, keeping admin, is fine.
+    let output = crate::cli::gatehouse(
+        &app.database_url,
+        &[
+            "users",
+            "set-roles",
+            "--user",
+            "admin@localhost",
+            "--roles",
+            "admin,requester",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Two admins deactivating each other at the same moment: one of them
+/// wins, the other is refused (CONFLICT, or UNAUTHENTICATED when the
+/// winner's write landed before the loser's request was authenticated),
+/// and one active admin always remains.
+#[tokio::test]
+async fn admins_deactivating_each_other_at_once_leave_one_active_admin() {
+    let app = spawn_app().await;
+    let me = app.data(ADMIN_TOKEN, "{ me { id } }", json!({})).await;
+    // (id, token) of the one active admin.
+    let mut survivor = (
+        me["me"]["id"].as_str().unwrap().to_owned(),
+        ADMIN_TOKEN.to_owned(),
+    );
+    for round in 0..3 {
+        // The survivor makes a second admin (the bootstrap token may be
+        // deactivated by now, so the helpers that use it are avoided).
+        let created = app
+            .data(
+                &survivor.1,
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
+                json!({"input": {"name": format!("Admin {round}"),
+                    "email": format!("admin{round}@example.com"), "roles": ["admin"]}}),
+            )
+            .await;
+        let other_id = created["createUser"]["id"].as_str().unwrap().to_owned();
+        let issued = app
+            .data(
+                &survivor.1,
+                "mutation($user: ID!) { issueToken(userId: $user, name: \"t\") { secret } }",
+                json!({"user": other_id}),
+            )
+            .await;
+        let other = (
+            other_id,
+            issued["issueToken"]["secret"].as_str().unwrap().to_owned(),
+        );
+        let (a, b) = tokio::join!(
+            app.graphql(&survivor.1, DEACTIVATE, json!({"id": other.0})),
+            app.graphql(&other.1, DEACTIVATE, json!({"id": survivor.0})),
+        );
+        let refused: Vec<&str> = [&a, &b]
+            .into_iter()
+            .filter(|r| r.get("errors").is_some())
+            .map(error_code)
+            .collect();
+        assert_eq!(refused.len(), 1, "round {round}: {a:#} {b:#}");
+        assert!(
+            matches!(refused[0], "CONFLICT" | "UNAUTHENTICATED"),
+            "round {round}: {refused:?}"
+        );
+        assert_eq!(active_admins(&app).await.len(), 1, "round {round}");
+        if b.get("errors").is_none() {
+            survivor = other;
+        }
+    }
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::{fresh_database_url, spawn_app_with};
 
-fn gatehouse(database_url: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn gatehouse(database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)
         .env("GATEHOUSE_DATABASE_URL", database_url)

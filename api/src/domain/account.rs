@@ -20,9 +20,81 @@ pub fn normalize_email(email: &str) -> Result<String, ValidationError> {
     }
 }
 
+/// One account as the admin-count rule sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminStanding<Id> {
+    pub id: Id,
+    pub active: bool,
+    pub admin: bool,
+}
+
+/// Whether at least one active admin remains once `target` becomes
+/// `after`. Gatehouse must never end up without an active admin: nobody
+/// could then manage accounts or tokens except by editing the database.
+pub fn leaves_an_active_admin<Id: PartialEq>(
+    accounts: &[AdminStanding<Id>],
+    target: &Id,
+    after: &AdminStanding<Id>,
+) -> bool {
+    accounts
+        .iter()
+        .map(|account| {
+            if &account.id == target {
+                after
+            } else {
+                account
+            }
+        })
+        .any(|account| account.active && account.admin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn account(id: u8, active: bool, admin: bool) -> AdminStanding<u8> {
+        AdminStanding { id, active, admin }
+    }
+
+    #[test]
+    fn the_last_active_admin_cannot_go() {
+        let accounts = [
+            account(1, true, true),
+            account(2, false, true),
+            account(3, true, false),
+        ];
+        // Deactivating or demoting the only active admin leaves none.
+        assert!(!leaves_an_active_admin(
+            &accounts,
+            &1,
+            &account(1, false, true)
+        ));
+        assert!(!leaves_an_active_admin(
+            &accounts,
+            &1,
+            &account(1, true, false)
+        ));
+        // Changes to anyone else, or keeping the admin active, are fine.
+        assert!(leaves_an_active_admin(
+            &accounts,
+            &3,
+            &account(3, false, false)
+        ));
+        assert!(leaves_an_active_admin(
+            &accounts,
+            &2,
+            &account(2, false, false)
+        ));
+        assert!(leaves_an_active_admin(
+            &accounts,
+            &1,
+            &account(1, true, true)
+        ));
+        // With a second active admin either one may go.
+        let two = [account(1, true, true), account(2, true, true)];
+        assert!(leaves_an_active_admin(&two, &1, &account(1, false, true)));
+        assert!(leaves_an_active_admin(&two, &2, &account(2, true, false)));
+    }
 
     #[test]
     fn emails_are_normalized_and_checked() {

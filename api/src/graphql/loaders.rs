@@ -4,7 +4,9 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{audit_event, change_system, system, user};
+use entity::{
+    approval, audit_event, change_system, change_template, evidence, incident, review, system, user,
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -119,5 +121,134 @@ impl Loader<HistoryOfChange> for DbLoader {
             }
         }
         Ok(by_change)
+    }
+}
+
+/// Groups `rows` (already in the wanted order) by the change they belong
+/// to; every requested change gets an entry, empty when it has no rows.
+fn group_by_change<K, T>(keys: &[K], rows: Vec<T>, key_of: impl Fn(&T) -> K) -> HashMap<K, Vec<T>>
+where
+    K: Copy + Eq + std::hash::Hash,
+{
+    let mut grouped: HashMap<K, Vec<T>> = keys.iter().map(|key| (*key, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(key_of(&row)).or_default().push(row);
+    }
+    grouped
+}
+
+/// Approval decisions of a change, every round, newest first. One key per
+/// change whatever round a field asks for, so a page primes it once; the
+/// resolver picks the round (a change has a handful of decisions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApprovalsOfChange(pub Uuid);
+
+impl Loader<ApprovalsOfChange> for DbLoader {
+    type Value = Vec<approval::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[ApprovalsOfChange],
+    ) -> Result<HashMap<ApprovalsOfChange, Self::Value>, Self::Error> {
+        let rows = approval::Entity::find()
+            .filter(approval::Column::ChangeId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_desc(approval::Column::DecidedAt)
+            .all(&self.db)
+            .await?;
+        Ok(group_by_change(keys, rows, |row| {
+            ApprovalsOfChange(row.change_id)
+        }))
+    }
+}
+
+/// Evidence recorded on a change, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EvidenceOfChange(pub Uuid);
+
+impl Loader<EvidenceOfChange> for DbLoader {
+    type Value = Vec<evidence::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[EvidenceOfChange],
+    ) -> Result<HashMap<EvidenceOfChange, Self::Value>, Self::Error> {
+        let rows = evidence::Entity::find()
+            .filter(evidence::Column::ChangeId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(evidence::Column::RecordedAt)
+            .all(&self.db)
+            .await?;
+        Ok(group_by_change(keys, rows, |row| {
+            EvidenceOfChange(row.change_id)
+        }))
+    }
+}
+
+/// Incidents linked to a change, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IncidentsOfChange(pub Uuid);
+
+impl Loader<IncidentsOfChange> for DbLoader {
+    type Value = Vec<incident::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[IncidentsOfChange],
+    ) -> Result<HashMap<IncidentsOfChange, Self::Value>, Self::Error> {
+        let rows = incident::Entity::find()
+            .filter(incident::Column::ChangeId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(incident::Column::OpenedAt)
+            .all(&self.db)
+            .await?;
+        Ok(group_by_change(keys, rows, |row| {
+            IncidentsOfChange(row.change_id)
+        }))
+    }
+}
+
+/// Reviews of a change, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReviewsOfChange(pub Uuid);
+
+impl Loader<ReviewsOfChange> for DbLoader {
+    type Value = Vec<review::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[ReviewsOfChange],
+    ) -> Result<HashMap<ReviewsOfChange, Self::Value>, Self::Error> {
+        let rows = review::Entity::find()
+            .filter(review::Column::ChangeId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(review::Column::ReviewedAt)
+            .all(&self.db)
+            .await?;
+        Ok(group_by_change(keys, rows, |row| {
+            ReviewsOfChange(row.change_id)
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TemplateId(pub Uuid);
+
+impl Loader<TemplateId> for DbLoader {
+    type Value = change_template::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[TemplateId],
+    ) -> Result<HashMap<TemplateId, Self::Value>, Self::Error> {
+        let templates = change_template::Entity::find()
+            .filter(change_template::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(templates
+            .into_iter()
+            .map(|t| (TemplateId(t.id), t))
+            .collect())
     }
 }

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, Statement,
+    TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -18,6 +19,57 @@ use crate::{
 };
 
 pub const BOOTSTRAP_EMAIL: &str = "admin@localhost";
+
+/// PostgreSQL advisory lock serialising the account changes that can take
+/// an admin away, so two admins demoting each other at the same moment
+/// cannot both pass the "an active admin remains" check.
+const ADMINS_LOCK_KEY: i64 = 0x6761_7465_6164_6d6e; // "gateadmn"
+
+/// Refuses, before anything is written, a change that would leave no
+/// active admin (from the CLI, or two admins acting on each other at
+/// once); the caller's transaction is dropped, so nothing is recorded.
+async fn ensure_an_active_admin_remains(
+    txn: &DatabaseTransaction,
+    target: &user::Model,
+    active_after: bool,
+    admin_after: bool,
+) -> ServiceResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [ADMINS_LOCK_KEY.into()],
+        ))
+        .await?;
+    }
+    // SQLite needs no lock: its pool has one connection, so transactions
+    // already run one at a time. Accounts are few; the roles are JSON, so
+    // the admins are picked out here rather than in SQL on both backends.
+    let standings: Vec<_> = user::Entity::find()
+        .filter(user::Column::Active.eq(true))
+        .all(txn)
+        .await?
+        .iter()
+        .map(|account| account::AdminStanding {
+            id: account.id,
+            active: account.active,
+            admin: roles_of(account).contains(roles::ADMIN),
+        })
+        .collect();
+    let after = account::AdminStanding {
+        id: target.id,
+        active: active_after,
+        admin: admin_after,
+    };
+    if account::leaves_an_active_admin(&standings, &target.id, &after) {
+        Ok(())
+    } else {
+        Err(ServiceError::Conflict(format!(
+            "{} is the last active admin account; make another account admin first",
+            target.email
+        )))
+    }
+}
 
 pub fn roles_of(model: &user::Model) -> BTreeSet<String> {
     serde_json::from_value(model.roles.clone()).unwrap_or_default()
@@ -89,6 +141,13 @@ pub async fn set_roles(
             "an admin cannot remove their own admin role; ask another admin",
         ));
     }
+    ensure_an_active_admin_remains(
+        &txn,
+        &existing,
+        existing.active,
+        roles.contains(roles::ADMIN),
+    )
+    .await?;
     let mut active: user::ActiveModel = existing.into();
     active.roles = Set(json!(roles));
     let model = active.update(&txn).await?;
@@ -125,6 +184,10 @@ pub async fn set_active(
     }
     let txn = db.begin().await?;
     let existing = find(&txn, user_id).await?;
+    if !active_flag {
+        let admin = roles_of(&existing).contains(roles::ADMIN);
+        ensure_an_active_admin_remains(&txn, &existing, false, admin).await?;
+    }
     let mut active: user::ActiveModel = existing.into();
     active.active = Set(active_flag);
     let model = active.update(&txn).await?;

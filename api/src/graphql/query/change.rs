@@ -10,7 +10,10 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         context::{ContextExt, parse_id},
-        loaders::{Loaders, SystemsOfChange, UserId},
+        loaders::{
+            ApprovalsOfChange, EvidenceOfChange, HistoryOfChange, IncidentsOfChange, Loaders,
+            ReviewsOfChange, SystemsOfChange, TemplateId, UserId,
+        },
         types::Change,
     },
     service::changes::{self, ChangeFilter, ChangeOrder, OrderField},
@@ -114,7 +117,8 @@ pub(super) fn decode_cursor(
         .transpose()
 }
 
-/// Loads the requesters and systems of a whole page in one query each, when
+/// Loads the requesters, systems and lifecycle lists (approvals, evidence,
+/// incidents, reviews, template, history) of a whole page in one query each, when
 /// the client asked for them, so the per-row resolvers hit the cache.
 /// (Left to the loader alone, a large page can be split into several
 /// batches when the executor yields part-way through the list.)
@@ -132,6 +136,57 @@ async fn prime_related(
     if node.field("systems").exists() {
         loaders
             .load_many(rows.iter().map(|row| SystemsOfChange(row.id)))
+            .await?;
+    }
+    // The people named in those lists (approver, recordedBy, ...) are
+    // primed too, in one more query, for the same reason.
+    let mut people = Vec::new();
+    if node.field("approvals").exists() {
+        let lists = loaders
+            .load_many(rows.iter().map(|row| ApprovalsOfChange(row.id)))
+            .await?;
+        if node.field("approvals").field("approver").exists() {
+            people.extend(lists.values().flatten().map(|a| UserId(a.approver_id)));
+        }
+    }
+    if node.field("evidence").exists() {
+        let lists = loaders
+            .load_many(rows.iter().map(|row| EvidenceOfChange(row.id)))
+            .await?;
+        if node.field("evidence").field("recordedBy").exists() {
+            people.extend(lists.values().flatten().map(|e| UserId(e.recorded_by)));
+        }
+    }
+    if node.field("incidents").exists() {
+        let lists = loaders
+            .load_many(rows.iter().map(|row| IncidentsOfChange(row.id)))
+            .await?;
+        if node.field("incidents").field("openedBy").exists() {
+            people.extend(lists.values().flatten().map(|i| UserId(i.opened_by)));
+        }
+    }
+    if node.field("reviews").exists() {
+        let lists = loaders
+            .load_many(rows.iter().map(|row| ReviewsOfChange(row.id)))
+            .await?;
+        if node.field("reviews").field("reviewer").exists() {
+            people.extend(lists.values().flatten().map(|r| UserId(r.reviewer_id)));
+        }
+    }
+    if !people.is_empty() {
+        loaders.load_many(people).await?;
+    }
+    if node.field("history").exists() {
+        loaders
+            .load_many(rows.iter().map(|row| HistoryOfChange(row.id)))
+            .await?;
+    }
+    if node.field("template").exists() {
+        loaders
+            .load_many(
+                rows.iter()
+                    .filter_map(|row| row.template_id.map(TemplateId)),
+            )
             .await?;
     }
     Ok(())

@@ -1,10 +1,8 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{
-    BoardOutcome, ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel, approval,
-    change, evidence, incident, review,
+    BoardOutcome, ChangeOutcome, ChangeStatus, DeploymentMethod, Priority, RiskLevel, change,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{
     System, User,
@@ -19,9 +17,12 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         context::ContextExt,
-        loaders::{Loaders, SystemsOfChange, UserId},
+        loaders::{
+            ApprovalsOfChange, EvidenceOfChange, IncidentsOfChange, Loaders, ReviewsOfChange,
+            SystemsOfChange, TemplateId, UserId,
+        },
     },
-    service::{changes::parse_json, lifecycle as lifecycle_service, templates},
+    service::{changes::parse_json, lifecycle as lifecycle_service},
 };
 
 impl Change {
@@ -228,9 +229,8 @@ impl Change {
         let Some(id) = self.0.template_id else {
             return Ok(None);
         };
-        Ok(Some(Template(
-            templates::find(&ctx.state()?.db, id).await.gql()?,
-        )))
+        let loader = ctx.data::<Loaders>()?;
+        Ok(loader.load_one(TemplateId(id)).await?.map(Template))
     }
     /// The CAB's decision when the change went before the board.
     async fn board_outcome(&self) -> Option<BoardOutcome> {
@@ -254,17 +254,16 @@ impl Change {
         ctx: &Context<'_>,
         #[graphql(default)] all_rounds: bool,
     ) -> async_graphql::Result<Vec<ApprovalRecord>> {
-        let mut query = approval::Entity::find().filter(approval::Column::ChangeId.eq(self.0.id));
-        if !all_rounds {
-            query = query.filter(approval::Column::Round.eq(self.0.approval_round));
-        }
-        let rows = query
-            .order_by_desc(approval::Column::DecidedAt)
-            .all(&ctx.state()?.db)
-            .await
-            .map_err(crate::error::ServiceError::from)
-            .gql()?;
-        Ok(rows.into_iter().map(ApprovalRecord).collect())
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(ApprovalsOfChange(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .filter(|row| all_rounds || row.round == self.0.approval_round)
+            .map(ApprovalRecord)
+            .collect())
     }
     /// Each approval step of the policy and what it still needs.
     async fn approval_status(&self, ctx: &Context<'_>) -> async_graphql::Result<ApprovalStatus> {
@@ -300,34 +299,28 @@ impl Change {
             .collect())
     }
     async fn evidence(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Evidence>> {
-        let rows = evidence::Entity::find()
-            .filter(evidence::Column::ChangeId.eq(self.0.id))
-            .order_by_asc(evidence::Column::RecordedAt)
-            .all(&ctx.state()?.db)
-            .await
-            .map_err(crate::error::ServiceError::from)
-            .gql()?;
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(EvidenceOfChange(self.0.id))
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(Evidence).collect())
     }
     /// Incidents linked to the change (a rollback opens one).
     async fn incidents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Incident>> {
-        let rows = incident::Entity::find()
-            .filter(incident::Column::ChangeId.eq(self.0.id))
-            .order_by_asc(incident::Column::OpenedAt)
-            .all(&ctx.state()?.db)
-            .await
-            .map_err(crate::error::ServiceError::from)
-            .gql()?;
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(IncidentsOfChange(self.0.id))
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(Incident).collect())
     }
     async fn reviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Review>> {
-        let rows = review::Entity::find()
-            .filter(review::Column::ChangeId.eq(self.0.id))
-            .order_by_asc(review::Column::ReviewedAt)
-            .all(&ctx.state()?.db)
-            .await
-            .map_err(crate::error::ServiceError::from)
-            .gql()?;
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(ReviewsOfChange(self.0.id))
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(Review).collect())
     }
     /// Deadlines passed without their record (retroactive approval,
