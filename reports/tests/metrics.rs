@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use reports::{
-    ChangeFacts, ChangeFramesBuilder, Granularity, MetricsOptions, PeriodSpec,
-    period::parse_time_zone, preset_targets, report::TargetState,
+    ChangeFacts, ChangeFramesBuilder, Granularity, MetricsOptions, PeriodSpec, parse_targets,
+    period::parse_time_zone, report::TargetState,
 };
 
 fn t(s: &str) -> Option<DateTime<Utc>> {
@@ -116,7 +116,16 @@ fn spec(zone: &str) -> PeriodSpec {
 fn run(zone: &str) -> Vec<reports::Bucket> {
     let frames = fixture();
     let spec = spec(zone);
-    let options = MetricsOptions::new(preset_targets("tiered-cab"));
+    // The targets of the tiered-cab preset (seed 001, section 9.3).
+    let targets = parse_targets([
+        ("emergency_share", "< 5%"),
+        ("success_rate", "> 95%"),
+        ("rollback_rate", "< 5%"),
+        ("with_issues_rate", "< 10%"),
+        ("change_duration_mean_hours", "< 2"),
+    ])
+    .unwrap();
+    let options = MetricsOptions::new(targets);
     let tables = reports::compute(&frames, &spec, &options).unwrap();
     reports::buckets(&tables, &spec, &options).unwrap()
 }

@@ -25,10 +25,9 @@ use crate::{
     policy::Policy,
 };
 
-/// The targets of the policy in force. Until `Policy` carries them (policy
-/// TOML `[metrics]` table), they come from the preset of the same name.
+/// The targets of the policy in force (its `[targets]` table).
 pub fn targets(policy: &Policy) -> Vec<Target> {
-    reports::preset_targets(&policy.name)
+    policy.targets.clone()
 }
 
 pub fn options(policy: &Policy) -> MetricsOptions {
