@@ -14,9 +14,10 @@ for run in 1 2 3; do
   /usr/bin/time -v psql -X -q "$url" -f "$here/bench_reports_sql.sql" 2> >(grep -E "Maximum resident|Elapsed" >&2) | grep -E "^Time" | tail -3
 done
 csv=$(mktemp -d)/facts.csv
-psql -X -q "$url" -c "\\copy (SELECT c.id, c.change_type, c.outcome, c.submitted_at, c.approved_at, c.scheduled_start, c.scheduled_end, c.actual_start, c.actual_end, c.approval_due_at, c.board_outcome, EXISTS (SELECT 1 FROM incidents i WHERE i.change_id = c.id) AS has_incident FROM changes c WHERE c.outcome IS NOT NULL) TO '$csv' CSV HEADER"
+psql -X -q "$url" -c "\\copy (SELECT outcome, decided_at FROM board_decisions) TO '$(dirname "$csv")/decisions.csv' CSV HEADER"
+psql -X -q "$url" -c "\\copy (SELECT c.id, c.change_type, c.outcome, c.submitted_at, c.approved_at, c.scheduled_start, c.scheduled_end, c.actual_start, c.actual_end, c.approval_due_at, EXISTS (SELECT 1 FROM incidents i WHERE i.change_id = c.id) AS has_incident FROM changes c WHERE c.outcome IS NOT NULL) TO '$csv' CSV HEADER"
 venv=$target/bench-duckdb-venv
 [ -x "$venv/bin/python" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q duckdb; }
 echo "== DuckDB SQL over the exported columns ($(du -h "$csv" | cut -f1) CSV)"
-/usr/bin/time -v "$venv/bin/python" "$here/bench_reports_duckdb.py" "$csv" 2> >(grep -E "Maximum resident|Elapsed" >&2)
+/usr/bin/time -v "$venv/bin/python" "$here/bench_reports_duckdb.py" "$csv" "$(dirname "$csv")/decisions.csv" 2> >(grep -E "Maximum resident|Elapsed" >&2)
 rm -rf "$(dirname "$csv")"

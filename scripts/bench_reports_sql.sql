@@ -11,7 +11,7 @@ SELECT c.id, c.change_type, c.outcome, c.actual_end,
        EXTRACT(EPOCH FROM c.actual_end - c.actual_start) / 3600 AS dur_h,
        EXTRACT(EPOCH FROM c.scheduled_end - c.scheduled_start) / 3600 AS planned_h,
        EXTRACT(EPOCH FROM c.approved_at - c.submitted_at) / 3600 AS approval_h,
-       c.board_outcome, c.approval_due_at, c.approved_at,
+       c.approval_due_at, c.approved_at,
        EXISTS (SELECT 1 FROM incidents i WHERE i.change_id = c.id) AS has_incident
 FROM changes c
 WHERE c.outcome IS NOT NULL AND c.actual_end >= :'from' AND c.actual_end < :'to';
@@ -33,13 +33,18 @@ SELECT g.unit, date_trunc(g.unit, f.actual_end AT TIME ZONE 'UTC') AS period,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY f.planned_h) AS planned_p50,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY f.approval_h) AS approval_p50,
        avg(f.approval_h) AS approval_mean,
-       sum((f.board_outcome = 'APPROVED')::int)::float8
-         / nullif(sum((f.board_outcome IN ('APPROVED', 'REJECTED'))::int), 0) AS cab_approval_rate,
        avg(CASE WHEN f.change_type = 'emergency' AND f.approval_due_at IS NOT NULL
                 THEN (f.approved_at IS NOT NULL AND f.approved_at <= f.approval_due_at)::int END)
          AS emergency_docs_on_time
 FROM facts f CROSS JOIN (VALUES ('month'), ('quarter')) AS g(unit)
 GROUP BY 1, 2 ORDER BY 1, 2;
+-- CAB approval rate: the board's decisions by the time it took them.
+SELECT g.unit, date_trunc(g.unit, d.decided_at AT TIME ZONE 'UTC') AS period,
+       sum((d.outcome = 'APPROVED')::int)::float8
+         / nullif(sum((d.outcome IN ('APPROVED', 'REJECTED'))::int), 0) AS cab_approval_rate
+FROM board_decisions d CROSS JOIN (VALUES ('month'), ('quarter')) AS g(unit)
+WHERE d.decided_at >= :'from' AND d.decided_at < :'to'
+GROUP BY 1, 2;
 SELECT g.unit, date_trunc(g.unit, f.actual_end AT TIME ZONE 'UTC'), f.change_type, f.outcome, count(*)
 FROM facts f CROSS JOIN (VALUES ('month'), ('quarter')) AS g(unit)
 GROUP BY GROUPING SETS ((1, 2, 3), (1, 2, 4));

@@ -25,7 +25,7 @@ use api::{
     service::{Caller, demo::demo_types, import, metrics, users},
 };
 use chrono::{DateTime, Utc};
-use entity::{change, change_system, incident, system};
+use entity::{board_decision, change, change_system, incident, system};
 use reports::{ChangeFacts, ChangeFramesBuilder, Granularity};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
 use uuid::Uuid;
@@ -50,7 +50,6 @@ fn facts(row: &api::domain::import::ImportedChange) -> ChangeFacts {
         actual_start: row.actual_start,
         actual_end: row.actual_end,
         approval_due_at: row.approval_due_at,
-        board_outcome: row.board_outcome.map(|o| json_text(&o)),
         has_incident: row.incident_priority().is_some(),
     }
 }
@@ -103,7 +102,13 @@ async fn main() -> anyhow::Result<()> {
             types: demo_types(&policy),
         };
         let rows = demo::generate(&spec);
-        for row in rows.iter().filter(|r| r.outcome.is_some()) {
+        for row in &rows {
+            if let (Some(outcome), Some(at)) = (row.board_outcome, row.board_decided_at) {
+                builder.push_board_decision(json_text(&outcome), at);
+            }
+            if row.outcome.is_none() {
+                continue;
+            }
             let key = builder.push(facts(row));
             for name in &row.system_names {
                 builder.push_system(key, name.clone());
@@ -208,6 +213,7 @@ async fn load_and_measure(
             let mut models = Vec::with_capacity(batch.len());
             let mut links = Vec::new();
             let mut incidents = Vec::new();
+            let mut decisions = Vec::new();
             for row in batch {
                 use chrono::Datelike;
                 let year = row.created_at.year();
@@ -216,6 +222,7 @@ async fn load_and_measure(
                 let id = Uuid::now_v7();
                 let number = format!("CR-{year}-{next:07}");
                 models.push(import::active_model(policy, row, id, &number, requester));
+                decisions.extend(import::board_decision_model(row, id));
                 for name in &row.system_names {
                     if let Some(system_id) = system_ids.get(name.as_str()) {
                         links.push(change_system::ActiveModel {
@@ -243,6 +250,11 @@ async fn load_and_measure(
             }
             if !incidents.is_empty() {
                 incident::Entity::insert_many(incidents).exec(&txn).await?;
+            }
+            if !decisions.is_empty() {
+                board_decision::Entity::insert_many(decisions)
+                    .exec(&txn)
+                    .await?;
             }
         }
         txn.commit().await?;

@@ -73,8 +73,11 @@ pub struct Model {
     /// When the post-implementation / post-emergency review is due.
     pub review_due_at: Option<DateTimeUtc>,
     pub reviewed_at: Option<DateTimeUtc>,
-    /// The CAB's decision when the change went before the board.
+    /// The CAB's decision in the current approval round, when the change
+    /// went before the board.
     pub board_outcome: Option<BoardOutcome>,
+    /// When the board reached `board_outcome`.
+    pub board_decided_at: Option<DateTimeUtc>,
     pub rollback_reason: Option<String>,
     /// iCalendar SEQUENCE of the change's event: bumped on every
     /// reschedule and on cancellation.

@@ -6,6 +6,7 @@ pub mod approval;
 pub mod audit_event;
 pub mod audit_outbox;
 pub mod audit_purge_permit;
+pub mod board_decision;
 pub mod cab_meeting;
 pub mod cab_member;
 pub mod calendar_rule;

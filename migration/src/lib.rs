@@ -7,6 +7,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_lifecycle;
 mod m20261123_000003_calendar;
 mod m20261123_000004_audit_sealing;
+mod m20261129_000005_board_decision;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_lifecycle::Migration),
             Box::new(m20261123_000003_calendar::Migration),
             Box::new(m20261123_000004_audit_sealing::Migration),
+            Box::new(m20261129_000005_board_decision::Migration),
         ]
     }
 }

@@ -1,5 +1,7 @@
 //! The input of the metrics: one row per implemented change with only the
-//! columns the metrics read, and a separate frame of affected systems.
+//! columns the metrics read, a frame of affected systems, and a frame of
+//! the board's decisions (a change may have several: rejected, revised,
+//! approved; and the board may decide on a change never implemented).
 //!
 //! Timestamps are `Datetime(µs)` in UTC (no zone attached: periods are
 //! resolved to UTC instants before the frame is read).
@@ -23,8 +25,10 @@ pub mod col {
     /// Deadline of the retroactive approval of an emergency change started
     /// before approval; null otherwise.
     pub const APPROVAL_DUE_AT: &str = "approval_due_at";
-    /// APPROVED, REJECTED, DEFERRED or null (never before the board).
+    /// Board decisions frame: APPROVED, REJECTED or DEFERRED.
     pub const BOARD_OUTCOME: &str = "board_outcome";
+    /// Board decisions frame: when the board decided.
+    pub const BOARD_DECIDED_AT: &str = "board_decided_at";
     /// Whether any incident is linked to the change.
     pub const HAS_INCIDENT: &str = "has_incident";
     /// Systems frame: the affected system's name.
@@ -43,16 +47,17 @@ pub struct ChangeFacts {
     pub actual_start: Option<DateTime<Utc>>,
     pub actual_end: Option<DateTime<Utc>>,
     pub approval_due_at: Option<DateTime<Utc>>,
-    pub board_outcome: Option<String>,
     pub has_incident: bool,
 }
 
-/// The two input frames.
+/// The three input frames.
 #[derive(Debug, Clone)]
 pub struct ChangeFrames {
     pub changes: DataFrame,
     /// `change_key`, `system`: one row per (change, affected system).
     pub systems: DataFrame,
+    /// `board_outcome`, `board_decided_at`: one row per board decision.
+    pub board_decisions: DataFrame,
 }
 
 /// Builds the input frames column by column, so loading a million rows
@@ -62,10 +67,11 @@ pub struct ChangeFramesBuilder {
     change_type: Vec<String>,
     outcome: Vec<Option<String>>,
     timestamps: [Vec<Option<i64>>; 7],
-    board_outcome: Vec<Option<String>>,
     has_incident: Vec<bool>,
     system_keys: Vec<u32>,
     system_names: Vec<String>,
+    board_outcomes: Vec<String>,
+    board_decided_at: Vec<i64>,
 }
 
 const TIMESTAMP_COLUMNS: [&str; 7] = [
@@ -83,7 +89,6 @@ impl ChangeFramesBuilder {
         let mut builder = Self {
             change_type: Vec::with_capacity(changes),
             outcome: Vec::with_capacity(changes),
-            board_outcome: Vec::with_capacity(changes),
             has_incident: Vec::with_capacity(changes),
             ..Self::default()
         };
@@ -119,7 +124,6 @@ impl ChangeFramesBuilder {
         }
         self.change_type.push(facts.change_type);
         self.outcome.push(facts.outcome);
-        self.board_outcome.push(facts.board_outcome);
         self.has_incident.push(facts.has_incident);
         key
     }
@@ -127,6 +131,12 @@ impl ChangeFramesBuilder {
     pub fn push_system(&mut self, key: u32, name: impl Into<String>) {
         self.system_keys.push(key);
         self.system_names.push(name.into());
+    }
+
+    /// Appends a decision of the board (`APPROVED`, `REJECTED`, `DEFERRED`).
+    pub fn push_board_decision(&mut self, outcome: impl Into<String>, decided_at: DateTime<Utc>) {
+        self.board_outcomes.push(outcome.into());
+        self.board_decided_at.push(decided_at.timestamp_micros());
     }
 
     pub fn finish(self) -> PolarsResult<ChangeFrames> {
@@ -144,7 +154,6 @@ impl ChangeFramesBuilder {
                     .into(),
             );
         }
-        columns.push(Column::new(col::BOARD_OUTCOME.into(), self.board_outcome));
         columns.push(Column::new(col::HAS_INCIDENT.into(), self.has_incident));
         let changes = DataFrame::new(height, columns)?;
         let systems = DataFrame::new(
@@ -154,6 +163,19 @@ impl ChangeFramesBuilder {
                 Column::new(col::SYSTEM.into(), self.system_names),
             ],
         )?;
-        Ok(ChangeFrames { changes, systems })
+        let board_decisions = DataFrame::new(
+            self.board_outcomes.len(),
+            vec![
+                Column::new(col::BOARD_OUTCOME.into(), self.board_outcomes),
+                Series::new(col::BOARD_DECIDED_AT.into(), self.board_decided_at)
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+                    .into(),
+            ],
+        )?;
+        Ok(ChangeFrames {
+            changes,
+            systems,
+            board_decisions,
+        })
     }
 }

@@ -20,6 +20,6 @@ pub mod targets;
 pub use input::{ChangeFacts, ChangeFrames, ChangeFramesBuilder};
 pub use period::{Granularity, Period, PeriodError, PeriodSpec};
 pub use report::{Bucket, MetricsOptions, MetricsTables, ReportError, buckets, compute};
-pub use targets::{Comparison, Metric, Target, preset_targets};
+pub use targets::{Comparison, Metric, Target, TargetParseError, parse_targets};
 pub mod document;
 pub mod render;

@@ -4,7 +4,9 @@
 //!
 //! Conventions shared by every family:
 //! - the input is `bucketed(...)`: implemented changes (outcome set) whose
-//!   `actual_end` lies in the range, with the index of their period;
+//!   `actual_end` lies in the range, with the index of their period; the
+//!   CAB approval rate alone reads `decisions_bucketed(...)`, the board's
+//!   decisions by the time they were taken;
 //! - a duration is `end - start` in hours; a change lacking either instant
 //!   is null there, and aggregations skip nulls, so it drops out of that
 //!   metric only;
@@ -156,29 +158,44 @@ pub fn periods(spec: &PeriodSpec) -> PolarsResult<LazyFrame> {
     Ok(frame.lazy())
 }
 
-/// Implemented changes whose `actual_end` lies in `[from, to)`, with the
-/// index of their period: the number of period starts at or before it.
-pub fn bucketed(changes: LazyFrame, spec: &PeriodSpec) -> LazyFrame {
-    let end = micros(col::ACTUAL_END);
-    let implemented = IMPLEMENTED_OUTCOMES
-        .iter()
-        .map(|o| outcome_is(o))
-        .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false));
+/// Whether the instant `column` lies in `[from, to)`, and the index of its
+/// period: the number of period starts after the first at or before it.
+fn in_range_and_period(column: &str, spec: &PeriodSpec) -> (Expr, Expr) {
+    let at = micros(column);
     let index = spec
         .start_micros()
         .into_iter()
         .skip(1)
         .fold(lit(0i32), |acc, start| {
-            acc + end.clone().gt_eq(lit(start)).cast(DataType::Int32)
+            acc + at.clone().gt_eq(lit(start)).cast(DataType::Int32)
         });
+    let in_range = at
+        .clone()
+        .gt_eq(lit(spec.from.timestamp_micros()))
+        .and(at.lt(lit(spec.to.timestamp_micros())));
+    (in_range, index.alias(out::PERIOD))
+}
+
+/// Implemented changes whose `actual_end` lies in `[from, to)`, with the
+/// index of their period.
+pub fn bucketed(changes: LazyFrame, spec: &PeriodSpec) -> LazyFrame {
+    let implemented = IMPLEMENTED_OUTCOMES
+        .iter()
+        .map(|o| outcome_is(o))
+        .reduce(Expr::or)
+        .unwrap_or_else(|| lit(false));
+    let (in_range, period) = in_range_and_period(col::ACTUAL_END, spec);
     changes
-        .filter(
-            implemented
-                .and(end.clone().gt_eq(lit(spec.from.timestamp_micros())))
-                .and(end.lt(lit(spec.to.timestamp_micros()))),
-        )
-        .with_column(index.alias(out::PERIOD))
+        .filter(implemented.and(in_range))
+        .with_column(period)
+}
+
+/// Board decisions taken in `[from, to)`, with the index of their period:
+/// a decision counts in the period the board took it, whenever (and
+/// whether) the change was implemented.
+pub fn decisions_bucketed(decisions: LazyFrame, spec: &PeriodSpec) -> LazyFrame {
+    let (in_range, period) = in_range_and_period(col::BOARD_DECIDED_AT, spec);
+    decisions.filter(in_range).with_column(period)
 }
 
 /// Volume by outcome and the outcome rates.
@@ -245,11 +262,12 @@ pub fn approval_time(bucketed: LazyFrame) -> LazyFrame {
     ])
 }
 
-/// CAB approval rate = approved / (approved + rejected) among the changes
-/// the board decided (deferrals are not decisions).
-pub fn cab_approval(bucketed: LazyFrame) -> LazyFrame {
+/// CAB approval rate = approved / (approved + rejected) among the board's
+/// decisions of the period (deferrals are not decisions). Input:
+/// `decisions_bucketed`.
+pub fn cab_approval(decisions: LazyFrame) -> LazyFrame {
     let board_is = |outcome: &str| col(col::BOARD_OUTCOME).eq(lit(outcome));
-    bucketed
+    decisions
         .group_by([col(out::PERIOD)])
         .agg([
             count_where(board_is("APPROVED")).alias(out::CAB_APPROVED),
@@ -319,6 +337,7 @@ pub fn volume_by_system(bucketed: LazyFrame, systems: LazyFrame) -> LazyFrame {
 pub fn metrics_table(
     periods: LazyFrame,
     bucketed: LazyFrame,
+    decisions: LazyFrame,
     emergency_type: &str,
     targets: &[Target],
 ) -> LazyFrame {
@@ -327,7 +346,7 @@ pub fn metrics_table(
         lead_time(bucketed.clone()),
         change_duration(bucketed.clone()),
         approval_time(bucketed.clone()),
-        cab_approval(bucketed.clone()),
+        cab_approval(decisions),
         emergency_documentation(bucketed, emergency_type),
     ];
     let joined = families.into_iter().fold(periods, |table, family| {

@@ -64,9 +64,11 @@ pub fn compute(
 ) -> Result<MetricsTables, ReportError> {
     // Cached: the families share one scan, filter and bucketing.
     let bucketed = metrics::bucketed(frames.changes.clone().lazy(), spec).cache();
+    let decisions = metrics::decisions_bucketed(frames.board_decisions.clone().lazy(), spec);
     let table = metrics::metrics_table(
         metrics::periods(spec)?,
         bucketed.clone(),
+        decisions,
         &options.emergency_type,
         &options.targets,
     );

@@ -1,7 +1,8 @@
-//! Metric targets per policy preset (DESIGN.md, Policy: "the metric
-//! targets"). They belong in the policy TOML; until `api::policy::Policy`
-//! carries them they are defined here, keyed by preset name, exactly as the
-//! seed documents state them.
+//! Metric targets (DESIGN.md, Policy: "the metric targets"): which metric,
+//! which comparison, which threshold, and the text form a policy file
+//! writes them in (`success_rate = "> 95%"`, `lead_time_p50_hours = "< 336"`).
+//! The policy (`api::policy`) owns which targets are in force; this module
+//! owns what a target means and how its text parses.
 
 use serde::Serialize;
 
@@ -26,6 +27,48 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric that can carry a target, in the order reports list them.
+    pub const ALL: [Metric; 14] = [
+        Self::SuccessRate,
+        Self::RollbackRate,
+        Self::FailureRate,
+        Self::EmergencyShare,
+        Self::WithIssuesRate,
+        Self::LeadTimeP50Hours,
+        Self::LeadTimeP90Hours,
+        Self::LeadTimeMeanHours,
+        Self::ChangeDurationMeanHours,
+        Self::ChangeDurationP50Hours,
+        Self::ApprovalTimeP50Hours,
+        Self::ApprovalTimeMeanHours,
+        Self::CabApprovalRate,
+        Self::EmergencyDocsOnTimeRate,
+    ];
+
+    /// The key naming this metric in a policy's `[targets]` table.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::SuccessRate => "success_rate",
+            Self::RollbackRate => "rollback_rate",
+            Self::FailureRate => "failure_rate",
+            Self::EmergencyShare => "emergency_share",
+            Self::WithIssuesRate => "with_issues_rate",
+            Self::LeadTimeP50Hours => "lead_time_p50_hours",
+            Self::LeadTimeP90Hours => "lead_time_p90_hours",
+            Self::LeadTimeMeanHours => "lead_time_mean_hours",
+            Self::ChangeDurationMeanHours => "change_duration_mean_hours",
+            Self::ChangeDurationP50Hours => "change_duration_p50_hours",
+            Self::ApprovalTimeP50Hours => "approval_time_p50_hours",
+            Self::ApprovalTimeMeanHours => "approval_time_mean_hours",
+            Self::CabApprovalRate => "cab_approval_rate",
+            Self::EmergencyDocsOnTimeRate => "emergency_docs_on_time_rate",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|metric| metric.key() == key)
+    }
+
     /// The column of the metrics table holding this metric.
     pub fn column(self) -> &'static str {
         use crate::metrics::out;
@@ -101,6 +144,14 @@ impl Comparison {
         }
     }
 
+    /// Longest symbol first, so `<=` is not read as `<` followed by `=`.
+    const BY_SYMBOL: [Comparison; 4] = [
+        Self::AtMost,
+        Self::AtLeast,
+        Self::LessThan,
+        Self::GreaterThan,
+    ];
+
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
             Self::LessThan => value < threshold,
@@ -135,6 +186,76 @@ impl Target {
         format!("{}_target_met", self.metric.column())
     }
 
+    /// Parses a target as a policy file writes it: a comparison (`<`,
+    /// `<=`, `>`, `>=`) and a threshold; rates as a percentage (`"> 95%"`),
+    /// durations in hours (`"< 336"`, `"< 2h"`).
+    pub fn parse(metric_key: &str, text: &str) -> Result<Self, TargetParseError> {
+        let metric =
+            Metric::from_key(metric_key).ok_or_else(|| TargetParseError::UnknownMetric {
+                key: metric_key.to_owned(),
+            })?;
+        let malformed = |reason: String| TargetParseError::Malformed {
+            metric: metric_key.to_owned(),
+            text: text.to_owned(),
+            reason,
+        };
+        let trimmed = text.trim();
+        let (comparison, rest) = Comparison::BY_SYMBOL
+            .into_iter()
+            .find_map(|c| {
+                trimmed
+                    .strip_prefix(c.symbol())
+                    .map(|rest| (c, rest.trim()))
+            })
+            .ok_or_else(|| {
+                malformed(
+                    "expected a comparison `<`, `<=`, `>` or `>=` followed by a threshold".into(),
+                )
+            })?;
+        let (number, percent) = match rest.strip_suffix('%') {
+            Some(number) => (number.trim_end(), true),
+            None => (rest.strip_suffix('h').unwrap_or(rest).trim_end(), false),
+        };
+        let value: f64 = number
+            .parse()
+            .ok()
+            .filter(|value: &f64| value.is_finite() && *value >= 0.0 && !number.starts_with('+'))
+            .ok_or_else(|| malformed(format!("`{number}` is not a non-negative number")))?;
+        let threshold = match (metric.is_rate(), percent) {
+            (true, true) if value <= 100.0 => value / 100.0,
+            (true, true) => return Err(malformed("a rate cannot exceed 100%".into())),
+            (true, false) => {
+                return Err(malformed(
+                    "a rate is written as a percentage, e.g. `> 95%`".into(),
+                ));
+            }
+            (false, true) => {
+                return Err(malformed(
+                    "this metric is in hours, e.g. `< 2` or `< 2h`, not a percentage".into(),
+                ));
+            }
+            (false, false) => value,
+        };
+        Ok(Self::new(metric, comparison, threshold))
+    }
+
+    /// The form `parse` reads: `> 95%`, `< 336h`.
+    pub fn policy_text(self) -> String {
+        if self.metric.is_rate() {
+            format!(
+                "{} {}%",
+                self.comparison.symbol(),
+                trim_number(self.threshold * 100.0)
+            )
+        } else {
+            format!(
+                "{} {}h",
+                self.comparison.symbol(),
+                trim_number(self.threshold)
+            )
+        }
+    }
+
     /// `< 5 %`, `> 95 %`, `< 2 h`.
     pub fn describe(self) -> String {
         let value = if self.metric.is_rate() {
@@ -151,43 +272,162 @@ fn trim_number(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// Targets of a preset policy. Seeds 000, 002 and 004 list metrics to track
-/// but set no numbers, so their presets have no targets.
-pub fn preset_targets(policy_name: &str) -> Vec<Target> {
-    use Comparison::{GreaterThan, LessThan};
-    match policy_name {
-        // Seed 001, section 9.3 (monthly metrics).
-        "tiered-cab" => vec![
-            Target::new(Metric::EmergencyShare, LessThan, 0.05),
-            Target::new(Metric::SuccessRate, GreaterThan, 0.95),
-            Target::new(Metric::RollbackRate, LessThan, 0.05),
-            Target::new(Metric::WithIssuesRate, LessThan, 0.10),
-            Target::new(Metric::ChangeDurationMeanHours, LessThan, 2.0),
-        ],
-        // Seed 003, section 10. "Change lead time < 2 weeks" is read as the
-        // median, as DORA's lead time is. MTTR has no data in Gatehouse yet.
-        "weekly-cab" => vec![
-            Target::new(Metric::SuccessRate, GreaterThan, 0.95),
-            Target::new(Metric::FailureRate, LessThan, 0.05),
-            Target::new(Metric::LeadTimeP50Hours, LessThan, 14.0 * 24.0),
-        ],
-        _ => Vec::new(),
-    }
+/// Why a policy's target does not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetParseError {
+    #[error("unknown metric `{key}` (known: {known})", known = known_keys())]
+    UnknownMetric { key: String },
+    #[error("{metric} = \"{text}\": {reason}")]
+    Malformed {
+        metric: String,
+        text: String,
+        reason: String,
+    },
+}
+
+fn known_keys() -> String {
+    Metric::ALL.map(Metric::key).join(", ")
+}
+
+/// Parses a `[targets]` table's entries (metric key, text) into targets in
+/// the order of `Metric::ALL`, so reports list them the same way whatever
+/// order the file uses.
+pub fn parse_targets<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Target>, TargetParseError> {
+    let mut targets = entries
+        .into_iter()
+        .map(|(key, text)| Target::parse(key, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    targets.sort_by_key(|t| Metric::ALL.iter().position(|m| *m == t.metric));
+    Ok(targets)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Comparison::{AtLeast, AtMost, GreaterThan, LessThan};
+
+    fn parse(key: &str, text: &str) -> Result<Target, TargetParseError> {
+        Target::parse(key, text)
+    }
 
     #[test]
-    fn seed_targets_are_encoded() {
-        let tiered = preset_targets("tiered-cab");
-        assert_eq!(tiered.len(), 5);
-        assert_eq!(tiered[0].describe(), "< 5 %");
-        assert_eq!(tiered[1].describe(), "> 95 %");
-        assert_eq!(tiered[4].describe(), "< 2 h");
-        let weekly = preset_targets("weekly-cab");
-        assert_eq!(weekly[2].describe(), "< 336 h");
-        assert!(preset_targets("cab-quorum").is_empty());
+    fn rates_are_percentages_and_durations_hours() {
+        assert_eq!(
+            parse("success_rate", "> 95%"),
+            Ok(Target::new(Metric::SuccessRate, GreaterThan, 0.95))
+        );
+        assert_eq!(
+            parse("emergency_share", "<5 %"),
+            Ok(Target::new(Metric::EmergencyShare, LessThan, 0.05))
+        );
+        assert_eq!(
+            parse("with_issues_rate", "  <= 10%  "),
+            Ok(Target::new(Metric::WithIssuesRate, AtMost, 0.10))
+        );
+        assert_eq!(
+            parse("lead_time_p50_hours", "< 336"),
+            Ok(Target::new(Metric::LeadTimeP50Hours, LessThan, 336.0))
+        );
+        assert_eq!(
+            parse("change_duration_mean_hours", "< 2h"),
+            Ok(Target::new(Metric::ChangeDurationMeanHours, LessThan, 2.0))
+        );
+        assert_eq!(
+            parse("cab_approval_rate", ">= 80.5%"),
+            Ok(Target::new(Metric::CabApprovalRate, AtLeast, 0.805))
+        );
+        assert_eq!(
+            parse("approval_time_p50_hours", "<= 0.5"),
+            Ok(Target::new(Metric::ApprovalTimeP50Hours, AtMost, 0.5))
+        );
+    }
+
+    #[test]
+    fn every_metric_has_a_key_that_parses_back() {
+        for metric in Metric::ALL {
+            assert_eq!(Metric::from_key(metric.key()), Some(metric));
+            let text = if metric.is_rate() { "> 50%" } else { "< 4" };
+            let target = parse(metric.key(), text).unwrap();
+            assert_eq!(parse(metric.key(), &target.policy_text()), Ok(target));
+        }
+    }
+
+    #[test]
+    fn unknown_metrics_are_refused_with_the_known_ones() {
+        let error = parse("mttr_hours", "< 4").unwrap_err();
+        assert_eq!(
+            error,
+            TargetParseError::UnknownMetric {
+                key: "mttr_hours".into()
+            }
+        );
+        let message = error.to_string();
+        assert!(message.starts_with("unknown metric `mttr_hours` (known: success_rate, "));
+        assert!(message.ends_with("emergency_docs_on_time_rate)"));
+        // Keys are exact: no case folding, no GraphQL spelling.
+        assert!(parse("SUCCESS_RATE", "> 95%").is_err());
+        assert!(parse("successRate", "> 95%").is_err());
+    }
+
+    #[test]
+    fn malformed_comparisons_are_refused_with_the_reason() {
+        let reason = |key: &str, text: &str| match parse(key, text) {
+            Err(TargetParseError::Malformed { reason, .. }) => reason,
+            other => panic!("{key} = {text:?}: expected malformed, got {other:?}"),
+        };
+        let no_comparison = "expected a comparison `<`, `<=`, `>` or `>=` followed by a threshold";
+        assert_eq!(reason("success_rate", "95%"), no_comparison);
+        assert_eq!(reason("success_rate", "= 95%"), no_comparison);
+        assert_eq!(reason("success_rate", "=> 95%"), no_comparison);
+        assert_eq!(reason("success_rate", ""), no_comparison);
+        assert_eq!(
+            reason("success_rate", "> 0.95"),
+            "a rate is written as a percentage, e.g. `> 95%`"
+        );
+        assert_eq!(
+            reason("success_rate", "> 101%"),
+            "a rate cannot exceed 100%"
+        );
+        assert_eq!(
+            reason("lead_time_p50_hours", "< 5%"),
+            "this metric is in hours, e.g. `< 2` or `< 2h`, not a percentage"
+        );
+        for bad in [
+            "< ", "< two", "< -1", "< +1", "< NaN", "< inf", "< 2 days", "<< 2", "< 2hh",
+        ] {
+            assert!(
+                reason("lead_time_p50_hours", bad).contains("is not a non-negative number"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse("success_rate", "> 95").unwrap_err().to_string(),
+            "success_rate = \"> 95\": a rate is written as a percentage, e.g. `> 95%`"
+        );
+    }
+
+    #[test]
+    fn tables_come_out_in_report_order() {
+        let targets = parse_targets([
+            ("change_duration_mean_hours", "< 2"),
+            ("emergency_share", "< 5%"),
+            ("success_rate", "> 95%"),
+        ])
+        .unwrap();
+        let metrics: Vec<_> = targets.iter().map(|t| t.metric).collect();
+        assert_eq!(
+            metrics,
+            [
+                Metric::SuccessRate,
+                Metric::EmergencyShare,
+                Metric::ChangeDurationMeanHours
+            ]
+        );
+        assert_eq!(targets[0].describe(), "> 95 %");
+        assert_eq!(targets[1].describe(), "< 5 %");
+        assert_eq!(targets[2].describe(), "< 2 h");
+        assert!(parse_targets([("success_rate", "> 95%"), ("nope", "< 1")]).is_err());
     }
 }

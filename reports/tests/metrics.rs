@@ -3,12 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use reports::{
-    ChangeFacts, ChangeFramesBuilder, Granularity, MetricsOptions, PeriodSpec,
-    period::parse_time_zone, preset_targets, report::TargetState,
+    ChangeFacts, ChangeFramesBuilder, Granularity, MetricsOptions, PeriodSpec, parse_targets,
+    period::parse_time_zone, report::TargetState,
 };
 
 fn t(s: &str) -> Option<DateTime<Utc>> {
-    Some(s.parse().unwrap())
+    Some(at(s))
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
 }
 
 fn change(change_type: &str, outcome: Option<&str>) -> ChangeFacts {
@@ -29,9 +33,9 @@ fn fixture() -> reports::ChangeFrames {
         scheduled_end: t("2026-01-02T12:00:00Z"),
         actual_start: t("2026-01-02T10:00:00Z"),
         actual_end: t("2026-01-02T11:00:00Z"),
-        board_outcome: Some("APPROVED".into()),
         ..change("normal", Some("SUCCESSFUL"))
     });
+    b.push_board_decision("APPROVED", at("2026-01-01T02:00:00Z"));
     b.push_system(c1, "api");
     b.push_system(c1, "db");
     // c2: with issues; lead 51 h, duration 3 h (planned 2 h), approval 4 h.
@@ -42,9 +46,9 @@ fn fixture() -> reports::ChangeFrames {
         scheduled_end: t("2026-01-05T02:00:00Z"),
         actual_start: t("2026-01-05T00:00:00Z"),
         actual_end: t("2026-01-05T03:00:00Z"),
-        board_outcome: Some("APPROVED".into()),
         ..change("normal", Some("SUCCESSFUL_WITH_ISSUES"))
     });
+    b.push_board_decision("APPROVED", at("2026-01-03T04:00:00Z"));
     b.push_system(c2, "api");
     // c3: emergency rolled back (incident), approved retroactively in time;
     // lead 2 h, duration 1 h, approval 20 h.
@@ -61,9 +65,9 @@ fn fixture() -> reports::ChangeFrames {
     b.push(ChangeFacts {
         actual_start: t("2026-01-20T00:00:00Z"),
         actual_end: t("2026-01-20T05:00:00Z"),
-        board_outcome: Some("REJECTED".into()),
         ..change("major", Some("FAILED"))
     });
+    b.push_board_decision("REJECTED", at("2026-01-19T00:00:00Z"));
     // c5: successful with an incident; ends 23:30 UTC on 31 January, which
     // is 00:30 on 1 February in Berlin. Lead 167.5 h, 0.5 h, approval 24 h.
     b.push(ChangeFacts {
@@ -81,9 +85,9 @@ fn fixture() -> reports::ChangeFrames {
         actual_start: t("2026-01-15T01:00:00Z"),
         actual_end: t("2026-01-15T03:00:00Z"),
         approval_due_at: t("2026-01-16T01:00:00Z"),
-        board_outcome: Some("DEFERRED".into()),
         ..change("emergency", Some("SUCCESSFUL"))
     });
+    b.push_board_decision("DEFERRED", at("2026-01-15T10:00:00Z"));
     // Not implemented, and implemented after the range: both ignored.
     b.push(ChangeFacts {
         submitted_at: t("2026-01-05T00:00:00Z"),
@@ -116,7 +120,16 @@ fn spec(zone: &str) -> PeriodSpec {
 fn run(zone: &str) -> Vec<reports::Bucket> {
     let frames = fixture();
     let spec = spec(zone);
-    let options = MetricsOptions::new(preset_targets("tiered-cab"));
+    // The targets of the tiered-cab preset (seed 001, section 9.3).
+    let targets = parse_targets([
+        ("emergency_share", "< 5%"),
+        ("success_rate", "> 95%"),
+        ("rollback_rate", "< 5%"),
+        ("with_issues_rate", "< 10%"),
+        ("change_duration_mean_hours", "< 2"),
+    ])
+    .unwrap();
+    let options = MetricsOptions::new(targets);
     let tables = reports::compute(&frames, &spec, &options).unwrap();
     reports::buckets(&tables, &spec, &options).unwrap()
 }
@@ -282,4 +295,61 @@ fn quarters_aggregate_their_months() {
     close(buckets[1].failure_rate, 1.0);
     // Lead times [2, 3, 24, 35, 51, 167.5]: p50 = (24 + 35) / 2.
     close(buckets[0].lead_time_hours.p50, 29.5);
+}
+
+/// The CAB approval rate counts each decision in the period the board took
+/// it: not when (or whether) the change was implemented, and a rejection
+/// still counts after the change was revised and approved.
+#[test]
+fn board_decisions_count_when_the_board_took_them() {
+    let mut b = ChangeFramesBuilder::default();
+    // Decided in January, implemented in March.
+    b.push(ChangeFacts {
+        submitted_at: t("2026-01-02T00:00:00Z"),
+        actual_start: t("2026-03-01T00:00:00Z"),
+        actual_end: t("2026-03-01T01:00:00Z"),
+        ..change("major", Some("SUCCESSFUL"))
+    });
+    b.push_board_decision("APPROVED", at("2026-01-20T00:00:00Z"));
+    // Rejected in January, revised, approved in February: both count.
+    b.push_board_decision("REJECTED", at("2026-01-25T00:00:00Z"));
+    b.push_board_decision("APPROVED", at("2026-02-03T00:00:00Z"));
+    // Rejected in February and never implemented.
+    b.push_board_decision("REJECTED", at("2026-02-10T00:00:00Z"));
+    // Deferred in February: not a decision.
+    b.push_board_decision("DEFERRED", at("2026-02-11T00:00:00Z"));
+    // 31 March 23:30 UTC is 1 April in Berlin, after the range.
+    b.push_board_decision("REJECTED", at("2026-03-31T23:30:00Z"));
+    // Before the range.
+    b.push_board_decision("REJECTED", at("2025-12-31T23:59:59Z"));
+    let frames = b.finish().unwrap();
+    let rates = |zone: &str| {
+        let spec = spec(zone);
+        let options = MetricsOptions::new(Vec::new());
+        let tables = reports::compute(&frames, &spec, &options).unwrap();
+        reports::buckets(&tables, &spec, &options)
+            .unwrap()
+            .into_iter()
+            .map(|b| {
+                (
+                    b.period,
+                    b.cab_approved,
+                    b.cab_rejected,
+                    b.cab_approval_rate,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rates("UTC"),
+        [
+            ("2026-01".to_owned(), 1, 1, Some(0.5)),
+            ("2026-02".to_owned(), 1, 1, Some(0.5)),
+            ("2026-03".to_owned(), 0, 1, Some(0.0)),
+        ]
+    );
+    assert_eq!(
+        rates("Europe/Berlin")[2],
+        ("2026-03".to_owned(), 0, 0, None)
+    );
 }

@@ -89,15 +89,16 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 use sea_orm::ConnectionTrait;
 
 const JSONL: &str = r#"{"title":"Rotate TLS certificates","description":"Replace expiring certificates","businessJustification":"Avoid an outage","type":"normal","status":"CLOSED","likelihood":2,"impact":3,"requesterEmail":"ada@example.com","systems":["api"],"createdAt":"2026-09-28T00:00:00Z","submittedAt":"2026-10-01T00:00:00Z","approvedAt":"2026-10-01T04:00:00Z","scheduledStart":"2026-10-02T00:00:00Z","scheduledEnd":"2026-10-02T02:00:00Z","actualStart":"2026-10-02T00:00:00Z","actualEnd":"2026-10-02T01:00:00Z","outcome":"SUCCESSFUL","closedAt":"2026-10-03T00:00:00Z"}
-{"title":"Upgrade the database","description":"PostgreSQL 16 to 17","businessJustification":"Support ends","type":"major","status":"IMPLEMENTED","likelihood":3,"impact":4,"residualLikelihood":2,"residualImpact":3,"priority":"HIGH","requesterEmail":"ada@example.com","systems":["api","db"],"createdAt":"2026-10-02T00:00:00Z","submittedAt":"2026-10-03T00:00:00Z","approvedAt":"2026-10-03T10:00:00Z","boardOutcome":"APPROVED","scheduledStart":"2026-10-04T00:00:00Z","scheduledEnd":"2026-10-04T04:00:00Z","actualStart":"2026-10-04T00:00:00Z","actualEnd":"2026-10-04T03:00:00Z","outcome":"SUCCESSFUL_WITH_ISSUES"}
+{"title":"Upgrade the database","description":"PostgreSQL 16 to 17","businessJustification":"Support ends","type":"major","status":"IMPLEMENTED","likelihood":3,"impact":4,"residualLikelihood":2,"residualImpact":3,"priority":"HIGH","requesterEmail":"ada@example.com","systems":["api","db"],"createdAt":"2026-10-02T00:00:00Z","submittedAt":"2026-10-03T00:00:00Z","approvedAt":"2026-10-03T10:00:00Z","boardOutcome":"APPROVED","boardDecidedAt":"2026-10-03T10:00:00Z","scheduledStart":"2026-10-04T00:00:00Z","scheduledEnd":"2026-10-04T04:00:00Z","actualStart":"2026-10-04T00:00:00Z","actualEnd":"2026-10-04T03:00:00Z","outcome":"SUCCESSFUL_WITH_ISSUES"}
 
 {"title":"Hotfix the login loop","description":"Revert the session change","businessJustification":"Nobody can sign in","type":"emergency","status":"ROLLED_BACK","likelihood":4,"impact":5,"urgency":"CRITICAL","requesterEmail":"ada@example.com","createdAt":"2026-10-09T23:00:00Z","submittedAt":"2026-10-10T00:00:00Z","actualStart":"2026-10-10T01:00:00Z","actualEnd":"2026-10-10T02:00:00Z","approvalDueAt":"2026-10-11T01:00:00Z","approvedAt":"2026-10-10T12:00:00Z","documentedAt":"2026-10-10T20:00:00Z","outcome":"ROLLED_BACK","rollbackReason":"Error rate doubled"}
 {"number":"OLD-17","title":"Tidy the runbooks","description":"Never started","businessJustification":"Hygiene","type":"standard","status":"DRAFT","likelihood":1,"impact":1,"requesterEmail":"ada@example.com","createdAt":"2025-12-30T10:00:00+02:00"}
 "#;
 
-const CSV: &str = "title,description,businessJustification,type,status,likelihood,impact,requesterEmail,systems,createdAt,submittedAt,actualStart,actualEnd,outcome,incident\n\
-Resize the queue,\"Double the partitions, then rebalance\",Throughput,normal,FAILED,2,2,ada@example.com,db,2026-10-19T00:00:00Z,2026-10-20T00:00:00Z,2026-10-21T00:00:00Z,2026-10-21T02:00:00Z,FAILED,P2\n\
-Rotate logs,Standard procedure,Disk space,standard,CLOSED,1,1,ada@example.com,api;cache,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,2026-11-02T01:00:00Z,2026-11-02T01:30:00Z,SUCCESSFUL,\n";
+const CSV: &str = "title,description,businessJustification,type,status,likelihood,impact,requesterEmail,systems,createdAt,submittedAt,actualStart,actualEnd,outcome,incident,boardOutcome,boardDecidedAt\n\
+Resize the queue,\"Double the partitions, then rebalance\",Throughput,normal,FAILED,2,2,ada@example.com,db,2026-10-19T00:00:00Z,2026-10-20T00:00:00Z,2026-10-21T00:00:00Z,2026-10-21T02:00:00Z,FAILED,P2,,\n\
+Rotate logs,Standard procedure,Disk space,standard,CLOSED,1,1,ada@example.com,api;cache,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,2026-11-02T01:00:00Z,2026-11-02T01:30:00Z,SUCCESSFUL,,,\n\
+Replace the load balancer,Move to the managed one,Cost,major,REJECTED,3,4,ada@example.com,api,2026-10-28T00:00:00Z,2026-10-29T00:00:00Z,,,,,REJECTED,2026-11-03T10:00:00+01:00\n";
 
 fn key_counts(value: &Value) -> Vec<(String, i64)> {
     let mut pairs: Vec<_> = value
@@ -134,7 +135,7 @@ async fn import_jsonl_and_csv_then_metrics_over_http() {
         &["import", &csv, "--format", "csv"],
     ));
     assert!(
-        out.contains("imported 2 change(s) (CR-2026-0004 .. CR-2026-0005)"),
+        out.contains("imported 3 change(s) (CR-2026-0004 .. CR-2026-0006)"),
         "{out}"
     );
     assert!(
@@ -169,8 +170,19 @@ async fn import_jsonl_and_csv_then_metrics_over_http() {
     assert_eq!(count(&app, "incidents").await, 2);
     // One audit event per change and per created system, one chain.
     let verified = succeeded(&gatehouse(&database_url, &["audit", "verify"]));
-    // users add + tokens issue + 3 systems + 6 changes
-    assert!(verified.starts_with("OK: 11 events"), "{verified}");
+    // users add + tokens issue + 3 systems + 7 changes
+    assert!(verified.starts_with("OK: 12 events"), "{verified}");
+    let rejected = app
+        .data(
+            &token,
+            r#"{ change(number: "CR-2026-0005") { status boardOutcome boardDecidedAt } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        rejected["change"],
+        json!({"status": "REJECTED", "boardOutcome": "REJECTED", "boardDecidedAt": "2026-11-03T09:00:00+00:00"})
+    );
 
     let data = app
         .data(
@@ -226,6 +238,9 @@ async fn import_jsonl_and_csv_then_metrics_over_http() {
     assert_eq!(nov["implemented"], 1);
     close(&nov["successRate"], 1.0);
     close(&nov["leadTimeHours"]["p50"], 1.5);
+    // The rejection counts in November, when the board took it, although
+    // the change was submitted in October and never implemented.
+    close(&nov["cabApprovalRate"], 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -934,6 +934,102 @@ async fn rejection_needs_a_rationale_and_the_requester_revises() {
     assert_eq!(cancelled["data"]["cancelChange"]["status"], "CANCELLED");
 }
 
+/// The CAB approval rate counts every decision the board took, in the
+/// month it took it: a rejection still counts after the change was revised
+/// (which clears `boardOutcome`) and approved in a later month.
+#[tokio::test]
+async fn a_board_rejection_counts_in_its_month_after_a_revision() {
+    let flow = Flow::new("tiered-cab").await;
+    let board = flow.board(4).await;
+    let change = flow.create("major", json!({})).await;
+    let id = &change["id"];
+    let started = flow.app.clock.now() - Duration::days(1);
+    flow.submit(id).await;
+    let mut rejected = Value::Null;
+    for member in &board[1..4] {
+        rejected = flow.decide(&member.token, id, "REJECT").await["data"]["decideApproval"].clone();
+    }
+    assert_eq!(rejected["status"], "REJECTED", "{rejected:#}");
+    assert_eq!(rejected["boardOutcome"], "REJECTED");
+    let decided = |id: &Value| {
+        let app = &flow.app;
+        let id = id.clone();
+        async move {
+            app.data(
+                ADMIN_TOKEN,
+                "query($id: ID) { change(id: $id) { boardOutcome boardDecidedAt } }",
+                json!({"id": id}),
+            )
+            .await["change"]
+                .clone()
+        }
+    };
+    let rejected_at: chrono::DateTime<Utc> = decided(id).await["boardDecidedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rates = || {
+        let app = &flow.app;
+        async move {
+            let to = app.clock.now() + Duration::days(1);
+            let data = app
+                .data(
+                    ADMIN_TOKEN,
+                    "query($f: DateTime!, $t: DateTime!) { metrics(from: $f, to: $t, granularity: MONTH) { period implemented cabApprovalRate } }",
+                    json!({"f": started.to_rfc3339(), "t": to.to_rfc3339()}),
+                )
+                .await;
+            data["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    assert_eq!(b["implemented"], 0, "never implemented");
+                    (
+                        b["period"].as_str().unwrap().to_owned(),
+                        b["cabApprovalRate"].clone(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let month = |at: chrono::DateTime<Utc>| at.format("%Y-%m").to_string();
+    flow.ok(
+        &flow.requester.token,
+        "reviseChange(id: $id)",
+        "",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        decided(id).await,
+        json!({"boardOutcome": null, "boardDecidedAt": null}),
+        "the new round has no board decision yet"
+    );
+    assert_eq!(rates().await[&month(rejected_at)], json!(0.0));
+
+    // The revised change is approved in a later month.
+    flow.app.clock.advance(Duration::days(40));
+    flow.submit(id).await;
+    let mut approved = Value::Null;
+    for member in &board[1..4] {
+        approved = flow.approve(&member.token, id).await;
+    }
+    assert_eq!(approved["status"], "APPROVED", "{approved:#}");
+    let approved_at: chrono::DateTime<Utc> = decided(id).await["boardDecidedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(month(approved_at), month(rejected_at));
+    let rates = rates().await;
+    assert_eq!(rates[&month(rejected_at)], json!(0.0), "{rates:?}");
+    assert_eq!(rates[&month(approved_at)], json!(1.0), "{rates:?}");
+    let decided_months = rates.values().filter(|r| !r.is_null()).count();
+    assert_eq!(decided_months, 2, "{rates:?}");
+}
+
 #[tokio::test]
 async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
     let flow = Flow::new("tiered-cab").await;

@@ -175,6 +175,24 @@ async fn monthly_metrics_over_http_with_empty_months_and_targets() {
     assert_eq!(nov["implemented"], 0);
     assert_eq!(nov["successRate"], Value::Null);
     assert_eq!(target(nov, "SUCCESS_RATE")["status"], "NO_DATA");
+    // The same targets, as the policy's [targets] table states them.
+    let policy = app
+        .data(
+            &ada.token,
+            "{ policy { targets { metric key target threshold } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        policy["policy"]["targets"],
+        json!([
+            {"metric": "SUCCESS_RATE", "key": "success_rate", "target": "> 95 %", "threshold": 0.95},
+            {"metric": "ROLLBACK_RATE", "key": "rollback_rate", "target": "< 5 %", "threshold": 0.05},
+            {"metric": "EMERGENCY_SHARE", "key": "emergency_share", "target": "< 5 %", "threshold": 0.05},
+            {"metric": "WITH_ISSUES_RATE", "key": "with_issues_rate", "target": "< 10 %", "threshold": 0.1},
+            {"metric": "CHANGE_DURATION_MEAN_HOURS", "key": "change_duration_mean_hours", "target": "< 2 h", "threshold": 2.0},
+        ])
+    );
 
     // The same changes by quarter, in a zone where the first one ended on
     // 1 October too.

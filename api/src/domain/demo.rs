@@ -248,22 +248,33 @@ fn one_change(
         actual_end: None,
         outcome: None,
         board_outcome: None,
+        board_decided_at: None,
         rollback_reason: None,
         approval_due_at: None,
         documented_at: None,
         closed_at: None,
         incident: None,
     };
+    // The history ends at `end`: nothing that happens at or after it is
+    // recorded, so each step below stops the change where `end` finds it.
+    if submitted_at >= end {
+        change.status = ChangeStatus::Draft;
+        change.submitted_at = None;
+        return change;
+    }
     let actual_start = if let Some(deadline) = kind.emergency_deadline_hours {
         // Emergency: implemented first, approved and documented after the
-        // fact, mostly within the deadline.
+        // fact, mostly within the deadline (approval and documentation that
+        // would land after `end` have not happened yet).
         let actual_start = submitted_at + hours(lognormal(rng, 1.0, 0.8));
         if actual_start >= end {
             return change;
         }
         change.approval_due_at = Some(actual_start + Duration::hours(i64::from(deadline)));
-        change.approved_at = Some(actual_start + hours(lognormal(rng, 5.0, 0.9)));
-        change.documented_at = Some(actual_start + hours(lognormal(rng, 8.0, 0.7)));
+        change.approved_at =
+            Some(actual_start + hours(lognormal(rng, 5.0, 0.9))).filter(|a| *a < end);
+        change.documented_at =
+            Some(actual_start + hours(lognormal(rng, 8.0, 0.7))).filter(|d| *d < end);
         actual_start
     } else {
         // Approval, with the board deciding for board types.
@@ -272,6 +283,11 @@ fn one_change(
         } else {
             submitted_at + hours(lognormal(rng, if kind.board { 60.0 } else { 14.0 }, 0.9))
         };
+        if approved_at >= end {
+            // Still before the approvers (or the board) when history ends.
+            change.status = ChangeStatus::AwaitingApproval;
+            return change;
+        }
         if kind.board {
             let vote = rng.random::<f64>();
             let outcome = if vote < 0.86 {
@@ -282,6 +298,7 @@ fn one_change(
                 BoardOutcome::Deferred
             };
             change.board_outcome = Some(outcome);
+            change.board_decided_at = Some(approved_at);
             if outcome != BoardOutcome::Approved {
                 change.status = if outcome == BoardOutcome::Rejected {
                     ChangeStatus::Rejected
@@ -314,7 +331,12 @@ fn one_change(
             change.status = ChangeStatus::Scheduled;
             return change;
         }
-        scheduled_start + Duration::minutes(rng.random_range(0..15))
+        let actual_start = scheduled_start + Duration::minutes(rng.random_range(0..15));
+        if actual_start >= end {
+            change.status = ChangeStatus::Scheduled;
+            return change;
+        }
+        actual_start
     };
     let planned = match (change.scheduled_start, change.scheduled_end) {
         (Some(s), Some(e)) => (e - s).num_seconds() as f64 / 3600.0,
@@ -429,5 +451,59 @@ mod tests {
         assert!((0.01..0.08).contains(&emergency), "emergency {emergency}");
         assert!(rolled > 0.0, "some roll back");
         assert!(implemented.len() > 2500);
+    }
+
+    #[test]
+    fn nothing_happens_after_the_end_of_the_history() {
+        for seed in [1, 2, 3] {
+            let spec = DemoSpec {
+                months: 1,
+                ..spec(seed)
+            };
+            for change in generate(&spec) {
+                // Deadlines and planned windows may lie ahead; events may not.
+                let events = [
+                    ("createdAt", Some(change.created_at)),
+                    ("submittedAt", change.submitted_at),
+                    ("approvedAt", change.approved_at),
+                    ("boardDecidedAt", change.board_decided_at),
+                    ("actualStart", change.actual_start),
+                    ("actualEnd", change.actual_end),
+                    ("documentedAt", change.documented_at),
+                    ("closedAt", change.closed_at),
+                ];
+                for (name, at) in events {
+                    assert!(
+                        at.is_none_or(|at| at < spec.end),
+                        "seed {seed} line {}: {name} {at:?} is after the end",
+                        change.line
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn board_decisions_have_their_time() {
+        let changes = generate(&spec(42));
+        let decided: Vec<_> = changes
+            .iter()
+            .filter(|c| c.board_outcome.is_some())
+            .collect();
+        assert!(decided.len() > 100);
+        for change in decided {
+            let at = change.board_decided_at.unwrap();
+            assert!(Some(at) >= change.submitted_at);
+            // (An approved change cancelled before scheduling has no approvedAt.)
+            if change.board_outcome == Some(BoardOutcome::Approved) && change.approved_at.is_some()
+            {
+                assert_eq!(change.approved_at, Some(at));
+            }
+        }
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.board_outcome == Some(BoardOutcome::Rejected))
+        );
     }
 }

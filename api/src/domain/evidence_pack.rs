@@ -140,6 +140,7 @@ pub const CHANGES: Dataset = Dataset {
         "reviewDueAt",
         "reviewedAt",
         "boardOutcome",
+        "boardDecidedAt",
         "rollbackReason",
         "scheduleSequence",
     ],

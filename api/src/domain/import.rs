@@ -45,6 +45,7 @@ pub const COLUMNS: &[&str] = &[
     "actualEnd",
     "outcome",
     "boardOutcome",
+    "boardDecidedAt",
     "rollbackReason",
     "approvalDueAt",
     "documentedAt",
@@ -115,6 +116,9 @@ pub struct ImportedChange {
     pub actual_end: Option<DateTime<Utc>>,
     pub outcome: Option<ChangeOutcome>,
     pub board_outcome: Option<BoardOutcome>,
+    /// When the board reached `board_outcome`; without it the decision is
+    /// left out of the CAB approval rate.
+    pub board_decided_at: Option<DateTime<Utc>>,
     pub rollback_reason: Option<String>,
     pub approval_due_at: Option<DateTime<Utc>>,
     pub documented_at: Option<DateTime<Utc>>,
@@ -388,6 +392,7 @@ pub fn parse_row(
     let actual_end = row.timestamp("actualEnd");
     let outcome = row.enumeration::<ChangeOutcome>("outcome", OUTCOMES);
     let board_outcome = row.enumeration::<BoardOutcome>("boardOutcome", BOARD_OUTCOMES);
+    let board_decided_at = row.timestamp("boardDecidedAt");
     let rollback_reason = row.text("rollbackReason").map(|r| r.trim().to_owned());
     let approval_due_at = row.timestamp("approvalDueAt");
     let documented_at = row.timestamp("documentedAt");
@@ -455,6 +460,7 @@ pub fn parse_row(
         actual_end,
         outcome,
         board_outcome,
+        board_decided_at,
         rollback_reason,
         approval_due_at,
         documented_at,
@@ -502,6 +508,15 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
     }
     if not_before(change.approved_at, change.submitted_at) {
         fail("approvedAt", "must not be before submittedAt");
+    }
+    if change.board_decided_at.is_some() && change.board_outcome.is_none() {
+        fail("boardOutcome", "is required with boardDecidedAt");
+    }
+    if change.board_decided_at.is_some() && change.submitted_at.is_none() {
+        fail("submittedAt", "is required with boardDecidedAt");
+    }
+    if not_before(change.board_decided_at, change.submitted_at) {
+        fail("boardDecidedAt", "must not be before submittedAt");
     }
     match (change.scheduled_start, change.scheduled_end) {
         (Some(start), Some(end)) if end <= start => {

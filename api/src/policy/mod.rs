@@ -8,13 +8,17 @@
 
 use std::collections::BTreeSet;
 
-use async_graphql::{Enum, SimpleObject};
+use async_graphql::{ComplexObject, Enum, SimpleObject};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     calendar::{CalendarRule, Freeze, FreezeKind, Window},
     roles,
 };
+
+pub mod targets;
+
+pub use targets::PolicyTarget;
 
 /// Presets by name, each encoding one seed document in `shared/seeds/`.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -41,6 +45,7 @@ pub enum PolicyError {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(deny_unknown_fields)]
+#[graphql(complex)]
 pub struct Policy {
     /// Short name (`tiered-cab`).
     pub name: String,
@@ -67,9 +72,15 @@ pub struct Policy {
     /// Change freezes.
     #[serde(rename = "freeze", default)]
     pub freezes: Vec<PolicyFreeze>,
-    /// Monthly metric targets the document sets.
-    #[serde(default)]
-    pub targets: Targets,
+    /// The metric targets the document sets (`[targets]`, see
+    /// `targets`), in the order of `reports::Metric::ALL`.
+    #[serde(
+        default,
+        deserialize_with = "targets::deserialize",
+        serialize_with = "targets::serialize"
+    )]
+    #[graphql(skip)]
+    pub targets: Vec<reports::Target>,
     /// Statements of the document that Gatehouse records but does not
     /// enforce (with the reason), so readers see what was left to people.
     #[serde(default)]
@@ -344,17 +355,13 @@ pub struct EmergencyRules {
     pub board_review: bool,
 }
 
-/// Targets per month. A rate is a fraction (0.05 = 5 %).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
-#[serde(deny_unknown_fields)]
-pub struct Targets {
-    pub emergency_share_max: Option<f64>,
-    pub success_rate_min: Option<f64>,
-    pub rollback_rate_max: Option<f64>,
-    pub failure_rate_max: Option<f64>,
-    pub with_issues_rate_max: Option<f64>,
-    pub mean_change_duration_hours_max: Option<f64>,
-    pub lead_time_hours_max: Option<f64>,
+#[ComplexObject]
+impl Policy {
+    /// The metric targets the document sets; every metrics bucket reports
+    /// whether its period met them.
+    async fn targets(&self) -> Vec<PolicyTarget> {
+        self.targets.iter().map(PolicyTarget::from).collect()
+    }
 }
 
 impl Policy {

@@ -27,6 +27,15 @@ fn steps(policy: &Policy, change_type: &str) -> Vec<StepSummary> {
         .collect()
 }
 
+/// `METRIC comparison threshold` of each target, in order.
+fn targets(policy: &Policy) -> Vec<String> {
+    policy
+        .targets
+        .iter()
+        .map(|t| format!("{} {}", PolicyTarget::from(t).metric, t.describe()))
+        .collect()
+}
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -168,17 +177,18 @@ fn seed_001_tiered_cab() {
             "L{likelihood} I{impact}"
         );
     }
-    let t = &p.targets;
+    // Section 9.3, monthly metrics.
     assert_eq!(
-        (
-            t.emergency_share_max,
-            t.success_rate_min,
-            t.rollback_rate_max,
-            t.with_issues_rate_max,
-            t.mean_change_duration_hours_max
-        ),
-        (Some(0.05), Some(0.95), Some(0.05), Some(0.10), Some(2.0))
+        targets(&p),
+        [
+            "SUCCESS_RATE > 95 %",
+            "ROLLBACK_RATE < 5 %",
+            "EMERGENCY_SHARE < 5 %",
+            "WITH_ISSUES_RATE < 10 %",
+            "CHANGE_DURATION_MEAN_HOURS < 2 h",
+        ]
     );
+    assert_eq!(p.targets[1].threshold, 0.05);
 }
 
 #[test]
@@ -254,7 +264,22 @@ fn seed_003_weekly_cab() {
             .documentation_deadline_hours,
         Some(24)
     );
-    assert_eq!(p.targets.lead_time_hours_max, Some(336.0));
+    // Section 10; mean time to recovery has no data yet (a note says so).
+    assert_eq!(
+        targets(&p),
+        [
+            "SUCCESS_RATE > 95 %",
+            "FAILURE_RATE < 5 %",
+            "LEAD_TIME_P50_HOURS < 336 h",
+        ]
+    );
+}
+
+#[test]
+fn seeds_without_numbers_have_no_targets() {
+    for name in ["cab-quorum", "dual-approval", "security-officer"] {
+        assert!(preset(name).targets.is_empty(), "{name}");
+    }
 }
 
 #[test]
@@ -305,6 +330,65 @@ fn inconsistent_policies_are_rejected() {
     for text in broken {
         assert!(Policy::parse("broken", &text).is_err());
     }
+}
+
+/// The message of the `PolicyError::Invalid` a policy text gives.
+fn invalid(text: &str) -> String {
+    match Policy::parse("ours", text) {
+        Err(PolicyError::Invalid { name, message }) => {
+            assert_eq!(name, "ours");
+            message
+        }
+        other => panic!("expected an invalid policy, got {other:?}"),
+    }
+}
+
+#[test]
+fn targets_are_read_strictly() {
+    let base = include_str!("presets/tiered-cab.toml");
+    let with = |line: &str| {
+        base.replace(
+            "change_duration_mean_hours = \"< 2\"",
+            &format!("change_duration_mean_hours = \"< 2\"\n{line}"),
+        )
+    };
+    let message = invalid(&with("mttr_hours = \"< 4\""));
+    assert!(
+        message
+            .contains("targets: unknown metric `mttr_hours` (known: success_rate, rollback_rate,"),
+        "{message}"
+    );
+    // The TOML error points at the table.
+    assert!(message.contains("line "), "{message}");
+    let message = invalid(&with("lead_time_p50_hours = \"under 336\""));
+    assert!(
+        message.contains(
+            "targets: lead_time_p50_hours = \"under 336\": expected a comparison `<`, `<=`, `>` or `>=` followed by a threshold"
+        ),
+        "{message}"
+    );
+    let message = invalid(&with("cab_approval_rate = \"> 0.8\""));
+    assert!(
+        message.contains("a rate is written as a percentage, e.g. `> 95%`"),
+        "{message}"
+    );
+    // A number instead of a comparison text is refused too.
+    let message = invalid(&with("failure_rate = 0.05"));
+    assert!(message.contains("expected a string"), "{message}");
+    // Another form is accepted and ordered like the others.
+    let policy = Policy::parse(
+        "ours",
+        &with("approval_time_p50_hours = \"<= 48h\"\ncab_approval_rate = \">= 80%\""),
+    )
+    .unwrap();
+    assert_eq!(
+        targets(&policy)[4..],
+        [
+            "CHANGE_DURATION_MEAN_HOURS < 2 h",
+            "APPROVAL_TIME_P50_HOURS <= 48 h",
+            "CAB_APPROVAL_RATE >= 80 %",
+        ]
+    );
 }
 
 #[test]

@@ -115,6 +115,7 @@ pub async fn create(
         review_due_at: Set(None),
         reviewed_at: Set(None),
         board_outcome: Set(None),
+        board_decided_at: Set(None),
         rollback_reason: Set(None),
         schedule_sequence: Set(0),
         ..Default::default()

@@ -484,7 +484,7 @@ async fn load_changes(
 /// A change as one JSONL record, under the API's field names.
 pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
     let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(evidence_pack::timestamp);
-    let fields: [(&str, Value); 53] = [
+    let fields: [(&str, Value); 54] = [
         ("id", json!(change.id)),
         ("number", json!(change.number)),
         ("title", json!(change.title)),
@@ -545,6 +545,7 @@ pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
         ("reviewDueAt", json!(at(change.review_due_at))),
         ("reviewedAt", json!(at(change.reviewed_at))),
         ("boardOutcome", json!(change.board_outcome)),
+        ("boardDecidedAt", json!(at(change.board_decided_at))),
         ("rollbackReason", json!(change.rollback_reason)),
         ("scheduleSequence", json!(change.schedule_sequence)),
     ];

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, SubsecRound, Utc};
-use entity::{change, incident, system, user};
+use entity::{board_decision, change, incident, system, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, QuerySelect, Set, TransactionTrait,
@@ -228,6 +228,9 @@ pub async fn insert(
         .insert(txn)
         .await?;
     changes::replace_systems(txn, id, system_ids).await?;
+    if let Some(decision) = board_decision_model(row, id) {
+        decision.insert(txn).await?;
+    }
     let incident_priority = row.incident_priority();
     if let Some(priority) = incident_priority {
         incident::ActiveModel {
@@ -259,6 +262,7 @@ pub async fn insert(
             "status": row.status,
             "outcome": row.outcome,
             "boardOutcome": row.board_outcome,
+            "boardDecidedAt": micros(row.board_decided_at),
             "requesterEmail": row.requester_email,
             "systems": row.system_names,
             "content": row.content,
@@ -273,6 +277,19 @@ pub async fn insert(
     )
     .await?;
     Ok(number)
+}
+
+/// The board's decision of an imported change, when the file gives both
+/// its outcome and its time (a decision without a time cannot be put in a
+/// period, so the CAB approval rate leaves it out).
+pub fn board_decision_model(row: &ImportedChange, id: Uuid) -> Option<board_decision::ActiveModel> {
+    let (outcome, decided_at) = (row.board_outcome?, micros(row.board_decided_at)?);
+    Some(board_decision::ActiveModel {
+        change_id: Set(id),
+        round: Set(1),
+        outcome: Set(outcome),
+        decided_at: Set(decided_at),
+    })
 }
 
 /// The row of one validated historical change (no numbering, systems,
@@ -318,6 +335,7 @@ pub fn active_model(
         review_due_at: Set(None),
         reviewed_at: Set(None),
         board_outcome: Set(row.board_outcome),
+        board_decided_at: Set(micros(row.board_decided_at)),
         rollback_reason: Set(row.rollback_reason.clone()),
         schedule_sequence: Set(0),
         ..Default::default()

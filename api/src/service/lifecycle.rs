@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use entity::{
     ChangeOutcome, ChangeStatus, Decision, EvidenceStatus, IncidentPriority, ReviewKind, approval,
-    cab_member, change, change_template, evidence, incident, review, user,
+    board_decision, cab_member, change, change_template, evidence, incident, review, user,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -333,10 +333,12 @@ pub async fn revise(
     let round = snapshot.change.approval_round + 1;
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(next);
-    // Decisions on the old version no longer count.
+    // Decisions on the old version no longer count for its approval; the
+    // board's decision stays in `board_decisions` for the CAB rate.
     active.approval_round = Set(round);
     active.submitted_at = Set(None);
     active.board_outcome = Set(None);
+    active.board_decided_at = Set(None);
     finish(
         txn,
         request,
@@ -448,13 +450,35 @@ pub(super) async fn apply_outcome(
     let newly_approved =
         approval.outcome == Outcome::Approved && snapshot.change.approved_at.is_none();
     let round = snapshot.change.approval_round;
+    // The board decides a round once: later votes of the round (or the
+    // meeting's close) confirm that decision and keep its time.
+    let board_decision = match approval.board_outcome() {
+        Some(outcome) => {
+            let recorded = board_decision::Entity::find_by_id((snapshot.change.id, round))
+                .one(&txn)
+                .await?;
+            if recorded.is_none() {
+                board_decision::ActiveModel {
+                    change_id: Set(snapshot.change.id),
+                    round: Set(round),
+                    outcome: Set(outcome),
+                    decided_at: Set(request.now),
+                }
+                .insert(&txn)
+                .await?;
+            }
+            Some((outcome, recorded.map_or(request.now, |r| r.decided_at)))
+        }
+        None => None,
+    };
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(next);
     if newly_approved {
         active.approved_at = Set(Some(request.now));
     }
-    if let Some(outcome) = approval.board_outcome() {
+    if let Some((outcome, decided_at)) = board_decision {
         active.board_outcome = Set(Some(outcome));
+        active.board_decided_at = Set(Some(decided_at));
     }
     if approval.outcome == Outcome::Deferred {
         // Deferred (to the next meeting): everyone decides again there.

@@ -1,11 +1,11 @@
 //! Metrics over the change history: loads the columns the metrics need in
-//! two streamed queries and runs the polars plans of the `reports` crate on
+//! three streamed queries and runs the polars plans of the `reports` crate on
 //! the blocking pool.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{change, change_system, incident, system};
+use entity::{BoardOutcome, board_decision, change, change_system, incident, system};
 use futures::TryStreamExt;
 use reports::{
     Bucket, ChangeFacts, ChangeFrames, ChangeFramesBuilder, Granularity, MetricsOptions,
@@ -25,10 +25,9 @@ use crate::{
     policy::Policy,
 };
 
-/// The targets of the policy in force. Until `Policy` carries them (policy
-/// TOML `[metrics]` table), they come from the preset of the same name.
+/// The targets of the policy in force (its `[targets]` table).
 pub fn targets(policy: &Policy) -> Vec<Target> {
-    reports::preset_targets(&policy.name)
+    policy.targets.clone()
 }
 
 pub fn options(policy: &Policy) -> MetricsOptions {
@@ -68,13 +67,13 @@ type FactsRow = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
-    Option<String>,
     bool,
 );
 
 /// Loads the implemented changes whose `actual_end` lies in `[from, to)`:
 /// one query for the changes (only the columns the metrics read, streamed
-/// into columns) and one for their affected systems.
+/// into columns), one for their affected systems, and one for the board
+/// decisions taken in `[from, to)`.
 #[tracing::instrument(skip(db))]
 pub async fn load_frames(
     db: &DatabaseConnection,
@@ -109,7 +108,6 @@ pub async fn load_frames(
         .column(change::Column::ActualStart)
         .column(change::Column::ActualEnd)
         .column(change::Column::ApprovalDueAt)
-        .column(change::Column::BoardOutcome)
         .expr_as(has_incident, "has_incident")
         .filter(in_range())
         .into_tuple::<FactsRow>()
@@ -128,8 +126,7 @@ pub async fn load_frames(
             actual_start: row.7,
             actual_end: row.8,
             approval_due_at: row.9,
-            board_outcome: row.10,
-            has_incident: row.11,
+            has_incident: row.10,
         });
         keys.insert(row.0, key);
     }
@@ -150,9 +147,30 @@ pub async fn load_frames(
         }
     }
     drop(systems);
+    let mut decisions = board_decision::Entity::find()
+        .select_only()
+        .column(board_decision::Column::Outcome)
+        .column(board_decision::Column::DecidedAt)
+        .filter(board_decision::Column::DecidedAt.gte(from))
+        .filter(board_decision::Column::DecidedAt.lt(to))
+        .into_tuple::<(BoardOutcome, DateTime<Utc>)>()
+        .stream(db)
+        .await?;
+    while let Some((outcome, decided_at)) = decisions.try_next().await? {
+        builder.push_board_decision(board_outcome_name(outcome), decided_at);
+    }
+    drop(decisions);
     builder
         .finish()
         .map_err(|error| ServiceError::Internal(format!("building the metrics input: {error}")))
+}
+
+fn board_outcome_name(outcome: BoardOutcome) -> &'static str {
+    match outcome {
+        BoardOutcome::Approved => "APPROVED",
+        BoardOutcome::Rejected => "REJECTED",
+        BoardOutcome::Deferred => "DEFERRED",
+    }
 }
 
 /// Runs CPU-bound polars work on the blocking pool.

@@ -232,9 +232,15 @@ impl Change {
         let loader = ctx.data::<Loaders>()?;
         Ok(loader.load_one(TemplateId(id)).await?.map(Template))
     }
-    /// The CAB's decision when the change went before the board.
+    /// The CAB's decision in the current approval round, when the change
+    /// went before the board (cleared when a rejected change is revised).
     async fn board_outcome(&self) -> Option<BoardOutcome> {
         self.0.board_outcome
+    }
+    /// When the board reached `boardOutcome`; the CAB approval rate counts
+    /// a decision in the period of this instant.
+    async fn board_decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.board_decided_at
     }
     async fn rollback_reason(&self) -> Option<&str> {
         self.0.rollback_reason.as_deref()
