@@ -29,6 +29,7 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qF \
   python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-fuzz.txt
 fi
+VENV="$(cd "$VENV" && pwd)" # schemathesis runs from a scratch directory
 
 cargo build --quiet --bin gatehouse
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
@@ -88,7 +89,9 @@ echo "fuzzing http://127.0.0.1:$PORT/graphql: $MAX_EXAMPLES examples per operati
 status=0
 # Mutations that would lock the fuzzer's own token out are left out, so
 # the rest of the run still reaches the resolvers instead of 401s.
-PYTHONPATH="$PWD/scripts" SCHEMATHESIS_HOOKS=fuzz_checks \
+# Run from the scratch directory: schemathesis keeps its example database
+# in ./.schemathesis, which must not land in the repository.
+(cd "$WORK" && PYTHONPATH="$OLDPWD/scripts" SCHEMATHESIS_HOOKS=fuzz_checks \
   timeout --kill-after=10 "$((MAX_TIME + 60))" \
   "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/graphql" \
   --header "Authorization: Bearer $TOKEN" \
@@ -99,7 +102,7 @@ PYTHONPATH="$PWD/scripts" SCHEMATHESIS_HOOKS=fuzz_checks \
   --workers 2 \
   --request-timeout 20 \
   --exclude-name-regex '^Mutation\.(revokeToken|deactivateUser|setUserRoles)$' \
-  --report-dir "$WORK/report" ||
+  --report-dir "$WORK/report") ||
   status=$?
 
 if grep -n "panicked" "$WORK/server.log"; then
