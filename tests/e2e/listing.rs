@@ -203,8 +203,9 @@ async fn spawn_app_with_cap() -> crate::helpers::TestApp {
 }
 
 /// The SQL statements one request costs, and its data. The counter is the
-/// whole server's, and on PostgreSQL the audit sealer runs in the
-/// background (woken by commits, and every 2 s), so the fewest of three
+/// request pool's (the PostgreSQL audit sealer has a pool of its own), but
+/// reading `history` seals committed events first, which costs more while
+/// the sealer has not yet linked the page's events: the fewest of three
 /// identical requests is the request's own count.
 async fn statements_for(
     app: &crate::helpers::TestApp,
@@ -255,11 +256,9 @@ async fn listing_issues_a_constant_number_of_queries() {
                     && e["node"]["systems"][0]["name"].is_string())
         );
     }
-    // Not one per row: 50 rows cost what 5 do. One statement of slack,
-    // because on PostgreSQL either size sometimes costs one more (seen in
-    // both directions; not understood yet, and never more than one).
-    assert!(
-        counts[1] <= counts[0] + 1,
+    // Not one per row: 50 rows cost what 5 do.
+    assert_eq!(
+        counts[0], counts[1],
         "statements for 5 rows vs 50 rows: {counts:?}"
     );
     assert!(
@@ -397,10 +396,9 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
             assert_eq!(node["history"][0]["action"], "change.created");
         }
     }
-    // As in the test above: 50 rows cost what 5 do, with one statement of
-    // slack for PostgreSQL.
-    assert!(
-        counts[1] <= counts[0] + 1,
+    // As in the test above: 50 rows cost what 5 do.
+    assert_eq!(
+        counts[0], counts[1],
         "statements for 5 rows vs 50 rows: {counts:?}"
     );
     // The page, and one query per relation: not one per row.
