@@ -47,21 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free port in 18800-18899 (another run or test may hold some).
-PORT="$(python3 - <<'EOF'
-import socket
-for port in range(18800, 18900):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(port)
-        break
-else:
-    raise SystemExit("no free port in 18800-18899")
-EOF
-)"
+PORT="$(python3 scripts/free_port.py)"
 
 export GATEHOUSE_DATABASE_URL="sqlite://$WORK/fuzz.db?mode=rwc"
 export GATEHOUSE_LISTEN="127.0.0.1:$PORT"

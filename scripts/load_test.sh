@@ -50,20 +50,7 @@ cleanup() {
 trap cleanup EXIT
 psql "$ADMIN_URL" -qc "CREATE DATABASE \"$DB_NAME\"" >/dev/null
 
-PORT="$(python3 - <<'EOF'
-import socket
-for port in range(18800, 18900):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(port)
-        break
-else:
-    raise SystemExit("no free port in 18800-18899")
-EOF
-)"
+PORT="$(python3 scripts/free_port.py)"
 URL="http://127.0.0.1:$PORT/graphql"
 export GATEHOUSE_DATABASE_URL="$DB_URL"
 export GATEHOUSE_LISTEN="127.0.0.1:$PORT"
