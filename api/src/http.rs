@@ -149,20 +149,23 @@ async fn graphql(
     };
     match actor {
         Ok(actor) => {
-            let request = request.into_inner();
-            if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
-                let aliases = limits::count_aliases(&document);
+            let mut request = request.into_inner();
+            // Parsed once here; the schema executes this parsed document
+            // (a parse error is left for the schema to report).
+            let mut operation = request.operation_name.clone();
+            if let Ok(document) = request.parsed_query() {
+                let aliases = limits::count_aliases(document);
                 if aliases > state.limits.max_aliases {
                     let body = json!({"data": null, "errors": [{
                         "message": format!("too many aliases: {aliases} (at most {})", state.limits.max_aliases),
                         "extensions": {"code": "VALIDATION"}}]});
                     return (StatusCode::BAD_REQUEST, Json(body)).into_response();
                 }
+                operation = operation.or_else(|| single_operation_name(document));
             }
             let request = request
                 .data(actor)
                 .data(loaders::for_request(&state.app.db));
-            let operation = operation_name(&request);
             let mut response = state.schema.execute(request).await;
             limits::normalize_errors(&mut response.errors);
             state
@@ -227,17 +230,13 @@ async fn graphql_ws(
         })
 }
 
-/// The operation's name: the one the client selected, or the name of the
-/// document's only operation (clients rarely send `operationName` then).
-fn operation_name(request: &async_graphql::Request) -> Option<String> {
+/// The name of the document's only operation, for a request that selects
+/// none (clients rarely send `operationName` then).
+fn single_operation_name(
+    document: &async_graphql::parser::types::ExecutableDocument,
+) -> Option<String> {
     use async_graphql::parser::types::DocumentOperations;
-    if let Some(name) = &request.operation_name {
-        return Some(name.clone());
-    }
-    match async_graphql::parser::parse_query(&request.query)
-        .ok()?
-        .operations
-    {
+    match &document.operations {
         DocumentOperations::Multiple(operations) if operations.len() == 1 => {
             operations.keys().next().map(ToString::to_string)
         }

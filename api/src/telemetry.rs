@@ -358,6 +358,13 @@ pub fn continue_remote_trace(span: &Span, headers: &axum::http::HeaderMap) {
 /// the span's status.
 pub struct GraphqlTracing;
 
+/// Whether the installed subscriber records the resolver spans (DEBUG on
+/// `gatehouse::graphql`): the trace exporter's filter admits them, and so
+/// does a debug log filter. Asked once, when the schema is built.
+pub fn graphql_spans_recorded() -> bool {
+    tracing::enabled!(target: GRAPHQL_TARGET, tracing::Level::DEBUG)
+}
+
 impl ExtensionFactory for GraphqlTracing {
     fn create(&self) -> std::sync::Arc<dyn Extension> {
         std::sync::Arc::new(GraphqlTracingExtension::default())

@@ -13,8 +13,14 @@ pub fn build_schema(state: AppState, limits: &crate::config::Limits) -> AppSchem
         .data(state)
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
-        .limit_directives(limits.max_directives)
-        .extension(crate::telemetry::GraphqlTracing);
+        .limit_directives(limits.max_directives);
+    // Any extension takes every field off async-graphql's fast path (a
+    // registry lookup and a boxed future per field, some 2,000 on a page
+    // of changes), so the operation and resolver spans are only built
+    // when something records them: traces exported, or debug logging.
+    if crate::telemetry::graphql_spans_recorded() {
+        builder = builder.extension(crate::telemetry::GraphqlTracing);
+    }
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
