@@ -3,6 +3,10 @@
 //! ```sh
 //! CARGO_TARGET_DIR=/work/main/target cargo bench -p api --bench reports_metrics -- \
 //!     --changes 1000000 --postgres postgres://postgres@127.0.0.1:5432/postgres [--keep]
+//! # against a database an earlier run kept (no 170 s reload); (a) too
+//! # when --changes is given:
+//! CARGO_TARGET_DIR=/work/main/target cargo bench -p api --bench reports_metrics -- \
+//!     [--changes 1000000] --reuse-db postgres://postgres@127.0.0.1:5432/gh_bench_reports_...
 //! ```
 //!
 //! 1. generates `--changes` changes with the `demo-data` generator (in
@@ -15,7 +19,15 @@
 //!
 //! The database is dropped at the end unless `--keep` is given (then its
 //! URL is printed for the SQL and DuckDB comparisons in
-//! scripts/bench_reports_sql.sh). Figures: docs/benchmarks-reports.md.
+//! scripts/bench_reports_sql.sh, and for `--reuse-db`). Without
+//! `--postgres` only (a) runs. `--reuse-db URL` runs (b) against that
+//! database after applying its pending migrations (so a new index is
+//! measured too), and (a) first only when `--changes` is given.
+//!
+//! Every run prints a digest of the buckets it computed (their JSON,
+//! hashed): the same data must give the same digest in (a) and (b), and
+//! from one version of the metrics code to the next, so a faster plan that
+//! changes a result shows up here.
 
 use std::time::Instant;
 
@@ -61,35 +73,68 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
+/// Monthly and quarterly buckets; returns the number of periods and a
+/// digest of the buckets (see the module docs).
 fn compute_both(
     frames: &reports::ChangeFrames,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     options: &reports::MetricsOptions,
-) -> anyhow::Result<usize> {
-    let mut periods = 0;
+) -> anyhow::Result<(usize, String)> {
+    let mut all = Vec::new();
     for granularity in [Granularity::Month, Granularity::Quarter] {
         let spec = metrics::spec(granularity, "UTC", from, to)?;
         let tables = reports::compute(frames, &spec, options)?;
-        periods += reports::buckets(&tables, &spec, options)?.len();
+        all.extend(reports::buckets(&tables, &spec, options)?);
     }
-    Ok(periods)
+    Ok((all.len(), digest(&all)?))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let changes: usize = arg("--changes").map_or(Ok(100_000), |v| v.parse())?;
-    let postgres = arg("--postgres");
-    let keep = std::env::args().any(|a| a == "--keep");
-    let policy = api::policy::Policy::load("tiered-cab")?;
-    let end: DateTime<Utc> = "2026-11-01T00:00:00Z".parse()?;
-    let from: DateTime<Utc> = "2024-11-01T00:00:00Z".parse()?;
-    let options = metrics::options(&policy);
+/// Two digests of the buckets' JSON: of the exact values, and of the
+/// values with floats rounded to 12 significant digits (a mean summed in
+/// another row order may differ in its last bit; anything beyond that is
+/// a changed result).
+fn digest(buckets: &[reports::Bucket]) -> anyhow::Result<String> {
+    use std::hash::{DefaultHasher, Hasher};
+    fn rounded(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Number(n) if n.is_f64() => {
+                Value::String(format!("{:.11e}", n.as_f64().unwrap_or_default()))
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(rounded).collect()),
+            Value::Object(fields) => {
+                Value::Object(fields.into_iter().map(|(k, v)| (k, rounded(v))).collect())
+            }
+            other => other,
+        }
+    }
+    let hash = |text: &str| {
+        let mut hasher = DefaultHasher::new();
+        hasher.write(text.as_bytes());
+        hasher.finish()
+    };
+    let exact = serde_json::to_value(buckets)?;
+    let approximate = rounded(exact.clone());
+    Ok(format!(
+        "exact {:016x}, rounded {:016x}",
+        hash(&exact.to_string()),
+        hash(&approximate.to_string())
+    ))
+}
 
+/// (a): generates `changes` changes, builds the in-memory frame and times
+/// the monthly and quarterly metrics over it, three times.
+fn measure_in_memory(
+    changes: usize,
+    policy: &api::policy::Policy,
+    from: DateTime<Utc>,
+    end: DateTime<Utc>,
+    options: &reports::MetricsOptions,
+) -> anyhow::Result<()> {
     // Generate, and build the in-memory frame.
     let started = Instant::now();
     let mut builder = ChangeFramesBuilder::default();
-    let mut chunks = Vec::new();
     let mut remaining = changes;
     let mut seed = 1;
     while remaining > 0 {
@@ -99,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
             months: 24,
             seed,
             end,
-            types: demo_types(&policy),
+            types: demo_types(policy),
         };
         let rows = demo::generate(&spec);
         for row in &rows {
@@ -114,27 +159,52 @@ async fn main() -> anyhow::Result<()> {
                 builder.push_system(key, name.clone());
             }
         }
-        if postgres.is_some() {
-            chunks.push(seed);
-        }
         remaining -= size;
         seed += 1;
     }
+    let finishing = Instant::now();
     let frames = builder.finish()?;
     println!(
-        "generated {changes} changes ({} implemented) in {:.1} s",
+        "generated {changes} changes ({} implemented) in {:.1} s, of which building the frames (ChangeFramesBuilder::finish) {:.0} ms",
         frames.changes.height(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        finishing.elapsed().as_secs_f64() * 1000.0
     );
     for run in 0..3 {
         let started = Instant::now();
-        let periods = compute_both(&frames, from, end, &options)?;
+        let (periods, digest) = compute_both(&frames, from, end, options)?;
         println!(
-            "(a) polars monthly + quarterly over the in-memory frame, run {run}: {:.0} ms ({periods} periods)",
+            "(a) polars monthly + quarterly over the in-memory frame, run {run}: {:.0} ms ({periods} periods, digest {digest})",
             started.elapsed().as_secs_f64() * 1000.0
         );
     }
     drop(frames);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let changes: usize = arg("--changes").map_or(Ok(100_000), |v| v.parse())?;
+    let postgres = arg("--postgres");
+    let keep = std::env::args().any(|a| a == "--keep");
+    let policy = api::policy::Policy::load("tiered-cab")?;
+    let end: DateTime<Utc> = "2026-11-01T00:00:00Z".parse()?;
+    let from: DateTime<Utc> = "2024-11-01T00:00:00Z".parse()?;
+    let options = metrics::options(&policy);
+    let reuse = arg("--reuse-db");
+    if reuse.is_none() || arg("--changes").is_some() {
+        measure_in_memory(changes, &policy, from, end, &options)?;
+    }
+    if let Some(url) = reuse {
+        let db = db::connect(&url, &QueryCounter::default()).await?;
+        let started = Instant::now();
+        db::migrate_up(&db).await?;
+        println!(
+            "reusing {url} (pending migrations applied in {:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        return measure_load(db, from, end, &options).await;
+    }
 
     let Some(admin_url) = postgres else {
         return Ok(());
@@ -148,7 +218,8 @@ async fn main() -> anyhow::Result<()> {
         .rsplit_once('/')
         .ok_or_else(|| anyhow::anyhow!("the PostgreSQL URL must end in /DATABASE"))?;
     let url = format!("{server}/{name}");
-    let result = load_and_measure(&url, &policy, &chunks, changes, end, from, &options).await;
+    let seeds: Vec<u64> = (1..=changes.div_ceil(CHUNK) as u64).collect();
+    let result = load_and_measure(&url, &policy, &seeds, changes, end, from, &options).await;
     if keep {
         println!("kept the database: {url}");
     } else {
@@ -264,13 +335,23 @@ async fn load_and_measure(
         "bulk-loaded {changes} changes into PostgreSQL in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    measure_load(db, from, end, options).await
+}
+
+/// (b): three runs of load + compute, as the `metrics` query does.
+async fn measure_load(
+    db: sea_orm::DatabaseConnection,
+    from: DateTime<Utc>,
+    end: DateTime<Utc>,
+    options: &reports::MetricsOptions,
+) -> anyhow::Result<()> {
     for run in 0..3 {
         let started = Instant::now();
         let frames = metrics::load_frames(&db, from, end).await?;
         let loaded = started.elapsed();
-        let periods = compute_both(&frames, from, end, options)?;
+        let (periods, digest) = compute_both(&frames, from, end, options)?;
         println!(
-            "(b) PostgreSQL load + polars monthly + quarterly, run {run}: {:.0} ms (load {:.0} ms, {} implemented, {periods} periods)",
+            "(b) PostgreSQL load + polars monthly + quarterly, run {run}: {:.0} ms (load {:.0} ms, {} implemented, {periods} periods, digest {digest})",
             started.elapsed().as_secs_f64() * 1000.0,
             loaded.as_secs_f64() * 1000.0,
             frames.changes.height()

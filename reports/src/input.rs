@@ -4,17 +4,26 @@
 //! approved; and the board may decide on a change never implemented).
 //!
 //! Timestamps are `Datetime(µs)` in UTC (no zone attached: periods are
-//! resolved to UTC instants before the frame is read).
+//! resolved to UTC instants before the frame is read). Outcomes, change
+//! types and systems are `u32` codes with their names kept beside the
+//! frames; the metrics turn codes back into names only in their small
+//! results.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
 /// Column names of the changes frame.
 pub mod col {
-    /// Row key joining the systems frame (`u32`).
+    /// Row key of the systems frame (`u32`): the change's row index in the
+    /// changes frame.
     pub const KEY: &str = "change_key";
+    /// Code of the change type (`u32`), an index into
+    /// `ChangeFrames::change_types`.
     pub const CHANGE_TYPE: &str = "change_type";
-    /// SUCCESSFUL, SUCCESSFUL_WITH_ISSUES, FAILED, ROLLED_BACK or null.
+    /// Code of the outcome (`u32`, see `super::outcome`); null when the
+    /// change was not implemented.
     pub const OUTCOME: &str = "outcome";
     pub const SUBMITTED_AT: &str = "submitted_at";
     pub const APPROVED_AT: &str = "approved_at";
@@ -25,14 +34,50 @@ pub mod col {
     /// Deadline of the retroactive approval of an emergency change started
     /// before approval; null otherwise.
     pub const APPROVAL_DUE_AT: &str = "approval_due_at";
-    /// Board decisions frame: APPROVED, REJECTED or DEFERRED.
+    /// Board decisions frame: code of the decision (`u32`, see
+    /// `super::board_outcome`).
     pub const BOARD_OUTCOME: &str = "board_outcome";
     /// Board decisions frame: when the board decided.
     pub const BOARD_DECIDED_AT: &str = "board_decided_at";
     /// Whether any incident is linked to the change.
     pub const HAS_INCIDENT: &str = "has_incident";
-    /// Systems frame: the affected system's name.
+    /// Systems frame: code of the affected system (`u32`), an index into
+    /// `ChangeFrames::system_names`.
     pub const SYSTEM: &str = "system";
+}
+
+/// Codes of the `outcome` column: small integers instead of strings, so the
+/// metrics compare and group integers over a million rows (a string
+/// comparison per row and outcome cost more than the rest of a metric).
+pub mod outcome {
+    pub const SUCCESSFUL: u32 = 0;
+    pub const SUCCESSFUL_WITH_ISSUES: u32 = 1;
+    pub const FAILED: u32 = 2;
+    pub const ROLLED_BACK: u32 = 3;
+    /// The outcome names, indexed by code.
+    pub const NAMES: [&str; 4] = crate::metrics::IMPLEMENTED_OUTCOMES;
+
+    /// The code of an implemented outcome; `None` for anything else (the
+    /// change then counts as not implemented, as before the codes).
+    pub fn code(name: &str) -> Option<u32> {
+        NAMES.iter().position(|n| *n == name).map(|i| i as u32)
+    }
+}
+
+/// Codes of the board decisions frame's `board_outcome` column.
+pub mod board_outcome {
+    pub const APPROVED: u32 = 0;
+    pub const REJECTED: u32 = 1;
+    /// Deferred (or anything else): not a decision for the approval rate.
+    pub const OTHER: u32 = 2;
+
+    pub fn code(name: &str) -> u32 {
+        match name {
+            "APPROVED" => APPROVED,
+            "REJECTED" => REJECTED,
+            _ => OTHER,
+        }
+    }
 }
 
 /// What the metrics need of one change.
@@ -50,28 +95,65 @@ pub struct ChangeFacts {
     pub has_incident: bool,
 }
 
-/// The three input frames.
+/// The three input frames and the dictionaries of their coded columns.
 #[derive(Debug, Clone)]
 pub struct ChangeFrames {
+    /// One row per change, ordered by `actual_end` (unset last).
     pub changes: DataFrame,
     /// `change_key`, `system`: one row per (change, affected system).
     pub systems: DataFrame,
     /// `board_outcome`, `board_decided_at`: one row per board decision.
     pub board_decisions: DataFrame,
+    /// Change type names, indexed by the `change_type` code.
+    pub change_types: Vec<String>,
+    /// System names, indexed by the `system` code.
+    pub system_names: Vec<String>,
+}
+
+impl ChangeFrames {
+    /// The code of a change type, if any change has it.
+    pub fn change_type_code(&self, name: &str) -> Option<u32> {
+        self.change_types
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as u32)
+    }
+}
+
+/// Interns names as dense `u32` codes (a handful of distinct change types
+/// and systems across a million rows).
+#[derive(Debug, Default)]
+struct Dictionary {
+    codes: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Dictionary {
+    fn code(&mut self, name: &str) -> u32 {
+        if let Some(code) = self.codes.get(name) {
+            return *code;
+        }
+        let code = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.codes.insert(name.to_owned(), code);
+        self.names.push(name.to_owned());
+        code
+    }
 }
 
 /// Builds the input frames column by column, so loading a million rows
 /// never materialises a million row structs.
 #[derive(Debug, Default)]
 pub struct ChangeFramesBuilder {
-    change_type: Vec<String>,
-    outcome: Vec<Option<String>>,
+    change_type: Vec<u32>,
+    outcome: Vec<Option<u32>>,
     timestamps: [Vec<Option<i64>>; 7],
     has_incident: Vec<bool>,
     system_keys: Vec<u32>,
-    system_names: Vec<String>,
-    board_outcomes: Vec<String>,
+    system_codes: Vec<u32>,
+    board_outcomes: Vec<u32>,
     board_decided_at: Vec<i64>,
+    change_types: Dictionary,
+    systems: Dictionary,
 }
 
 const TIMESTAMP_COLUMNS: [&str; 7] = [
@@ -108,34 +190,64 @@ impl ChangeFramesBuilder {
 
     /// Appends a change and returns its key for `push_system`.
     pub fn push(&mut self, facts: ChangeFacts) -> u32 {
-        let key = u32::try_from(self.change_type.len()).unwrap_or(u32::MAX);
         let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
-        let stamps = [
-            facts.submitted_at,
-            facts.approved_at,
-            facts.scheduled_start,
-            facts.scheduled_end,
-            facts.actual_start,
-            facts.actual_end,
-            facts.approval_due_at,
-        ];
-        for (column, stamp) in self.timestamps.iter_mut().zip(stamps) {
-            column.push(micros(stamp));
+        self.push_micros(
+            &facts.change_type,
+            facts.outcome.as_deref(),
+            [
+                micros(facts.submitted_at),
+                micros(facts.approved_at),
+                micros(facts.scheduled_start),
+                micros(facts.scheduled_end),
+                micros(facts.actual_start),
+                micros(facts.actual_end),
+                micros(facts.approval_due_at),
+            ],
+            facts.has_incident,
+        )
+    }
+
+    /// `push` for loaders that already hold microseconds since the epoch:
+    /// the timestamps in the order submitted_at, approved_at,
+    /// scheduled_start, scheduled_end, actual_start, actual_end,
+    /// approval_due_at.
+    pub fn push_micros(
+        &mut self,
+        change_type: &str,
+        outcome: Option<&str>,
+        timestamps: [Option<i64>; 7],
+        has_incident: bool,
+    ) -> u32 {
+        let key = u32::try_from(self.change_type.len()).unwrap_or(u32::MAX);
+        for (column, stamp) in self.timestamps.iter_mut().zip(timestamps) {
+            column.push(stamp);
         }
-        self.change_type.push(facts.change_type);
-        self.outcome.push(facts.outcome);
-        self.has_incident.push(facts.has_incident);
+        self.change_type.push(self.change_types.code(change_type));
+        self.outcome.push(outcome.and_then(outcome::code));
+        self.has_incident.push(has_incident);
         key
     }
 
-    pub fn push_system(&mut self, key: u32, name: impl Into<String>) {
+    pub fn push_system(&mut self, key: u32, name: impl AsRef<str>) {
+        let code = self.systems.code(name.as_ref());
+        self.push_system_code(key, code);
+    }
+
+    /// The code of a system name, for `push_system_code` (a loader that
+    /// resolves each system once rather than once per row).
+    pub fn system_code(&mut self, name: &str) -> u32 {
+        self.systems.code(name)
+    }
+
+    pub fn push_system_code(&mut self, key: u32, code: u32) {
         self.system_keys.push(key);
-        self.system_names.push(name.into());
+        self.system_codes.push(code);
     }
 
     /// Appends a decision of the board (`APPROVED`, `REJECTED`, `DEFERRED`).
-    pub fn push_board_decision(&mut self, outcome: impl Into<String>, decided_at: DateTime<Utc>) {
-        self.board_outcomes.push(outcome.into());
+    pub fn push_board_decision(&mut self, outcome: impl AsRef<str>, decided_at: DateTime<Utc>) {
+        self.board_outcomes
+            .push(board_outcome::code(outcome.as_ref()));
         self.board_decided_at.push(decided_at.timestamp_micros());
     }
 
@@ -143,7 +255,7 @@ impl ChangeFramesBuilder {
         let height = self.change_type.len();
         let keys: Vec<u32> = (0..u32::try_from(height).unwrap_or(u32::MAX)).collect();
         let mut columns = vec![
-            Column::new(col::KEY.into(), keys),
+            Column::new(col::KEY.into(), keys.clone()),
             Column::new(col::CHANGE_TYPE.into(), self.change_type),
             Column::new(col::OUTCOME.into(), self.outcome),
         ];
@@ -156,11 +268,35 @@ impl ChangeFramesBuilder {
         }
         columns.push(Column::new(col::HAS_INCIDENT.into(), self.has_incident));
         let changes = DataFrame::new(height, columns)?;
+        // Rows in `actual_end` order (unset last, ties in arrival order):
+        // the period of a row then never decreases, whatever the
+        // granularity or time zone, so the metrics group contiguous slices
+        // of rows instead of gathering each period's rows from all over
+        // the frame (`report::compute`).
+        let order = changes.column(col::ACTUAL_END)?.arg_sort(SortOptions {
+            descending: false,
+            nulls_last: true,
+            multithreaded: true,
+            maintain_order: true,
+            limit: None,
+        });
+        let mut changes = changes.take(&order)?;
+        changes.with_column(Column::new(col::KEY.into(), keys))?;
+        // Where each pushed change (its key from `push`) now is.
+        let mut position = vec![0u32; height];
+        for (now, pushed) in order.into_no_null_iter().enumerate() {
+            position[pushed as usize] = now as u32;
+        }
+        let system_keys: Vec<u32> = self
+            .system_keys
+            .iter()
+            .map(|key| position.get(*key as usize).copied().unwrap_or(u32::MAX))
+            .collect();
         let systems = DataFrame::new(
-            self.system_keys.len(),
+            system_keys.len(),
             vec![
-                Column::new(col::KEY.into(), self.system_keys),
-                Column::new(col::SYSTEM.into(), self.system_names),
+                Column::new(col::KEY.into(), system_keys),
+                Column::new(col::SYSTEM.into(), self.system_codes),
             ],
         )?;
         let board_decisions = DataFrame::new(
@@ -176,6 +312,8 @@ impl ChangeFramesBuilder {
             changes,
             systems,
             board_decisions,
+            change_types: self.change_types.names,
+            system_names: self.systems.names,
         })
     }
 }

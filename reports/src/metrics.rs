@@ -4,9 +4,12 @@
 //!
 //! Conventions shared by every family:
 //! - the input is `bucketed(...)`: implemented changes (outcome set) whose
-//!   `actual_end` lies in the range, with the index of their period; the
-//!   CAB approval rate alone reads `decisions_bucketed(...)`, the board's
-//!   decisions by the time they were taken;
+//!   `actual_end` lies in the range, with the index of their period
+//!   (`period_index`); the CAB approval rate alone reads the board's
+//!   decisions, bucketed by the time they were taken;
+//! - the families reading the changes are lists of aggregations run in one
+//!   `group_by` (`change_metrics`): one pass over the rows, not one per
+//!   family;
 //! - a duration is `end - start` in hours; a change lacking either instant
 //!   is null there, and aggregations skip nulls, so it drops out of that
 //!   metric only;
@@ -87,6 +90,10 @@ pub const IMPLEMENTED_OUTCOMES: [&str; 4] =
 
 const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
 
+/// A change type code no change has: what "emergency" compares with when
+/// no change of the emergency type is in the frame.
+const NO_TYPE: u32 = u32::MAX;
+
 /// A timestamp column as microseconds since the epoch.
 fn micros(name: &str) -> Expr {
     col(name).cast(DataType::Int64)
@@ -108,8 +115,12 @@ fn rate(numerator: Expr, denominator: Expr) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Float64))
 }
 
-fn outcome_is(outcome: &str) -> Expr {
-    col(col::OUTCOME).eq(lit(outcome))
+fn outcome_is(code: u32) -> Expr {
+    col(col::OUTCOME).eq(lit(code))
+}
+
+fn is_emergency(emergency_code: Option<u32>) -> Expr {
+    col(col::CHANGE_TYPE).eq(lit(emergency_code.unwrap_or(NO_TYPE)))
 }
 
 fn p(quantile: f64, values: Expr) -> Expr {
@@ -158,120 +169,184 @@ pub fn periods(spec: &PeriodSpec) -> PolarsResult<LazyFrame> {
     Ok(frame.lazy())
 }
 
-/// Whether the instant `column` lies in `[from, to)`, and the index of its
-/// period: the number of period starts after the first at or before it.
-fn in_range_and_period(column: &str, spec: &PeriodSpec) -> (Expr, Expr) {
-    let at = micros(column);
-    let index = spec
-        .start_micros()
-        .into_iter()
-        .skip(1)
-        .fold(lit(0i32), |acc, start| {
-            acc + at.clone().gt_eq(lit(start)).cast(DataType::Int32)
-        });
-    let in_range = at
-        .clone()
-        .gt_eq(lit(spec.from.timestamp_micros()))
-        .and(at.lt(lit(spec.to.timestamp_micros())));
-    (in_range, index.alias(out::PERIOD))
+/// The index of the period each instant of `instants` (a `Datetime(µs)`
+/// column) falls in, as `period` (`i32`): the last period starting at or
+/// before it; null outside `[from, to)`, and where `counts` is false.
+///
+/// Computed eagerly with a binary search over the period starts: as a
+/// polars expression this was one comparison pass over all rows per
+/// period (24 passes over a million rows for two years of months), the
+/// largest single cost of the monthly metrics.
+pub fn period_index(
+    instants: &Column,
+    counts: Option<&BooleanChunked>,
+    spec: &PeriodSpec,
+) -> PolarsResult<Column> {
+    let starts = spec.start_micros();
+    let (from, to) = (spec.from.timestamp_micros(), spec.to.timestamp_micros());
+    let micros = instants.cast(&DataType::Int64)?;
+    let index_of = |at: Option<i64>| {
+        let at = at.filter(|at| (from..to).contains(at))?;
+        // starts[0] == from <= at, so the partition point is at least 1.
+        Some(starts.partition_point(|start| *start <= at) as i32 - 1)
+    };
+    let index: Int32Chunked = match counts {
+        Some(counts) => micros
+            .i64()?
+            .iter()
+            .zip(counts.iter())
+            .map(|(at, counts)| {
+                if counts == Some(true) {
+                    index_of(at)
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        None => micros.i64()?.iter().map(index_of).collect(),
+    };
+    Ok(index.with_name(out::PERIOD.into()).into_column())
 }
 
-/// Implemented changes whose `actual_end` lies in `[from, to)`, with the
-/// index of their period.
-pub fn bucketed(changes: LazyFrame, spec: &PeriodSpec) -> LazyFrame {
-    let implemented = IMPLEMENTED_OUTCOMES
-        .iter()
-        .map(|o| outcome_is(o))
-        .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false));
-    let (in_range, period) = in_range_and_period(col::ACTUAL_END, spec);
-    changes
-        .filter(implemented.and(in_range))
-        .with_column(period)
+/// Implemented changes (outcome set) whose `actual_end` lies in
+/// `[from, to)`: the rows of `changes` (with its `period_index` column
+/// added) whose period is set.
+pub fn bucketed(changes_with_period: LazyFrame) -> LazyFrame {
+    changes_with_period.filter(col(out::PERIOD).is_not_null())
 }
 
-/// Board decisions taken in `[from, to)`, with the index of their period:
-/// a decision counts in the period the board took it, whenever (and
-/// whether) the change was implemented.
-pub fn decisions_bucketed(decisions: LazyFrame, spec: &PeriodSpec) -> LazyFrame {
-    let (in_range, period) = in_range_and_period(col::BOARD_DECIDED_AT, spec);
-    decisions.filter(in_range).with_column(period)
+/// Volume by outcome and the outcome counts (the rates are
+/// `outcome_rates`).
+fn outcome_counts(emergency_code: Option<u32>) -> Vec<Expr> {
+    use crate::input::outcome::{FAILED, ROLLED_BACK, SUCCESSFUL, SUCCESSFUL_WITH_ISSUES};
+    vec![
+        len().cast(DataType::Int64).alias(out::IMPLEMENTED),
+        count_where(outcome_is(SUCCESSFUL)).alias(out::SUCCESSFUL),
+        count_where(outcome_is(SUCCESSFUL_WITH_ISSUES)).alias(out::SUCCESSFUL_WITH_ISSUES),
+        count_where(outcome_is(FAILED)).alias(out::FAILED),
+        count_where(outcome_is(ROLLED_BACK)).alias(out::ROLLED_BACK),
+        count_where(is_emergency(emergency_code)).alias(out::EMERGENCY),
+        // Counted once even when both hold.
+        count_where(outcome_is(SUCCESSFUL_WITH_ISSUES).or(col(col::HAS_INCIDENT)))
+            .alias(out::WITH_ISSUES),
+    ]
 }
 
-/// Volume by outcome and the outcome rates.
-pub fn outcome_rates(bucketed: LazyFrame, emergency_type: &str) -> LazyFrame {
-    bucketed
-        .group_by([col(out::PERIOD)])
-        .agg([
-            len().cast(DataType::Int64).alias(out::IMPLEMENTED),
-            count_where(outcome_is(SUCCESSFUL)).alias(out::SUCCESSFUL),
-            count_where(outcome_is(SUCCESSFUL_WITH_ISSUES)).alias(out::SUCCESSFUL_WITH_ISSUES),
-            count_where(outcome_is(FAILED)).alias(out::FAILED),
-            count_where(outcome_is(ROLLED_BACK)).alias(out::ROLLED_BACK),
-            count_where(col(col::CHANGE_TYPE).eq(lit(emergency_type))).alias(out::EMERGENCY),
-            // Counted once even when both hold.
-            count_where(outcome_is(SUCCESSFUL_WITH_ISSUES).or(col(col::HAS_INCIDENT)))
-                .alias(out::WITH_ISSUES),
-        ])
-        .with_columns([
-            rate(
-                col(out::SUCCESSFUL) + col(out::SUCCESSFUL_WITH_ISSUES),
-                col(out::IMPLEMENTED),
-            )
-            .alias(out::SUCCESS_RATE),
-            rate(col(out::ROLLED_BACK), col(out::IMPLEMENTED)).alias(out::ROLLBACK_RATE),
-            rate(
-                col(out::FAILED) + col(out::ROLLED_BACK),
-                col(out::IMPLEMENTED),
-            )
-            .alias(out::FAILURE_RATE),
-            rate(col(out::EMERGENCY), col(out::IMPLEMENTED)).alias(out::EMERGENCY_SHARE),
-            rate(col(out::WITH_ISSUES), col(out::IMPLEMENTED)).alias(out::WITH_ISSUES_RATE),
-        ])
+/// The outcome rates, over the columns of `outcome_counts`.
+fn outcome_rates() -> Vec<Expr> {
+    vec![
+        rate(
+            col(out::SUCCESSFUL) + col(out::SUCCESSFUL_WITH_ISSUES),
+            col(out::IMPLEMENTED),
+        )
+        .alias(out::SUCCESS_RATE),
+        rate(col(out::ROLLED_BACK), col(out::IMPLEMENTED)).alias(out::ROLLBACK_RATE),
+        rate(
+            col(out::FAILED) + col(out::ROLLED_BACK),
+            col(out::IMPLEMENTED),
+        )
+        .alias(out::FAILURE_RATE),
+        rate(col(out::EMERGENCY), col(out::IMPLEMENTED)).alias(out::EMERGENCY_SHARE),
+        rate(col(out::WITH_ISSUES), col(out::IMPLEMENTED)).alias(out::WITH_ISSUES_RATE),
+    ]
+}
+
+/// Working columns: each duration of a change in hours, computed once per
+/// row before the `group_by` (several aggregations read each one).
+const LEAD_HOURS: &str = "lead_time_hours";
+const ACTUAL_HOURS: &str = "change_duration_hours";
+const PLANNED_HOURS: &str = "planned_duration_hours";
+const APPROVAL_HOURS: &str = "approval_time_hours";
+
+/// The durations in hours, as the working columns above.
+fn durations() -> Vec<Expr> {
+    vec![
+        hours_between(col::ACTUAL_END, col::SUBMITTED_AT).alias(LEAD_HOURS),
+        hours_between(col::ACTUAL_END, col::ACTUAL_START).alias(ACTUAL_HOURS),
+        hours_between(col::SCHEDULED_END, col::SCHEDULED_START).alias(PLANNED_HOURS),
+        hours_between(col::APPROVED_AT, col::SUBMITTED_AT).alias(APPROVAL_HOURS),
+    ]
 }
 
 /// Lead time = actual_end - submitted_at, in hours.
-pub fn lead_time(bucketed: LazyFrame) -> LazyFrame {
-    let hours = || hours_between(col::ACTUAL_END, col::SUBMITTED_AT);
-    bucketed.group_by([col(out::PERIOD)]).agg([
-        p(0.5, hours()).alias(out::LEAD_TIME_P50),
-        p(0.9, hours()).alias(out::LEAD_TIME_P90),
-        hours().mean().alias(out::LEAD_TIME_MEAN),
-    ])
+fn lead_time() -> Vec<Expr> {
+    vec![
+        p(0.5, col(LEAD_HOURS)).alias(out::LEAD_TIME_P50),
+        p(0.9, col(LEAD_HOURS)).alias(out::LEAD_TIME_P90),
+        col(LEAD_HOURS).mean().alias(out::LEAD_TIME_MEAN),
+    ]
 }
 
 /// Change duration = actual_end - actual_start, against the planned
 /// duration scheduled_end - scheduled_start, in hours.
-pub fn change_duration(bucketed: LazyFrame) -> LazyFrame {
-    let actual = || hours_between(col::ACTUAL_END, col::ACTUAL_START);
-    let planned = || hours_between(col::SCHEDULED_END, col::SCHEDULED_START);
-    bucketed.group_by([col(out::PERIOD)]).agg([
-        actual().mean().alias(out::DURATION_MEAN),
-        p(0.5, actual()).alias(out::DURATION_P50),
-        planned().mean().alias(out::PLANNED_MEAN),
-        p(0.5, planned()).alias(out::PLANNED_P50),
-    ])
+fn change_duration() -> Vec<Expr> {
+    vec![
+        col(ACTUAL_HOURS).mean().alias(out::DURATION_MEAN),
+        p(0.5, col(ACTUAL_HOURS)).alias(out::DURATION_P50),
+        col(PLANNED_HOURS).mean().alias(out::PLANNED_MEAN),
+        p(0.5, col(PLANNED_HOURS)).alias(out::PLANNED_P50),
+    ]
 }
 
 /// Approval time = approved_at - submitted_at, in hours.
-pub fn approval_time(bucketed: LazyFrame) -> LazyFrame {
-    let hours = || hours_between(col::APPROVED_AT, col::SUBMITTED_AT);
-    bucketed.group_by([col(out::PERIOD)]).agg([
-        p(0.5, hours()).alias(out::APPROVAL_P50),
-        hours().mean().alias(out::APPROVAL_MEAN),
-    ])
+fn approval_time() -> Vec<Expr> {
+    vec![
+        p(0.5, col(APPROVAL_HOURS)).alias(out::APPROVAL_P50),
+        col(APPROVAL_HOURS).mean().alias(out::APPROVAL_MEAN),
+    ]
+}
+
+/// Emergency documentation on time = emergency changes approved by their
+/// retroactive-approval deadline (`approval_due_at`), or approved before
+/// implementation started (no deadline was set), / emergency changes
+/// (the `emergency` count of `outcome_counts`). An emergency change never
+/// approved is not on time.
+fn emergency_documentation(emergency_code: Option<u32>) -> Vec<Expr> {
+    let approved = micros(col::APPROVED_AT);
+    let on_time = col(col::APPROVED_AT).is_not_null().and(
+        when(col(col::APPROVAL_DUE_AT).is_not_null())
+            .then(approved.clone().lt_eq(micros(col::APPROVAL_DUE_AT)))
+            .when(col(col::ACTUAL_START).is_not_null())
+            .then(approved.lt_eq(micros(col::ACTUAL_START)))
+            .otherwise(lit(true)),
+    );
+    vec![count_where(is_emergency(emergency_code).and(on_time)).alias(out::EMERGENCY_DOCS_ON_TIME)]
+}
+
+/// Every metric family read from the changes, in one `group_by` over the
+/// bucketed rows (one hashing of the period per computation, not one per
+/// family), with the rates computed over its counts.
+pub fn change_metrics(bucketed: LazyFrame, emergency_code: Option<u32>) -> LazyFrame {
+    let aggregations = [
+        outcome_counts(emergency_code),
+        lead_time(),
+        change_duration(),
+        approval_time(),
+        emergency_documentation(emergency_code),
+    ]
+    .concat();
+    let mut rates = outcome_rates();
+    rates.push(
+        rate(col(out::EMERGENCY_DOCS_ON_TIME), col(out::EMERGENCY)).alias(out::EMERGENCY_DOCS_RATE),
+    );
+    bucketed
+        .with_columns(durations())
+        .group_by([col(out::PERIOD)])
+        .agg(aggregations)
+        .with_columns(rates)
 }
 
 /// CAB approval rate = approved / (approved + rejected) among the board's
-/// decisions of the period (deferrals are not decisions). Input:
-/// `decisions_bucketed`.
+/// decisions of the period (deferrals are not decisions). Input: the board
+/// decisions with their `period_index`, rows outside the range dropped.
 pub fn cab_approval(decisions: LazyFrame) -> LazyFrame {
-    let board_is = |outcome: &str| col(col::BOARD_OUTCOME).eq(lit(outcome));
+    use crate::input::board_outcome::{APPROVED, REJECTED};
+    let board_is = |code: u32| col(col::BOARD_OUTCOME).eq(lit(code));
     decisions
         .group_by([col(out::PERIOD)])
         .agg([
-            count_where(board_is("APPROVED")).alias(out::CAB_APPROVED),
-            count_where(board_is("REJECTED")).alias(out::CAB_REJECTED),
+            count_where(board_is(APPROVED)).alias(out::CAB_APPROVED),
+            count_where(board_is(REJECTED)).alias(out::CAB_REJECTED),
         ])
         .with_column(
             rate(
@@ -282,81 +357,138 @@ pub fn cab_approval(decisions: LazyFrame) -> LazyFrame {
         )
 }
 
-/// Emergency documentation on time = emergency changes approved by their
-/// retroactive-approval deadline (`approval_due_at`), or approved before
-/// implementation started (no deadline was set), / emergency changes.
-/// An emergency change never approved is not on time.
-pub fn emergency_documentation(bucketed: LazyFrame, emergency_type: &str) -> LazyFrame {
-    let approved = micros(col::APPROVED_AT);
-    let on_time = col(col::APPROVED_AT).is_not_null().and(
-        when(col(col::APPROVAL_DUE_AT).is_not_null())
-            .then(approved.clone().lt_eq(micros(col::APPROVAL_DUE_AT)))
-            .when(col(col::ACTUAL_START).is_not_null())
-            .then(approved.lt_eq(micros(col::ACTUAL_START)))
-            .otherwise(lit(true)),
-    );
-    bucketed
-        .filter(col(col::CHANGE_TYPE).eq(lit(emergency_type)))
-        .group_by([col(out::PERIOD)])
-        .agg([
-            len().cast(DataType::Int64).alias("emergency_changes"),
-            count_where(on_time).alias(out::EMERGENCY_DOCS_ON_TIME),
-        ])
-        .select([
-            col(out::PERIOD),
-            col(out::EMERGENCY_DOCS_ON_TIME),
-            rate(col(out::EMERGENCY_DOCS_ON_TIME), col("emergency_changes"))
-                .alias(out::EMERGENCY_DOCS_RATE),
-        ])
+/// A `code` -> `key` frame naming the codes of a coded column.
+fn dictionary(names: &[String]) -> PolarsResult<LazyFrame> {
+    let codes: Vec<u32> = (0..names.len()).map(|i| i as u32).collect();
+    Ok(DataFrame::new(
+        names.len(),
+        vec![
+            Column::new("code".into(), codes),
+            Column::new(out::KEY.into(), names.to_vec()),
+        ],
+    )?
+    .lazy())
 }
 
-/// Long-format volume: `period`, `key` (the value of `column`), `count`.
-pub fn volume_by(bucketed: LazyFrame, column: &str) -> LazyFrame {
-    bucketed
-        .group_by([col(out::PERIOD), col(column).alias(out::KEY)])
-        .agg([len().cast(DataType::Int64).alias(out::COUNT)])
-        .sort_by_exprs(
-            [col(out::PERIOD), col(out::COUNT), col(out::KEY)],
-            SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
-        )
+/// The order of every volume table: by period, largest count first, then
+/// by key.
+fn volume_order(volume: LazyFrame) -> LazyFrame {
+    volume.sort_by_exprs(
+        [col(out::PERIOD), col(out::COUNT), col(out::KEY)],
+        SortMultipleOptions::default().with_order_descending_multi([false, true, false]),
+    )
 }
 
-/// Volume by affected system. A change affecting several systems counts
-/// once for each.
-pub fn volume_by_system(bucketed: LazyFrame, systems: LazyFrame) -> LazyFrame {
-    let affected = bucketed
-        .select([col(out::PERIOD), col(col::KEY)])
-        .inner_join(systems, col(col::KEY), col(col::KEY))
-        .select([col(out::PERIOD), col(col::SYSTEM)]);
-    volume_by(affected, col::SYSTEM)
+/// Long-format volume: `period`, `key` (the name of the code in `column`),
+/// `count`, one row per period and code present.
+///
+/// Groups by one integer, `period * codes + code` (the pair's period and
+/// code are then any row's of the group): polars groups a single integer
+/// key several times faster than the pair (period, code), and the names are
+/// joined to the few grouped rows only.
+pub fn volume_by(rows: LazyFrame, column: &str, names: &[String]) -> PolarsResult<LazyFrame> {
+    let codes = lit(names.len().max(1) as i64);
+    let group = col(out::PERIOD).cast(DataType::Int64) * codes + col(column).cast(DataType::Int64);
+    Ok(volume_order(
+        rows.group_by([group.alias("group")])
+            .agg([
+                col(out::PERIOD).first(),
+                col(column).first().alias("code"),
+                len().cast(DataType::Int64).alias(out::COUNT),
+            ])
+            .inner_join(dictionary(names)?, col("code"), col("code"))
+            .select([col(out::PERIOD), col(out::KEY), col(out::COUNT)]),
+    ))
 }
+
+/// Volume by outcome, read off the metrics table's outcome counts (the
+/// same numbers as grouping the rows by outcome, without another pass over
+/// them): one row per period and outcome with a count above 0.
+pub fn volume_by_outcome(table: LazyFrame) -> PolarsResult<LazyFrame> {
+    use crate::input::outcome::NAMES;
+    let counts = [
+        out::SUCCESSFUL,
+        out::SUCCESSFUL_WITH_ISSUES,
+        out::FAILED,
+        out::ROLLED_BACK,
+    ];
+    let per_outcome: Vec<LazyFrame> = NAMES
+        .iter()
+        .zip(counts)
+        .map(|(name, count)| {
+            table.clone().select([
+                col(out::PERIOD),
+                lit(*name).alias(out::KEY),
+                col(count).alias(out::COUNT),
+            ])
+        })
+        .collect();
+    Ok(volume_order(
+        concat(per_outcome, UnionArgs::default())?.filter(col(out::COUNT).gt(lit(0i64))),
+    ))
+}
+
+/// The output columns of the metrics table before the targets, in order.
+const TABLE_COLUMNS: [&str; 30] = [
+    out::PERIOD,
+    out::LABEL,
+    out::START,
+    out::END,
+    out::IMPLEMENTED,
+    out::SUCCESSFUL,
+    out::SUCCESSFUL_WITH_ISSUES,
+    out::FAILED,
+    out::ROLLED_BACK,
+    out::EMERGENCY,
+    out::WITH_ISSUES,
+    out::SUCCESS_RATE,
+    out::ROLLBACK_RATE,
+    out::FAILURE_RATE,
+    out::EMERGENCY_SHARE,
+    out::WITH_ISSUES_RATE,
+    out::LEAD_TIME_P50,
+    out::LEAD_TIME_P90,
+    out::LEAD_TIME_MEAN,
+    out::DURATION_MEAN,
+    out::DURATION_P50,
+    out::PLANNED_MEAN,
+    out::PLANNED_P50,
+    out::APPROVAL_P50,
+    out::APPROVAL_MEAN,
+    out::CAB_APPROVED,
+    out::CAB_REJECTED,
+    out::CAB_APPROVAL_RATE,
+    out::EMERGENCY_DOCS_ON_TIME,
+    out::EMERGENCY_DOCS_RATE,
+];
 
 /// One row per period (periods without changes included), every family
-/// joined in; counts of empty periods are 0, their rates and durations
-/// null.
+/// joined in, columns in the order of `TABLE_COLUMNS` (the exports' column
+/// order); counts of empty periods are 0, their rates and durations null.
 pub fn metrics_table(
     periods: LazyFrame,
     bucketed: LazyFrame,
     decisions: LazyFrame,
-    emergency_type: &str,
+    emergency_code: Option<u32>,
     targets: &[Target],
 ) -> LazyFrame {
-    let families = [
-        outcome_rates(bucketed.clone(), emergency_type),
-        lead_time(bucketed.clone()),
-        change_duration(bucketed.clone()),
-        approval_time(bucketed.clone()),
-        cab_approval(decisions),
-        emergency_documentation(bucketed, emergency_type),
-    ];
-    let joined = families.into_iter().fold(periods, |table, family| {
-        table.left_join(family, col(out::PERIOD), col(out::PERIOD))
-    });
-    let table = joined
+    let table = periods
+        .left_join(
+            change_metrics(bucketed, emergency_code),
+            col(out::PERIOD),
+            col(out::PERIOD),
+        )
+        .left_join(cab_approval(decisions), col(out::PERIOD), col(out::PERIOD))
         .with_columns(
             out::COUNTS
                 .iter()
                 .map(|name| col(*name).fill_null(lit(0i64)).alias(*name))
+                .collect::<Vec<_>>(),
+        )
+        .select(
+            TABLE_COLUMNS
+                .iter()
+                .map(|name| col(*name))
                 .collect::<Vec<_>>(),
         )
         .sort([out::PERIOD], SortMultipleOptions::default());

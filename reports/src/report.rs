@@ -62,24 +62,64 @@ pub fn compute(
     spec: &PeriodSpec,
     options: &MetricsOptions,
 ) -> Result<MetricsTables, ReportError> {
-    // Cached: the families share one scan, filter and bucketing.
-    let bucketed = metrics::bucketed(frames.changes.clone().lazy(), spec).cache();
-    let decisions = metrics::decisions_bucketed(frames.board_decisions.clone().lazy(), spec);
+    let changes = &frames.changes;
+    let implemented = changes.column(col::OUTCOME)?.is_not_null();
+    let period = metrics::period_index(changes.column(col::ACTUAL_END)?, Some(&implemented), spec)?;
+    let mut with_period = changes.clone();
+    with_period.with_column(period.clone())?;
+    // Collected once: the plans below are separate queries, and a lazy
+    // `cache()` is not shared between them. (Often every row counts: a
+    // loader reads only implemented changes in the range.)
+    let mut bucketed = if period.null_count() == 0 {
+        with_period
+    } else {
+        metrics::bucketed(with_period.lazy()).collect()?
+    };
+    // The changes frame is ordered by `actual_end`, so the periods of the
+    // bucketed rows never decrease; telling polars so lets it group
+    // contiguous slices. Checked, not assumed: a frame built some other
+    // way just groups the slower way.
+    if bucketed.column(out::PERIOD)?.i32()?.iter().is_sorted() {
+        let mut sorted = bucketed.column(out::PERIOD)?.clone();
+        sorted.set_sorted_flag(polars::series::IsSorted::Ascending);
+        bucketed.with_column(sorted)?;
+    }
+    let bucketed = bucketed.lazy();
+    // The systems frame's keys are row indices of the changes frame, so
+    // each system row takes its change's period by index (a gather) rather
+    // than by joining a million keys.
+    let system_keys = frames.systems.column(col::KEY)?.u32()?;
+    let affected = DataFrame::new(
+        frames.systems.height(),
+        vec![
+            period.take(system_keys)?,
+            frames.systems.column(col::SYSTEM)?.clone(),
+        ],
+    )?
+    .lazy()
+    .filter(col(out::PERIOD).is_not_null());
+    let mut decisions = frames.board_decisions.clone();
+    let decision_period =
+        metrics::period_index(decisions.column(col::BOARD_DECIDED_AT)?, None, spec)?;
+    decisions.with_column(decision_period)?;
+    let decisions = metrics::bucketed(decisions.lazy());
+    let emergency = frames.change_type_code(&options.emergency_type);
     let table = metrics::metrics_table(
         metrics::periods(spec)?,
         bucketed.clone(),
         decisions,
-        &options.emergency_type,
+        emergency,
         &options.targets,
     );
-    let by_type = metrics::volume_by(bucketed.clone(), col::CHANGE_TYPE);
-    let by_outcome = metrics::volume_by(bucketed.clone(), col::OUTCOME);
-    let by_system = metrics::volume_by_system(bucketed, frames.systems.clone().lazy());
+    let by_type = metrics::volume_by(bucketed, col::CHANGE_TYPE, &frames.change_types)?;
+    let by_system = metrics::volume_by(affected, col::SYSTEM, &frames.system_names)?;
+    let table = table.collect()?;
+    let by_outcome = metrics::volume_by_outcome(table.clone().lazy())?;
     Ok(MetricsTables {
-        metrics: table.collect()?,
         by_type: by_type.collect()?,
         by_outcome: by_outcome.collect()?,
         by_system: by_system.collect()?,
+        metrics: table,
     })
 }
 
