@@ -550,9 +550,7 @@ const VERIFY_CHUNKS_IN_FLIGHT: usize = 8;
 
 /// Reads the hashed columns of one PostgreSQL row, borrowing the text from
 /// the row (no allocation per field), and the stored hash.
-fn pg_event_columns(
-    row: &sqlx::postgres::PgRow,
-) -> Result<(EventContent<'_>, &str), sqlx::Error> {
+fn pg_event_columns(row: &sqlx::postgres::PgRow) -> Result<(EventContent<'_>, &str), sqlx::Error> {
     use sqlx::Row;
     Ok((
         EventContent {
@@ -647,10 +645,7 @@ fn verify_sqlite_file(
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
     use rusqlite::{OpenFlags, types::ValueRef};
     let failed = |e: &dyn std::fmt::Display| {
-        ServiceError::Internal(format!(
-            "reading audit events from {}: {e}",
-            path.display()
-        ))
+        ServiceError::Internal(format!("reading audit events from {}: {e}", path.display()))
     };
     let connection = rusqlite::Connection::open_with_flags(
         path,
