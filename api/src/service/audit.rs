@@ -133,7 +133,8 @@ pub async fn append(
         payload: audit_chain::canonical_json(payload),
     };
     if txn.get_database_backend() == DbBackend::Postgres {
-        audit_outbox::ActiveModel {
+        // Without RETURNING: nothing here needs the row back.
+        audit_outbox::Entity::insert(audit_outbox::ActiveModel {
             occurred_at: Set(event.occurred_at),
             actor_id: Set(event.actor_id),
             actor_label: Set(event.actor_label),
@@ -142,8 +143,8 @@ pub async fn append(
             entity_id: Set(event.entity_id),
             payload: Set(event.payload),
             ..Default::default()
-        }
-        .insert(txn)
+        })
+        .exec_without_returning(txn)
         .await?;
         Ok(None)
     } else {
@@ -541,27 +542,16 @@ pub enum Verification {
 
 const VERIFY_SQL: &str = "SELECT seq, occurred_at, actor_id, actor_label, action, entity_type, \
      entity_id, payload, prev_hash, hash FROM audit_events ORDER BY seq";
-const VERIFY_PAGE_SQL: &str = "SELECT seq, occurred_at, actor_id, actor_label, action, \
-     entity_type, entity_id, payload, prev_hash, hash FROM audit_events WHERE seq > ? \
-     ORDER BY seq LIMIT ?";
-/// Rows per page where the trail is read page by page (SQLite).
-const VERIFY_PAGE: i64 = 20_000;
-/// Rows handed from the reading task to the hashing thread at a time.
+/// Rows handed from the reading task to the hashing thread at a time
+/// (PostgreSQL).
 const VERIFY_CHUNK: usize = 2_048;
 /// Chunks in flight: enough to keep both sides busy, little memory.
 const VERIFY_CHUNKS_IN_FLIGHT: usize = 8;
 
-/// Reads the hashed columns of one row, borrowing the text from the row
-/// (no allocation per field), and the stored hash.
-fn event_columns<R>(row: &R) -> Result<(EventContent<'_>, &str), sqlx::Error>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<Uuid>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> &'a str: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
+/// Reads the hashed columns of one PostgreSQL row, borrowing the text from
+/// the row (no allocation per field), and the stored hash.
+fn pg_event_columns(row: &sqlx::postgres::PgRow) -> Result<(EventContent<'_>, &str), sqlx::Error> {
+    use sqlx::Row;
     Ok((
         EventContent {
             seq: row.try_get(0)?,
@@ -580,14 +570,13 @@ where
 
 /// Hashes the rows of each chunk as it arrives; runs on a blocking thread
 /// so the runtime's workers stay free for requests.
-fn check_chunks<R>(
+fn check_pg_chunks(
     mut verifier: ChainVerifier,
-    mut chunks: mpsc::Receiver<Vec<R>>,
-    columns: impl for<'r> Fn(&'r R) -> Result<(EventContent<'r>, &'r str), sqlx::Error>,
+    mut chunks: mpsc::Receiver<Vec<sqlx::postgres::PgRow>>,
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
     while let Some(chunk) = chunks.blocking_recv() {
         for row in &chunk {
-            let (content, hash) = columns(row)
+            let (content, hash) = pg_event_columns(row)
                 .map_err(|e| ServiceError::Internal(format!("reading audit event: {e}")))?;
             if let Err(broken) = verifier.check(&content, hash) {
                 return Ok(Err(broken));
@@ -597,95 +586,135 @@ fn check_chunks<R>(
     Ok(Ok(verifier))
 }
 
-/// Reads the whole trail once, in order, in one streaming statement, while
-/// a blocking thread hashes the chunks already read (reading and hashing
-/// overlap on two cores; memory stays at a few chunks).
+/// PostgreSQL: reads the whole trail once, in order, in one streaming
+/// statement, while a blocking thread hashes the chunks already read
+/// (reading and hashing overlap on two cores; memory stays at a few
+/// chunks).
+async fn verify_postgres(
+    pool: &sqlx::PgPool,
+    verifier: ChainVerifier,
+) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
+    let (sender, receiver) = mpsc::channel(VERIFY_CHUNKS_IN_FLIGHT);
+    let checker = tokio::task::spawn_blocking(move || check_pg_chunks(verifier, receiver));
+    let read: Result<(), sqlx::Error> = async {
+        let mut rows = sqlx::query(VERIFY_SQL).fetch(pool);
+        let mut chunk = Vec::with_capacity(VERIFY_CHUNK);
+        while let Some(row) = rows.try_next().await? {
+            chunk.push(row);
+            if chunk.len() == VERIFY_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
+                if sender.send(full).await.is_err() {
+                    // The checker stopped at a broken link.
+                    return Ok(());
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = sender.send(chunk).await;
+        }
+        Ok(())
+    }
+    .await;
+    drop(sender);
+    let checked = checker
+        .await
+        .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))??;
+    // A break found by the checker ends reading early; report it rather
+    // than the read's own outcome.
+    match checked {
+        Err(broken) => Ok(Err(broken)),
+        Ok(verifier) => {
+            read.map_err(|e| ServiceError::Internal(format!("reading audit events: {e}")))?;
+            Ok(Ok(verifier))
+        }
+    }
+}
+
+/// SQLite: reads the whole trail in one statement through a read-only
+/// connection of its own to the database file, hashing each row while
+/// SQLite holds it, its text borrowed in place. The one statement reads
+/// one snapshot; WAL lets it read beside the server's writer without
+/// blocking it, and the read-only connection cannot write. Reading through
+/// the server's pool instead cost several times the hashing (sqlx's SQLite
+/// driver copies every value of every row and hands each row over from its
+/// worker thread separately): 8-14 s for a million events against about
+/// 2 s this way (docs/benchmarks.md).
+fn verify_sqlite_file(
+    path: &std::path::Path,
+    mut verifier: ChainVerifier,
+) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
+    use rusqlite::{OpenFlags, types::ValueRef};
+    let failed = |e: &dyn std::fmt::Display| {
+        ServiceError::Internal(format!("reading audit events from {}: {e}", path.display()))
+    };
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| failed(&e))?;
+    // As long as the server's own connections wait for the write lock.
+    connection
+        .busy_timeout(Duration::from_secs(10))
+        .map_err(|e| failed(&e))?;
+    let mut statement = connection.prepare(VERIFY_SQL).map_err(|e| failed(&e))?;
+    let mut rows = statement.query([]).map_err(|e| failed(&e))?;
+    while let Some(row) = rows.next().map_err(|e| failed(&e))? {
+        let text = |index: usize| -> ServiceResult<&str> {
+            row.get_ref(index)
+                .and_then(|value| Ok(value.as_str()?))
+                .map_err(|e| failed(&e))
+        };
+        // Decoded as the ORM stores them: timestamps as RFC 3339 text,
+        // UUIDs as 16-byte blobs.
+        let occurred_at = DateTime::parse_from_rfc3339(text(1)?)
+            .map_err(|e| failed(&e))?
+            .with_timezone(&Utc);
+        let actor_id = match row.get_ref(2).map_err(|e| failed(&e))? {
+            ValueRef::Null => None,
+            ValueRef::Blob(bytes) => Some(Uuid::from_slice(bytes).map_err(|e| failed(&e))?),
+            other => {
+                return Err(failed(&format!(
+                    "actor_id holds a {} value",
+                    other.data_type()
+                )));
+            }
+        };
+        let content = EventContent {
+            seq: row.get(0).map_err(|e| failed(&e))?,
+            occurred_at,
+            actor_id,
+            actor_label: text(3)?,
+            action: text(4)?,
+            entity_type: text(5)?,
+            entity_id: text(6)?,
+            payload: text(7)?,
+            prev_hash: text(8)?,
+        };
+        if let Err(broken) = verifier.check(&content, text(9)?) {
+            return Ok(Err(broken));
+        }
+    }
+    Ok(Ok(verifier))
+}
+
+/// Recomputes the chain over every stored event in `seq` order.
 async fn verify_all(
     db: &DatabaseConnection,
     verifier: ChainVerifier,
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
-    // The same steps for each backend's concrete pool and row types.
-    macro_rules! run {
-        ($pool:expr, $row:ty, $paged:expr) => {{
-            let pool = $pool.clone();
-            let (sender, receiver) = mpsc::channel::<Vec<$row>>(VERIFY_CHUNKS_IN_FLIGHT);
-            let checker = tokio::task::spawn_blocking(move || {
-                check_chunks(verifier, receiver, event_columns::<$row>)
-            });
-            let read: Result<(), sqlx::Error> = if $paged {
-                // Pages by key: sqlx's SQLite driver hands a streamed row
-                // over from its worker thread one at a time, which costs
-                // more than the hashing; whole pages amortise that.
-                async {
-                    let mut after = 0_i64;
-                    loop {
-                        let page = sqlx::query(VERIFY_PAGE_SQL)
-                            .bind(after)
-                            .bind(VERIFY_PAGE)
-                            .fetch_all(&pool)
-                            .await?;
-                        let Some(last) = page.last() else {
-                            return Ok(());
-                        };
-                        after = sqlx::Row::try_get(last, 0)?;
-                        let full = page.len() as i64 == VERIFY_PAGE;
-                        if sender.send(page).await.is_err() || !full {
-                            return Ok(());
-                        }
-                    }
-                }
-                .await
-            } else {
-                async {
-                    let mut rows = sqlx::query(VERIFY_SQL).fetch(&pool);
-                    let mut chunk = Vec::with_capacity(VERIFY_CHUNK);
-                    while let Some(row) = rows.try_next().await? {
-                        chunk.push(row);
-                        if chunk.len() == VERIFY_CHUNK {
-                            let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
-                            if sender.send(full).await.is_err() {
-                                // The checker stopped at a broken link.
-                                return Ok(());
-                            }
-                        }
-                    }
-                    if !chunk.is_empty() {
-                        let _ = sender.send(chunk).await;
-                    }
-                    Ok(())
-                }
-                .await
-            };
-            drop(sender);
-            let checked = checker
-                .await
-                .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))??;
-            // A break found by the checker ends reading early; report it
-            // rather than the read's own outcome.
-            match checked {
-                Err(broken) => Ok(Err(broken)),
-                Ok(verifier) => {
-                    read.map_err(|e| ServiceError::Internal(format!("reading audit events: {e}")))?;
-                    Ok(Ok(verifier))
-                }
-            }
-        }};
-    }
     match &db.inner {
         DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
-            run!(
-                db.get_postgres_connection_pool(),
-                sqlx::postgres::PgRow,
-                false
-            )
+            verify_postgres(db.get_postgres_connection_pool(), verifier).await
         }
         DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
-            run!(
-                db.get_sqlite_connection_pool(),
-                sqlx::sqlite::SqliteRow,
-                true
-            )
+            let path = db
+                .get_sqlite_connection_pool()
+                .connect_options()
+                .get_filename()
+                .to_owned();
+            tokio::task::spawn_blocking(move || verify_sqlite_file(&path, verifier))
+                .await
+                .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))?
         }
         _ => Err(ServiceError::Internal(
             "audit verification needs PostgreSQL or SQLite".into(),
