@@ -38,7 +38,7 @@ use api::{
 };
 use chrono::{DateTime, Utc};
 use entity::{board_decision, change, change_system, incident, system};
-use reports::{ChangeFacts, ChangeFramesBuilder, Granularity};
+use reports::{ChangeFramesBuilder, Granularity};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
 use uuid::Uuid;
 
@@ -51,30 +51,6 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn facts(row: &api::domain::import::ImportedChange) -> ChangeFacts {
-    ChangeFacts {
-        change_type: row.content.change_type.clone(),
-        outcome: row.outcome.map(|o| json_text(&o)),
-        submitted_at: row.submitted_at,
-        approved_at: row.approved_at,
-        scheduled_start: row.scheduled_start,
-        scheduled_end: row.scheduled_end,
-        actual_start: row.actual_start,
-        actual_end: row.actual_end,
-        approval_due_at: row.approval_due_at,
-        has_incident: row.incident_priority().is_some(),
-    }
-}
-
-fn json_text<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// Monthly and quarterly buckets; returns the number of periods and a
-/// digest of the buckets (see the module docs).
 fn compute_both(
     frames: &reports::ChangeFrames,
     from: DateTime<Utc>,
@@ -148,16 +124,7 @@ fn measure_in_memory(
         };
         let rows = demo::generate(&spec);
         for row in &rows {
-            if let (Some(outcome), Some(at)) = (row.board_outcome, row.board_decided_at) {
-                builder.push_board_decision(json_text(&outcome), at);
-            }
-            if row.outcome.is_none() {
-                continue;
-            }
-            let key = builder.push(facts(row));
-            for name in &row.system_names {
-                builder.push_system(key, name.clone());
-            }
+            metrics::push_imported(&mut builder, row);
         }
         remaining -= size;
         seed += 1;

@@ -219,6 +219,42 @@ fn board_outcome_name(outcome: BoardOutcome) -> &'static str {
     }
 }
 
+/// Adds a change held in memory (as `gatehouse import` or `demo-data`
+/// would store it) to `builder` the way the loaders read it back: its
+/// board decision, and the change with its systems when it was
+/// implemented. The tests and the benchmark compare the loaders with it.
+pub fn push_imported(
+    builder: &mut ChangeFramesBuilder,
+    row: &crate::domain::import::ImportedChange,
+) {
+    if let (Some(outcome), Some(decided_at)) = (row.board_outcome, row.board_decided_at) {
+        builder.push_board_decision(board_outcome_name(outcome), decided_at);
+    }
+    let Some(outcome) = row.outcome else {
+        return;
+    };
+    // Stored as its serde name, which is what the loaders read.
+    let outcome = serde_json::to_value(outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let key = builder.push(ChangeFacts {
+        change_type: row.content.change_type.clone(),
+        outcome: Some(outcome),
+        submitted_at: row.submitted_at,
+        approved_at: row.approved_at,
+        scheduled_start: row.scheduled_start,
+        scheduled_end: row.scheduled_end,
+        actual_start: row.actual_start,
+        actual_end: row.actual_end,
+        approval_due_at: row.approval_due_at,
+        has_incident: row.incident_priority().is_some(),
+    });
+    for name in &row.system_names {
+        builder.push_system(key, name);
+    }
+}
+
 /// The PostgreSQL loader: the same three queries as `load_frames_rows`,
 /// each run as `COPY (...) TO STDOUT (FORMAT binary)` and parsed by
 /// `copy::Reader` with no per-row allocation.
@@ -601,7 +637,7 @@ mod tests {
     //! and the `COPY` loader.
 
     use chrono::{DateTime, Utc};
-    use reports::{ChangeFacts, ChangeFramesBuilder, Granularity};
+    use reports::{ChangeFramesBuilder, Granularity};
     use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
     use serde_json::Value;
 
@@ -630,32 +666,7 @@ mod tests {
     fn expected_frames(policy: &Policy) -> reports::ChangeFrames {
         let mut builder = ChangeFramesBuilder::default();
         for row in demo::generate(&spec(policy)) {
-            if let (Some(outcome), Some(decided_at)) = (row.board_outcome, row.board_decided_at) {
-                builder.push_board_decision(super::board_outcome_name(outcome), decided_at);
-            }
-            if row.outcome.is_none() {
-                continue;
-            }
-            let key = builder.push(ChangeFacts {
-                change_type: row.content.change_type.clone(),
-                outcome: row.outcome.map(|o| {
-                    serde_json::to_value(o)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                }),
-                submitted_at: row.submitted_at,
-                approved_at: row.approved_at,
-                scheduled_start: row.scheduled_start,
-                scheduled_end: row.scheduled_end,
-                actual_start: row.actual_start,
-                actual_end: row.actual_end,
-                approval_due_at: row.approval_due_at,
-                has_incident: row.incident_priority().is_some(),
-            });
-            for name in &row.system_names {
-                builder.push_system(key, name);
-            }
+            super::push_imported(&mut builder, &row);
         }
         builder.finish().unwrap()
     }
