@@ -2,7 +2,7 @@
 //! variable or the optional TOML config file; precedence is
 //! flag > environment > config file > built-in default.
 
-use std::{fmt, path::PathBuf, str::FromStr};
+use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use serde::Deserialize;
 
@@ -97,6 +97,9 @@ pub struct Settings {
     /// when unset it is open, like Prometheus scrape targets usually are
     /// (it exposes counts only, never titles or personal data).
     pub metrics_token: Option<String>,
+    /// Answers to repeated queries kept until the data changes
+    /// (`http::response_cache`).
+    pub response_cache: crate::http::response_cache::CacheSettings,
     /// The clock the rules run at; only tests replace it.
     pub clock: crate::clock::Clock,
 }
@@ -115,6 +118,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("max_page_size", &self.max_page_size)
             .field("limits", &self.limits)
+            .field("response_cache", &self.response_cache)
             .field(
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
@@ -134,6 +138,7 @@ impl Default for Settings {
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             limits: Limits::default(),
             metrics_token: None,
+            response_cache: Default::default(),
             clock: crate::clock::Clock::default(),
         }
     }
@@ -172,6 +177,8 @@ struct FileSettings {
     rate_limit_per_minute: Option<u32>,
     introspection: Option<bool>,
     graphiql: Option<bool>,
+    response_cache_bytes: Option<usize>,
+    response_cache_max_age_ms: Option<u64>,
 }
 
 /// Settings as given on the command line or in the environment (clap reads
@@ -239,6 +246,13 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// Memory for answers to repeated queries, 0 to turn the cache off
+    /// [default: 33554432].
+    #[arg(long, global = true, env = "GATEHOUSE_RESPONSE_CACHE_BYTES")]
+    pub response_cache_bytes: Option<usize>,
+    /// Longest a cached answer is served, in milliseconds [default: 1000].
+    #[arg(long, global = true, env = "GATEHOUSE_RESPONSE_CACHE_MAX_AGE_MS")]
+    pub response_cache_max_age_ms: Option<u64>,
 }
 
 impl SettingsArgs {
@@ -311,6 +325,17 @@ impl SettingsArgs {
                 .clone()
                 .or(file.metrics_token)
                 .filter(|token| !token.is_empty()),
+            response_cache: crate::http::response_cache::CacheSettings {
+                max_bytes: pick(
+                    self.response_cache_bytes,
+                    file.response_cache_bytes,
+                    defaults.response_cache.max_bytes,
+                ),
+                max_age: self
+                    .response_cache_max_age_ms
+                    .or(file.response_cache_max_age_ms)
+                    .map_or(defaults.response_cache.max_age, Duration::from_millis),
+            },
             clock: defaults.clock,
         };
         if settings.max_page_size == 0 {

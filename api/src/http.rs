@@ -4,6 +4,7 @@
 mod audit_export;
 pub mod limits;
 mod reports;
+pub mod response_cache;
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use async_graphql::{ErrorExtensions, http::GraphiQLSource};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json, Router,
+    body::Bytes,
     extract::{MatchedPath, State},
     http::{HeaderMap, HeaderName, Request, StatusCode, header},
     response::{Html, IntoResponse, Response},
@@ -28,7 +30,8 @@ use crate::{
     auth,
     error::ServiceError,
     graphql::{AppSchema, context::AppState, loaders},
-    service::tokens,
+    monitoring::CacheResult,
+    service::{audit, tokens},
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -41,6 +44,8 @@ pub struct HttpState {
     pub rate_limiter: std::sync::Arc<limits::RateLimiter>,
     /// See `Settings::metrics_token`.
     pub metrics_token: Option<String>,
+    /// `None` when turned off (`Settings::response_cache`).
+    pub response_cache: Option<std::sync::Arc<response_cache::ResponseCache>>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -143,59 +148,172 @@ async fn graphql(
         }
         return response;
     }
-    let actor = match secret {
-        Some(secret) => tokens::authenticate(&state.app.db, secret).await,
-        None => Err(ServiceError::Unauthenticated),
+    let Some(secret) = secret else {
+        return authentication_failed(ServiceError::Unauthenticated);
     };
-    match actor {
-        Ok(actor) => {
-            let mut request = request.into_inner();
-            // Parsed once here; the schema executes this parsed document
-            // (a parse error is left for the schema to report).
-            let mut operation = request.operation_name.clone();
-            if let Ok(document) = request.parsed_query() {
-                let aliases = limits::count_aliases(document);
-                if aliases > state.limits.max_aliases {
-                    let body = json!({"data": null, "errors": [{
-                        "message": format!("too many aliases: {aliases} (at most {})", state.limits.max_aliases),
-                        "extensions": {"code": "VALIDATION"}}]});
-                    return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    // Read before the token and the query, so whatever they see is at
+    // least as new as the generation they are remembered under.
+    let cache = match &state.response_cache {
+        Some(cache) => audit::data_generation(&state.app.db)
+            .await
+            .ok()
+            .flatten()
+            .map(|generation| (cache.as_ref(), generation)),
+        None => None,
+    };
+    let now = state.app.clock.now();
+    let remembered = cache.and_then(|(cache, generation)| cache.caller(generation, &key, now));
+    let actor = match remembered {
+        Some(actor) => actor,
+        None => match tokens::authenticate_until(&state.app.db, secret).await {
+            Ok((actor, expires_at)) => {
+                if let Some((cache, generation)) = cache {
+                    cache.store_caller(generation, &key, actor.clone(), expires_at, now);
                 }
-                operation = operation.or_else(|| single_operation_name(document));
+                actor
             }
-            let request = request
-                .data(actor)
-                .data(loaders::for_request(&state.app.db));
-            let mut response = state.schema.execute(request).await;
-            limits::normalize_errors(&mut response.errors);
-            state
-                .app
-                .monitoring
-                .observe_graphql(operation.as_deref(), response.errors.iter().map(error_code));
-            GraphQLResponse::from(response).into_response()
+            Err(error) => return authentication_failed(error),
+        },
+    };
+    let mut request = request.into_inner();
+    let answer_key = cache.and_then(|_| cacheable_key(&key, &request));
+    if let (Some((cache, generation)), Some(answer_key)) = (cache, answer_key)
+        && let Some(answer) = cache.answer(generation, &answer_key, now)
+    {
+        let monitoring = &state.app.monitoring;
+        monitoring.observe_graphql(answer.operation.as_deref(), []);
+        monitoring.observe_response_cache(CacheResult::Hit);
+        return cached_answer(answer.body, CacheResult::Hit);
+    }
+    // Parsed once here; the schema executes this parsed document (a parse
+    // error is left for the schema to report).
+    let mut operation = request.operation_name.clone();
+    let mut is_query = false;
+    if let Ok(document) = request.parsed_query() {
+        let aliases = limits::count_aliases(document);
+        if aliases > state.limits.max_aliases {
+            let body = json!({"data": null, "errors": [{
+                "message": format!("too many aliases: {aliases} (at most {})", state.limits.max_aliases),
+                "extensions": {"code": "VALIDATION"}}]});
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
-        Err(error) => {
-            let status = match error {
-                ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
+        is_query = selects_query(document, operation.as_deref());
+        operation = operation.or_else(|| single_operation_name(document));
+    }
+    let request = request
+        .data(actor)
+        .data(loaders::for_request(&state.app.db));
+    let mut response = state.schema.execute(request).await;
+    limits::normalize_errors(&mut response.errors);
+    let monitoring = &state.app.monitoring;
+    monitoring.observe_graphql(operation.as_deref(), response.errors.iter().map(error_code));
+    // Only a query's complete answer is kept: never a mutation's, an
+    // error (it may be transient), or one that reads the audit trail
+    // (`no_cache` fields: an auditor sees what the database holds now).
+    let storable = is_query
+        && response.is_ok()
+        && response.cache_control.max_age != -1
+        && response.http_headers.is_empty();
+    match (cache, answer_key) {
+        (Some((cache, generation)), Some(answer_key)) if storable => {
+            let body = match serde_json::to_vec(&response) {
+                Ok(body) => Bytes::from(body),
+                Err(error) => {
+                    tracing::error!(%error, "a GraphQL response does not serialise");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
             };
-            let error = async_graphql::ServerError::new(error.extend().message, None);
-            let code = if status == StatusCode::UNAUTHORIZED {
-                "UNAUTHENTICATED"
-            } else {
-                "INTERNAL"
-            };
-            let body = json!({"data": null, "errors": [{"message": error.message, "extensions": {"code": code}}]});
-            let mut response = (status, Json(body)).into_response();
-            if status == StatusCode::UNAUTHORIZED {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-                );
-            }
-            response
+            cache.store_answer(generation, answer_key, body.clone(), operation, now);
+            monitoring.observe_response_cache(CacheResult::Miss);
+            cached_answer(body, CacheResult::Miss)
+        }
+        _ => {
+            monitoring.observe_response_cache(CacheResult::Bypass);
+            let mut http = GraphQLResponse::from(response).into_response();
+            http.headers_mut()
+                .insert(CACHE_STATUS, header::HeaderValue::from_static("bypass"));
+            http
         }
     }
+}
+
+/// Tells clients (and tests) whether an answer came from memory.
+const CACHE_STATUS: HeaderName = HeaderName::from_static("x-gatehouse-cache");
+
+/// The answer's key, for a request the cache can tell apart from every
+/// other (no request extensions, whose meaning the key would not cover).
+fn cacheable_key(
+    token_hash: &str,
+    request: &async_graphql::Request,
+) -> Option<response_cache::AnswerKey> {
+    if !request.extensions.is_empty() {
+        return None;
+    }
+    let variables = serde_json::to_string(&request.variables).ok()?;
+    Some(response_cache::AnswerKey::new(
+        token_hash,
+        request.operation_name.as_deref(),
+        &request.query,
+        &variables,
+    ))
+}
+
+/// A stored or storable answer, sent as `GraphQLResponse` would send it.
+fn cached_answer(body: Bytes, result: CacheResult) -> Response {
+    let mut response = Response::new(axum::body::Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/graphql-response+json"),
+    );
+    headers.insert(
+        CACHE_STATUS,
+        header::HeaderValue::from_static(result.label()),
+    );
+    response
+}
+
+/// 401 for an unknown, revoked or expired token; 503 when the database
+/// could not be asked.
+fn authentication_failed(error: ServiceError) -> Response {
+    let status = match error {
+        ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let error = async_graphql::ServerError::new(error.extend().message, None);
+    let code = if status == StatusCode::UNAUTHORIZED {
+        "UNAUTHENTICATED"
+    } else {
+        "INTERNAL"
+    };
+    let body =
+        json!({"data": null, "errors": [{"message": error.message, "extensions": {"code": code}}]});
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+        );
+    }
+    response
+}
+
+/// Whether the operation the request runs is a query (not a mutation or
+/// a subscription): the named one, or the document's only one.
+fn selects_query(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let selected = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        _ => None,
+    };
+    selected.is_some_and(|operation| operation.node.ty == OperationType::Query)
 }
 
 /// `/graphql/ws`: subscriptions over graphql-ws (`graphql-transport-ws`,

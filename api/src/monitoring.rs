@@ -33,12 +33,35 @@ pub const MAX_OPERATION_NAMES: usize = 200;
 pub const OTHER_OPERATION: &str = "other";
 pub const ANONYMOUS_OPERATION: &str = "anonymous";
 
+/// What the response cache did with a GraphQL request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    /// Answered from memory.
+    Hit,
+    /// Executed, and the answer stored.
+    Miss,
+    /// Executed, not storable: a mutation, an error, an audit read, or
+    /// writes not yet counted by the audit head.
+    Bypass,
+}
+
+impl CacheResult {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Bypass => "bypass",
+        }
+    }
+}
+
 pub struct Monitoring {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     graphql_operations: IntCounterVec,
     graphql_errors: IntCounterVec,
+    response_cache: IntCounterVec,
     db_pool: IntGaugeVec,
     db_statements: IntCounter,
     changes_by_status: IntGaugeVec,
@@ -82,6 +105,13 @@ impl Monitoring {
             ),
             &["operation", "code"],
         )?;
+        let response_cache = IntCounterVec::new(
+            Opts::new(
+                "graphql_response_cache_total",
+                "GraphQL requests by response cache result (hit | miss | bypass)",
+            ),
+            &["result"],
+        )?;
         let db_pool = IntGaugeVec::new(
             Opts::new(
                 "db_pool_connections",
@@ -121,6 +151,7 @@ impl Monitoring {
             Box::new(http_duration.clone()),
             Box::new(graphql_operations.clone()),
             Box::new(graphql_errors.clone()),
+            Box::new(response_cache.clone()),
             Box::new(db_pool.clone()),
             Box::new(db_statements.clone()),
             Box::new(changes_by_status.clone()),
@@ -137,6 +168,7 @@ impl Monitoring {
             http_duration,
             graphql_operations,
             graphql_errors,
+            response_cache,
             db_pool,
             db_statements,
             changes_by_status,
@@ -173,6 +205,13 @@ impl Monitoring {
                 .with_label_values(&[operation.as_str(), code])
                 .inc();
         }
+    }
+
+    /// Counts one request by what the response cache did with it.
+    pub fn observe_response_cache(&self, result: CacheResult) {
+        self.response_cache
+            .with_label_values(&[result.label()])
+            .inc();
     }
 
     fn operation_label(&self, operation: Option<&str>) -> String {

@@ -71,6 +71,8 @@ impl Application {
                 settings.limits.rate_limit_per_minute,
             )),
             metrics_token: settings.metrics_token.clone(),
+            response_cache: http::response_cache::ResponseCache::new(settings.response_cache)
+                .map(Arc::new),
         });
         let listener = TcpListener::bind(&settings.listen).await?;
         let address = listener.local_addr()?;

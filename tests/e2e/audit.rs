@@ -91,7 +91,7 @@ async fn the_database_refuses_to_rewrite_the_audit_trail() {
 
 /// Lifts the append-only guard, as an attacker with owner rights on the
 /// database could.
-async fn lift_guard(app: &TestApp) {
+pub async fn lift_guard(app: &TestApp) {
     let statements: &[&str] = match app.db.get_database_backend() {
         DbBackend::Postgres => {
             &["ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"]

@@ -22,6 +22,7 @@ mod metrics;
 mod operations;
 mod outage;
 mod reports;
+mod response_cache;
 mod schema;
 mod subscriptions;
 mod telemetry;

@@ -36,8 +36,8 @@ use crate::{
 
 /// Any number that no other part of Gatehouse uses as an advisory lock key.
 const AUDIT_LOCK_KEY: i64 = 0x6761_7465_6175_6474; // "gateaudt"
-/// Outbox events sealed per transaction (10 bound columns each, well under
-/// PostgreSQL's 65,535 parameters).
+/// Outbox events sealed per transaction at most (a batch travels as ten
+/// column arrays, so this bounds memory, not parameters).
 const SEAL_BATCH: u64 = 1_000;
 /// How often each PostgreSQL-backed process looks for events whose writer
 /// committed but died before sealing them.
@@ -213,18 +213,16 @@ pub async fn seal(db: &DatabaseConnection) -> ServiceResult<u64> {
         // as a whole, the events are still in the outbox, and the next
         // seal links them again, in the same order after the same head.
         // Waiting for the flush here would serialise every writer behind
-        // one disk flush per seal.
-        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-            .await?;
-        lock_chain(&txn).await?;
-        let pending = audit_outbox::Entity::find()
-            .order_by_asc(audit_outbox::Column::Id)
-            .limit(SEAL_BATCH)
-            .all(&txn)
-            .await?;
+        // one disk flush per seal. One statement with the chain's lock.
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1), set_config('synchronous_commit', 'off', true)",
+            [AUDIT_LOCK_KEY.into()],
+        ))
+        .await?;
+        let pending = take_outbox_batch(&txn).await?;
         let count = pending.len() as u64;
         if count > 0 {
-            let ids: Vec<i64> = pending.iter().map(|row| row.id).collect();
             let (mut seq, mut hash) = head(&txn).await?.unwrap_or((0, GENESIS_HASH.to_owned()));
             let mut linked = Vec::with_capacity(pending.len());
             for row in pending {
@@ -233,20 +231,10 @@ pub async fn seal(db: &DatabaseConnection) -> ServiceResult<u64> {
                 hash = event.hash.clone();
                 linked.push(event);
             }
-            audit_event::Entity::insert_many(
-                linked
-                    .iter()
-                    .map(|event| event.clone().into_active_model().reset_all()),
-            )
-            .exec(&txn)
-            .await?;
+            insert_linked(&txn, &linked).await?;
             // Live subscribers learn of the changes' writes as their events
             // join the chain, in chain order.
             events::notify_sealed(&txn, &linked).await?;
-            audit_outbox::Entity::delete_many()
-                .filter(audit_outbox::Column::Id.is_in(ids))
-                .exec(&txn)
-                .await?;
         }
         txn.commit().await?;
         sealed += count;
@@ -254,6 +242,59 @@ pub async fn seal(db: &DatabaseConnection) -> ServiceResult<u64> {
             return Ok(sealed);
         }
     }
+}
+
+/// Removes the oldest `SEAL_BATCH` outbox events and returns them oldest
+/// first (PostgreSQL, under the chain's lock). One fixed statement, so it
+/// is prepared once per connection whatever the batch holds.
+async fn take_outbox_batch(txn: &DatabaseTransaction) -> ServiceResult<Vec<audit_outbox::Model>> {
+    let mut taken = audit_outbox::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM audit_outbox WHERE id IN (SELECT id FROM audit_outbox ORDER BY id LIMIT $1) \
+         RETURNING id, occurred_at, actor_id, actor_label, action, entity_type, entity_id, payload",
+        [(SEAL_BATCH as i64).into()],
+    ))
+    .all(txn)
+    .await?;
+    taken.sort_unstable_by_key(|row| row.id);
+    Ok(taken)
+}
+
+/// Appends linked events to the chain with one fixed statement (column
+/// arrays, unnested), however many there are (PostgreSQL).
+async fn insert_linked(
+    txn: &DatabaseTransaction,
+    linked: &[audit_event::Model],
+) -> ServiceResult<()> {
+    fn column<T>(
+        linked: &[audit_event::Model],
+        value: impl Fn(&audit_event::Model) -> T,
+    ) -> Vec<T> {
+        linked.iter().map(value).collect()
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_label, action, entity_type, entity_id, payload, prev_hash, hash) \
+         SELECT seq, occurred_at, NULLIF(actor_id, '')::uuid, actor_label, action, entity_type, entity_id, payload, prev_hash, hash \
+         FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+         AS linked (seq, occurred_at, actor_id, actor_label, action, entity_type, entity_id, payload, prev_hash, hash)",
+        [
+            column(linked, |e| e.seq).into(),
+            column(linked, |e| e.occurred_at).into(),
+            // Arrays bind without NULL elements: no actor travels as ''.
+            column(linked, |e| e.actor_id.map(|id| id.to_string()).unwrap_or_default()).into(),
+            column(linked, |e| e.actor_label.clone()).into(),
+            column(linked, |e| e.action.clone()).into(),
+            column(linked, |e| e.entity_type.clone()).into(),
+            column(linked, |e| e.entity_id.clone()).into(),
+            column(linked, |e| e.payload.clone()).into(),
+            column(linked, |e| e.prev_hash.clone()).into(),
+            column(linked, |e| e.hash.clone()).into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
 
 async fn outbox_is_empty(db: &DatabaseConnection) -> ServiceResult<bool> {
@@ -323,6 +364,23 @@ pub async fn head<C: ConnectionTrait>(conn: &C) -> ServiceResult<Option<(i64, St
         .into_tuple::<(i64, String)>()
         .one(conn)
         .await?)
+}
+
+/// The state of everything Gatehouse stores, as one number: the chain's
+/// newest sequence number. Every write commits with its audit event, so
+/// every committed write moves it (the response cache keys on it). `None`
+/// while committed events wait in the outbox (PostgreSQL): those writes
+/// are visible but not yet counted. One statement, one snapshot.
+pub async fn data_generation(db: &DatabaseConnection) -> ServiceResult<Option<i64>> {
+    const SQL: &str = "SELECT COALESCE((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0) AS head, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM audit_outbox) THEN 1 ELSE 0 END AS BIGINT) AS waiting";
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), SQL))
+        .await?
+        .ok_or_else(|| ServiceError::Internal("the audit head query returned no row".into()))?;
+    let head: i64 = row.try_get("", "head")?;
+    let waiting: i64 = row.try_get("", "waiting")?;
+    Ok((waiting == 0).then_some(head))
 }
 
 /// The action of the event a retention purge leaves in the chain.

@@ -150,6 +150,7 @@ pub async fn notify_sealed(
         return Ok(());
     }
     let types = change_types(txn, published.iter().map(|event| event.entity_id.as_str())).await?;
+    let mut payloads = Vec::with_capacity(published.len());
     for audit in published {
         let Some(event) = audit
             .entity_id
@@ -159,16 +160,21 @@ pub async fn notify_sealed(
         else {
             continue;
         };
-        let payload = serde_json::to_string(&event).map_err(|e| {
+        payloads.push(serde_json::to_string(&event).map_err(|e| {
             crate::error::ServiceError::Internal(format!("encoding a change event: {e}"))
-        })?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), payload.into()],
-        ))
-        .await?;
+        })?);
     }
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    // One statement for the batch; notifications go out in array order,
+    // which is chain order.
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload",
+        [CHANNEL.into(), payloads.into()],
+    ))
+    .await?;
     Ok(())
 }
 

@@ -130,6 +130,15 @@ pub async fn list(
 /// tokens and deactivated accounts all give the same answer, so a caller
 /// learns nothing about which it was.
 pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> ServiceResult<Actor> {
+    Ok(authenticate_until(db, secret).await?.0)
+}
+
+/// [`authenticate`], also returning when the token expires (for callers
+/// that remember the result).
+pub async fn authenticate_until(
+    db: &DatabaseConnection,
+    secret: &str,
+) -> ServiceResult<(Actor, Option<DateTime<Utc>>)> {
     if secret.len() > 256 {
         return Err(ServiceError::Unauthenticated);
     }
@@ -145,10 +154,11 @@ pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> ServiceResul
     if token.revoked_at.is_some() || expired || !account.active {
         return Err(ServiceError::Unauthenticated);
     }
-    Ok(Actor {
+    let actor = Actor {
         user_id: account.id,
         roles: users::roles_of(&account),
         name: account.name,
         email: account.email,
-    })
+    };
+    Ok((actor, token.expires_at))
 }

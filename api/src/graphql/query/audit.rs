@@ -49,6 +49,9 @@ impl AuditQuery {
     /// anchor — an event's `seq` and `hash` recorded earlier, e.g. an
     /// evidence pack's `chainHead` — the chain must still reach that event
     /// with that hash, which also detects a truncated tail.
+    // Audit reads are never answered from the response cache: an auditor
+    // sees what the database holds at that moment.
+    #[graphql(cache_control(no_cache))]
     async fn verify_audit_log(
         &self,
         ctx: &Context<'_>,
@@ -69,7 +72,10 @@ impl AuditQuery {
     /// admin). For a whole period with offline re-verification, export an
     /// evidence pack instead (`GET /audit/export`).
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "(first.or(last).unwrap_or(20).max(1) as usize) * child_complexity + 1")]
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).max(1) as usize) * child_complexity + 1",
+        cache_control(no_cache)
+    )]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

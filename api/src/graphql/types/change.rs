@@ -347,6 +347,7 @@ impl Change {
         )
     }
     /// Every audit event of this change, oldest first.
+    #[graphql(cache_control(no_cache))]
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::AuditEvent>> {
         let loader = ctx.data::<Loaders>()?;
         Ok(loader

@@ -1,0 +1,374 @@
+//! Answers to repeated GraphQL queries, kept until the data changes.
+//!
+//! Every write Gatehouse makes commits together with its audit event, so
+//! the audit chain's head (its newest sequence number) names the state of
+//! all the data a query can read: the *generation*. An answer is stored
+//! under the generation read *before* its query ran and served only while
+//! that is still the newest generation seen. A write that committed while
+//! the query ran may show in the stored answer (newer than its generation,
+//! never older), and once the write moves the head no later request is
+//! served anything stored before it. Generations only move forward here,
+//! so a slow request that read an older head cannot bring old answers back.
+//!
+//! Answers are kept per token (what a query returns depends on who asks)
+//! and for at most `max_age` by the application clock, which bounds how
+//! long a time-dependent answer (an overdue flag) or a database edited
+//! behind Gatehouse's back can be served. The tokens themselves are kept
+//! the same way, so a cached request costs one statement (the head).
+//!
+//! Pure bookkeeping; the HTTP layer decides what is cacheable.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Mutex, PoisonError},
+};
+
+use axum::body::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Actor;
+
+/// Tokens remembered per generation; beyond this the list starts over
+/// (each is one request's database lookup away).
+const MAX_CALLERS: usize = 10_000;
+/// No single answer may take more than this share of the budget.
+const MAX_ANSWER_SHARE: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Memory for stored answers; 0 turns the cache off.
+    pub max_bytes: usize,
+    /// Longest an answer or a token is served from memory.
+    pub max_age: std::time::Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 32 * 1024 * 1024,
+            max_age: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// What identifies one answer: the token asking and the request as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AnswerKey([u8; 32]);
+
+impl AnswerKey {
+    /// `token_hash` is the stored form of the bearer token (never the
+    /// secret); `variables` the request's variables as JSON text.
+    pub fn new(token_hash: &str, operation: Option<&str>, query: &str, variables: &str) -> Self {
+        let mut digest = Sha256::new();
+        // Length-prefixed, so no two different requests encode alike.
+        for part in [token_hash, operation.unwrap_or_default(), query, variables] {
+            digest.update((part.len() as u64).to_le_bytes());
+            digest.update(part.as_bytes());
+        }
+        digest.update([u8::from(operation.is_some())]);
+        Self(digest.finalize().into())
+    }
+}
+
+/// A stored answer: the response body exactly as first sent.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: Bytes,
+    /// The operation name, for the per-operation request counters.
+    pub operation: Option<String>,
+    stored_at: DateTime<Utc>,
+}
+
+struct Caller {
+    actor: Actor,
+    token_expires_at: Option<DateTime<Utc>>,
+    stored_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Entries {
+    /// The newest generation seen; everything below belongs to it.
+    generation: i64,
+    answers: HashMap<AnswerKey, Answer>,
+    /// Oldest first, for eviction when the memory budget is spent.
+    stored_order: VecDeque<AnswerKey>,
+    bytes: usize,
+    callers: HashMap<String, Caller>,
+}
+
+impl Entries {
+    /// Moves to `generation` if it is newer, dropping everything stored
+    /// for older ones; false when `generation` is older than the newest.
+    fn is_current(&mut self, generation: i64) -> bool {
+        if generation > self.generation {
+            *self = Entries {
+                generation,
+                ..Entries::default()
+            };
+        }
+        generation == self.generation
+    }
+}
+
+pub struct ResponseCache {
+    settings: CacheSettings,
+    max_age: Duration,
+    entries: Mutex<Entries>,
+}
+
+impl ResponseCache {
+    /// `None` when the settings turn the cache off.
+    pub fn new(settings: CacheSettings) -> Option<Self> {
+        let max_age = Duration::from_std(settings.max_age).ok()?;
+        (settings.max_bytes > 0 && max_age > Duration::zero()).then(|| Self {
+            settings,
+            max_age,
+            entries: Mutex::new(Entries::default()),
+        })
+    }
+
+    fn fresh(&self, stored_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        // A clock moved backwards makes nothing fresh.
+        stored_at <= now && now - stored_at < self.max_age
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The answer stored for `key` in this generation, if still fresh.
+    pub fn answer(&self, generation: i64, key: &AnswerKey, now: DateTime<Utc>) -> Option<Answer> {
+        let mut entries = self.entries();
+        if !entries.is_current(generation) {
+            return None;
+        }
+        entries
+            .answers
+            .get(key)
+            .filter(|answer| self.fresh(answer.stored_at, now))
+            .cloned()
+    }
+
+    /// Stores an answer computed after reading `generation`. Ignored when a
+    /// newer generation has been seen meanwhile (the answer may be stale),
+    /// or when the answer alone would take too much of the budget.
+    pub fn store_answer(
+        &self,
+        generation: i64,
+        key: AnswerKey,
+        body: Bytes,
+        operation: Option<String>,
+        now: DateTime<Utc>,
+    ) {
+        let size = body.len();
+        if size > self.settings.max_bytes / MAX_ANSWER_SHARE {
+            return;
+        }
+        let mut entries = self.entries();
+        if !entries.is_current(generation) {
+            return;
+        }
+        let answer = Answer {
+            body,
+            operation,
+            stored_at: now,
+        };
+        match entries.answers.insert(key, answer) {
+            // Replaced in place: it keeps its (older) place in the order.
+            Some(replaced) => entries.bytes -= replaced.body.len(),
+            None => entries.stored_order.push_back(key),
+        }
+        entries.bytes += size;
+        while entries.bytes > self.settings.max_bytes {
+            let Some(oldest) = entries.stored_order.pop_front() else {
+                break;
+            };
+            if let Some(evicted) = entries.answers.remove(&oldest) {
+                entries.bytes -= evicted.body.len();
+            }
+        }
+    }
+
+    /// The account a token authenticated as in this generation, while the
+    /// token has not expired and the entry is fresh.
+    pub fn caller(&self, generation: i64, token_hash: &str, now: DateTime<Utc>) -> Option<Actor> {
+        let mut entries = self.entries();
+        if !entries.is_current(generation) {
+            return None;
+        }
+        entries
+            .callers
+            .get(token_hash)
+            .filter(|caller| self.fresh(caller.stored_at, now))
+            .filter(|caller| {
+                caller
+                    .token_expires_at
+                    .is_none_or(|expiry| Utc::now() < expiry)
+            })
+            .map(|caller| caller.actor.clone())
+    }
+
+    /// Remembers a successful token lookup made after reading `generation`.
+    pub fn store_caller(
+        &self,
+        generation: i64,
+        token_hash: &str,
+        actor: Actor,
+        token_expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
+        let mut entries = self.entries();
+        if !entries.is_current(generation) {
+            return;
+        }
+        if entries.callers.len() >= MAX_CALLERS {
+            entries.callers.clear();
+        }
+        entries.callers.insert(
+            token_hash.to_owned(),
+            Caller {
+                actor,
+                token_expires_at,
+                stored_at: now,
+            },
+        );
+    }
+
+    /// Memory held by stored answers, in bytes.
+    pub fn stored_bytes(&self) -> usize {
+        self.entries().bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(max_bytes: usize) -> ResponseCache {
+        ResponseCache::new(CacheSettings {
+            max_bytes,
+            max_age: std::time::Duration::from_secs(1),
+        })
+        .unwrap()
+    }
+
+    fn key(query: &str) -> AnswerKey {
+        AnswerKey::new("token-hash", None, query, "{}")
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    fn body(answer: Option<Answer>) -> Option<Bytes> {
+        answer.map(|answer| answer.body)
+    }
+
+    #[test]
+    fn zero_bytes_or_zero_age_turns_the_cache_off() {
+        let off = |max_bytes, max_age| ResponseCache::new(CacheSettings { max_bytes, max_age });
+        assert!(off(0, std::time::Duration::from_secs(1)).is_none());
+        assert!(off(1024, std::time::Duration::ZERO).is_none());
+        assert!(off(1024, std::time::Duration::from_millis(1)).is_some());
+    }
+
+    #[test]
+    fn an_answer_is_served_in_its_generation_only() {
+        let cache = cache(1024);
+        cache.store_answer(7, key("q"), Bytes::from_static(b"seven"), None, at(0));
+        assert_eq!(
+            body(cache.answer(7, &key("q"), at(0))),
+            Some(Bytes::from_static(b"seven"))
+        );
+        // A write moved the head: the answer is gone for good.
+        assert!(cache.answer(8, &key("q"), at(0)).is_none());
+        assert!(cache.answer(7, &key("q"), at(0)).is_none());
+        assert_eq!(cache.stored_bytes(), 0);
+    }
+
+    #[test]
+    fn a_request_that_read_an_older_head_neither_stores_nor_brings_old_answers_back() {
+        let cache = cache(1024);
+        cache.store_answer(8, key("q"), Bytes::from_static(b"eight"), None, at(0));
+        // Stored after reading head 7: computed before the write of 8 maybe.
+        cache.store_answer(7, key("old"), Bytes::from_static(b"seven"), None, at(0));
+        assert!(cache.answer(7, &key("old"), at(0)).is_none());
+        assert!(cache.answer(8, &key("old"), at(0)).is_none());
+        assert!(cache.answer(7, &key("q"), at(0)).is_none());
+        assert_eq!(
+            body(cache.answer(8, &key("q"), at(0))),
+            Some(Bytes::from_static(b"eight"))
+        );
+    }
+
+    #[test]
+    fn answers_expire_after_max_age_and_when_the_clock_goes_back() {
+        let cache = cache(1024);
+        cache.store_answer(1, key("q"), Bytes::from_static(b"a"), None, at(10));
+        assert!(cache.answer(1, &key("q"), at(10)).is_some());
+        assert!(cache.answer(1, &key("q"), at(11)).is_none());
+        assert!(cache.answer(1, &key("q"), at(9)).is_none());
+    }
+
+    #[test]
+    fn answers_are_kept_apart_by_token_operation_query_and_variables() {
+        let keys = [
+            AnswerKey::new("token-a", None, "q", "{}"),
+            AnswerKey::new("token-b", None, "q", "{}"),
+            AnswerKey::new("token-a", Some("Page"), "q", "{}"),
+            AnswerKey::new("token-a", Some(""), "q", "{}"),
+            AnswerKey::new("token-a", None, "q2", "{}"),
+            AnswerKey::new("token-a", None, "q", "{\"first\":1}"),
+            // Moving text from one part into the next is another request.
+            AnswerKey::new("token-a", None, "q{", "}"),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn the_oldest_answers_make_room_within_the_memory_budget() {
+        let cache = cache(40);
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            cache.store_answer(
+                1,
+                key(name),
+                Bytes::from(vec![b'x'; 10]),
+                None,
+                at(i as i64 / 10),
+            );
+        }
+        assert_eq!(cache.stored_bytes(), 40);
+        cache.store_answer(1, key("e"), Bytes::from(vec![b'x'; 10]), None, at(0));
+        assert_eq!(cache.stored_bytes(), 40);
+        assert!(cache.answer(1, &key("a"), at(0)).is_none());
+        assert!(cache.answer(1, &key("b"), at(0)).is_some());
+        assert!(cache.answer(1, &key("e"), at(0)).is_some());
+        // An answer over a quarter of the budget is never kept.
+        cache.store_answer(1, key("big"), Bytes::from(vec![b'x'; 11]), None, at(0));
+        assert!(cache.answer(1, &key("big"), at(0)).is_none());
+        // Storing the same key again replaces it without double counting.
+        cache.store_answer(1, key("e"), Bytes::from(vec![b'y'; 5]), None, at(0));
+        assert_eq!(cache.stored_bytes(), 35);
+    }
+
+    #[test]
+    fn a_token_is_remembered_per_generation_until_it_expires() {
+        let cache = cache(1024);
+        let actor = Actor::for_tests(&["requester"]);
+        cache.store_caller(3, "hash", actor.clone(), None, at(0));
+        assert_eq!(cache.caller(3, "hash", at(0)), Some(actor.clone()));
+        assert!(cache.caller(3, "other", at(0)).is_none());
+        assert!(cache.caller(3, "hash", at(1)).is_none());
+        // Revoking a token is a write: the next generation asks the database.
+        assert!(cache.caller(4, "hash", at(0)).is_none());
+
+        let expired = Utc::now() - Duration::seconds(1);
+        cache.store_caller(4, "hash", actor, Some(expired), at(0));
+        assert!(cache.caller(4, "hash", at(0)).is_none());
+    }
+}
