@@ -5,8 +5,14 @@
 #
 #   (a) list:      the 50-item `changes` page with nested fields
 #                  (requester, systems, approvals with approvers, evidence,
-#                  incidents, reviews), 32 connections
-#   (b) mutations: a mix of createChange and recordEvidence, 32 connections
+#                  incidents, reviews), 32 connections; repeated, so after
+#                  the first request it is answered by the response cache
+#   (b) list-uncached: (a) against a server started with the response
+#                  cache off (GATEHOUSE_RESPONSE_CACHE_BYTES=0)
+#   (c) list-during-writes: (a) while one more connection writes without
+#                  pause (the mix of (d)), so the cache keeps being emptied
+#   (d) mutations: a mix of createChange and recordEvidence, 32 connections
+#   (e) mutations-uncached: (d) again, the response cache off
 #
 # It creates its own database (gh_load_<random>) on the PostgreSQL server of
 # LOAD_POSTGRES_URL, seeds it with `gatehouse demo-data`, starts a release
@@ -68,12 +74,23 @@ TOKEN="$("$GATEHOUSE" tokens issue --user load@example.com --name load 2>/dev/nu
 # (freshly bulk-loaded tables have neither: seq scans and heap visits).
 psql "$DB_URL" -qc "VACUUM ANALYZE" >/dev/null
 
-"$GATEHOUSE" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+# start_server [VAR=value ...]: the release build with extra settings.
+start_server() {
+  env "$@" "$GATEHOUSE" serve >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "the server did not start" >&2
+  return 1
+}
+stop_server() {
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+start_server
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
@@ -162,9 +179,32 @@ run() {
 }
 
 # A short warm-up so connection pools and caches are filled.
-wrk -t2 -c"$CONNECTIONS" -d5s -s "$WORK/list.lua" "$URL" >/dev/null
+warm_up() { wrk -t2 -c"$CONNECTIONS" -d5s -s "$WORK/list.lua" "$URL" >/dev/null; }
+warm_up
 run list "$WORK/list.lua"
+
+# The same page with the response cache off, before any writes grow the
+# table (the mutation runs add thousands of changes).
+stop_server
+start_server GATEHOUSE_RESPONSE_CACHE_BYTES=0
+warm_up
+run list-uncached "$WORK/list.lua"
+stop_server
+start_server
+warm_up
+
+# One writer beside the readers; its own figures are not the point.
+wrk -t1 -c1 -d"$((DURATION + 2))s" --timeout 10s -s "$WORK/mix.lua" "$URL" >"$WORK/writer.out" &
+WRITER_PID=$!
+run list-during-writes "$WORK/list.lua"
+wait "$WRITER_PID"
+echo "   the writer beside it: $(grep -E 'Requests/sec' "$WORK/writer.out" | tr -s ' ')"
+curl -fsS "http://127.0.0.1:$PORT/metrics" | grep '^gatehouse_graphql_response_cache_total' | sed 's/^/   /'
 run mutations "$WORK/mix.lua"
+# The mix again with the cache off: what the cache costs writers.
+stop_server
+start_server GATEHOUSE_RESPONSE_CACHE_BYTES=0
+run mutations-uncached "$WORK/mix.lua"
 
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); PostgreSQL $(psql "$ADMIN_URL" -Atc 'SHOW server_version')"

@@ -30,6 +30,7 @@ use crate::{
     auth,
     error::ServiceError,
     graphql::{AppSchema, context::AppState, loaders},
+    http::response_cache::Lookup,
     monitoring::CacheResult,
     service::{audit, tokens},
 };
@@ -151,15 +152,36 @@ async fn graphql(
     let Some(secret) = secret else {
         return authentication_failed(ServiceError::Unauthenticated);
     };
+    let mut request = request.into_inner();
+    let answer_key = state
+        .response_cache
+        .as_ref()
+        .and_then(|_| cacheable_key(&key, &request));
+    // A request whose answer is held is a query the cache has seen (its
+    // limits were checked then); any other cacheable one is parsed first,
+    // so that a mutation does not pay for reading the audit head. Not a
+    // large document: before authentication, parsing must cost a stranger
+    // no more than the token lookup does.
+    let held = match (&state.response_cache, &answer_key) {
+        (Some(cache), Some(answer_key)) => cache.holds(answer_key),
+        _ => false,
+    };
+    let operation_name = request.operation_name.clone();
+    let is_query = held
+        || (answer_key.is_some()
+            && request.query.len() <= PARSE_BEFORE_AUTHENTICATION_MAX
+            && request
+                .parsed_query()
+                .is_ok_and(|document| selects_query(document, operation_name.as_deref())));
     // Read before the token and the query, so whatever they see is at
     // least as new as the generation they are remembered under.
     let cache = match &state.response_cache {
-        Some(cache) => audit::data_generation(&state.app.db)
+        Some(cache) if is_query => audit::data_generation(&state.app.db)
             .await
             .ok()
             .flatten()
             .map(|generation| (cache.as_ref(), generation)),
-        None => None,
+        _ => None,
     };
     let now = state.app.clock.now();
     let remembered = cache.and_then(|(cache, generation)| cache.caller(generation, &key, now));
@@ -175,20 +197,34 @@ async fn graphql(
             Err(error) => return authentication_failed(error),
         },
     };
-    let mut request = request.into_inner();
-    let answer_key = cache.and_then(|_| cacheable_key(&key, &request));
-    if let (Some((cache, generation)), Some(answer_key)) = (cache, answer_key)
-        && let Some(answer) = cache.answer(generation, &answer_key, now)
-    {
-        let monitoring = &state.app.monitoring;
-        monitoring.observe_graphql(answer.operation.as_deref(), []);
-        monitoring.observe_response_cache(CacheResult::Hit);
-        return cached_answer(answer.body, CacheResult::Hit);
+    let monitoring = &state.app.monitoring;
+    let mut flight = None;
+    if let (Some((cache, generation)), Some(answer_key)) = (cache, answer_key) {
+        let mut waited = false;
+        loop {
+            match cache.lookup(generation, &answer_key, now) {
+                Lookup::Hit(answer) => {
+                    monitoring.observe_graphql(answer.operation.as_deref(), []);
+                    monitoring.observe_response_cache(CacheResult::Hit);
+                    return cached_answer(answer.body, CacheResult::Hit);
+                }
+                // Once: if that request's answer was not storable, this
+                // one computes its own rather than queueing again.
+                Lookup::Wait(mut done) if !waited => {
+                    waited = true;
+                    let _ = done.changed().await;
+                }
+                Lookup::Wait(_) => break,
+                Lookup::Compute(leading) => {
+                    flight = leading;
+                    break;
+                }
+            }
+        }
     }
-    // Parsed once here; the schema executes this parsed document (a parse
-    // error is left for the schema to report).
-    let mut operation = request.operation_name.clone();
-    let mut is_query = false;
+    // Parsed once (above, or here); the schema executes this parsed
+    // document (a parse error is left for the schema to report).
+    let mut operation = operation_name;
     if let Ok(document) = request.parsed_query() {
         let aliases = limits::count_aliases(document);
         if aliases > state.limits.max_aliases {
@@ -197,7 +233,6 @@ async fn graphql(
                 "extensions": {"code": "VALIDATION"}}]});
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
-        is_query = selects_query(document, operation.as_deref());
         operation = operation.or_else(|| single_operation_name(document));
     }
     let request = request
@@ -205,7 +240,6 @@ async fn graphql(
         .data(loaders::for_request(&state.app.db));
     let mut response = state.schema.execute(request).await;
     limits::normalize_errors(&mut response.errors);
-    let monitoring = &state.app.monitoring;
     monitoring.observe_graphql(operation.as_deref(), response.errors.iter().map(error_code));
     // Only a query's complete answer is kept: never a mutation's, an
     // error (it may be transient), or one that reads the audit trail
@@ -214,7 +248,7 @@ async fn graphql(
         && response.is_ok()
         && response.cache_control.max_age != -1
         && response.http_headers.is_empty();
-    match (cache, answer_key) {
+    let answer = match (cache, answer_key) {
         (Some((cache, generation)), Some(answer_key)) if storable => {
             let body = match serde_json::to_vec(&response) {
                 Ok(body) => Bytes::from(body),
@@ -234,8 +268,15 @@ async fn graphql(
                 .insert(CACHE_STATUS, header::HeaderValue::from_static("bypass"));
             http
         }
-    }
+    };
+    // Stored (or not storable): whoever waits for this answer looks again.
+    drop(flight);
+    answer
 }
+
+/// The largest query text parsed before its token is checked (larger
+/// ones are parsed after, and not cached).
+const PARSE_BEFORE_AUTHENTICATION_MAX: usize = 16 * 1024;
 
 /// Tells clients (and tests) whether an answer came from memory.
 const CACHE_STATUS: HeaderName = HeaderName::from_static("x-gatehouse-cache");

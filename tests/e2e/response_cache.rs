@@ -275,3 +275,27 @@ async fn the_cache_can_be_switched_off() {
         assert_eq!(page_titles(&app, ADMIN_TOKEN).await.0, "bypass");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_for_a_missing_answer_compute_it_once() {
+    let app = spawn_app().await;
+    let requester = app.user("Rex Requester", &["requester"]).await;
+    app.create_change(&requester.token, json!({})).await;
+    settle(&app).await;
+    let requests = (0..16).map(|_| post(&app, ADMIN_TOKEN, PAGE, json!({})));
+    let responses = futures::future::join_all(requests).await;
+    let misses = responses
+        .iter()
+        .filter(|(_, cache, _)| cache == "miss")
+        .count();
+    let hits = responses
+        .iter()
+        .filter(|(_, cache, _)| cache == "hit")
+        .count();
+    assert_eq!(
+        (misses, hits),
+        (1, 15),
+        "one computes, the others wait for it"
+    );
+    assert!(responses.iter().all(|(_, _, body)| *body == responses[0].2));
+}

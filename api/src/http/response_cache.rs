@@ -16,12 +16,19 @@
 //! behind Gatehouse's back can be served. The tokens themselves are kept
 //! the same way, so a cached request costs one statement (the head).
 //!
-//! Pure bookkeeping; the HTTP layer decides what is cacheable.
+//! When an answer is missing or expired, the first request for it computes
+//! it and the others asking at the same time wait for that one answer
+//! instead of each computing their own (all 32 connections of a dashboard
+//! wall would otherwise recompute a page together once a second).
+//!
+//! Bookkeeping only; the HTTP layer decides what is cacheable.
 
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Mutex, PoisonError},
 };
+
+use tokio::sync::watch;
 
 use axum::body::Bytes;
 use chrono::{DateTime, Duration, Utc};
@@ -86,6 +93,13 @@ struct Caller {
     stored_at: DateTime<Utc>,
 }
 
+/// An answer being computed: waiters hold the receiver, which reports
+/// when the computing request's [`Flight`] ends (stored or not).
+struct InFlight {
+    id: u64,
+    done: watch::Receiver<()>,
+}
+
 #[derive(Default)]
 struct Entries {
     /// The newest generation seen; everything below belongs to it.
@@ -95,6 +109,8 @@ struct Entries {
     stored_order: VecDeque<AnswerKey>,
     bytes: usize,
     callers: HashMap<String, Caller>,
+    in_flight: HashMap<AnswerKey, InFlight>,
+    flights_started: u64,
 }
 
 impl Entries {
@@ -104,10 +120,50 @@ impl Entries {
         if generation > self.generation {
             *self = Entries {
                 generation,
+                // Ids stay unique across generations (see `Flight::drop`).
+                flights_started: self.flights_started,
                 ..Entries::default()
             };
         }
         generation == self.generation
+    }
+}
+
+/// What to do about a request's answer.
+pub enum Lookup<'a> {
+    /// Stored and fresh: send it.
+    Hit(Answer),
+    /// Another request is computing it: wait until its flight ends
+    /// (`changed()` returns, with an error when it ended), then look again.
+    Wait(watch::Receiver<()>),
+    /// Compute it. With a flight, this request is the one others wait for:
+    /// store the answer, then drop the flight. Without one (the request
+    /// read an older head than the newest seen) the answer is not stored.
+    Compute(Option<Flight<'a>>),
+}
+
+/// The computing of one answer that other requests may be waiting for;
+/// dropping it (answer stored, not storable, or the request abandoned)
+/// wakes them.
+pub struct Flight<'a> {
+    cache: &'a ResponseCache,
+    key: AnswerKey,
+    id: u64,
+    _done: watch::Sender<()>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut entries = self.cache.entries();
+        // Only our own: a newer generation may have a flight for the key.
+        if entries
+            .in_flight
+            .get(&self.key)
+            .is_some_and(|f| f.id == self.id)
+        {
+            entries.in_flight.remove(&self.key);
+        }
+        // `_done` drops after this, waking the waiters to look again.
     }
 }
 
@@ -129,25 +185,50 @@ impl ResponseCache {
     }
 
     fn fresh(&self, stored_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        // A clock moved backwards makes nothing fresh.
-        stored_at <= now && now - stored_at < self.max_age
+        // Either way: a request that read the clock just before the one
+        // that stored the answer finds it fresh too, and a clock stepped
+        // far back does not make old answers fresh for longer.
+        (now - stored_at).abs() < self.max_age
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The answer stored for `key` in this generation, if still fresh.
-    pub fn answer(&self, generation: i64, key: &AnswerKey, now: DateTime<Utc>) -> Option<Answer> {
+    /// Whether an answer for `key` is held (fresh or not, of the newest
+    /// generation seen): such a request is a cacheable query.
+    pub fn holds(&self, key: &AnswerKey) -> bool {
+        self.entries().answers.contains_key(key)
+    }
+
+    /// The fresh answer for `key` in this generation, or who computes it.
+    pub fn lookup(&self, generation: i64, key: &AnswerKey, now: DateTime<Utc>) -> Lookup<'_> {
         let mut entries = self.entries();
         if !entries.is_current(generation) {
-            return None;
+            return Lookup::Compute(None);
         }
-        entries
+        if let Some(answer) = entries
             .answers
             .get(key)
-            .filter(|answer| self.fresh(answer.stored_at, now))
-            .cloned()
+            .filter(|a| self.fresh(a.stored_at, now))
+        {
+            return Lookup::Hit(answer.clone());
+        }
+        if let Some(flight) = entries.in_flight.get(key) {
+            return Lookup::Wait(flight.done.clone());
+        }
+        entries.flights_started += 1;
+        let id = entries.flights_started;
+        let (sender, receiver) = watch::channel(());
+        entries
+            .in_flight
+            .insert(*key, InFlight { id, done: receiver });
+        Lookup::Compute(Some(Flight {
+            cache: self,
+            key: *key,
+            id,
+            _done: sender,
+        }))
     }
 
     /// Stores an answer computed after reading `generation`. Ignored when a
@@ -261,6 +342,21 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
     }
 
+    /// The fresh answer, as a request would find it (a flight started for
+    /// a missing one ends right away).
+    trait AnswerOf {
+        fn answer(&self, generation: i64, key: &AnswerKey, now: DateTime<Utc>) -> Option<Answer>;
+    }
+
+    impl AnswerOf for ResponseCache {
+        fn answer(&self, generation: i64, key: &AnswerKey, now: DateTime<Utc>) -> Option<Answer> {
+            match self.lookup(generation, key, now) {
+                Lookup::Hit(answer) => Some(answer),
+                _ => None,
+            }
+        }
+    }
+
     fn body(answer: Option<Answer>) -> Option<Bytes> {
         answer.map(|answer| answer.body)
     }
@@ -303,11 +399,14 @@ mod tests {
     }
 
     #[test]
-    fn answers_expire_after_max_age_and_when_the_clock_goes_back() {
+    fn answers_expire_after_max_age_either_way_of_the_clock() {
         let cache = cache(1024);
         cache.store_answer(1, key("q"), Bytes::from_static(b"a"), None, at(10));
         assert!(cache.answer(1, &key("q"), at(10)).is_some());
         assert!(cache.answer(1, &key("q"), at(11)).is_none());
+        // Read the clock a moment before the request that stored it.
+        let just_before = at(10) - Duration::milliseconds(500);
+        assert!(cache.answer(1, &key("q"), just_before).is_some());
         assert!(cache.answer(1, &key("q"), at(9)).is_none());
     }
 
@@ -354,6 +453,64 @@ mod tests {
         // Storing the same key again replaces it without double counting.
         cache.store_answer(1, key("e"), Bytes::from(vec![b'y'; 5]), None, at(0));
         assert_eq!(cache.stored_bytes(), 35);
+    }
+
+    #[tokio::test]
+    async fn one_request_computes_a_missing_answer_while_the_others_wait_for_it() {
+        let cache = cache(1024);
+        let Lookup::Compute(Some(flight)) = cache.lookup(1, &key("q"), at(0)) else {
+            panic!("the first request computes");
+        };
+        let Lookup::Wait(mut waiting) = cache.lookup(1, &key("q"), at(0)) else {
+            panic!("the second waits");
+        };
+        // Another query is not held up by this one.
+        assert!(matches!(
+            cache.lookup(1, &key("other"), at(0)),
+            Lookup::Compute(Some(_))
+        ));
+        cache.store_answer(1, key("q"), Bytes::from_static(b"page"), None, at(0));
+        drop(flight);
+        assert!(waiting.changed().await.is_err(), "the flight ended");
+        let Lookup::Hit(answer) = cache.lookup(1, &key("q"), at(0)) else {
+            panic!("stored by the flight");
+        };
+        assert_eq!(answer.body, Bytes::from_static(b"page"));
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_flight_wakes_its_waiters_and_the_next_request_computes() {
+        let cache = cache(1024);
+        let Lookup::Compute(Some(flight)) = cache.lookup(1, &key("q"), at(0)) else {
+            panic!("the first request computes");
+        };
+        let Lookup::Wait(mut waiting) = cache.lookup(1, &key("q"), at(0)) else {
+            panic!("the second waits");
+        };
+        drop(flight);
+        assert!(waiting.changed().await.is_err());
+        assert!(matches!(
+            cache.lookup(1, &key("q"), at(0)),
+            Lookup::Compute(Some(_))
+        ));
+    }
+
+    #[test]
+    fn a_flight_of_an_older_generation_does_not_end_a_newer_one() {
+        let cache = cache(1024);
+        let Lookup::Compute(Some(old)) = cache.lookup(1, &key("q"), at(0)) else {
+            panic!("computes");
+        };
+        let Lookup::Compute(Some(_new)) = cache.lookup(2, &key("q"), at(0)) else {
+            panic!("a write moved the head: computed again");
+        };
+        // A request that read the older head computes without storing.
+        assert!(matches!(
+            cache.lookup(1, &key("q"), at(0)),
+            Lookup::Compute(None)
+        ));
+        drop(old);
+        assert!(matches!(cache.lookup(2, &key("q"), at(0)), Lookup::Wait(_)));
     }
 
     #[test]
