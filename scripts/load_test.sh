@@ -193,13 +193,25 @@ stop_server
 start_server
 warm_up
 
+cache_counts() {
+  curl -fsS "http://127.0.0.1:$PORT/metrics" | grep '^gatehouse_graphql_response_cache_total' || true
+}
 # One writer beside the readers; its own figures are not the point.
+cache_counts >"$WORK/cache.before"
 wrk -t1 -c1 -d"$((DURATION + 2))s" --timeout 10s -s "$WORK/mix.lua" "$URL" >"$WORK/writer.out" &
 WRITER_PID=$!
 run list-during-writes "$WORK/list.lua"
 wait "$WRITER_PID"
 echo "   the writer beside it: $(grep -E 'Requests/sec' "$WORK/writer.out" | tr -s ' ')"
-curl -fsS "http://127.0.0.1:$PORT/metrics" | grep '^gatehouse_graphql_response_cache_total' | sed 's/^/   /'
+cache_counts >"$WORK/cache.after"
+python3 - "$WORK/cache.before" "$WORK/cache.after" <<'EOF'
+import re, sys
+def counts(path):
+    return {m[1]: float(m[2]) for m in re.finditer(r'result="(\w+)"\} (\S+)', open(path).read())}
+before, after = counts(sys.argv[1]), counts(sys.argv[2])
+print("   response cache during this run (readers and writer):",
+      ", ".join(f"{k} {int(after[k] - before.get(k, 0))}" for k in sorted(after)))
+EOF
 run mutations "$WORK/mix.lua"
 # The mix again with the cache off: what the cache costs writers.
 stop_server
