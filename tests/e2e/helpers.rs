@@ -240,3 +240,52 @@ pub fn python() -> String {
         })
         .clone()
 }
+
+/// A `gatehouse serve` process of the built binary (for what an in-process
+/// server cannot show: another process, signals, exporters); killed when
+/// dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base_url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Starts `gatehouse serve` on a free port with the test admin token and
+/// `envs` added, nothing `OTEL_*` inherited from the developer's shell.
+pub fn serve(database_url: &str, envs: &[(&str, &str)]) -> Server {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GATEHOUSE_DATABASE_URL", database_url)
+        .env("GATEHOUSE_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(envs.iter().copied());
+    let mut child = command.spawn().expect("gatehouse serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
+    let base_url = loop {
+        let line = lines.next().expect("serve prints its address").unwrap();
+        if let Some(rest) = line.strip_prefix("Gatehouse listening on ") {
+            break rest.trim_end_matches("/graphql").to_owned();
+        }
+    };
+    Server { child, base_url }
+}

@@ -3,19 +3,14 @@
 //! two server processes sharing the database; on SQLite (one process by
 //! design) both roles are the same server.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    sync::Mutex,
-};
+use std::{path::PathBuf, process::Command, sync::Mutex};
 
 use futures::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, postgres_admin_url, spawn_app};
+use crate::helpers::{TestApp, postgres_admin_url, serve, spawn_app};
 
 fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node")
@@ -36,44 +31,12 @@ fn ensure_node_modules() {
     assert!(status.success(), "npm ci in tests/node failed");
 }
 
-/// A second Gatehouse process; killed when dropped.
-struct Server {
-    child: Child,
-    base_url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn serve(database_url: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("GATEHOUSE_DATABASE_URL", database_url)
-        .env("GATEHOUSE_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("gatehouse serve starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
-    let base_url = loop {
-        let line = lines.next().expect("serve prints its address").unwrap();
-        if let Some(rest) = line.strip_prefix("Gatehouse listening on ") {
-            break rest.trim_end_matches("/graphql").to_owned();
-        }
-    };
-    Server { child, base_url }
-}
-
 #[tokio::test]
 async fn graphql_ws_client_receives_committed_events_from_another_process() {
     ensure_node_modules();
     let a = spawn_app().await;
     let requester = a.user("Rita Requester", &["requester"]).await;
-    let second = postgres_admin_url().map(|_| serve(&a.database_url));
+    let second = postgres_admin_url().map(|_| serve(&a.database_url, &[]));
     let b_url = second
         .as_ref()
         .map_or_else(|| a.base_url.clone(), |s| s.base_url.clone());
@@ -222,7 +185,7 @@ async fn events_committed_while_the_listener_is_away_are_replayed_once() {
     };
     let a: TestApp = spawn_app().await;
     let requester = a.user("Rita Requester", &["requester"]).await;
-    let b = serve(&a.database_url);
+    let b = serve(&a.database_url, &[]);
     let mut socket = subscribe(&a.base_url, &requester.token).await;
     let wait = std::time::Duration::from_secs(15);
 

@@ -4,8 +4,7 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -19,7 +18,7 @@ use opentelemetry_proto::tonic::{
 use prost::Message;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, fresh_database_url, postgres_admin_url};
+use crate::helpers::{ADMIN_TOKEN, Server, fresh_database_url, postgres_admin_url, serve};
 
 /// Spans received, with the `service.name` and other resource attributes
 /// of the batch each came in.
@@ -86,24 +85,7 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
         .and_then(|kv| text(kv.value.as_ref()?))
 }
 
-/// A `gatehouse serve` process; killed when dropped.
-struct Server {
-    child: Child,
-    base_url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
 impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Names of the process's threads (Linux; empty elsewhere).
     fn thread_names(&self) -> Vec<String> {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
@@ -135,32 +117,6 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-fn serve(database_url: &str, otel: &[(&str, &str)]) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("GATEHOUSE_DATABASE_URL", database_url)
-        .env("GATEHOUSE_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    // Only what the test says: nothing inherited from the developer's shell.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") {
-            command.env_remove(key);
-        }
-    }
-    command.envs(otel.iter().copied());
-    let mut child = command.spawn().expect("gatehouse serve starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
-    let base_url = loop {
-        let line = lines.next().expect("serve prints its address").unwrap();
-        if let Some(rest) = line.strip_prefix("Gatehouse listening on ") {
-            break rest.trim_end_matches("/graphql").to_owned();
-        }
-    };
-    Server { child, base_url }
 }
 
 /// Posts a named operation; returns the `x-request-id` response header.
