@@ -233,6 +233,26 @@ fn refuse<T>(result: Result<T, Vec<String>>) -> ServiceResult<T> {
     result.map_err(ServiceError::PolicyViolation)
 }
 
+/// What every transition of a change starts from: the change claimed in
+/// a new transaction (locked, its version checked), the caller authorised
+/// by `permission` (given the change's requester), and its snapshot with
+/// the approval state while the board's vote is open.
+async fn open_transition(
+    request: &Request<'_>,
+    id: Uuid,
+    expected_version: Option<i32>,
+    permission: fn(&crate::auth::Actor, Uuid) -> Result<(), permissions::Denied>,
+) -> ServiceResult<(DatabaseTransaction, Snapshot, ApprovalState)> {
+    let txn = request.db.begin().await?;
+    let model = claim(&txn, id, expected_version).await?;
+    request
+        .caller
+        .authorize(|actor| permission(actor, model.requester_id))?;
+    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    Ok((txn, snapshot, approval))
+}
+
 /// Writes the new state and the audit event, and commits.
 async fn finish(
     txn: DatabaseTransaction,
@@ -281,13 +301,8 @@ pub async fn submit(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, expected_version).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::submit_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::submit_change).await?;
     let next = refuse(lifecycle::submit(&snapshot.facts(
         request.policy,
         &approval,
@@ -317,13 +332,8 @@ pub async fn revise(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, expected_version).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::submit_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::submit_change).await?;
     let next = refuse(lifecycle::revise(&snapshot.facts(
         request.policy,
         &approval,
@@ -591,13 +601,8 @@ pub async fn schedule(
     end: DateTime<Utc>,
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, expected_version).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::schedule_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::schedule_change).await?;
     let mut violations = lifecycle::schedule(
         &snapshot.facts(request.policy, &approval, request.now),
         start,
@@ -651,13 +656,8 @@ pub async fn start_implementation(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, expected_version).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::implement_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::implement_change).await?;
     let deadlines = refuse(lifecycle::start(
         &snapshot.facts(request.policy, &approval, request.now),
         request.now,
@@ -691,13 +691,8 @@ pub async fn complete(
     notes: Option<&str>,
 ) -> ServiceResult<change::Model> {
     optional_text("notes", notes, 10_000)?;
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, None).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::implement_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, None, permissions::implement_change).await?;
     let (next, review_due) = refuse(lifecycle::complete(
         &snapshot.facts(request.policy, &approval, request.now),
         outcome,
@@ -739,13 +734,8 @@ pub async fn roll_back(
         .into());
     }
     let actor = account(request.caller)?;
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, None).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::implement_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, None, permissions::implement_change).await?;
     let review_due = refuse(lifecycle::roll_back(
         &snapshot.facts(request.policy, &approval, request.now),
         reason,
@@ -858,13 +848,8 @@ pub async fn close(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, expected_version).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::close_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::close_change).await?;
     let next = refuse(lifecycle::close(&snapshot.facts(
         request.policy,
         &approval,
@@ -885,13 +870,8 @@ pub async fn cancel(
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
     required_text("reason", reason, 10_000)?;
-    let txn = request.db.begin().await?;
-    let model = claim(&txn, id, expected_version).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::close_change(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
-    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::close_change).await?;
     let next = refuse(lifecycle::cancel(&snapshot.facts(
         request.policy,
         &approval,
