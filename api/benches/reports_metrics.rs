@@ -31,6 +31,11 @@
 
 use std::time::Instant;
 
+// The allocator `gatehouse` runs with (src/main.rs), so the figures are
+// those of the shipped binary's `metrics` query and reports.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use api::{
     db::{self, QueryCounter},
     domain::demo::{self, DemoSpec},
