@@ -367,15 +367,8 @@ async fn a_period_without_events_gives_an_empty_pack_that_verifies() {
 async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_changes() {
     let flow = crate::lifecycle::Flow::new("tiered-cab").await;
     let manager = flow.person("Carl Manager", &["change_manager"]).await;
-    let change = flow.create("normal", json!({})).await;
+    let change = flow.started_normal(&manager).await;
     let id = &change["id"];
-    flow.submit(id).await;
-    flow.approve(&manager.token, id).await;
-    flow.schedule(id, 1).await;
-    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-        .await;
-    flow.advance_to_start(id).await;
-    flow.start(id).await;
     flow.app
         .data(
             &flow.requester.token,

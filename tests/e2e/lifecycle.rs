@@ -190,6 +190,22 @@ impl Flow {
         }
     }
 
+    /// A tiered-cab normal change taken to IMPLEMENTING: submitted,
+    /// approved by `manager`, scheduled an hour ahead, its three gates
+    /// passed, the clock moved into its window, started.
+    pub async fn started_normal(&self, manager: &TestUser) -> Value {
+        let change = self.create("normal", json!({})).await;
+        let id = &change["id"];
+        self.submit(id).await;
+        self.approve(&manager.token, id).await;
+        self.schedule(id, 1).await;
+        self.pass(id, &["unit_tests", "integration_tests", "qa_review"])
+            .await;
+        self.advance_to_start(id).await;
+        self.start(id).await;
+        change
+    }
+
     pub async fn start(&self, id: &Value) -> Value {
         self.call(
             &self.requester.token,
@@ -509,15 +525,8 @@ async fn tiered_cab_emergency_starts_before_approval_and_tracks_deadlines() {
 async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
     let flow = Flow::new("tiered-cab").await;
     let manager = flow.person("Carl Manager", &["change_manager"]).await;
-    let change = flow.create("normal", json!({})).await;
+    let change = flow.started_normal(&manager).await;
     let id = &change["id"];
-    flow.submit(id).await;
-    flow.approve(&manager.token, id).await;
-    flow.schedule(id, 1).await;
-    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-        .await;
-    flow.advance_to_start(id).await;
-    flow.start(id).await;
     let bad_priority = flow
         .app
         .graphql(
