@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use sea_orm::ConnectionTrait;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, error_code, spawn_app, spawn_app_with};
+use crate::helpers::{ADMIN_TOKEN, TestApp, TestUser, error_code, spawn_app, spawn_app_with};
 
 const PAGE: &str = "query Page { changes(first: 10) { totalCount edges { node { id title version requester { email } systems { name } approvals(allRounds: true) { decision } } } } }";
 
@@ -36,6 +36,29 @@ async fn settle(app: &TestApp) {
     api::service::audit::seal(&app.db).await.expect("seal");
 }
 
+/// Retitles a change just created (version as returned).
+async fn rename(app: &TestApp, token: &str, change: &Value, title: &str) {
+    let renamed = app
+        .data(
+            token,
+            "mutation($id: ID!, $v: Int!, $t: String!) { updateChange(id: $id, expectedVersion: $v, input: {title: $t}) { title } }",
+            json!({"id": change["id"], "v": change["version"], "t": title}),
+        )
+        .await;
+    assert_eq!(renamed["updateChange"]["title"], title);
+}
+
+/// A fresh server with one change filed by a requester, its events sealed.
+async fn app_with_change(title: &str) -> (TestApp, TestUser, Value) {
+    let app = spawn_app().await;
+    let requester = app.user("Rex Requester", &["requester"]).await;
+    let change = app
+        .create_change(&requester.token, json!({"title": title}))
+        .await;
+    settle(&app).await;
+    (app, requester, change)
+}
+
 async fn page_titles(app: &TestApp, token: &str) -> (String, Vec<String>) {
     let (status, cache, body) = post(app, token, PAGE, json!({})).await;
     assert_eq!(status, 200, "{body:#}");
@@ -51,12 +74,7 @@ async fn page_titles(app: &TestApp, token: &str) -> (String, Vec<String>) {
 
 #[tokio::test]
 async fn a_repeated_query_is_answered_from_memory_until_the_next_write() {
-    let app = spawn_app().await;
-    let requester = app.user("Rex Requester", &["requester"]).await;
-    let change = app
-        .create_change(&requester.token, json!({"title": "First title"}))
-        .await;
-    settle(&app).await;
+    let (app, requester, change) = app_with_change("First title").await;
 
     let first = post(&app, ADMIN_TOKEN, PAGE, json!({})).await;
     let second = post(&app, ADMIN_TOKEN, PAGE, json!({})).await;
@@ -73,14 +91,7 @@ async fn a_repeated_query_is_answered_from_memory_until_the_next_write() {
     .await;
     assert_eq!(cache, "miss");
 
-    let renamed = app
-        .data(
-            &requester.token,
-            "mutation($id: ID!, $v: Int!) { updateChange(id: $id, expectedVersion: $v, input: {title: \"Second title\"}) { title } }",
-            json!({"id": change["id"], "v": change["version"]}),
-        )
-        .await;
-    assert_eq!(renamed["updateChange"]["title"], "Second title");
+    rename(&app, &requester.token, &change, "Second title").await;
     // Read from the database once the write committed: on PostgreSQL the
     // page bypasses the cache until the write's event is sealed into the
     // chain, then it is stored under the new head.
@@ -180,10 +191,8 @@ async fn role_changes_apply_to_the_next_request() {
 
 #[tokio::test]
 async fn the_audit_trail_is_always_read_from_the_database() {
-    let app = spawn_app().await;
+    let (app, _, _) = app_with_change("Rotate TLS certificates").await;
     let auditor = app.user("Ada Auditor", &["auditor"]).await;
-    let requester = app.user("Rex Requester", &["requester"]).await;
-    app.create_change(&requester.token, json!({})).await;
     settle(&app).await;
     let verify = "{ verifyAuditLog { ok brokenAt } }";
     let events = "{ auditEvents(first: 50) { edges { node { seq payload } } } }";
@@ -223,11 +232,7 @@ async fn mutations_are_never_answered_from_memory() {
 
 #[tokio::test]
 async fn a_write_through_another_server_reaches_this_one() {
-    let first = spawn_app().await;
-    let requester = first.user("Rex Requester", &["requester"]).await;
-    let change = first
-        .create_change(&requester.token, json!({"title": "Before"}))
-        .await;
+    let (first, requester, change) = app_with_change("Before").await;
     let database_url = first.database_url.clone();
     let second = spawn_app_with(move |settings| settings.database_url = database_url).await;
     settle(&first).await;
@@ -237,13 +242,7 @@ async fn a_write_through_another_server_reaches_this_one() {
     );
     assert_eq!(page_titles(&second, ADMIN_TOKEN).await.0, "hit");
 
-    first
-        .data(
-            &requester.token,
-            "mutation($id: ID!, $v: Int!) { updateChange(id: $id, expectedVersion: $v, input: {title: \"After\"}) { title } }",
-            json!({"id": change["id"], "v": change["version"]}),
-        )
-        .await;
+    rename(&first, &requester.token, &change, "After").await;
     let (_, titles) = page_titles(&second, ADMIN_TOKEN).await;
     assert_eq!(titles, ["After"]);
     settle(&first).await;
@@ -253,10 +252,7 @@ async fn a_write_through_another_server_reaches_this_one() {
 
 #[tokio::test]
 async fn answers_expire_with_the_clock() {
-    let app = spawn_app().await;
-    let requester = app.user("Rex Requester", &["requester"]).await;
-    app.create_change(&requester.token, json!({})).await;
-    settle(&app).await;
+    let (app, _, _) = app_with_change("Rotate TLS certificates").await;
     assert_eq!(page_titles(&app, ADMIN_TOKEN).await.0, "miss");
     assert_eq!(page_titles(&app, ADMIN_TOKEN).await.0, "hit");
     // Time-dependent answers (overdue flags, deadlines) are at most the
@@ -278,10 +274,7 @@ async fn the_cache_can_be_switched_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_for_a_missing_answer_compute_it_once() {
-    let app = spawn_app().await;
-    let requester = app.user("Rex Requester", &["requester"]).await;
-    app.create_change(&requester.token, json!({})).await;
-    settle(&app).await;
+    let (app, _, _) = app_with_change("Rotate TLS certificates").await;
     let requests = (0..16).map(|_| post(&app, ADMIN_TOKEN, PAGE, json!({})));
     let responses = futures::future::join_all(requests).await;
     let misses = responses
