@@ -289,19 +289,28 @@ pub async fn load_frames_copy(
         .from(change::Entity)
         .cond_where(in_range.clone())
         .to_string(PostgresQueryBuilder);
-    let systems = Query::select()
+    let mut systems = Query::select()
         .columns([
             (change_system::Entity, change_system::Column::ChangeId),
             (change_system::Entity, change_system::Column::SystemId),
         ])
         .from(change_system::Entity)
-        .inner_join(
-            change::Entity,
-            Expr::col((change::Entity, change::Column::Id))
-                .equals((change_system::Entity, change_system::Column::ChangeId)),
-        )
-        .cond_where(in_range)
-        .to_string(PostgresQueryBuilder);
+        .to_owned();
+    // Rows of changes outside the range are dropped below (their change
+    // has no key), so the join only saves reading them. When the range
+    // holds every implemented change (a trend over the whole history) it
+    // saves nothing and costs a second scan of `changes` and a hash join:
+    // the systems are read whole then.
+    if !covers_every_implemented_change(db, from, to).await? {
+        systems
+            .inner_join(
+                change::Entity,
+                Expr::col((change::Entity, change::Column::Id))
+                    .equals((change_system::Entity, change_system::Column::ChangeId)),
+            )
+            .cond_where(in_range);
+    }
+    let systems = systems.to_string(PostgresQueryBuilder);
     let system_codes: HashMap<[u8; 16], u32> = system_codes
         .into_iter()
         .map(|(id, code)| (*id.as_bytes(), code))
@@ -357,6 +366,29 @@ pub async fn load_frames_copy(
     })
     .await?;
     finish(builder)
+}
+
+/// Whether `[from, to)` holds the `actual_end` of every implemented change
+/// (two index lookups on `idx_changes_actual_end`).
+async fn covers_every_implemented_change(
+    db: &DatabaseConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ServiceResult<bool> {
+    type FirstAndLast = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let bounds: Option<FirstAndLast> = change::Entity::find()
+        .select_only()
+        .column_as(change::Column::ActualEnd.min(), "first")
+        .column_as(change::Column::ActualEnd.max(), "last")
+        .filter(change::Column::Outcome.is_not_null())
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(match bounds {
+        Some((Some(first), Some(last))) => from <= first && last < to,
+        // No implemented change (with an end) at all.
+        _ => true,
+    })
 }
 
 /// PostgreSQL's binary `COPY` format
@@ -726,11 +758,13 @@ mod tests {
         // The range is what the buckets read; loading a wider one as well
         // shows the loaders' own range filter agrees with the metrics'.
         let wide = (at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z"));
+        // And one holding every change: PostgreSQL reads the systems whole.
+        let all = (at("2000-01-01T00:00:00Z"), at("2100-01-01T00:00:00Z"));
 
         let file =
             std::env::temp_dir().join(format!("gh_test_{}.db", uuid::Uuid::new_v4().simple()));
         let sqlite = seeded(&format!("sqlite://{}?mode=rwc", file.display()), &policy).await;
-        for (from, to) in [(from, to), wide] {
+        for (from, to) in [(from, to), wide, all] {
             let frames = super::load_frames(&sqlite, from, to).await.unwrap();
             assert_same(&metrics(&frames, &policy), &expected, "sqlite");
         }
@@ -751,7 +785,10 @@ mod tests {
             .unwrap();
         let (server, _) = admin_url.rsplit_once('/').unwrap();
         let postgres = seeded(&format!("{server}/{name}"), &policy).await;
-        for (from, to) in [(from, to), wide] {
+        let covers = |(from, to)| super::covers_every_implemented_change(&postgres, from, to);
+        assert!(covers(all).await.unwrap());
+        assert!(!covers((from, to)).await.unwrap());
+        for (from, to) in [(from, to), wide, all] {
             let copied = super::load_frames_copy(&postgres, from, to).await.unwrap();
             assert_same(&metrics(&copied, &policy), &expected, "postgres copy");
             let rows = super::load_frames_rows(&postgres, from, to).await.unwrap();
