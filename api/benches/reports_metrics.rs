@@ -12,7 +12,8 @@
 //! 1. generates `--changes` changes with the `demo-data` generator (in
 //!    chunks of 50,000, seeds 1, 2, ...) over 24 months ending 2026-11-01;
 //! 2. (a) builds the polars input frame in memory and times the monthly and
-//!    quarterly metrics (`reports::compute` + `reports::buckets`);
+//!    quarterly metrics (`reports::compute` + `reports::buckets`), `--runs`
+//!    times (3 unless given), and prints the median;
 //! 3. bulk-loads the same changes into a fresh PostgreSQL database
 //!    (multi-row INSERTs, no audit events: a benchmark-only fast path);
 //! 4. (b) times load from PostgreSQL + compute, as the `metrics` query does.
@@ -108,6 +109,7 @@ fn digest(buckets: &[reports::Bucket]) -> anyhow::Result<String> {
 /// the monthly and quarterly metrics over it, three times.
 fn measure_in_memory(
     changes: usize,
+    runs: usize,
     policy: &api::policy::Policy,
     from: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -142,14 +144,23 @@ fn measure_in_memory(
         started.elapsed().as_secs_f64(),
         finishing.elapsed().as_secs_f64() * 1000.0
     );
-    for run in 0..3 {
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..runs {
         let started = Instant::now();
         let (periods, digest) = compute_both(&frames, from, end, options)?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        times.push(ms);
         println!(
-            "(a) polars monthly + quarterly over the in-memory frame, run {run}: {:.0} ms ({periods} periods, digest {digest})",
-            started.elapsed().as_secs_f64() * 1000.0
+            "(a) polars monthly + quarterly over the in-memory frame, run {run}: {ms:.0} ms ({periods} periods, digest {digest})"
         );
     }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "(a) {runs} runs: median {:.0} ms, min {:.0} ms, max {:.0} ms",
+        times[runs / 2],
+        times[0],
+        times[runs - 1]
+    );
     drop(frames);
     Ok(())
 }
@@ -157,6 +168,8 @@ fn measure_in_memory(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let changes: usize = arg("--changes").map_or(Ok(100_000), |v| v.parse())?;
+    let runs: usize = arg("--runs").map_or(Ok(3), |v| v.parse())?;
+    anyhow::ensure!(runs > 0, "--runs must be at least 1");
     let postgres = arg("--postgres");
     let keep = std::env::args().any(|a| a == "--keep");
     let policy = api::policy::Policy::load("tiered-cab")?;
@@ -165,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
     let options = metrics::options(&policy);
     let reuse = arg("--reuse-db");
     if reuse.is_none() || arg("--changes").is_some() {
-        measure_in_memory(changes, &policy, from, end, &options)?;
+        measure_in_memory(changes, runs, &policy, from, end, &options)?;
     }
     if let Some(url) = reuse {
         let db = db::connect(&url, &QueryCounter::default()).await?;

@@ -100,7 +100,12 @@ pub struct ChangeFacts {
 pub struct ChangeFrames {
     /// One row per change, ordered by `actual_end` (unset last).
     pub changes: DataFrame,
-    /// `change_key`, `system`: one row per (change, affected system).
+    /// `change_key`, `change_type`: one row per change, ordered by
+    /// (change type, key). The volume by type reads this rather than the
+    /// changes (see [`ChangeFramesBuilder::finish`]).
+    pub types: DataFrame,
+    /// `change_key`, `system`: one row per (change, affected system),
+    /// ordered by (system, key).
     pub systems: DataFrame,
     /// `board_outcome`, `board_decided_at`: one row per board decision.
     pub board_decisions: DataFrame,
@@ -287,17 +292,42 @@ impl ChangeFramesBuilder {
         for (now, pushed) in order.into_no_null_iter().enumerate() {
             position[pushed as usize] = now as u32;
         }
-        let system_keys: Vec<u32> = self
-            .system_keys
-            .iter()
-            .map(|key| position.get(*key as usize).copied().unwrap_or(u32::MAX))
+        let mut system_keys = Vec::with_capacity(self.system_keys.len());
+        for key in &self.system_keys {
+            match position.get(*key as usize) {
+                Some(now) => system_keys.push(*now),
+                None => {
+                    polars_bail!(OutOfBounds: "a system row names change {key}, but there are {height} changes")
+                }
+            }
+        }
+        // The volumes by type and by system count (period, code) pairs.
+        // With each coded frame ordered by (code, key), the period of its
+        // rows never decreases within a code, so `code x periods + period`
+        // is sorted and polars groups contiguous slices instead of hashing
+        // a million keys (`metrics::coded_rows`). Counting sorts: the keys
+        // and codes are dense, so ordering costs two linear passes.
+        let type_codes: Vec<u32> = changes
+            .column(col::CHANGE_TYPE)?
+            .u32()?
+            .into_no_null_iter()
             .collect();
-        let systems = DataFrame::new(
-            system_keys.len(),
-            vec![
-                Column::new(col::KEY.into(), system_keys),
-                Column::new(col::SYSTEM.into(), self.system_codes),
-            ],
+        let types = by_code_then_key(
+            (0..u32::try_from(height).unwrap_or(u32::MAX)).collect(),
+            type_codes,
+            col::CHANGE_TYPE,
+        )?;
+        let by_key = stable_order(&system_keys, height);
+        let systems = by_code_then_key(
+            by_key
+                .iter()
+                .map(|row| system_keys[*row as usize])
+                .collect(),
+            by_key
+                .iter()
+                .map(|row| self.system_codes[*row as usize])
+                .collect(),
+            col::SYSTEM,
         )?;
         let board_decisions = DataFrame::new(
             self.board_outcomes.len(),
@@ -310,10 +340,106 @@ impl ChangeFramesBuilder {
         )?;
         Ok(ChangeFrames {
             changes,
+            types,
             systems,
             board_decisions,
             change_types: self.change_types.names,
             system_names: self.systems.names,
         })
+    }
+}
+
+/// A coded frame (`change_key`, `code_column`) of rows given in key order,
+/// reordered by code (keys stay in order within a code).
+fn by_code_then_key(keys: Vec<u32>, codes: Vec<u32>, code_column: &str) -> PolarsResult<DataFrame> {
+    let buckets = codes.iter().max().map_or(0, |max| *max as usize + 1);
+    let order = stable_order(&codes, buckets);
+    let keys: Vec<u32> = order.iter().map(|row| keys[*row as usize]).collect();
+    let codes: Vec<u32> = order.iter().map(|row| codes[*row as usize]).collect();
+    DataFrame::new(
+        keys.len(),
+        vec![
+            Column::new(col::KEY.into(), keys),
+            Column::new(code_column.into(), codes),
+        ],
+    )
+}
+
+/// The row order that sorts `values` (each below `buckets`) ascending and
+/// keeps equal values in their order: a counting sort, linear in rows and
+/// buckets.
+fn stable_order(values: &[u32], buckets: usize) -> Vec<u32> {
+    // `next[v]`: where the next row of value `v` goes.
+    let mut next = vec![0u32; buckets + 1];
+    for value in values {
+        next[*value as usize + 1] += 1;
+    }
+    for i in 1..next.len() {
+        next[i] += next[i - 1];
+    }
+    let mut order = vec![0u32; values.len()];
+    for (row, value) in values.iter().enumerate() {
+        let slot = &mut next[*value as usize];
+        order[*slot as usize] = row as u32;
+        *slot += 1;
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_order_sorts_by_value_and_keeps_ties_in_order() {
+        let values = [2, 0, 2, 1, 0];
+        assert_eq!(stable_order(&values, 3), vec![1, 4, 3, 0, 2]);
+        assert!(stable_order(&[], 0).is_empty());
+    }
+
+    #[test]
+    fn coded_frames_are_ordered_by_code_then_key() {
+        let mut builder = ChangeFramesBuilder::default();
+        let at = |day: u32| {
+            Some(
+                chrono::NaiveDate::from_ymd_opt(2026, 1, day)
+                    .and_then(|d| d.and_hms_opt(12, 0, 0))
+                    .map(|t| t.and_utc())
+                    .unwrap_or_default(),
+            )
+        };
+        // Pushed out of `actual_end` order: keys are positions after the
+        // sort by `actual_end` (day 3 -> 1, day 1 -> 0, day 5 -> 2).
+        let mut push = |change_type: &str, day: u32| {
+            builder.push(ChangeFacts {
+                change_type: change_type.into(),
+                outcome: Some("SUCCESSFUL".into()),
+                actual_end: at(day),
+                ..ChangeFacts::default()
+            })
+        };
+        let (a, b, c) = (push("normal", 3), push("emergency", 1), push("normal", 5));
+        builder.push_system(c, "db");
+        builder.push_system(a, "api");
+        builder.push_system(b, "db");
+        builder.push_system(a, "db");
+        let frames = builder.finish().unwrap();
+        let pairs = |frame: &DataFrame, code: &str| -> Vec<(u32, u32)> {
+            let keys = frame.column(col::KEY).unwrap().u32().unwrap();
+            let codes = frame.column(code).unwrap().u32().unwrap();
+            keys.into_no_null_iter()
+                .zip(codes.into_no_null_iter())
+                .collect()
+        };
+        // normal = 0, emergency = 1.
+        assert_eq!(
+            pairs(&frames.types, col::CHANGE_TYPE),
+            vec![(1, 0), (2, 0), (0, 1)]
+        );
+        // db = 0, api = 1.
+        assert_eq!(
+            pairs(&frames.systems, col::SYSTEM),
+            vec![(0, 0), (1, 0), (2, 0), (1, 1)]
+        );
     }
 }

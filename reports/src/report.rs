@@ -68,36 +68,27 @@ pub fn compute(
     let mut with_period = changes.clone();
     with_period.with_column(period.clone())?;
     // Collected once: the plans below are separate queries, and a lazy
-    // `cache()` is not shared between them. (Often every row counts: a
-    // loader reads only implemented changes in the range.)
-    let mut bucketed = if period.null_count() == 0 {
-        with_period
-    } else {
-        metrics::bucketed(with_period.lazy()).collect()?
+    // `cache()` is not shared between them. The rows are ordered by
+    // `actual_end` (unset last), so the counted rows are usually one
+    // contiguous run (all of them when a loader read only implemented
+    // changes in the range): a slice of it shares the columns, where a
+    // filter would copy every column.
+    let counted = period.len() - period.null_count();
+    let run = period.i32()?;
+    let mut bucketed = match (run.first_non_null(), run.last_non_null()) {
+        (Some(first), Some(last)) if last + 1 - first == counted => {
+            with_period.slice(first as i64, counted)
+        }
+        _ => metrics::bucketed(with_period.lazy()).collect()?,
     };
     // The changes frame is ordered by `actual_end`, so the periods of the
     // bucketed rows never decrease; telling polars so lets it group
-    // contiguous slices. Checked, not assumed: a frame built some other
-    // way just groups the slower way.
-    if bucketed.column(out::PERIOD)?.i32()?.iter().is_sorted() {
-        let mut sorted = bucketed.column(out::PERIOD)?.clone();
-        sorted.set_sorted_flag(polars::series::IsSorted::Ascending);
-        bucketed.with_column(sorted)?;
-    }
+    // contiguous slices.
+    metrics::flag_if_sorted(&mut bucketed, out::PERIOD)?;
     let bucketed = bucketed.lazy();
-    // The systems frame's keys are row indices of the changes frame, so
-    // each system row takes its change's period by index (a gather) rather
-    // than by joining a million keys.
-    let system_keys = frames.systems.column(col::KEY)?.u32()?;
-    let affected = DataFrame::new(
-        frames.systems.height(),
-        vec![
-            period.take(system_keys)?,
-            frames.systems.column(col::SYSTEM)?.clone(),
-        ],
-    )?
-    .lazy()
-    .filter(col(out::PERIOD).is_not_null());
+    let periods = spec.periods.len();
+    let by_type = metrics::coded_rows(&period, &frames.types, col::CHANGE_TYPE, periods)?;
+    let by_system = metrics::coded_rows(&period, &frames.systems, col::SYSTEM, periods)?;
     let mut decisions = frames.board_decisions.clone();
     let decision_period =
         metrics::period_index(decisions.column(col::BOARD_DECIDED_AT)?, None, spec)?;
@@ -106,13 +97,13 @@ pub fn compute(
     let emergency = frames.change_type_code(&options.emergency_type);
     let table = metrics::metrics_table(
         metrics::periods(spec)?,
-        bucketed.clone(),
+        bucketed,
         decisions,
         emergency,
         &options.targets,
     );
-    let by_type = metrics::volume_by(bucketed, col::CHANGE_TYPE, &frames.change_types)?;
-    let by_system = metrics::volume_by(affected, col::SYSTEM, &frames.system_names)?;
+    let by_type = metrics::volume_by(by_type.lazy(), &frames.change_types)?;
+    let by_system = metrics::volume_by(by_system.lazy(), &frames.system_names)?;
     let table = table.collect()?;
     let by_outcome = metrics::volume_by_outcome(table.clone().lazy())?;
     Ok(MetricsTables {

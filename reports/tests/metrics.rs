@@ -88,11 +88,19 @@ fn fixture() -> reports::ChangeFrames {
         ..change("emergency", Some("SUCCESSFUL"))
     });
     b.push_board_decision("DEFERRED", at("2026-01-15T10:00:00Z"));
-    // Not implemented, and implemented after the range: both ignored.
+    // Not implemented (twice: the second with an end among January's
+    // changes, as imported history may have, so the rows that count are
+    // not one contiguous run), and implemented after the range: all
+    // ignored.
     b.push(ChangeFacts {
         submitted_at: t("2026-01-05T00:00:00Z"),
         ..change("normal", None)
     });
+    let cancelled = b.push(ChangeFacts {
+        actual_end: t("2026-01-12T00:00:00Z"),
+        ..change("major", None)
+    });
+    b.push_system(cancelled, "api");
     b.push(ChangeFacts {
         actual_end: t("2026-04-01T00:00:00Z"),
         ..change("normal", Some("FAILED"))
