@@ -87,8 +87,14 @@ pub fn compute(
     metrics::flag_if_sorted(&mut bucketed, out::PERIOD)?;
     let bucketed = bucketed.lazy();
     let periods = spec.periods.len();
-    let by_type = metrics::coded_rows(&period, &frames.types, col::CHANGE_TYPE, periods)?;
-    let by_system = metrics::coded_rows(&period, &frames.systems, col::SYSTEM, periods)?;
+    let by_type = metrics::volume_by(
+        metrics::coded_rows(&period, &frames.types, col::CHANGE_TYPE, periods)?.lazy(),
+        &frames.change_types,
+    )?;
+    let by_system = metrics::volume_by(
+        metrics::coded_rows(&period, &frames.systems, col::SYSTEM, periods)?.lazy(),
+        &frames.system_names,
+    )?;
     let mut decisions = frames.board_decisions.clone();
     let decision_period =
         metrics::period_index(decisions.column(col::BOARD_DECIDED_AT)?, None, spec)?;
@@ -102,8 +108,6 @@ pub fn compute(
         emergency,
         &options.targets,
     );
-    let by_type = metrics::volume_by(by_type.lazy(), &frames.change_types)?;
-    let by_system = metrics::volume_by(by_system.lazy(), &frames.system_names)?;
     let table = table.collect()?;
     let by_outcome = metrics::volume_by_outcome(table.clone().lazy())?;
     Ok(MetricsTables {
