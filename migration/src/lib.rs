@@ -8,6 +8,7 @@ mod m20261123_000002_lifecycle;
 mod m20261123_000003_calendar;
 mod m20261123_000004_audit_sealing;
 mod m20261129_000005_board_decision;
+mod m20261130_000006_metrics_input_index;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_calendar::Migration),
             Box::new(m20261123_000004_audit_sealing::Migration),
             Box::new(m20261129_000005_board_decision::Migration),
+            Box::new(m20261130_000006_metrics_input_index::Migration),
         ]
     }
 }

@@ -147,18 +147,32 @@ impl Dictionary {
 
 /// Builds the input frames column by column, so loading a million rows
 /// never materialises a million row structs.
-#[derive(Debug, Default)]
 pub struct ChangeFramesBuilder {
     change_type: Vec<u32>,
     outcome: Vec<Option<u32>>,
-    timestamps: [Vec<Option<i64>>; 7],
+    /// Straight into arrow buffers (values, and a validity bitmap once a
+    /// value is unset): a `Vec<Option<i64>>` took twice the memory and a
+    /// second copy into arrow when the frame was built.
+    timestamps: [PrimitiveChunkedBuilder<Int64Type>; 7],
     has_incident: Vec<bool>,
+    /// Whether the changes so far came in `actual_end` order (unset last),
+    /// as the PostgreSQL loader reads them: `finish` then keeps the rows
+    /// where they are instead of sorting and copying every column.
+    in_actual_end_order: bool,
+    /// The `actual_end` of the latest change pushed (`None`: unset).
+    last_actual_end: Option<Option<i64>>,
     system_keys: Vec<u32>,
     system_codes: Vec<u32>,
     board_outcomes: Vec<u32>,
     board_decided_at: Vec<i64>,
     change_types: Dictionary,
     systems: Dictionary,
+}
+
+impl Default for ChangeFramesBuilder {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
 }
 
 const TIMESTAMP_COLUMNS: [&str; 7] = [
@@ -170,19 +184,31 @@ const TIMESTAMP_COLUMNS: [&str; 7] = [
     col::ACTUAL_END,
     col::APPROVAL_DUE_AT,
 ];
+/// Where `actual_end` is in `TIMESTAMP_COLUMNS`.
+const ACTUAL_END_INDEX: usize = 5;
 
 impl ChangeFramesBuilder {
     pub fn with_capacity(changes: usize) -> Self {
-        let mut builder = Self {
+        Self {
             change_type: Vec::with_capacity(changes),
             outcome: Vec::with_capacity(changes),
+            timestamps: TIMESTAMP_COLUMNS
+                .map(|name| PrimitiveChunkedBuilder::new(name.into(), changes)),
             has_incident: Vec::with_capacity(changes),
-            ..Self::default()
-        };
-        for column in &mut builder.timestamps {
-            column.reserve(changes);
+            in_actual_end_order: true,
+            last_actual_end: None,
+            system_keys: Vec::new(),
+            system_codes: Vec::new(),
+            board_outcomes: Vec::new(),
+            board_decided_at: Vec::new(),
+            change_types: Dictionary::default(),
+            systems: Dictionary::default(),
         }
-        builder
+    }
+
+    /// The number of changes the builder has room for without growing.
+    pub fn capacity(&self) -> usize {
+        self.change_type.capacity()
     }
 
     pub fn len(&self) -> usize {
@@ -224,8 +250,19 @@ impl ChangeFramesBuilder {
         has_incident: bool,
     ) -> u32 {
         let key = u32::try_from(self.change_type.len()).unwrap_or(u32::MAX);
+        let actual_end = timestamps[ACTUAL_END_INDEX];
+        if let Some(last) = self.last_actual_end {
+            // Out of order: an earlier end, or any end after an unset one.
+            let ordered = match (last, actual_end) {
+                (Some(last), Some(end)) => last <= end,
+                (Some(_), None) | (None, None) => true,
+                (None, Some(_)) => false,
+            };
+            self.in_actual_end_order &= ordered;
+        }
+        self.last_actual_end = Some(actual_end);
         for (column, stamp) in self.timestamps.iter_mut().zip(timestamps) {
-            column.push(stamp);
+            column.append_option(stamp);
         }
         self.change_type.push(self.change_types.code(change_type));
         self.outcome.push(outcome.and_then(outcome::code));
@@ -264,43 +301,49 @@ impl ChangeFramesBuilder {
             Column::new(col::CHANGE_TYPE.into(), self.change_type),
             Column::new(col::OUTCOME.into(), self.outcome),
         ];
-        for (name, values) in TIMESTAMP_COLUMNS.iter().zip(self.timestamps) {
+        for values in self.timestamps {
             columns.push(
-                Series::new((*name).into(), values)
-                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
-                    .into(),
+                values
+                    .finish()
+                    .into_datetime(TimeUnit::Microseconds, None)
+                    .into_column(),
             );
         }
         columns.push(Column::new(col::HAS_INCIDENT.into(), self.has_incident));
         let changes = DataFrame::new(height, columns)?;
+        if let Some(key) = self.system_keys.iter().find(|key| **key as usize >= height) {
+            polars_bail!(OutOfBounds: "a system row names change {key}, but there are {height} changes");
+        }
         // Rows in `actual_end` order (unset last, ties in arrival order):
         // the period of a row then never decreases, whatever the
         // granularity or time zone, so the metrics group contiguous slices
         // of rows instead of gathering each period's rows from all over
-        // the frame (`report::compute`).
-        let order = changes.column(col::ACTUAL_END)?.arg_sort(SortOptions {
-            descending: false,
-            nulls_last: true,
-            multithreaded: true,
-            maintain_order: true,
-            limit: None,
-        });
-        let mut changes = changes.take(&order)?;
-        changes.with_column(Column::new(col::KEY.into(), keys))?;
-        // Where each pushed change (its key from `push`) now is.
-        let mut position = vec![0u32; height];
-        for (now, pushed) in order.into_no_null_iter().enumerate() {
-            position[pushed as usize] = now as u32;
-        }
-        let mut system_keys = Vec::with_capacity(self.system_keys.len());
-        for key in &self.system_keys {
-            match position.get(*key as usize) {
-                Some(now) => system_keys.push(*now),
-                None => {
-                    polars_bail!(OutOfBounds: "a system row names change {key}, but there are {height} changes")
-                }
+        // the frame (`report::compute`). Rows pushed in that order stay
+        // where they are, and so do the keys the systems name.
+        let (changes, system_keys) = if self.in_actual_end_order {
+            (changes, self.system_keys)
+        } else {
+            let order = changes.column(col::ACTUAL_END)?.arg_sort(SortOptions {
+                descending: false,
+                nulls_last: true,
+                multithreaded: true,
+                maintain_order: true,
+                limit: None,
+            });
+            let mut changes = changes.take(&order)?;
+            changes.with_column(Column::new(col::KEY.into(), keys))?;
+            // Where each pushed change (its key from `push`) now is.
+            let mut position = vec![0u32; height];
+            for (now, pushed) in order.into_no_null_iter().enumerate() {
+                position[pushed as usize] = now as u32;
             }
-        }
+            let system_keys = self
+                .system_keys
+                .iter()
+                .map(|key| position[*key as usize])
+                .collect();
+            (changes, system_keys)
+        };
         // The volumes by type and by system count (period, code) pairs.
         // With each coded frame ordered by (code, key), the period of its
         // rows never decreases within a code, so `code x periods + period`
@@ -398,25 +441,89 @@ mod tests {
     }
 
     #[test]
+    fn actual_end_index_names_actual_end() {
+        assert_eq!(TIMESTAMP_COLUMNS[ACTUAL_END_INDEX], col::ACTUAL_END);
+    }
+
+    /// 2026-01-01T00:00Z, from which the tests below count hours.
+    fn new_year() -> DateTime<Utc> {
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .unwrap_or_default()
+    }
+
+    /// `actual_end` of each row of the changes frame, in hours after
+    /// `new_year`.
+    fn ends(frames: &ChangeFrames) -> Vec<Option<i64>> {
+        let base = new_year().timestamp_micros();
+        let column = frames.changes.column(col::ACTUAL_END).unwrap();
+        let micros = column.cast(&DataType::Int64).unwrap();
+        micros
+            .i64()
+            .unwrap()
+            .iter()
+            .map(|at| at.map(|at| (at - base) / 3_600_000_000))
+            .collect()
+    }
+
+    fn push_ended(builder: &mut ChangeFramesBuilder, change_type: &str, hour: Option<i64>) -> u32 {
+        builder.push(ChangeFacts {
+            change_type: change_type.into(),
+            outcome: Some("SUCCESSFUL".into()),
+            actual_end: hour.map(|h| new_year() + chrono::Duration::hours(h)),
+            ..ChangeFacts::default()
+        })
+    }
+
+    #[test]
+    fn changes_pushed_in_actual_end_order_stay_where_they_are() {
+        let mut builder = ChangeFramesBuilder::with_capacity(4);
+        // Ties and unset ends last are in order.
+        let keys: Vec<u32> = [Some(1), Some(1), Some(7), None]
+            .into_iter()
+            .map(|hour| push_ended(&mut builder, "normal", hour))
+            .collect();
+        builder.push_system(keys[2], "db");
+        builder.push_system(keys[0], "db");
+        let frames = builder.finish().unwrap();
+        assert_eq!(ends(&frames), vec![Some(1), Some(1), Some(7), None]);
+        let systems = frames.systems.column(col::KEY).unwrap().u32().unwrap();
+        assert_eq!(systems.into_no_null_iter().collect::<Vec<_>>(), vec![0, 2]);
+    }
+
+    #[test]
+    fn an_end_after_an_unset_one_is_sorted_before_it() {
+        let mut builder = ChangeFramesBuilder::default();
+        let unset = push_ended(&mut builder, "normal", None);
+        let late = push_ended(&mut builder, "normal", Some(5));
+        let early = push_ended(&mut builder, "normal", Some(2));
+        builder.push_system(unset, "db");
+        builder.push_system(late, "api");
+        builder.push_system(early, "db");
+        let frames = builder.finish().unwrap();
+        assert_eq!(ends(&frames), vec![Some(2), Some(5), None]);
+        // Keys follow their changes: early -> 0, late -> 1, unset -> 2;
+        // by (system, key): db = 0 (early, unset), api = 1 (late).
+        let keys = frames.systems.column(col::KEY).unwrap().u32().unwrap();
+        assert_eq!(keys.into_no_null_iter().collect::<Vec<_>>(), vec![0, 2, 1]);
+    }
+
+    #[test]
+    fn a_system_naming_no_change_is_an_error() {
+        let mut builder = ChangeFramesBuilder::default();
+        push_ended(&mut builder, "normal", Some(1));
+        builder.push_system(3, "db");
+        assert!(builder.finish().is_err());
+    }
+
+    #[test]
     fn coded_frames_are_ordered_by_code_then_key() {
         let mut builder = ChangeFramesBuilder::default();
-        let at = |day: u32| {
-            Some(
-                chrono::NaiveDate::from_ymd_opt(2026, 1, day)
-                    .and_then(|d| d.and_hms_opt(12, 0, 0))
-                    .map(|t| t.and_utc())
-                    .unwrap_or_default(),
-            )
-        };
         // Pushed out of `actual_end` order: keys are positions after the
         // sort by `actual_end` (day 3 -> 1, day 1 -> 0, day 5 -> 2).
-        let mut push = |change_type: &str, day: u32| {
-            builder.push(ChangeFacts {
-                change_type: change_type.into(),
-                outcome: Some("SUCCESSFUL".into()),
-                actual_end: at(day),
-                ..ChangeFacts::default()
-            })
+        let mut push = |change_type: &str, day: i64| {
+            push_ended(&mut builder, change_type, Some(24 * day + 12))
         };
         let (a, b, c) = (push("normal", 3), push("emergency", 1), push("normal", 5));
         builder.push_system(c, "db");

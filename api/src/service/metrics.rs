@@ -14,9 +14,9 @@ use reports::{
     period, render,
 };
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Statement,
+    sea_query::{Expr, ExprTrait, Order, Query},
 };
 use uuid::Uuid;
 
@@ -266,7 +266,15 @@ pub async fn load_frames_copy(
 ) -> ServiceResult<ChangeFrames> {
     use sea_orm::sea_query::PostgresQueryBuilder;
 
-    let mut builder = ChangeFramesBuilder::default();
+    let whole_history = covers_every_implemented_change(db, from, to).await?;
+    // Room for every change when the range holds them all (a trend over
+    // the whole history); a narrower range grows its columns as it reads.
+    let capacity = if whole_history {
+        estimated_changes(db).await?
+    } else {
+        0
+    };
+    let mut builder = ChangeFramesBuilder::with_capacity(capacity);
     let system_codes = system_codes(db, &mut builder).await?;
     let pool = db.get_postgres_connection_pool();
     let in_range = implemented_in(from, to);
@@ -288,6 +296,10 @@ pub async fn load_frames_copy(
         .expr(has_incident())
         .from(change::Entity)
         .cond_where(in_range.clone())
+        // In the frame's order, so the builder keeps the rows where they
+        // are: an index-only scan of `idx_changes_metrics_input` (migration
+        // m20261130_000006), which is also the narrowest read.
+        .order_by((change::Entity, change::Column::ActualEnd), Order::Asc)
         .to_string(PostgresQueryBuilder);
     let mut systems = Query::select()
         .columns([
@@ -301,7 +313,7 @@ pub async fn load_frames_copy(
     // holds every implemented change (a trend over the whole history) it
     // saves nothing and costs a second scan of `changes` and a hash join:
     // the systems are read whole then.
-    if !covers_every_implemented_change(db, from, to).await? {
+    if !whole_history {
         systems
             .inner_join(
                 change::Entity,
@@ -319,7 +331,8 @@ pub async fn load_frames_copy(
     // connections, so the server runs both scans on the machine's cores
     // while this task parses; the systems wait in `affected` until every
     // change has its key.
-    let mut keys: HashMap<[u8; 16], u32> = HashMap::new();
+    let mut keys: HashMap<[u8; 16], u32, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(builder.capacity(), Default::default());
     let mut affected: Vec<([u8; 16], u32)> = Vec::new();
     let read_changes = copy::rows(pool, &changes, 11, |fields| {
         let mut stamps = [None; 7];
@@ -366,6 +379,24 @@ pub async fn load_frames_copy(
     })
     .await?;
     finish(builder)
+}
+
+/// The planner's estimate of the number of changes (`pg_class.reltuples`,
+/// kept by `ANALYZE` and autovacuum): capacity for the builder's columns,
+/// so a million rows are not copied through a dozen doublings. 0 when the
+/// table was never analysed; capped, as it only sizes buffers.
+async fn estimated_changes(db: &DatabaseConnection) -> ServiceResult<usize> {
+    const CAP: i64 = 20_000_000;
+    let estimate: Option<i64> = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) AS estimate FROM pg_class \
+             WHERE oid = to_regclass('changes')",
+        ))
+        .await?
+        .map(|row| row.try_get("", "estimate"))
+        .transpose()?;
+    Ok(usize::try_from(estimate.unwrap_or(0).clamp(0, CAP)).unwrap_or(0))
 }
 
 /// Whether `[from, to)` holds the `actual_end` of every implemented change
