@@ -270,6 +270,15 @@ impl ChangeFramesBuilder {
         key
     }
 
+    /// Records that the change of `key` (from `push`) has an incident, for
+    /// loaders that read the incidents apart from the changes. A key no
+    /// change has is ignored.
+    pub fn mark_incident(&mut self, key: u32) {
+        if let Some(has_incident) = self.has_incident.get_mut(key as usize) {
+            *has_incident = true;
+        }
+    }
+
     pub fn push_system(&mut self, key: u32, name: impl AsRef<str>) {
         let code = self.systems.code(name.as_ref());
         self.push_system_code(key, code);
@@ -507,6 +516,20 @@ mod tests {
         // by (system, key): db = 0 (early, unset), api = 1 (late).
         let keys = frames.systems.column(col::KEY).unwrap().u32().unwrap();
         assert_eq!(keys.into_no_null_iter().collect::<Vec<_>>(), vec![0, 2, 1]);
+    }
+
+    #[test]
+    fn incidents_marked_after_the_push_are_in_the_frame() {
+        let mut builder = ChangeFramesBuilder::default();
+        let first = push_ended(&mut builder, "normal", Some(1));
+        let second = push_ended(&mut builder, "normal", Some(2));
+        builder.mark_incident(second);
+        builder.mark_incident(7);
+        let frames = builder.finish().unwrap();
+        let marked = frames.changes.column(col::HAS_INCIDENT).unwrap();
+        let marked: Vec<bool> = marked.bool().unwrap().into_no_null_iter().collect();
+        assert_eq!((first, second), (0, 1));
+        assert_eq!(marked, vec![false, true]);
     }
 
     #[test]
