@@ -527,9 +527,9 @@ mod tests {
         builder.mark_incident(7);
         let frames = builder.finish().unwrap();
         let marked = frames.changes.column(col::HAS_INCIDENT).unwrap();
-        let marked: Vec<bool> = marked.bool().unwrap().into_no_null_iter().collect();
+        let marked: Vec<Option<bool>> = marked.bool().unwrap().iter().collect();
         assert_eq!((first, second), (0, 1));
-        assert_eq!(marked, vec![false, true]);
+        assert_eq!(marked, vec![Some(false), Some(true)]);
     }
 
     #[test]
