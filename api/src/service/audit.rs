@@ -44,12 +44,13 @@ const SEAL_BATCH: u64 = 1_000;
 const SEAL_SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 /// How long the sealer lets commits gather after a seal that linked
 /// something, before it seals again. Under a stream of commits, sealing
-/// on every wake-up meant hundreds of seals a second of a few events each,
-/// seven statements apiece; gathering makes fewer, larger ones (8 writers
-/// on PostgreSQL: with audit 0.75-0.80x of the throughput without, median
-/// 0.785, against 0.68-0.73x sealing at once; docs/benchmarks.md; one
-/// writer 0.81x against 0.60x). Nobody waits for it:
-/// writers do not wait for the seal, readers of the trail seal first
+/// on every wake-up meant many small seals (each seven statements, woken
+/// by commits thousands of times a second); gathering makes at most about
+/// 50 seals a second, each of whatever gathered (8 writers on PostgreSQL:
+/// with audit 0.75-0.80x of the throughput without, median 0.78, against
+/// 0.68-0.73x sealing at once; docs/benchmarks.md; one writer 0.81x
+/// against 0.60x). Nobody waits for it: writers do not wait for the
+/// seal, readers of the trail seal first
 /// (`seal_before_reading`), and live subscribers hear of an event at most
 /// this much later.
 const SEAL_GATHER: Duration = Duration::from_millis(20);
