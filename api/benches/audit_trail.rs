@@ -190,7 +190,7 @@ async fn throughput(
     let rate_with = n / with.as_secs_f64();
     let rate_without = n / without.as_secs_f64();
     println!(
-        "throughput {} writers={writers} mutations={n}: without audit {rate_without:.0}/s, with audit {rate_with:.0}/s, ratio {:.2}",
+        "throughput {} writers={writers} mutations={n}: without audit {rate_without:.0}/s, with audit {rate_with:.0}/s, ratio {:.3}",
         db::backend_name(&db),
         rate_with / rate_without
     );
