@@ -304,9 +304,9 @@ impl ChangeFramesBuilder {
 
     pub fn finish(self) -> PolarsResult<ChangeFrames> {
         let height = self.change_type.len();
-        let keys: Vec<u32> = (0..u32::try_from(height).unwrap_or(u32::MAX)).collect();
+        // A change's key is its row in the final order.
+        let row_keys = || -> Vec<u32> { (0..u32::try_from(height).unwrap_or(u32::MAX)).collect() };
         let mut columns = vec![
-            Column::new(col::KEY.into(), keys.clone()),
             Column::new(col::CHANGE_TYPE.into(), self.change_type),
             Column::new(col::OUTCOME.into(), self.outcome),
         ];
@@ -329,7 +329,7 @@ impl ChangeFramesBuilder {
         // of rows instead of gathering each period's rows from all over
         // the frame (`report::compute`). Rows pushed in that order stay
         // where they are, and so do the keys the systems name.
-        let (changes, system_keys) = if self.in_actual_end_order {
+        let (mut changes, system_keys) = if self.in_actual_end_order {
             (changes, self.system_keys)
         } else {
             let order = changes.column(col::ACTUAL_END)?.arg_sort(SortOptions {
@@ -339,8 +339,7 @@ impl ChangeFramesBuilder {
                 maintain_order: true,
                 limit: None,
             });
-            let mut changes = changes.take(&order)?;
-            changes.with_column(Column::new(col::KEY.into(), keys))?;
+            let changes = changes.take(&order)?;
             // Where each pushed change (its key from `push`) now is.
             let mut position = vec![0u32; height];
             for (now, pushed) in order.into_no_null_iter().enumerate() {
@@ -353,6 +352,7 @@ impl ChangeFramesBuilder {
                 .collect();
             (changes, system_keys)
         };
+        changes.insert_column(0, Column::new(col::KEY.into(), row_keys()))?;
         // The volumes by type and by system count (period, code) pairs.
         // With each coded frame ordered by (code, key), the period of its
         // rows never decreases within a code, so `code x periods + period`
@@ -364,11 +364,7 @@ impl ChangeFramesBuilder {
             .u32()?
             .into_no_null_iter()
             .collect();
-        let types = by_code_then_key(
-            (0..u32::try_from(height).unwrap_or(u32::MAX)).collect(),
-            type_codes,
-            col::CHANGE_TYPE,
-        )?;
+        let types = by_code_then_key(row_keys(), type_codes, col::CHANGE_TYPE)?;
         let by_key = stable_order(&system_keys, height);
         let systems = by_code_then_key(
             by_key
