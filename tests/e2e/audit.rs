@@ -613,3 +613,139 @@ async fn an_event_committed_but_not_yet_sealed_joins_the_chain() {
     assert_eq!(left, 0);
     assert_eq!(verify(&app, None).await["ok"], true);
 }
+
+/// What `audit::recording` is for: the event travels in the write's own
+/// statement (PostgreSQL: one statement where there were two), commits
+/// with it, rolls back with it, and is never lost when no statement
+/// carried it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_travels_with_its_write_and_shares_its_fate() {
+    use api::{
+        db::{self, QueryCounter},
+        service::{Caller, audit},
+    };
+    use entity::system;
+    use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+
+    let url = crate::helpers::fresh_database_url().await;
+    let counter = QueryCounter::default();
+    let db = db::connect(&url, &counter).await.unwrap();
+    db::migrate_up(&db).await.unwrap();
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let caller = Caller::Operator {
+        label: "cli:test".into(),
+    };
+    let new_system = |name: &str| system::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        name: Set(name.to_owned()),
+        description: Set(None),
+        parent_id: Set(None),
+        created_at: Set(db::now()),
+    };
+    let count = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+        }
+    };
+
+    // Carried: on PostgreSQL the write is the only statement; on SQLite
+    // the event is linked just before it (reading the head, inserting).
+    let txn = db.begin().await.unwrap();
+    let before = counter.get();
+    let recording = audit::recording(
+        &txn,
+        &caller,
+        "system.created",
+        "system",
+        "carried",
+        &json!({"n": 1}),
+    );
+    new_system("carried").insert(&recording).await.unwrap();
+    let linked = recording.finish().await.unwrap();
+    assert_eq!(counter.get() - before, if postgres { 1 } else { 3 });
+    assert_eq!(linked.is_some(), !postgres);
+    audit::commit(txn, &db).await.unwrap();
+
+    // Rolled back: neither the write nor its event exists anywhere.
+    let txn = db.begin().await.unwrap();
+    let recording = audit::recording(
+        &txn,
+        &caller,
+        "system.created",
+        "system",
+        "rolled-back",
+        &json!({}),
+    );
+    new_system("rolled-back").insert(&recording).await.unwrap();
+    recording.finish().await.unwrap();
+    txn.rollback().await.unwrap();
+
+    // A failed write takes its event with it (the name is taken).
+    let txn = db.begin().await.unwrap();
+    let recording = audit::recording(
+        &txn,
+        &caller,
+        "system.created",
+        "system",
+        "clash",
+        &json!({}),
+    );
+    assert!(new_system("carried").insert(&recording).await.is_err());
+    drop(recording);
+    txn.rollback().await.unwrap();
+
+    // Nothing ran through it: `finish` writes the event by itself.
+    let txn = db.begin().await.unwrap();
+    let recording = audit::recording(&txn, &caller, "system.noted", "system", "alone", &json!({}));
+    recording.finish().await.unwrap();
+    audit::commit(txn, &db).await.unwrap();
+
+    // A statement with a `WITH` of its own cannot take a prefix: the event
+    // goes first, by a statement of its own.
+    let txn = db.begin().await.unwrap();
+    let before = counter.get();
+    let recording = audit::recording(&txn, &caller, "system.noted", "system", "with", &json!({}));
+    recording
+        .execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            "WITH n AS (SELECT 1 AS one) SELECT one FROM n",
+        ))
+        .await
+        .unwrap();
+    recording.finish().await.unwrap();
+    assert_eq!(counter.get() - before, if postgres { 2 } else { 3 });
+    audit::commit(txn, &db).await.unwrap();
+
+    audit::seal(&db).await.unwrap();
+    let entities: Vec<String> = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT entity_id FROM audit_events ORDER BY seq",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "entity_id").unwrap())
+        .filter(|id| ["carried", "rolled-back", "clash", "alone", "with"].contains(&id.as_str()))
+        .collect();
+    assert_eq!(entities, ["carried", "alone", "with"]);
+    assert_eq!(count("systems").await, 1);
+    if postgres {
+        assert_eq!(count("audit_outbox").await, 0);
+    }
+    let outcome = audit::verify(&db, None).await.unwrap();
+    assert!(
+        matches!(outcome, audit::Verification::Intact { .. }),
+        "{outcome:?}"
+    );
+    db.close().await.unwrap();
+}

@@ -10,8 +10,8 @@ use entity::{audit_event, audit_outbox, audit_purge_permit};
 use futures::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use sea_orm::{DatabaseConnectionType, sqlx};
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,41 @@ struct PendingEvent {
 }
 
 impl PendingEvent {
+    fn new(
+        caller: &Caller,
+        action: &str,
+        entity_type: &str,
+        entity_id: &str,
+        payload: &Value,
+    ) -> Self {
+        let (actor_id, actor_label) = match caller {
+            Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
+            Caller::Operator { label } => (None, label.clone()),
+        };
+        Self {
+            occurred_at: db::now(),
+            actor_id,
+            actor_label,
+            action: action.to_owned(),
+            entity_type: entity_type.to_owned(),
+            entity_id: entity_id.to_owned(),
+            payload: audit_chain::canonical_json(payload),
+        }
+    }
+
+    /// The outbox row's values, in the order of `OUTBOX_COLUMNS`.
+    fn outbox_values(self) -> [sea_orm::Value; 7] {
+        [
+            self.occurred_at.into(),
+            self.actor_id.into(),
+            self.actor_label.into(),
+            self.action.into(),
+            self.entity_type.into(),
+            self.entity_id.into(),
+            self.payload.into(),
+        ]
+    }
+
     /// The chain link after `(prev_seq, prev_hash)`: the one place where an
     /// event gets its sequence number and hash.
     fn link(self, prev_seq: i64, prev_hash: String) -> audit_event::Model {
@@ -112,51 +147,38 @@ impl From<audit_outbox::Model> for PendingEvent {
     }
 }
 
-/// Records one event inside the caller's transaction, so the event commits
-/// or rolls back with the write it records. Commit that transaction with
-/// [`commit`], which links the event into the chain. Returns the linked
-/// event, or `None` while it waits in the outbox (PostgreSQL).
+const OUTBOX_COLUMNS: &str =
+    "occurred_at, actor_id, actor_label, action, entity_type, entity_id, payload";
+
+/// `$first, $first+1, ...`: placeholders for the seven outbox values.
+fn outbox_placeholders(first: usize) -> String {
+    (first..first + 7)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes one event inside `txn` by a statement of its own: into the outbox
+/// on PostgreSQL, linked into the chain right away on SQLite (which admits
+/// one writer at a time). Returns the linked event on SQLite.
 ///
-/// SQLite admits one writer at a time, so the event is linked into the
-/// chain right here. On PostgreSQL the event goes to the outbox and is
-/// sealed into the chain just after the commit: linking it here would mean
-/// holding the chain's lock until the commit's WAL flush, which serialises
-/// every concurrent write behind one another (measured: 8 writers ran at
-/// 0.21x of their speed without the audit; docs/benchmarks.md).
-pub async fn append(
+/// Linking on PostgreSQL here would mean holding the chain's lock until
+/// the commit's WAL flush, which serialises every concurrent write behind
+/// one another (measured: 8 writers ran at 0.21x of their speed without the
+/// audit; docs/benchmarks.md); the sealer links it just after the commit.
+async fn write_alone(
     txn: &DatabaseTransaction,
-    caller: &Caller,
-    action: &str,
-    entity_type: &str,
-    entity_id: &str,
-    payload: &Value,
-) -> ServiceResult<Option<audit_event::Model>> {
-    let (actor_id, actor_label) = match caller {
-        Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
-        Caller::Operator { label } => (None, label.clone()),
-    };
-    let event = PendingEvent {
-        occurred_at: db::now(),
-        actor_id,
-        actor_label,
-        action: action.to_owned(),
-        entity_type: entity_type.to_owned(),
-        entity_id: entity_id.to_owned(),
-        payload: audit_chain::canonical_json(payload),
-    };
+    event: PendingEvent,
+) -> Result<Option<audit_event::Model>, DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
-        // Without RETURNING: nothing here needs the row back.
-        audit_outbox::Entity::insert(audit_outbox::ActiveModel {
-            occurred_at: Set(event.occurred_at),
-            actor_id: Set(event.actor_id),
-            actor_label: Set(event.actor_label),
-            action: Set(event.action),
-            entity_type: Set(event.entity_type),
-            entity_id: Set(event.entity_id),
-            payload: Set(event.payload),
-            ..Default::default()
-        })
-        .exec_without_returning(txn)
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO audit_outbox ({OUTBOX_COLUMNS}) VALUES ({})",
+                outbox_placeholders(1)
+            ),
+            event.outbox_values(),
+        ))
         .await?;
         Ok(None)
     } else {
@@ -165,6 +187,168 @@ pub async fn append(
         Ok(Some(
             linked.into_active_model().reset_all().insert(txn).await?,
         ))
+    }
+}
+
+/// Records one event inside the caller's transaction by a statement of its
+/// own, so the event commits or rolls back with the write it records.
+/// Commit that transaction with [`commit`]. Returns the linked event on
+/// SQLite, `None` on PostgreSQL while it waits in the outbox.
+///
+/// Where the write is one statement run after the event is known, prefer
+/// [`recording`]: the event then travels in the write's own statement, one
+/// round trip fewer.
+pub async fn append(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    payload: &Value,
+) -> ServiceResult<Option<audit_event::Model>> {
+    Ok(write_alone(
+        txn,
+        PendingEvent::new(caller, action, entity_type, entity_id, payload),
+    )
+    .await?)
+}
+
+/// An audit event that travels with the write it records: pass the
+/// [`Recording`] to the write (`active.insert(&recording)`,
+/// `active.update(&recording)`, `model.delete(&recording)`, ...) in place
+/// of the transaction, then call [`Recording::finish`] before [`commit`].
+///
+/// On PostgreSQL the first statement run through it carries the outbox
+/// insert as a data-modifying `WITH` (`WITH audit_event AS (INSERT INTO
+/// audit_outbox ...) UPDATE ...`): one statement, one round trip, where a
+/// separate insert cost a fifth round trip on a four-statement mutation.
+/// With eight writers on two cores the round trip, not the row, was the
+/// audit's largest cost (docs/benchmarks.md). On SQLite the event is
+/// linked into the chain just before that statement (no round trips
+/// there). Either way the event commits or rolls back with the write.
+pub fn recording<'a>(
+    txn: &'a DatabaseTransaction,
+    caller: &Caller,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    payload: &Value,
+) -> Recording<'a> {
+    Recording {
+        txn,
+        pending: std::sync::Mutex::new(Some(PendingEvent::new(
+            caller,
+            action,
+            entity_type,
+            entity_id,
+            payload,
+        ))),
+        linked: std::sync::Mutex::new(None),
+    }
+}
+
+/// See [`recording`].
+pub struct Recording<'a> {
+    txn: &'a DatabaseTransaction,
+    /// The event until a statement has carried it.
+    pending: std::sync::Mutex<Option<PendingEvent>>,
+    /// The linked event (SQLite).
+    linked: std::sync::Mutex<Option<audit_event::Model>>,
+}
+
+impl Recording<'_> {
+    fn take_pending(&self) -> Option<PendingEvent> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// `stmt` with the event riding on it, if the event has not travelled
+    /// yet: prefixed as a data-modifying `WITH` on PostgreSQL, linked just
+    /// before on SQLite. A statement that cannot carry a prefix (one with
+    /// a `WITH` of its own) goes after the event's own statement.
+    async fn carry(&self, stmt: Statement) -> Result<Statement, DbErr> {
+        let Some(event) = self.take_pending() else {
+            return Ok(stmt);
+        };
+        if stmt.db_backend == DbBackend::Postgres && can_carry(&stmt.sql) {
+            let mut values = stmt.values.map(|values| values.0).unwrap_or_default();
+            let placeholders = outbox_placeholders(values.len() + 1);
+            values.extend(event.outbox_values());
+            return Ok(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "WITH audit_event AS (INSERT INTO audit_outbox ({OUTBOX_COLUMNS}) VALUES ({placeholders})) {}",
+                    stmt.sql
+                ),
+                values,
+            ));
+        }
+        let linked = write_alone(self.txn, event).await?;
+        *self
+            .linked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = linked;
+        Ok(stmt)
+    }
+
+    /// Writes the event by a statement of its own if no statement carried
+    /// it (so it is never lost), and returns the linked event on SQLite,
+    /// `None` on PostgreSQL. Commit with [`commit`].
+    pub async fn finish(self) -> ServiceResult<Option<audit_event::Model>> {
+        if let Some(event) = self.take_pending() {
+            return Ok(write_alone(self.txn, event).await?);
+        }
+        Ok(self
+            .linked
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// Whether PostgreSQL accepts a leading data-modifying `WITH` on `sql`:
+/// a plain `INSERT`, `UPDATE`, `DELETE` or `SELECT`.
+fn can_carry(sql: &str) -> bool {
+    let first_word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    ["INSERT", "UPDATE", "DELETE", "SELECT"]
+        .iter()
+        .any(|keyword| first_word.eq_ignore_ascii_case(keyword))
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Recording<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        let stmt = self.carry(stmt).await?;
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        let stmt = self
+            .carry(Statement::from_string(self.get_database_backend(), sql))
+            .await?;
+        match stmt.values {
+            Some(_) => self.txn.execute_raw(stmt).await,
+            None => self.txn.execute_unprepared(&stmt.sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        let stmt = self.carry(stmt).await?;
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        let stmt = self.carry(stmt).await?;
+        self.txn.query_all_raw(stmt).await
     }
 }
 
@@ -371,8 +555,8 @@ pub fn spawn_sealer(db: &DatabaseConnection) -> Option<JoinHandle<()>> {
 }
 
 /// The newest event's `(seq, hash)`, `None` on an empty trail.
-pub async fn head<C: ConnectionTrait>(conn: &C) -> ServiceResult<Option<(i64, String)>> {
-    Ok(audit_event::Entity::find()
+pub async fn head<C: ConnectionTrait>(conn: &C) -> Result<Option<(i64, String)>, DbErr> {
+    audit_event::Entity::find()
         .select_only()
         .column(audit_event::Column::Seq)
         .column(audit_event::Column::Hash)
@@ -380,7 +564,7 @@ pub async fn head<C: ConnectionTrait>(conn: &C) -> ServiceResult<Option<(i64, St
         .limit(1)
         .into_tuple::<(i64, String)>()
         .one(conn)
-        .await?)
+        .await
 }
 
 /// The state of everything Gatehouse stores, as one number: the chain's
@@ -877,4 +1061,35 @@ pub async fn verify(
         },
         Err(broken) => Verification::Broken(broken),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{can_carry, outbox_placeholders};
+
+    #[test]
+    fn plain_statements_carry_the_event_and_those_with_a_with_do_not() {
+        for sql in [
+            "INSERT INTO systems (id) VALUES ($1) RETURNING id",
+            "  update \"changes\" SET status = $1",
+            "DELETE FROM cab_members WHERE user_id = $1",
+            "SELECT 1",
+        ] {
+            assert!(can_carry(sql), "{sql}");
+        }
+        for sql in [
+            "WITH n AS (SELECT 1) SELECT * FROM n",
+            "with recursive t AS (SELECT 1) SELECT * FROM t",
+            "BEGIN",
+            "",
+        ] {
+            assert!(!can_carry(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_outbox_values_are_numbered_after_the_statements_own() {
+        assert_eq!(outbox_placeholders(1), "$1, $2, $3, $4, $5, $6, $7");
+        assert_eq!(outbox_placeholders(4), "$4, $5, $6, $7, $8, $9, $10");
+    }
 }

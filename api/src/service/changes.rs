@@ -5,6 +5,7 @@ use entity::{ChangeStatus, RiskLevel, change, change_sequence, change_system};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    TryIntoModel,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Query},
 };
 use serde_json::json;
@@ -121,10 +122,8 @@ pub async fn create(
         ..Default::default()
     };
     write_content(&mut active, &content);
-    let model = active.insert(&txn).await?;
-    replace_systems(&txn, id, &content.system_ids).await?;
     let risk = content.risk();
-    let recorded = audit::append(
+    let recording = audit::recording(
         &txn,
         caller,
         events::CREATED,
@@ -136,8 +135,10 @@ pub async fn create(
             "content": content,
             "risk": {"inherentScore": risk.inherent_score, "residualScore": risk.residual_score, "level": risk.level},
         }),
-    )
-    .await?;
+    );
+    let model = active.insert(&recording).await?;
+    let recorded = recording.finish().await?;
+    replace_systems(&txn, id, &content.system_ids).await?;
     audit::commit(txn, db).await?;
     events.committed(recorded.map(|recorded| ChangeEvent::new(&model, &recorded, None)));
     Ok(model)
@@ -192,17 +193,18 @@ pub async fn update(
     let mut active: change::ActiveModel = existing.into();
     write_content(&mut active, &after);
     active.updated_at = Set(db::now());
-    let model = active.update(&txn).await?;
-    let recorded = audit::append(
+    let updated = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         events::UPDATED,
         "change",
         &id.to_string(),
-        &json!({"number": model.number, "version": model.version, "status": model.status,
+        &json!({"number": updated.number, "version": updated.version, "status": updated.status,
                 "changes": diff(&before, &after)}),
-    )
-    .await?;
+    );
+    let model = active.update(&recording).await?;
+    let recorded = recording.finish().await?;
     audit::commit(txn, db).await?;
     events.committed(
         recorded.map(|recorded| ChangeEvent::new(&model, &recorded, Some(model.status))),

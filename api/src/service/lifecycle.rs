@@ -10,7 +10,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait, TryIntoModel,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::{Value, json};
@@ -263,25 +263,26 @@ async fn finish(
     details: Value,
 ) -> ServiceResult<change::Model> {
     active.updated_at = Set(request.now);
-    let model = active.update(&txn).await?;
+    let after = active.clone().try_into_model()?;
     let mut payload = json!({
-        "number": model.number,
-        "version": model.version,
+        "number": after.number,
+        "version": after.version,
         "statusBefore": before,
-        "statusAfter": model.status,
+        "statusAfter": after.status,
     });
     if let (Value::Object(payload), Value::Object(details)) = (&mut payload, details) {
         payload.extend(details);
     }
-    let recorded = audit::append(
+    let recording = audit::recording(
         &txn,
         request.caller,
         action,
         "change",
-        &model.id.to_string(),
+        &after.id.to_string(),
         &payload,
-    )
-    .await?;
+    );
+    let model = active.update(&recording).await?;
+    let recorded = recording.finish().await?;
     audit::commit(txn, request.db).await?;
     request
         .events

@@ -3,7 +3,7 @@
 use entity::system;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -31,25 +31,27 @@ pub async fn create(
             .await
             .map_err(|_| ServiceError::validation("parentId", "no system with this id"))?;
     }
-    ensure_name_free(&txn, name.trim(), None).await?;
-    let model = system::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        name: Set(name.trim().to_owned()),
-        description: Set(description.map(str::to_owned)),
-        parent_id: Set(parent_id),
-        created_at: Set(db::now()),
-    }
-    .insert(&txn)
-    .await?;
-    audit::append(
+    let id = Uuid::now_v7();
+    let name = name.trim();
+    ensure_name_free(&txn, name, None).await?;
+    let recording = audit::recording(
         &txn,
         caller,
         "system.created",
         "system",
-        &model.id.to_string(),
-        &json!({"name": model.name, "description": model.description, "parentId": parent_id}),
-    )
+        &id.to_string(),
+        &json!({"name": name, "description": description, "parentId": parent_id}),
+    );
+    let model = system::ActiveModel {
+        id: Set(id),
+        name: Set(name.to_owned()),
+        description: Set(description.map(str::to_owned)),
+        parent_id: Set(parent_id),
+        created_at: Set(db::now()),
+    }
+    .insert(&recording)
     .await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
@@ -97,16 +99,17 @@ pub async fn update(
     if let Some(parent) = parent_id {
         active.parent_id = Set(parent);
     }
-    let model = active.update(&txn).await?;
-    audit::append(
+    let after = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "system.updated",
         "system",
         &id.to_string(),
-        &json!({"before": before, "after": {"name": model.name, "description": model.description, "parentId": model.parent_id}}),
-    )
-    .await?;
+        &json!({"before": before, "after": {"name": after.name, "description": after.description, "parentId": after.parent_id}}),
+    );
+    let model = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
