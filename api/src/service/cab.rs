@@ -6,7 +6,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -99,16 +99,16 @@ pub async fn remove_member(
         .ok_or(ServiceError::NotFound {
             entity: "board member",
         })?;
-    seat.delete(&txn).await?;
-    audit::append(
+    let recording = audit::recording(
         &txn,
         caller,
         "cab.member_removed",
         "user",
         &user_id.to_string(),
         &json!({}),
-    )
-    .await?;
+    );
+    seat.delete(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(())
 }
@@ -135,8 +135,17 @@ pub async fn schedule_meeting(
         .map(|a| a.user_id)
         .ok_or_else(|| ServiceError::forbidden("meetings are scheduled by accounts"))?;
     let txn = db.begin().await?;
+    let id = Uuid::now_v7();
+    let recording = audit::recording(
+        &txn,
+        caller,
+        "cab.meeting_scheduled",
+        "cab_meeting",
+        &id.to_string(),
+        &json!({"scheduledFor": at}),
+    );
     let meeting = cab_meeting::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         scheduled_for: Set(at),
         status: Set(MeetingStatus::Planned),
         minutes: Set(None),
@@ -144,17 +153,9 @@ pub async fn schedule_meeting(
         created_by: Set(creator),
         created_at: Set(crate::db::now()),
     }
-    .insert(&txn)
+    .insert(&recording)
     .await?;
-    audit::append(
-        &txn,
-        caller,
-        "cab.meeting_scheduled",
-        "cab_meeting",
-        &meeting.id.to_string(),
-        &json!({"scheduledFor": at}),
-    )
-    .await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(meeting)
 }
@@ -302,16 +303,17 @@ pub async fn close_meeting(
     active.status = Set(MeetingStatus::Held);
     active.held_at = Set(Some(request.now));
     active.minutes = Set(Some(record));
-    let held = active.update(&txn).await?;
-    audit::append(
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         request.caller,
         "cab.meeting_held",
         "cab_meeting",
         &id.to_string(),
-        &json!({"minutes": held.minutes, "decisions": decisions}),
-    )
-    .await?;
+        &json!({"minutes": preview.minutes, "decisions": decisions}),
+    );
+    let held = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, request.db).await?;
     Ok(held)
 }

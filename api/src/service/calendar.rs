@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{ChangeStatus, calendar_rule, change, change_system, feed_token, system};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -359,7 +359,7 @@ pub async fn create_rule(
     crate::domain::roles::parse_roles(new.approver_roles)?;
     let creator = caller.account().map(|a| a.user_id).unwrap_or_default();
     let txn = db.begin().await?;
-    let model = calendar_rule::ActiveModel {
+    let active = calendar_rule::ActiveModel {
         id: Set(Uuid::now_v7()),
         kind: Set(if new.freeze_kind.is_some() {
             "FREEZE"
@@ -385,20 +385,20 @@ pub async fn create_rule(
         active: Set(true),
         created_by: Set(creator),
         created_at: Set(crate::db::now()),
-    }
-    .insert(&txn)
-    .await?;
-    audit::append(
+    };
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "calendar.rule_created",
         "calendar_rule",
-        &model.id.to_string(),
-        &json!({"kind": model.kind, "name": model.name, "dtstart": model.dtstart, "rrule": model.rrule,
-                "durationMinutes": model.duration_minutes, "timeZone": model.time_zone, "changeTypes": new.change_types,
-                "freezeKind": model.freeze_kind, "approverRoles": new.approver_roles}),
-    )
-    .await?;
+        &preview.id.to_string(),
+        &json!({"kind": preview.kind, "name": preview.name, "dtstart": preview.dtstart, "rrule": preview.rrule,
+                "durationMinutes": preview.duration_minutes, "timeZone": preview.time_zone, "changeTypes": new.change_types,
+                "freezeKind": preview.freeze_kind, "approverRoles": new.approver_roles}),
+    );
+    let model = active.insert(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
@@ -418,16 +418,17 @@ pub async fn retire_rule(
         })?;
     let mut active: calendar_rule::ActiveModel = rule.into();
     active.active = Set(false);
-    let model = active.update(&txn).await?;
-    audit::append(
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "calendar.rule_retired",
         "calendar_rule",
         &id.to_string(),
-        &json!({"name": model.name}),
-    )
-    .await?;
+        &json!({"name": preview.name}),
+    );
+    let model = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
@@ -456,25 +457,25 @@ pub async fn issue_feed_token(
         &auth::generate_token()[auth::TOKEN_PREFIX.len()..]
     );
     let txn = db.begin().await?;
-    let model = feed_token::ActiveModel {
+    let active = feed_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(owner),
         name: Set(name.trim().to_owned()),
         secret_hash: Set(auth::hash_token(&secret)),
         created_at: Set(crate::db::now()),
         revoked_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-    audit::append(
+    };
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "feed_token.issued",
         "feed_token",
-        &model.id.to_string(),
-        &json!({"name": model.name}),
-    )
-    .await?;
+        &preview.id.to_string(),
+        &json!({"name": preview.name}),
+    );
+    let model = active.insert(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok((model, secret))
 }
@@ -495,16 +496,17 @@ pub async fn revoke_feed_token(
     caller.authorize(|actor| permissions::manage_tokens_of(actor, token.user_id))?;
     let mut active: feed_token::ActiveModel = token.into();
     active.revoked_at = Set(Some(crate::db::now()));
-    let model = active.update(&txn).await?;
-    audit::append(
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "feed_token.revoked",
         "feed_token",
         &id.to_string(),
-        &json!({"name": model.name}),
-    )
-    .await?;
+        &json!({"name": preview.name}),
+    );
+    let model = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }

@@ -3,7 +3,7 @@
 use entity::change_template;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -80,7 +80,7 @@ pub async fn create(
             "a template with key {key} already exists"
         )));
     }
-    let model = change_template::ActiveModel {
+    let active = change_template::ActiveModel {
         id: Set(Uuid::now_v7()),
         key: Set(key.to_owned()),
         name: Set(name.trim().to_owned()),
@@ -90,18 +90,18 @@ pub async fn create(
         active: Set(true),
         created_by: Set(creator),
         created_at: Set(crate::db::now()),
-    }
-    .insert(&txn)
-    .await?;
-    audit::append(
+    };
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "template.created",
         "change_template",
-        &model.id.to_string(),
+        &preview.id.to_string(),
         &json!({"key": key, "name": name, "changeType": change_type, "description": description, "procedure": procedure}),
-    )
-    .await?;
+    );
+    let model = active.insert(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
@@ -117,8 +117,8 @@ pub async fn set_active(
     let template = find(&txn, id).await?;
     let mut active: change_template::ActiveModel = template.into();
     active.active = Set(active_flag);
-    let model = active.update(&txn).await?;
-    audit::append(
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         if active_flag {
@@ -128,9 +128,10 @@ pub async fn set_active(
         },
         "change_template",
         &id.to_string(),
-        &json!({"key": model.key}),
-    )
-    .await?;
+        &json!({"key": preview.key}),
+    );
+    let model = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }

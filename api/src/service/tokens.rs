@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{api_token, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -59,8 +59,18 @@ pub(super) async fn insert_token(
     expires_at: Option<DateTime<Utc>>,
     secret: &str,
 ) -> ServiceResult<api_token::Model> {
+    let id = Uuid::now_v7();
+    // The audit trail records that a token exists, never its secret or hash.
+    let recording = audit::recording(
+        txn,
+        caller,
+        "token.issued",
+        "token",
+        &id.to_string(),
+        &json!({"userId": user_id, "name": name, "expiresAt": expires_at}),
+    );
     let token = api_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         user_id: Set(user_id),
         name: Set(name.to_owned()),
         secret_hash: Set(auth::hash_token(secret)),
@@ -68,18 +78,9 @@ pub(super) async fn insert_token(
         expires_at: Set(expires_at),
         revoked_at: Set(None),
     }
-    .insert(txn)
+    .insert(&recording)
     .await?;
-    // The audit trail records that a token exists, never its secret or hash.
-    audit::append(
-        txn,
-        caller,
-        "token.issued",
-        "token",
-        &token.id.to_string(),
-        &json!({"userId": user_id, "name": name, "expiresAt": expires_at}),
-    )
-    .await?;
+    recording.finish().await?;
     Ok(token)
 }
 
@@ -99,16 +100,17 @@ pub async fn revoke(
     }
     let mut active: api_token::ActiveModel = token.into();
     active.revoked_at = Set(Some(db::now()));
-    let token = active.update(&txn).await?;
-    audit::append(
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "token.revoked",
         "token",
         &token_id.to_string(),
-        &json!({"userId": token.user_id, "name": token.name}),
-    )
-    .await?;
+        &json!({"userId": preview.user_id, "name": preview.name}),
+    );
+    let token = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(token)
 }

@@ -6,7 +6,7 @@ use entity::user;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, Statement,
-    TransactionTrait,
+    TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -97,25 +97,25 @@ pub async fn create(
             "an account with email {email} already exists"
         )));
     }
-    let model = user::ActiveModel {
+    let active = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.trim().to_owned()),
         email: Set(email),
         roles: Set(json!(roles)),
         active: Set(true),
         created_at: Set(db::now()),
-    }
-    .insert(&txn)
-    .await?;
-    audit::append(
+    };
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         caller,
         "user.created",
         "user",
-        &model.id.to_string(),
-        &json!({"name": model.name, "email": model.email, "roles": roles}),
-    )
-    .await?;
+        &preview.id.to_string(),
+        &json!({"name": preview.name, "email": preview.email, "roles": roles}),
+    );
+    let model = active.insert(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
@@ -150,16 +150,16 @@ pub async fn set_roles(
     .await?;
     let mut active: user::ActiveModel = existing.into();
     active.roles = Set(json!(roles));
-    let model = active.update(&txn).await?;
-    audit::append(
+    let recording = audit::recording(
         &txn,
         caller,
         "user.roles_changed",
         "user",
         &user_id.to_string(),
         &json!({"before": before, "after": roles}),
-    )
-    .await?;
+    );
+    let model = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
@@ -190,8 +190,7 @@ pub async fn set_active(
     }
     let mut active: user::ActiveModel = existing.into();
     active.active = Set(active_flag);
-    let model = active.update(&txn).await?;
-    audit::append(
+    let recording = audit::recording(
         &txn,
         caller,
         if active_flag {
@@ -202,8 +201,9 @@ pub async fn set_active(
         "user",
         &user_id.to_string(),
         &json!({"active": active_flag}),
-    )
-    .await?;
+    );
+    let model = active.update(&recording).await?;
+    recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
 }
@@ -257,25 +257,25 @@ pub async fn bootstrap_admin(
     let caller = Caller::Operator {
         label: "bootstrap".into(),
     };
-    let admin = user::ActiveModel {
+    let active = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set("admin".into()),
         email: Set(BOOTSTRAP_EMAIL.into()),
         roles: Set(json!([roles::ADMIN])),
         active: Set(true),
         created_at: Set(db::now()),
-    }
-    .insert(&txn)
-    .await?;
-    audit::append(
+    };
+    let preview = active.clone().try_into_model()?;
+    let recording = audit::recording(
         &txn,
         &caller,
         "user.created",
         "user",
-        &admin.id.to_string(),
-        &json!({"name": admin.name, "email": admin.email, "roles": [roles::ADMIN], "bootstrap": true}),
-    )
-    .await?;
+        &preview.id.to_string(),
+        &json!({"name": preview.name, "email": preview.email, "roles": [roles::ADMIN], "bootstrap": true}),
+    );
+    let admin = active.insert(&recording).await?;
+    recording.finish().await?;
     let secret = supplied_token
         .map(str::to_owned)
         .unwrap_or_else(crate::auth::generate_token);
