@@ -632,9 +632,17 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
     let db = db::connect(&url, &counter).await.unwrap();
     db::migrate_up(&db).await.unwrap();
     let postgres = db.get_database_backend() == DbBackend::Postgres;
-    let caller = Caller::Operator {
-        label: "cli:test".into(),
-    };
+    // The event for the entity named `entity_id`, to travel with a write.
+    fn event_of<'a>(
+        txn: &'a sea_orm::DatabaseTransaction,
+        action: &str,
+        entity_id: &str,
+    ) -> audit::Recording<'a> {
+        let caller = Caller::Operator {
+            label: "cli:test".into(),
+        };
+        audit::recording(txn, &caller, action, "system", entity_id, &json!({}))
+    }
     let new_system = |name: &str| system::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         name: Set(name.to_owned()),
@@ -661,14 +669,7 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
     // the event is linked just before it (reading the head, inserting).
     let txn = db.begin().await.unwrap();
     let before = counter.get();
-    let recording = audit::recording(
-        &txn,
-        &caller,
-        "system.created",
-        "system",
-        "carried",
-        &json!({"n": 1}),
-    );
+    let recording = event_of(&txn, "system.created", "carried");
     new_system("carried").insert(&recording).await.unwrap();
     let linked = recording.finish().await.unwrap();
     assert_eq!(counter.get() - before, if postgres { 1 } else { 3 });
@@ -677,35 +678,21 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
 
     // Rolled back: neither the write nor its event exists anywhere.
     let txn = db.begin().await.unwrap();
-    let recording = audit::recording(
-        &txn,
-        &caller,
-        "system.created",
-        "system",
-        "rolled-back",
-        &json!({}),
-    );
+    let recording = event_of(&txn, "system.created", "rolled-back");
     new_system("rolled-back").insert(&recording).await.unwrap();
     recording.finish().await.unwrap();
     txn.rollback().await.unwrap();
 
     // A failed write takes its event with it (the name is taken).
     let txn = db.begin().await.unwrap();
-    let recording = audit::recording(
-        &txn,
-        &caller,
-        "system.created",
-        "system",
-        "clash",
-        &json!({}),
-    );
+    let recording = event_of(&txn, "system.created", "clash");
     assert!(new_system("carried").insert(&recording).await.is_err());
     drop(recording);
     txn.rollback().await.unwrap();
 
     // Nothing ran through it: `finish` writes the event by itself.
     let txn = db.begin().await.unwrap();
-    let recording = audit::recording(&txn, &caller, "system.noted", "system", "alone", &json!({}));
+    let recording = event_of(&txn, "system.noted", "alone");
     recording.finish().await.unwrap();
     audit::commit(txn, &db).await.unwrap();
 
@@ -713,7 +700,7 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
     // goes first, by a statement of its own.
     let txn = db.begin().await.unwrap();
     let before = counter.get();
-    let recording = audit::recording(&txn, &caller, "system.noted", "system", "with", &json!({}));
+    let recording = event_of(&txn, "system.noted", "with");
     recording
         .execute_raw(Statement::from_string(
             db.get_database_backend(),
