@@ -2,14 +2,17 @@
 //! calendar feed, report downloads and evidence pack export.
 
 mod audit_export;
+pub mod gate;
 pub mod limits;
 mod reports;
+pub mod request_shape;
 pub mod response_cache;
+pub mod socket;
 
 use std::time::Duration;
 
-use async_graphql::{ErrorExtensions, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::GraphQLResponse;
 use axum::{
     Json, Router,
     body::Bytes,
@@ -20,7 +23,6 @@ use axum::{
 };
 use serde_json::json;
 use tower_http::{
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -47,6 +49,8 @@ pub struct HttpState {
     pub metrics_token: Option<String>,
     /// `None` when turned off (`Settings::response_cache`).
     pub response_cache: Option<std::sync::Arc<response_cache::ResponseCache>>,
+    /// Started by the first WebSocket connection (`socket`).
+    pub credentials: socket::CredentialsWatch,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -59,7 +63,7 @@ pub fn router(state: HttpState) -> Router {
     };
     Router::new()
         .route("/graphql", graphql_route)
-        .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/ws", get(socket::upgrade))
         .route("/calendar.ics", get(calendar_feed))
         .route("/reports/{kind}", get(reports::download))
         .route("/healthz", get(healthz))
@@ -67,7 +71,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/audit/export", get(audit_export::export))
         .route("/metrics", get(metrics))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        // Enforced by the body extractor, so the GraphQL route can answer
+        // an oversized body in the GraphQL error shape.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(monitoring, track_http))
         .layer(
             TraceLayer::new_for_http()
@@ -132,47 +138,48 @@ async fn graphiql() -> Html<String> {
 
 async fn graphql(
     State(state): State<HttpState>,
+    address: gate::ClientAddress,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let secret = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(auth::bearer_token);
-    // Keyed by the token's hash so the limiter never holds secrets.
-    let key = secret.map_or_else(|| "anonymous".to_owned(), auth::hash_token);
-    if let Err(retry_after) = state.rate_limiter.check(&key, std::time::Instant::now()) {
-        let body = json!({"data": null, "errors": [{"message": "rate limit exceeded; retry later", "extensions": {"code": "RATE_LIMITED"}}]});
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-        if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+    let body = match body {
+        Ok(body) => body,
+        // Over `max_body_bytes` (or a broken upload): said in the GraphQL
+        // error shape like every other refusal.
+        Err(rejection) => {
+            let message = format!(
+                "the request body could not be read: {} (at most {} bytes)",
+                rejection.body_text(),
+                state.limits.max_body_bytes
+            );
+            return gate::refusal(rejection.status(), &message, "VALIDATION");
         }
-        return response;
-    }
-    let Some(secret) = secret else {
-        return authentication_failed(ServiceError::Unauthenticated);
     };
-    let mut request = request.into_inner();
+    // A bounded look at the request comes first: nothing that recurses
+    // (serde_json, the GraphQL parser) reads it before its nesting is known.
+    let (mut request, shape) = match read_request(&body, &state.limits) {
+        Ok(read) => read,
+        Err(message) => return gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION"),
+    };
+    if let Err(refused) = gate::admit_address(&state, address) {
+        return refused;
+    }
+    let Some(secret) = gate::bearer(&headers) else {
+        gate::charge_failed_attempt(&state, address);
+        return gate::authentication_failed(ServiceError::Unauthenticated);
+    };
+    // Keyed by the token's hash so the cache never holds secrets.
+    let key = auth::hash_token(secret);
     let answer_key = state
         .response_cache
         .as_ref()
         .and_then(|_| cacheable_key(&key, &request));
-    // A request whose answer is held is a query the cache has seen (its
-    // limits were checked then); any other cacheable one is parsed first,
-    // so that a mutation does not pay for reading the audit head. Not a
-    // large document: before authentication, parsing must cost a stranger
-    // no more than the token lookup does.
-    let held = match (&state.response_cache, &answer_key) {
-        (Some(cache), Some(answer_key)) => cache.holds(answer_key),
-        _ => false,
-    };
     let operation_name = request.operation_name.clone();
-    let is_query = held
-        || (answer_key.is_some()
-            && request.query.len() <= PARSE_BEFORE_AUTHENTICATION_MAX
-            && request
-                .parsed_query()
-                .is_ok_and(|document| selects_query(document, operation_name.as_deref())));
+    // From the scan, not a parse: the document is parsed only once its
+    // caller is known. A scan that misreads a document only costs a
+    // cache look-up; what is stored is decided on the parsed document.
+    let is_query = answer_key.is_some()
+        && shape.selected(operation_name.as_deref()) == Some(request_shape::OperationKind::Query);
     // Read before the token and the query, so whatever they see is at
     // least as new as the generation they are remembered under.
     let cache = match &state.response_cache {
@@ -194,15 +201,23 @@ async fn graphql(
                 }
                 actor
             }
-            Err(error) => return authentication_failed(error),
+            Err(error) => {
+                if matches!(error, ServiceError::Unauthenticated) {
+                    gate::charge_failed_attempt(&state, address);
+                }
+                return gate::authentication_failed(error);
+            }
         },
     };
+    if let Err(refused) = gate::charge_account(&state, actor.user_id) {
+        return refused;
+    }
     let monitoring = &state.app.monitoring;
     let mut flight = None;
-    if let (Some((cache, generation)), Some(answer_key)) = (cache, answer_key) {
+    if let (Some((cache, generation)), Some(answer_key)) = (cache, &answer_key) {
         let mut waited = false;
         loop {
-            match cache.lookup(generation, &answer_key, now) {
+            match cache.lookup(generation, answer_key, now) {
                 Lookup::Hit(answer) => {
                     monitoring.observe_graphql(answer.operation.as_deref(), []);
                     monitoring.observe_response_cache(CacheResult::Hit);
@@ -222,17 +237,15 @@ async fn graphql(
             }
         }
     }
-    // Parsed once (above, or here); the schema executes this parsed
-    // document (a parse error is left for the schema to report).
+    // Parsed once, here; the schema executes this parsed document (a
+    // parse error is left for the schema to report).
     let mut operation = operation_name;
+    let mut parsed_query = false;
     if let Ok(document) = request.parsed_query() {
-        let aliases = limits::count_aliases(document);
-        if aliases > state.limits.max_aliases {
-            let body = json!({"data": null, "errors": [{
-                "message": format!("too many aliases: {aliases} (at most {})", state.limits.max_aliases),
-                "extensions": {"code": "VALIDATION"}}]});
-            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        if let Err(message) = limits::check_document(document, state.limits.max_aliases) {
+            return gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION");
         }
+        parsed_query = selects_query(document, operation.as_deref());
         operation = operation.or_else(|| single_operation_name(document));
     }
     let request = request
@@ -245,6 +258,7 @@ async fn graphql(
     // error (it may be transient), or one that reads the audit trail
     // (`no_cache` fields: an auditor sees what the database holds now).
     let storable = is_query
+        && parsed_query
         && response.is_ok()
         && response.cache_control.max_age != -1
         && response.http_headers.is_empty();
@@ -274,9 +288,40 @@ async fn graphql(
     answer
 }
 
-/// The largest query text parsed before its token is checked (larger
-/// ones are parsed after, and not cached).
-const PARSE_BEFORE_AUTHENTICATION_MAX: usize = 16 * 1024;
+/// Reads a GraphQL request from a JSON body after the bounded look: the
+/// body's nesting first (variables included), then the JSON, then the
+/// document's size and nesting. Each refusal is a client error message.
+fn read_request(
+    body: &[u8],
+    limits: &crate::config::Limits,
+) -> Result<(async_graphql::Request, request_shape::DocumentShape), String> {
+    request_shape::check_json_nesting(body, request_shape::MAX_NESTING)
+        .map_err(|too_deep| too_deep.message("request body"))?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err("batched requests are not supported: send one operation per request".into());
+    }
+    let request: async_graphql::Request = serde_json::from_slice(body)
+        .map_err(|error| format!("the body is not a GraphQL request in JSON: {error}"))?;
+    let shape = vet_query(&request.query, limits)?;
+    Ok((request, shape))
+}
+
+/// The checks every document passes before it is parsed, over HTTP and
+/// WebSocket alike: its size and its nesting.
+fn vet_query(
+    query: &str,
+    limits: &crate::config::Limits,
+) -> Result<request_shape::DocumentShape, String> {
+    if query.len() > limits.max_body_bytes {
+        return Err(format!(
+            "the document is {} bytes (at most {})",
+            query.len(),
+            limits.max_body_bytes
+        ));
+    }
+    request_shape::scan_document(query, request_shape::MAX_NESTING)
+        .map_err(|too_deep| too_deep.message("document"))
+}
 
 /// Tells clients (and tests) whether an answer came from memory.
 const CACHE_STATUS: HeaderName = HeaderName::from_static("x-gatehouse-cache");
@@ -314,31 +359,6 @@ fn cached_answer(body: Bytes, result: CacheResult) -> Response {
     response
 }
 
-/// 401 for an unknown, revoked or expired token; 503 when the database
-/// could not be asked.
-fn authentication_failed(error: ServiceError) -> Response {
-    let status = match error {
-        ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let error = async_graphql::ServerError::new(error.extend().message, None);
-    let code = if status == StatusCode::UNAUTHORIZED {
-        "UNAUTHENTICATED"
-    } else {
-        "INTERNAL"
-    };
-    let body =
-        json!({"data": null, "errors": [{"message": error.message, "extensions": {"code": code}}]});
-    let mut response = (status, Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-        );
-    }
-    response
-}
-
 /// Whether the operation the request runs is a query (not a mutation or
 /// a subscription): the named one, or the document's only one.
 fn selects_query(
@@ -355,38 +375,6 @@ fn selects_query(
         _ => None,
     };
     selected.is_some_and(|operation| operation.node.ty == OperationType::Query)
-}
-
-/// `/graphql/ws`: subscriptions over graphql-ws (`graphql-transport-ws`,
-/// and the legacy `graphql-ws` subprotocol). The client authenticates in
-/// `connection_init` with `{"authorization": "Bearer <token>"}`; without a
-/// valid token the server closes the connection before any subscription.
-async fn graphql_ws(
-    State(state): State<HttpState>,
-    protocol: GraphQLProtocol,
-    upgrade: axum::extract::WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            let db = state.app.db.clone();
-            GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let secret = ["authorization", "Authorization"]
-                        .iter()
-                        .find_map(|key| payload.get(*key).and_then(|v| v.as_str()))
-                        .and_then(auth::bearer_token)
-                        .ok_or_else(|| ServiceError::Unauthenticated.extend())?;
-                    let actor = tokens::authenticate(&db, secret)
-                        .await
-                        .map_err(|error| error.extend())?;
-                    let mut data = async_graphql::Data::default();
-                    data.insert(actor);
-                    data.insert(loaders::for_request(&db));
-                    Ok(data)
-                })
-                .serve()
-        })
 }
 
 /// The name of the document's only operation, for a request that selects
@@ -496,6 +484,7 @@ struct FeedQuery {
 /// the request span records the route, not the query).
 async fn calendar_feed(
     State(state): State<HttpState>,
+    address: gate::ClientAddress,
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<FeedQuery>,
 ) -> Response {
@@ -513,9 +502,17 @@ async fn calendar_feed(
             "a feed token is required: /calendar.ics?token=...",
         );
     };
+    if let Err(refused) = gate::admit_address(&state, address) {
+        return refused;
+    }
     match crate::service::calendar::authenticate_feed(&state.app.db, secret).await {
-        Ok(_) => {}
+        Ok(owner) => {
+            if let Err(refused) = gate::charge_account(&state, owner) {
+                return refused;
+            }
+        }
         Err(ServiceError::Unauthenticated | ServiceError::NotFound { .. }) => {
+            gate::charge_failed_attempt(&state, address);
             return plain(StatusCode::UNAUTHORIZED, "unknown or revoked feed token");
         }
         Err(error) => {

@@ -73,6 +73,7 @@ impl Application {
             metrics_token: settings.metrics_token.clone(),
             response_cache: http::response_cache::ResponseCache::new(settings.response_cache)
                 .map(Arc::new),
+            credentials: Arc::default(),
         });
         let listener = TcpListener::bind(&settings.listen).await?;
         let address = listener.local_addr()?;
@@ -116,7 +117,12 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        // With each connection's peer address, which the rate limiter
+        // charges for requests that bring no valid token (`http::gate`).
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         tracing::info!("gatehouse stopped");

@@ -264,6 +264,22 @@ impl fmt::Debug for Telemetry {
     }
 }
 
+/// Crates that log whole messages at debug and trace: tungstenite logs
+/// every WebSocket frame, the `connection_init` payload with its bearer
+/// token among them. Capped at info whatever `RUST_LOG` asks for (a
+/// directive added last replaces one for the same target), so no log level
+/// reveals a secret.
+const PAYLOAD_LOGGING_TARGETS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
+fn cap_payload_logging(mut filter: EnvFilter) -> EnvFilter {
+    for target in PAYLOAD_LOGGING_TARGETS {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// Builds (without installing) the subscriber: logs per `format` and
 /// `RUST_LOG`, plus trace export when `otlp` is given.
 pub fn subscriber(
@@ -273,8 +289,9 @@ pub fn subscriber(
     impl Subscriber + Send + Sync + for<'a> LookupSpan<'a>,
     Telemetry,
 )> {
-    let log_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let log_filter = cap_payload_logging(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
+    );
     let logs = match format {
         LogFormat::Text => log_fmt::layer()
             .with_target(false)

@@ -14,6 +14,7 @@ mod evidence;
 mod health;
 mod helpers;
 mod hostile_input;
+mod hostile_requests;
 mod import;
 mod lifecycle;
 mod limits;

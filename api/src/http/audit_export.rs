@@ -18,10 +18,10 @@ use tokio_util::io::ReaderStream;
 
 use super::HttpState;
 use crate::{
-    auth::{self, Actor},
+    auth::Actor,
     domain::evidence_pack::Period,
     error::{ServiceError, ServiceResult},
-    service::{Caller, evidence, tokens},
+    service::{Caller, evidence},
 };
 
 #[derive(Debug, Deserialize)]
@@ -32,22 +32,18 @@ pub struct ExportParams {
 
 pub async fn export(
     State(state): State<HttpState>,
+    address: super::gate::ClientAddress,
     headers: HeaderMap,
     Query(params): Query<ExportParams>,
 ) -> Response {
-    match build(&state, &headers, params).await {
+    let actor = match super::gate::authenticate(&state, &headers, address).await {
+        Ok(actor) => actor,
+        Err(refused) => return refused,
+    };
+    match build(&state, actor, params).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
     }
-}
-
-async fn authenticate(state: &HttpState, headers: &HeaderMap) -> ServiceResult<Actor> {
-    let secret = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(auth::bearer_token)
-        .ok_or(ServiceError::Unauthenticated)?;
-    tokens::authenticate(&state.app.db, secret).await
 }
 
 fn parse_instant(field: &str, value: Option<&str>) -> ServiceResult<DateTime<Utc>> {
@@ -62,12 +58,8 @@ fn parse_instant(field: &str, value: Option<&str>) -> ServiceResult<DateTime<Utc
         })
 }
 
-async fn build(
-    state: &HttpState,
-    headers: &HeaderMap,
-    params: ExportParams,
-) -> ServiceResult<Response> {
-    let caller = Caller::Account(authenticate(state, headers).await?);
+async fn build(state: &HttpState, actor: Actor, params: ExportParams) -> ServiceResult<Response> {
+    let caller = Caller::Account(actor);
     // Who may export is checked before any input, so a caller without the
     // role learns nothing about what the endpoint accepts.
     caller.authorize(crate::domain::permissions::read_audit_trail)?;

@@ -16,11 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::HttpState;
-use crate::{
-    auth,
-    error::ServiceError,
-    service::{metrics, tokens},
-};
+use crate::{error::ServiceError, service::metrics};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -37,19 +33,12 @@ pub struct ReportParams {
 pub async fn download(
     State(state): State<HttpState>,
     Path(kind): Path<String>,
+    address: super::gate::ClientAddress,
     headers: HeaderMap,
     params: Result<Query<ReportParams>, QueryRejection>,
 ) -> Response {
-    let secret = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(auth::bearer_token);
-    let authenticated = match secret {
-        Some(secret) => tokens::authenticate(&state.app.db, secret).await,
-        None => Err(ServiceError::Unauthenticated),
-    };
-    if let Err(error) = authenticated {
-        return error_response(error);
+    if let Err(refused) = super::gate::authenticate(&state, &headers, address).await {
+        return refused;
     }
     match produce(&state, &kind, params).await {
         Ok((bytes, format, filename)) => {

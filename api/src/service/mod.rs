@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cab;
 pub mod calendar;
 pub mod changes;
+pub mod credential_changes;
 pub mod demo;
 pub mod events;
 pub mod evidence;
