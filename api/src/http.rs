@@ -162,11 +162,11 @@ async fn graphql(
         Err(message) => return gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION"),
     };
     if let Err(refused) = gate::admit_address(&state, address) {
-        return refused;
+        return refused.into_response();
     }
     let Some(secret) = gate::bearer(&headers) else {
         gate::charge_failed_attempt(&state, address);
-        return gate::authentication_failed(ServiceError::Unauthenticated);
+        return gate::Refusal::Unauthenticated.into_response();
     };
     // Keyed by the token's hash so the cache never holds secrets.
     let key = auth::hash_token(secret);
@@ -202,15 +202,13 @@ async fn graphql(
                 actor
             }
             Err(error) => {
-                if matches!(error, ServiceError::Unauthenticated) {
-                    gate::charge_failed_attempt(&state, address);
-                }
-                return gate::authentication_failed(error);
+                return gate::Refusal::of_failed_authentication(&state, address, &error)
+                    .into_response();
             }
         },
     };
     if let Err(refused) = gate::charge_account(&state, actor.user_id) {
-        return refused;
+        return refused.into_response();
     }
     let monitoring = &state.app.monitoring;
     let mut flight = None;
@@ -503,12 +501,12 @@ async fn calendar_feed(
         );
     };
     if let Err(refused) = gate::admit_address(&state, address) {
-        return refused;
+        return refused.into_response();
     }
     match crate::service::calendar::authenticate_feed(&state.app.db, secret).await {
         Ok(owner) => {
             if let Err(refused) = gate::charge_account(&state, owner) {
-                return refused;
+                return refused.into_response();
             }
         }
         Err(ServiceError::Unauthenticated | ServiceError::NotFound { .. }) => {

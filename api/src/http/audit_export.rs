@@ -38,7 +38,7 @@ pub async fn export(
 ) -> Response {
     let actor = match super::gate::authenticate(&state, &headers, address).await {
         Ok(actor) => actor,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match build(&state, actor, params).await {
         Ok(response) => response,

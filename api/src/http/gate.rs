@@ -67,12 +67,12 @@ pub fn account_key(account: Uuid) -> String {
 
 /// Refuses an address that has used up its budget of failed attempts,
 /// before anything is looked up for it.
-pub fn admit_address(state: &HttpState, address: ClientAddress) -> Result<(), Response> {
+pub fn admit_address(state: &HttpState, address: ClientAddress) -> Result<(), Refusal> {
     match state
         .rate_limiter
         .exhausted(&address_key(address), std::time::Instant::now())
     {
-        Some(retry_after) => Err(rate_limited(retry_after)),
+        Some(retry_after) => Err(Refusal::RateLimited(retry_after)),
         None => Ok(()),
     }
 }
@@ -85,40 +85,75 @@ pub fn charge_failed_attempt(state: &HttpState, address: ClientAddress) {
 }
 
 /// Charges one request to an account's budget.
-pub fn charge_account(state: &HttpState, account: Uuid) -> Result<(), Response> {
+pub fn charge_account(state: &HttpState, account: Uuid) -> Result<(), Refusal> {
     state
         .rate_limiter
         .check(&account_key(account), std::time::Instant::now())
-        .map_err(rate_limited)
+        .map_err(Refusal::RateLimited)
 }
 
-/// The caller of a bearer-authenticated route, rate limited; or the
-/// response refusing it (401, 429 or 503).
+/// Why a request was turned away before it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    RateLimited(Duration),
+    /// No, an unknown, a revoked or an expired token.
+    Unauthenticated,
+    /// The token could not be checked: the database did not answer.
+    Unavailable,
+}
+
+impl Refusal {
+    /// The refusal of a failed token check; an unknown token is charged
+    /// to the client address.
+    pub fn of_failed_authentication(
+        state: &HttpState,
+        address: ClientAddress,
+        error: &ServiceError,
+    ) -> Self {
+        if matches!(error, ServiceError::Unauthenticated) {
+            charge_failed_attempt(state, address);
+            Self::Unauthenticated
+        } else {
+            Self::Unavailable
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::RateLimited(retry_after) => rate_limited(retry_after),
+            Self::Unauthenticated => authentication_failed(ServiceError::Unauthenticated),
+            Self::Unavailable => refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; retry later",
+                "INTERNAL",
+            ),
+        }
+    }
+}
+
+/// The caller of a bearer-authenticated route, rate limited; or why it
+/// is refused (401, 429 or 503).
 pub async fn authenticate(
     state: &HttpState,
     headers: &HeaderMap,
     address: ClientAddress,
-) -> Result<Actor, Response> {
+) -> Result<Actor, Refusal> {
     admit_address(state, address)?;
     let Some(secret) = bearer(headers) else {
         charge_failed_attempt(state, address);
-        return Err(authentication_failed(ServiceError::Unauthenticated));
+        return Err(Refusal::Unauthenticated);
     };
-    let actor = match tokens::authenticate(&state.app.db, secret).await {
-        Ok(actor) => actor,
-        Err(error) => {
-            if matches!(error, ServiceError::Unauthenticated) {
-                charge_failed_attempt(state, address);
-            }
-            return Err(authentication_failed(error));
-        }
-    };
+    let actor = tokens::authenticate(&state.app.db, secret)
+        .await
+        .map_err(|error| Refusal::of_failed_authentication(state, address, &error))?;
     charge_account(state, actor.user_id)?;
     Ok(actor)
 }
 
 /// 429 with `Retry-After`, in the GraphQL error shape.
-pub fn rate_limited(retry_after: Duration) -> Response {
+fn rate_limited(retry_after: Duration) -> Response {
     let mut response = refusal(
         StatusCode::TOO_MANY_REQUESTS,
         "rate limit exceeded; retry later",
@@ -130,24 +165,15 @@ pub fn rate_limited(retry_after: Duration) -> Response {
     response
 }
 
-/// 401 for an unknown, revoked or expired token; 503 when the database
-/// could not be asked.
-pub fn authentication_failed(error: ServiceError) -> Response {
-    if matches!(error, ServiceError::Unauthenticated) {
-        let message = error.extend().message;
-        let mut response = refusal(StatusCode::UNAUTHORIZED, &message, "UNAUTHENTICATED");
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-        );
-        response
-    } else {
-        refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the database is unavailable; retry later",
-            "INTERNAL",
-        )
-    }
+/// 401 for an unknown, revoked or expired token.
+fn authentication_failed(error: ServiceError) -> Response {
+    let message = error.extend().message;
+    let mut response = refusal(StatusCode::UNAUTHORIZED, &message, "UNAUTHENTICATED");
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+    );
+    response
 }
 
 /// A request refused before it ran, in the GraphQL error shape.

@@ -38,7 +38,7 @@ pub async fn download(
     params: Result<Query<ReportParams>, QueryRejection>,
 ) -> Response {
     if let Err(refused) = super::gate::authenticate(&state, &headers, address).await {
-        return refused;
+        return refused.into_response();
     }
     match produce(&state, &kind, params).await {
         Ok((bytes, format, filename)) => {

@@ -65,7 +65,7 @@ pub async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
     if let Err(refused) = gate::admit_address(&state, address) {
-        return refused;
+        return axum::response::IntoResponse::into_response(refused);
     }
     let max = state.limits.max_body_bytes;
     upgrade
