@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::enums::Decision;
+use crate::enums::{BoardRole, Decision};
 
 /// One person's decision on one approval round of a change. A CAB member's
 /// vote and a role holder's approval are the same record: one person, one
@@ -19,6 +19,13 @@ pub struct Model {
     pub meeting_id: Option<Uuid>,
     /// Given after implementation started (emergency changes).
     pub retroactive: bool,
+    /// The roles the approver held when deciding (JSON array of role
+    /// keys). The approval counts for these: a later grant or removal of a
+    /// role neither creates nor withdraws it.
+    pub approver_roles: Json,
+    /// The approver's board seat when deciding. A board vote counts when it
+    /// was cast from a voting seat, whatever the roster is later.
+    pub board_role: Option<BoardRole>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

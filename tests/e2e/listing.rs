@@ -313,7 +313,10 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
         // The lifecycle records are written directly: this test is about
         // reading them back, and driving 50 changes through approval,
         // implementation and review over HTTP would only make it slow.
-        for (round, approver) in [(1, &people[1]), (2, &people[2])] {
+        for (round, approver, roles) in [
+            (1, &people[1], json!(["change_manager"])),
+            (2, &people[2], json!(["cto"])),
+        ] {
             entity::approval::ActiveModel {
                 id: Set(uuid::Uuid::now_v7()),
                 change_id: Set(change_id),
@@ -324,6 +327,8 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
                 decided_at: Set(now),
                 meeting_id: Set(None),
                 retroactive: Set(false),
+                approver_roles: Set(roles),
+                board_role: Set(None),
             }
             .insert(&app.db)
             .await

@@ -25,5 +25,6 @@ mod outage;
 mod reports;
 mod response_cache;
 mod schema;
+mod segregation_board;
 mod subscriptions;
 mod telemetry;

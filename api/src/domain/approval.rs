@@ -5,8 +5,14 @@
 //! (the requester's decisions never count), and one person casts one vote
 //! that fills at most one approver slot — so "Engineering Lead + QA" needs
 //! two people even when one person holds both roles.
+//!
+//! A decision counts for the standing its decider had when deciding: the
+//! roles they held and the board seat they voted from are recorded with it,
+//! and nothing that happens to the account or the roster later (a role
+//! granted or taken away, a member removed) creates, withdraws or reweighs
+//! it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use entity::{BoardOutcome, BoardRole, Decision};
 use uuid::Uuid;
@@ -17,11 +23,15 @@ use crate::policy::{ApprovalRule, ApprovalStep, BoardPolicy, ChangeType};
 #[derive(Debug, Clone)]
 pub struct Vote {
     pub person: Uuid,
+    /// The roles the person held when deciding.
     pub roles: BTreeSet<String>,
+    /// The board seat the person held when deciding (if it counted then).
+    pub seat: Option<BoardRole>,
     pub decision: Decision,
 }
 
-/// A seat on the board.
+/// A seat on the board that counts now (its holder may act on the board:
+/// see `permissions::Standing::board_seat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seat {
     pub person: Uuid,
@@ -33,7 +43,8 @@ pub struct BoardTally {
     pub approve: u32,
     pub reject: u32,
     pub defer: u32,
-    /// Chair and members currently on the board (advisors do not vote).
+    /// The electorate: chair and members currently on the board (advisors
+    /// do not vote), and whoever already voted from such a seat.
     pub voting_members: u32,
     pub quorum: u32,
     pub decided: Option<BoardOutcome>,
@@ -220,20 +231,28 @@ pub fn qualifies(
     })
 }
 
+fn votes_on_board(seat: Option<BoardRole>) -> bool {
+    matches!(seat, Some(BoardRole::Chair | BoardRole::Member))
+}
+
 fn tally_board(
     board: &BoardPolicy,
     seats: &[Seat],
     votes: &[&Vote],
     state: BoardVote,
 ) -> BoardTally {
-    let voting: HashMap<Uuid, BoardRole> = seats
+    // A vote counts when it was cast from a voting seat. Removing its voter
+    // afterwards (or changing their seat) does not take it back, so a
+    // decision in progress is never rewritten by a change of the roster.
+    let counted: Vec<&&Vote> = votes.iter().filter(|v| votes_on_board(v.seat)).collect();
+    // Majorities are measured against the voting seats that count now and
+    // everyone who already voted from one: a removed voter leaves neither
+    // their vote nor their place in the count behind.
+    let electorate: BTreeSet<Uuid> = seats
         .iter()
-        .filter(|s| s.role != BoardRole::Advisor)
-        .map(|s| (s.person, s.role))
-        .collect();
-    let counted: Vec<&&Vote> = votes
-        .iter()
-        .filter(|v| voting.contains_key(&v.person))
+        .filter(|s| votes_on_board(Some(s.role)))
+        .map(|s| s.person)
+        .chain(counted.iter().map(|v| v.person))
         .collect();
     let count = |d: Decision| counted.iter().filter(|v| v.decision == d).count() as u32;
     let (approve, reject, defer) = (
@@ -241,7 +260,7 @@ fn tally_board(
         count(Decision::Reject),
         count(Decision::Defer),
     );
-    let members = voting.len() as u32;
+    let members = electorate.len() as u32;
     let cast = approve + reject + defer;
     let absolute = |n: u32| cast >= board.quorum && n * 2 > members;
     let decided = if absolute(approve) {
@@ -261,10 +280,16 @@ fn tally_board(
         } else if reject > approve {
             Some(BoardOutcome::Rejected)
         } else {
-            let chair_vote = counted
+            // The vote cast from the chair's seat. Should two have been
+            // (the chair changed hands mid-vote), they break the tie only
+            // when they agree.
+            let mut chair_votes = counted
                 .iter()
-                .find(|v| voting.get(&v.person) == Some(&BoardRole::Chair))
+                .filter(|v| v.seat == Some(BoardRole::Chair))
                 .map(|v| v.decision);
+            let chair_vote = chair_votes
+                .next()
+                .filter(|first| chair_votes.all(|d| d == *first));
             match (board.chair_breaks_ties, chair_vote) {
                 (true, Some(Decision::Approve)) => Some(BoardOutcome::Approved),
                 (true, Some(Decision::Reject)) => Some(BoardOutcome::Rejected),
@@ -286,7 +311,9 @@ fn tally_board(
     }
 }
 
-/// Evaluates the approval steps of `change_type` against `votes`.
+/// Evaluates the approval steps of `change_type` against `votes`, each
+/// counted for the roles and seat recorded with it; `seats` are the board
+/// seats that count now.
 pub fn evaluate(
     change_type: &ChangeType,
     board: Option<&BoardPolicy>,
@@ -398,6 +425,17 @@ mod tests {
         Vote {
             person,
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            seat: None,
+            decision,
+        }
+    }
+
+    /// A vote cast from the seat `person` holds on `seats` (none if absent).
+    fn cast(seats: &[Seat], person: Uuid, decision: Decision) -> Vote {
+        Vote {
+            person,
+            roles: BTreeSet::new(),
+            seat: seats.iter().find(|s| s.person == person).map(|s| s.role),
             decision,
         }
     }
@@ -580,8 +618,8 @@ mod tests {
         let [chair, a, b, c, d] = [person(), person(), person(), person(), person()];
         let seats = board(chair, &[a, b, c, d], &[]);
         let votes = [
-            vote(a, &[], Decision::Approve),
-            vote(b, &[], Decision::Approve),
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Approve),
         ];
         let two = run(
             "tiered-cab",
@@ -597,9 +635,9 @@ mod tests {
             "2 of 5 is below quorum and majority"
         );
         let votes = [
-            vote(a, &[], Decision::Approve),
-            vote(b, &[], Decision::Approve),
-            vote(c, &[], Decision::Approve),
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Approve),
+            cast(&seats, c, Decision::Approve),
         ];
         let three = run(
             "tiered-cab",
@@ -619,9 +657,9 @@ mod tests {
         let [chair, a, b, c, d] = [person(), person(), person(), person(), person()];
         let seats = board(chair, &[a, b, c, d], &[]);
         let votes = [
-            vote(a, &[], Decision::Approve),
-            vote(b, &[], Decision::Approve),
-            vote(c, &[], Decision::Reject),
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Approve),
+            cast(&seats, c, Decision::Reject),
         ];
         assert_eq!(
             run(
@@ -649,8 +687,8 @@ mod tests {
         );
         // Quorum not met at close: deferred to the next meeting.
         let few = [
-            vote(a, &[], Decision::Approve),
-            vote(b, &[], Decision::Approve),
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Approve),
         ];
         let state = run(
             "tiered-cab",
@@ -669,10 +707,10 @@ mod tests {
         let [chair, a, b, c] = [person(), person(), person(), person()];
         let seats = board(chair, &[a, b, c], &[]);
         let votes = [
-            vote(chair, &[], Decision::Approve),
-            vote(a, &[], Decision::Approve),
-            vote(b, &[], Decision::Reject),
-            vote(c, &[], Decision::Reject),
+            cast(&seats, chair, Decision::Approve),
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Reject),
+            cast(&seats, c, Decision::Reject),
         ];
         // tiered-cab: chair breaks ties; all four voted, so it decides now.
         assert_eq!(
@@ -720,9 +758,9 @@ mod tests {
         let [chair, a, b, advisor] = [person(), person(), person(), person()];
         let seats = board(chair, &[a, b], &[advisor]);
         let votes = [
-            vote(advisor, &[], Decision::Approve),
-            vote(person(), &[], Decision::Approve),
-            vote(a, &[], Decision::Approve),
+            cast(&seats, advisor, Decision::Approve),
+            cast(&seats, person(), Decision::Approve),
+            cast(&seats, a, Decision::Approve),
         ];
         let state = run(
             "weekly-cab",
@@ -734,6 +772,147 @@ mod tests {
         );
         assert_eq!(state.steps[0].board.as_ref().unwrap().approve, 1);
         assert_eq!(state.outcome, Outcome::Pending);
+    }
+
+    #[test]
+    fn votes_cast_stay_counted_after_their_voter_leaves_the_board() {
+        let requester = person();
+        let [chair, a, b, c, d, e, f] = [(); 7].map(|_| person());
+        let seats = board(chair, &[a, b, c, d, e, f], &[]);
+        let votes = [
+            cast(&seats, chair, Decision::Approve),
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Reject),
+            cast(&seats, c, Decision::Reject),
+            cast(&seats, d, Decision::Reject),
+        ];
+        let before = run(
+            "tiered-cab",
+            "major",
+            &seats,
+            &votes,
+            requester,
+            BoardVote::Closed,
+        );
+        assert_eq!(before.outcome, Outcome::Rejected);
+        // b, who voted against, is removed: the vote and b's place in the
+        // electorate stay, so the meeting still rejects (counting only the
+        // remaining seats would tie 2-2 and let the chair approve).
+        let without_b: Vec<Seat> = seats.iter().copied().filter(|s| s.person != b).collect();
+        let after = run(
+            "tiered-cab",
+            "major",
+            &without_b,
+            &votes,
+            requester,
+            BoardVote::Closed,
+        );
+        assert_eq!(after.outcome, Outcome::Rejected);
+        let tally = after.steps[0].board.clone().unwrap();
+        assert_eq!(
+            (tally.approve, tally.reject, tally.voting_members),
+            (2, 3, 7)
+        );
+        // Seats that stopped counting without a vote (a member removed, or
+        // one who became an auditor) leave the electorate.
+        let fewer: Vec<Seat> = seats
+            .iter()
+            .copied()
+            .filter(|s| s.person != e && s.person != f)
+            .collect();
+        let tally = run(
+            "tiered-cab",
+            "major",
+            &fewer,
+            &votes,
+            requester,
+            BoardVote::Open,
+        )
+        .steps[0]
+            .board
+            .clone()
+            .unwrap();
+        assert_eq!(tally.voting_members, 5);
+        assert_eq!(tally.decided, Some(BoardOutcome::Rejected), "3 of 5");
+    }
+
+    #[test]
+    fn a_seat_taken_after_deciding_does_not_make_the_decision_a_board_vote() {
+        let requester = person();
+        let [chair, a, b, late] = [(); 4].map(|_| person());
+        let seats = board(chair, &[a, b, late], &[]);
+        let votes = [
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Approve),
+            // Decided with no seat; seated on the board since.
+            vote(late, &[], Decision::Approve),
+        ];
+        let state = run(
+            "tiered-cab",
+            "major",
+            &seats,
+            &votes,
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(state.steps[0].board.as_ref().unwrap().approve, 2);
+        assert_eq!(state.outcome, Outcome::Pending);
+    }
+
+    #[test]
+    fn an_approval_counts_for_the_roles_recorded_with_it() {
+        let requester = person();
+        let approver = person();
+        // Recorded as change_manager: approves, whatever the account holds
+        // now. Recorded without the role: approves nothing, even if the
+        // account was granted it since.
+        let held = run(
+            "tiered-cab",
+            "normal",
+            &[],
+            &[vote(approver, &["change_manager"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(held.outcome, Outcome::Approved);
+        assert_eq!(held.steps[0].approvers, vec![approver]);
+        let not_held = run(
+            "tiered-cab",
+            "normal",
+            &[],
+            &[vote(approver, &["requester"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(not_held.outcome, Outcome::Pending);
+    }
+
+    #[test]
+    fn two_chair_votes_break_a_tie_only_when_they_agree() {
+        let requester = person();
+        let [old_chair, new_chair, a, b] = [(); 4].map(|_| person());
+        let seats = board(new_chair, &[a, b, old_chair], &[]);
+        let from_chair = |person: Uuid, decision: Decision| Vote {
+            person,
+            roles: BTreeSet::new(),
+            seat: Some(BoardRole::Chair),
+            decision,
+        };
+        let votes = [
+            from_chair(old_chair, Decision::Approve),
+            from_chair(new_chair, Decision::Reject),
+            cast(&seats, a, Decision::Approve),
+            cast(&seats, b, Decision::Reject),
+        ];
+        let state = run(
+            "tiered-cab",
+            "major",
+            &seats,
+            &votes,
+            requester,
+            BoardVote::Closed,
+        );
+        assert_eq!(state.outcome, Outcome::Deferred);
     }
 
     #[test]

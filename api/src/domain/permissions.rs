@@ -1,7 +1,9 @@
 //! Who may do what outside the approval policy. One function per action so
 //! the authorisation matrix is readable in one file.
 
-use entity::ChangeStatus;
+use std::collections::BTreeSet;
+
+use entity::{BoardRole, ChangeStatus};
 use uuid::Uuid;
 
 use super::roles::{ADMIN, AUDITOR, CHANGE_MANAGER, REQUESTER};
@@ -166,11 +168,89 @@ pub fn manage_board(actor: &Actor) -> Result<(), Denied> {
     require_any(actor, &[ADMIN, CHANGE_MANAGER], "managing the CAB")
 }
 
-pub fn run_meetings(actor: &Actor, is_chair: bool) -> Result<(), Denied> {
-    if is_chair {
+/// An account as it stands at the moment it acts on approvals or the
+/// board: its current roles, whether it is active, and its seat, read from
+/// its records in the act's own transaction. A seat is granted once while
+/// roles and active state change later, so the rules below never trust a
+/// seat, or an identity remembered since sign-in, on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub user_id: Uuid,
+    pub roles: BTreeSet<String>,
+    pub active: bool,
+    pub seat: Option<BoardRole>,
+}
+
+impl Standing {
+    /// The seat that counts now: none for an account that may not act on
+    /// the board (an auditor, a deactivated account), whatever it holds.
+    pub fn board_seat(&self) -> Option<BoardRole> {
+        self.seat
+            .filter(|_| in_good_standing(self, "act on the board").is_ok())
+    }
+}
+
+/// Auditors read and never act; a deactivated account does nothing.
+fn in_good_standing(standing: &Standing, action: &str) -> Result<(), Denied> {
+    if !standing.active {
+        return Err(format!("a deactivated account cannot {action}"));
+    }
+    if standing.roles.contains(AUDITOR) {
+        return Err(format!(
+            "an auditor cannot {action}: the auditor role is read-only"
+        ));
+    }
+    Ok(())
+}
+
+/// Who can be given a seat: nobody who could not use it.
+pub fn sit_on_board(standing: &Standing) -> Result<(), Denied> {
+    in_good_standing(standing, "sit on the board")
+}
+
+/// Casting a decision (an approval, a rejection, a deferral, a board vote).
+/// Whether the decision counts for this change is the approval policy's
+/// business (`approval::qualifies`); this is whether the account may
+/// decide anything at all.
+pub fn decide_approvals(standing: &Standing) -> Result<(), Denied> {
+    in_good_standing(standing, "vote or decide approvals")
+}
+
+/// Scheduling and holding CAB meetings: the chair (from a seat that counts
+/// now) or a change manager.
+pub fn run_meetings(standing: &Standing) -> Result<(), Denied> {
+    in_good_standing(standing, "run CAB meetings")?;
+    if standing.board_seat() == Some(BoardRole::Chair) || standing.roles.contains(CHANGE_MANAGER) {
+        Ok(())
+    } else {
+        Err("running CAB meetings requires the chair's seat or the role change_manager".into())
+    }
+}
+
+/// A change before the board (on its agenda), as the stake rule sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct BoardItem<'a> {
+    pub number: &'a str,
+    pub requester: Uuid,
+}
+
+/// Seating or removing members and closing a meeting decide who decides
+/// the board's agenda and when: nobody does either while a change they
+/// requested is before the board.
+pub fn alter_board(actor: Uuid, before_the_board: &[BoardItem<'_>]) -> Result<(), Denied> {
+    let own: Vec<&str> = before_the_board
+        .iter()
+        .filter(|item| item.requester == actor)
+        .map(|item| item.number)
+        .collect();
+    if own.is_empty() {
         return Ok(());
     }
-    require_any(actor, &[CHANGE_MANAGER], "running CAB meetings")
+    Err(format!(
+        "you requested {}, which {} before the board: its requester cannot seat or remove board members or close a CAB meeting until the board has dealt with it",
+        own.join(", "),
+        if own.len() == 1 { "is" } else { "are" }
+    ))
 }
 
 /// Run-time windows and freezes.
@@ -243,6 +323,75 @@ mod tests {
         assert!(review_change(&pipeline, other, false, true).is_ok());
         assert!(close_change(&manager, other).is_ok());
         assert!(manage_templates(&actor(&["admin"])).is_err());
+    }
+
+    fn standing(roles: &[&str], active: bool, seat: Option<BoardRole>) -> Standing {
+        Standing {
+            user_id: Uuid::new_v4(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            active,
+            seat,
+        }
+    }
+
+    #[test]
+    fn a_seat_counts_only_for_an_active_account_that_is_not_an_auditor() {
+        let chair = Some(BoardRole::Chair);
+        assert_eq!(standing(&["cab"], true, chair).board_seat(), chair);
+        assert_eq!(standing(&["auditor"], true, chair).board_seat(), None);
+        assert_eq!(standing(&["cab"], false, chair).board_seat(), None);
+        assert_eq!(standing(&["cab"], true, None).board_seat(), None);
+        assert!(sit_on_board(&standing(&["cab"], true, None)).is_ok());
+        assert!(sit_on_board(&standing(&["auditor"], true, None)).is_err());
+        assert!(sit_on_board(&standing(&["cab"], false, None)).is_err());
+    }
+
+    #[test]
+    fn auditors_and_deactivated_accounts_never_vote_whatever_their_seat() {
+        let voter = standing(&["cto"], true, Some(BoardRole::Member));
+        assert!(decide_approvals(&voter).is_ok());
+        let auditor =
+            decide_approvals(&standing(&["auditor"], true, Some(BoardRole::Chair))).unwrap_err();
+        assert!(auditor.contains("an auditor cannot vote"), "{auditor}");
+        let inactive =
+            decide_approvals(&standing(&["cto"], false, Some(BoardRole::Chair))).unwrap_err();
+        assert!(inactive.contains("deactivated"), "{inactive}");
+    }
+
+    #[test]
+    fn meetings_are_run_by_the_chair_or_a_change_manager_in_good_standing() {
+        let chair = Some(BoardRole::Chair);
+        assert!(run_meetings(&standing(&["cab"], true, chair)).is_ok());
+        assert!(run_meetings(&standing(&["change_manager"], true, None)).is_ok());
+        assert!(run_meetings(&standing(&["cab"], true, Some(BoardRole::Member))).is_err());
+        let auditor = run_meetings(&standing(&["auditor"], true, chair)).unwrap_err();
+        assert!(auditor.contains("auditor"), "{auditor}");
+        assert!(run_meetings(&standing(&["cab"], false, chair)).is_err());
+        assert!(run_meetings(&standing(&["change_manager"], false, None)).is_err());
+    }
+
+    #[test]
+    fn nobody_alters_the_board_while_their_own_change_is_before_it() {
+        let requester = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        let agenda = [
+            BoardItem {
+                number: "CHG-0001",
+                requester: other,
+            },
+            BoardItem {
+                number: "CHG-0002",
+                requester,
+            },
+        ];
+        let denied = alter_board(requester, &agenda).unwrap_err();
+        assert!(
+            denied.starts_with("you requested CHG-0002, which is"),
+            "{denied}"
+        );
+        assert!(alter_board(Uuid::new_v4(), &agenda).is_ok());
+        assert!(alter_board(requester, &agenda[..1]).is_ok());
+        assert!(alter_board(requester, &[]).is_ok());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use entity::{
     BoardRole, ChangeStatus, MeetingStatus, ReviewKind, cab_meeting, cab_member, change, review,
+    user,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait,
@@ -17,7 +18,11 @@ use super::{
     users,
 };
 use crate::{
-    domain::{approval::BoardVote, optional_text, permissions},
+    domain::{
+        approval::BoardVote,
+        optional_text,
+        permissions::{self, BoardItem, Standing},
+    },
     error::{ServiceError, ServiceResult},
     policy::Policy,
 };
@@ -29,22 +34,58 @@ pub async fn members(db: &DatabaseConnection) -> ServiceResult<Vec<cab_member::M
         .await?)
 }
 
+/// An account's standing as its records say now.
+pub(super) fn standing_of(person: &user::Model, seat: Option<BoardRole>) -> Standing {
+    Standing {
+        user_id: person.id,
+        roles: users::roles_of(person),
+        active: person.active,
+        seat,
+    }
+}
+
+/// Reads an account's standing (roles, active state, seat) in the
+/// transaction of the act that depends on it.
+pub(super) async fn standing<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+) -> ServiceResult<Standing> {
+    let person = users::find(conn, user_id).await?;
+    let seat = cab_member::Entity::find_by_id(user_id)
+        .one(conn)
+        .await?
+        .map(|seat| seat.board_role);
+    Ok(standing_of(&person, seat))
+}
+
+/// Refuses an account that has a stake in the board's current business
+/// (it requested a change on the agenda) an act that changes who decides
+/// it or when. The operator is bound by no rule (see `Caller::authorize`).
+fn refuse_a_stake(caller: &Caller, agenda: &[(change::Model, AgendaReason)]) -> ServiceResult<()> {
+    let items: Vec<BoardItem<'_>> = agenda
+        .iter()
+        .map(|(change, _)| BoardItem {
+            number: &change.number,
+            requester: change.requester_id,
+        })
+        .collect();
+    caller.authorize(|actor| permissions::alter_board(actor.user_id, &items))
+}
+
 /// Seats an account on the board (or changes its seat). One chair at most.
 pub async fn set_member(
     db: &DatabaseConnection,
+    policy: &Policy,
     caller: &Caller,
     user_id: Uuid,
     role: BoardRole,
 ) -> ServiceResult<cab_member::Model> {
     caller.authorize(permissions::manage_board)?;
     let txn = db.begin().await?;
+    refuse_a_stake(caller, &agenda(&txn, policy).await?)?;
     let person = users::find(&txn, user_id).await?;
-    if users::roles_of(&person).contains(crate::domain::roles::AUDITOR) {
-        return Err(ServiceError::validation(
-            "userId",
-            "an auditor cannot sit on the board",
-        ));
-    }
+    permissions::sit_on_board(&standing_of(&person, None))
+        .map_err(|reason| ServiceError::validation("userId", reason))?;
     if role == BoardRole::Chair
         && let Some(chair) = cab_member::Entity::find()
             .filter(cab_member::Column::BoardRole.eq(BoardRole::Chair))
@@ -86,13 +127,17 @@ pub async fn set_member(
     Ok(model)
 }
 
+/// Removes an account from the board. Votes it already cast stay counted
+/// (`approval::evaluate` counts a vote by the seat it was cast from).
 pub async fn remove_member(
     db: &DatabaseConnection,
+    policy: &Policy,
     caller: &Caller,
     user_id: Uuid,
 ) -> ServiceResult<()> {
     caller.authorize(permissions::manage_board)?;
     let txn = db.begin().await?;
+    refuse_a_stake(caller, &agenda(&txn, policy).await?)?;
     let seat = cab_member::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
@@ -113,14 +158,16 @@ pub async fn remove_member(
     Ok(())
 }
 
-async fn is_chair<C: ConnectionTrait>(conn: &C, caller: &Caller) -> ServiceResult<bool> {
+/// Whether the caller may run meetings, decided from the account as it
+/// stands now (a chair who became an auditor, or was deactivated, no
+/// longer does).
+async fn authorize_meetings<C: ConnectionTrait>(conn: &C, caller: &Caller) -> ServiceResult<()> {
     let Some(actor) = caller.account() else {
-        return Ok(false);
+        // The operator is bound by no rule (see `Caller::authorize`).
+        return Ok(());
     };
-    Ok(cab_member::Entity::find_by_id(actor.user_id)
-        .one(conn)
-        .await?
-        .is_some_and(|seat| seat.board_role == BoardRole::Chair))
+    let standing = standing(conn, actor.user_id).await?;
+    caller.authorize(|_| permissions::run_meetings(&standing))
 }
 
 pub async fn schedule_meeting(
@@ -128,13 +175,12 @@ pub async fn schedule_meeting(
     caller: &Caller,
     at: DateTime<Utc>,
 ) -> ServiceResult<cab_meeting::Model> {
-    let chair = is_chair(db, caller).await?;
-    caller.authorize(|actor| permissions::run_meetings(actor, chair))?;
     let creator = caller
         .account()
         .map(|a| a.user_id)
         .ok_or_else(|| ServiceError::forbidden("meetings are scheduled by accounts"))?;
     let txn = db.begin().await?;
+    authorize_meetings(&txn, caller).await?;
     let id = Uuid::now_v7();
     let recording = audit::recording(
         &txn,
@@ -255,18 +301,20 @@ pub async fn close_meeting(
     minutes: &str,
 ) -> ServiceResult<cab_meeting::Model> {
     optional_text("minutes", Some(minutes), 100_000)?;
-    let chair = is_chair(request.db, request.caller).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::run_meetings(actor, chair))?;
+    authorize_meetings(request.db, request.caller).await?;
     let meeting = find_meeting(request.db, id).await?;
     if meeting.status == MeetingStatus::Held {
         return Err(ServiceError::Conflict(
             "the meeting was already held".into(),
         ));
     }
+    // The items checked for the closer's stake are the items decided: a
+    // change that reaches the board while the meeting closes waits for the
+    // next one.
+    let business = agenda(request.db, request.policy).await?;
+    refuse_a_stake(request.caller, &business)?;
     let mut decisions = Vec::new();
-    for (change, reason) in agenda(request.db, request.policy).await? {
+    for (change, reason) in business {
         if reason != AgendaReason::Decision {
             continue;
         }
@@ -274,6 +322,13 @@ pub async fn close_meeting(
         // decision taken in the room.
         let txn = request.db.begin().await?;
         let locked = super::lifecycle::lock(&txn, change.id).await?;
+        if !matches!(
+            locked.status,
+            ChangeStatus::AwaitingApproval | ChangeStatus::Deferred
+        ) {
+            // Decided (or withdrawn) since the agenda was read.
+            continue;
+        }
         let snapshot = lifecycle::snapshot(&txn, request.policy, locked).await?;
         let decided = lifecycle::apply_outcome(
             txn,

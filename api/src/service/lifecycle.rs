@@ -16,7 +16,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, audit, changes, events::ChangeEvent, users};
+use super::{Caller, audit, changes, events::ChangeEvent};
 use crate::{
     domain::{
         ValidationError,
@@ -179,8 +179,9 @@ pub async fn snapshot<C: ConnectionTrait>(
     })
 }
 
-/// The decisions of the change's current approval round, with the current
-/// roles of each person.
+/// The decisions of the change's current approval round, each with the
+/// roles and seat its person held when deciding (never their current ones:
+/// a later role change neither creates nor withdraws an approval).
 async fn votes_of<C: ConnectionTrait>(
     conn: &C,
     change: &change::Model,
@@ -188,17 +189,15 @@ async fn votes_of<C: ConnectionTrait>(
     let rows = approval::Entity::find()
         .filter(approval::Column::ChangeId.eq(change.id))
         .filter(approval::Column::Round.eq(change.approval_round))
-        .find_also_related(user::Entity)
         .all(conn)
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(vote, person)| {
-            person.map(|person| Vote {
-                person: vote.approver_id,
-                roles: users::roles_of(&person),
-                decision: vote.decision,
-            })
+        .map(|vote| Vote {
+            person: vote.approver_id,
+            roles: changes::parse_json(&vote.approver_roles),
+            seat: vote.board_role,
+            decision: vote.decision,
         })
         .collect())
 }
@@ -217,14 +216,21 @@ pub async fn approver_roles<C: ConnectionTrait>(
         .collect())
 }
 
+/// The board seats that count now: those whose holders may act on the
+/// board as their accounts stand (a seat of an auditor or a deactivated
+/// account counts for nothing).
 pub async fn board_seats<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<Seat>> {
     Ok(cab_member::Entity::find()
+        .find_also_related(user::Entity)
         .all(conn)
         .await?
         .into_iter()
-        .map(|m| Seat {
-            person: m.user_id,
-            role: m.board_role,
+        .filter_map(|(seat, person)| {
+            let standing = super::cab::standing_of(&person?, Some(seat.board_role));
+            standing.board_seat().map(|role| Seat {
+                person: seat.user_id,
+                role,
+            })
         })
         .collect())
 }
@@ -379,6 +385,12 @@ pub async fn decide(
     }
     let txn = request.db.begin().await?;
     let model = claim(&txn, id, None).await?;
+    // Who may decide, and for which roles and seat, is read from the
+    // account as it stands now, in this transaction: not from the identity
+    // the caller signed in with, nor from a seat granted earlier.
+    let standing = super::cab::standing(&txn, actor.user_id).await?;
+    permissions::decide_approvals(&standing).map_err(ServiceError::Forbidden)?;
+    let seat = standing.board_seat();
     let snapshot = snapshot(&txn, request.policy, model).await?;
     let change = &snapshot.change;
     let approval = snapshot.approval(request.policy, BoardVote::Open);
@@ -389,12 +401,7 @@ pub async fn decide(
     if actor.user_id == change.requester_id {
         violations.push("requester cannot approve own change".into());
     }
-    let seat = snapshot
-        .seats
-        .iter()
-        .find(|s| s.person == actor.user_id)
-        .map(|s| s.role);
-    if !approvals::qualifies(&snapshot.change_type, &actor.roles, seat) {
+    if !approvals::qualifies(&snapshot.change_type, &standing.roles, seat) {
         violations.push(format!(
             "you are not an approver of {} changes ({})",
             snapshot.change_type.key, snapshot.change_type.approval_summary
@@ -421,13 +428,16 @@ pub async fn decide(
         decided_at: Set(request.now),
         meeting_id: Set(meeting_id),
         retroactive: Set(retroactive),
+        approver_roles: Set(json!(standing.roles)),
+        board_role: Set(seat),
     }
     .insert(&txn)
     .await?;
     let mut snapshot = snapshot;
     snapshot.votes.push(Vote {
         person: actor.user_id,
-        roles: actor.roles.clone(),
+        roles: standing.roles.clone(),
+        seat,
         decision,
     });
     apply_outcome(
@@ -438,7 +448,8 @@ pub async fn decide(
         json!({
             "decision": decision,
             "comment": comment,
-            "approverRoles": actor.roles,
+            "approverRoles": standing.roles,
+            "boardRole": seat,
             "retroactive": retroactive,
             "meetingId": meeting_id,
         }),

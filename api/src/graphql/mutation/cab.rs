@@ -38,6 +38,7 @@ impl CabMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         cab::set_member(
             &state.db,
+            &state.policy,
             &caller,
             parse_id("userId", &user_id)?,
             board_role,
@@ -53,9 +54,14 @@ impl CabMutation {
         user_id: ID,
     ) -> async_graphql::Result<bool> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        cab::remove_member(&state.db, &caller, parse_id("userId", &user_id)?)
-            .await
-            .gql()?;
+        cab::remove_member(
+            &state.db,
+            &state.policy,
+            &caller,
+            parse_id("userId", &user_id)?,
+        )
+        .await
+        .gql()?;
         Ok(true)
     }
 

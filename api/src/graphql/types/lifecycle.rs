@@ -54,6 +54,16 @@ impl ApprovalRecord {
     async fn meeting_id(&self) -> Option<ID> {
         self.0.meeting_id.map(|id| ID(id.to_string()))
     }
+    /// The roles the approver held when deciding: the decision counts for
+    /// these, whatever roles the account holds now.
+    async fn approver_roles(&self) -> Vec<String> {
+        crate::service::changes::parse_json(&self.0.approver_roles)
+    }
+    /// The board seat the decision was cast from, if any: a vote cast from
+    /// a CHAIR or MEMBER seat stays counted if the seat is later removed.
+    async fn board_role(&self) -> Option<BoardRole> {
+        self.0.board_role
+    }
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
