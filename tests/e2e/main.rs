@@ -24,5 +24,6 @@ mod outage;
 mod reports;
 mod response_cache;
 mod schema;
+mod starvation;
 mod subscriptions;
 mod telemetry;

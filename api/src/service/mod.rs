@@ -9,6 +9,7 @@ pub mod changes;
 pub mod demo;
 pub mod events;
 pub mod evidence;
+pub mod heavy;
 pub mod ical;
 pub mod import;
 pub mod lifecycle;
