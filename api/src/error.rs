@@ -30,6 +30,13 @@ pub enum ServiceError {
         "this subscription fell behind and missed {missed} events; subscribe again and re-read the changes you show"
     )]
     Lagged { missed: u64 },
+    /// CPU-bound work (calendar expansion, metrics, reports, audit
+    /// verification) ran past its time budget and was stopped, so that one
+    /// request cannot hold a core that other users need.
+    #[error(
+        "this request needed more computing than its time budget allows and was stopped; ask for less (a shorter range, fewer records)"
+    )]
+    Timeout,
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -56,6 +63,7 @@ impl ServiceError {
             Self::PolicyViolation(_) => "POLICY_VIOLATION",
             Self::Database(_) | Self::Internal(_) => "INTERNAL",
             Self::Lagged { .. } => "LAGGED",
+            Self::Timeout => "TIMEOUT",
         }
     }
 }
@@ -68,6 +76,12 @@ impl From<DbErr> for ServiceError {
             return Self::Conflict("a record with the same unique key already exists".into());
         }
         Self::Database(error)
+    }
+}
+
+impl From<crate::domain::budget::OutOfTime> for ServiceError {
+    fn from(_: crate::domain::budget::OutOfTime) -> Self {
+        Self::Timeout
     }
 }
 

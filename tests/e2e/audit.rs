@@ -729,7 +729,9 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
     if postgres {
         assert_eq!(count("audit_outbox").await, 0);
     }
-    let outcome = audit::verify(&db, None).await.unwrap();
+    let outcome = audit::verify(&db, None, api::domain::budget::Deadline::unbounded())
+        .await
+        .unwrap();
     assert!(
         matches!(outcome, audit::Verification::Intact { .. }),
         "{outcome:?}"

@@ -26,5 +26,6 @@ mod reports;
 mod response_cache;
 mod schema;
 mod segregation_board;
+mod starvation;
 mod subscriptions;
 mod telemetry;

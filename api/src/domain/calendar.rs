@@ -3,19 +3,58 @@
 //! "02:00 America/New_York" stays 02:00 local across DST changes), and
 //! conflicts between changes on related systems.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use rrule::{RRule, Unvalidated};
+use rrule::{Frequency, RRule, RRuleSet, Unvalidated, Validated};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::ValidationError;
+use super::{
+    ValidationError,
+    budget::{Deadline, OutOfTime},
+};
 
-/// Longest expansion of one rule in one query; a weekly window over a year
-/// is ~260 occurrences, a daily one ~365.
-const MAX_OCCURRENCES: u16 = 5_000;
+/// Most occurrences of one rule in one expansion. A rule starts at most 24
+/// times a day (see [`MAX_STARTS_PER_DAY`]); the longest range expanded is
+/// a 400-day query plus a year-long occurrence reaching into it, about
+/// 18,400 starts, so the cap never cuts a legitimate answer short.
+pub const MAX_OCCURRENCES: usize = 20_000;
+
+/// A change calendar needs daily granularity at the finest; several starts
+/// a day are written with BYHOUR (and BYMINUTE), at most this many.
+pub const MAX_STARTS_PER_DAY: usize = 24;
+
+/// Rules with COUNT are expanded from their first date (the count starts
+/// there), so the count itself bounds the work.
+pub const MAX_COUNT: u32 = 1_000;
+
+/// Most candidate starts one suggestion looks at: one every 15 minutes over
+/// 400 days is 38,400; several windows with different start minutes add a
+/// few grids of their own.
+const MAX_CANDIDATES: usize = 100_000;
+
+/// The instants the calendar works in: from 1900 to the end of year 9999,
+/// the last year written with four digits (RFC 3339, iCalendar).
+pub fn earliest_supported() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap()
+}
+
+pub fn latest_supported() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap()
+}
+
+/// Refuses an instant outside [`earliest_supported`]..=[`latest_supported`].
+pub fn check_supported(field: &str, at: DateTime<Utc>) -> Result<(), ValidationError> {
+    if at < earliest_supported() || at > latest_supported() {
+        return Err(ValidationError::new(
+            field,
+            "the calendar covers 1900-01-01 to 9999-12-31 (UTC)",
+        ));
+    }
+    Ok(())
+}
 
 /// A half-open time interval `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,13 +105,22 @@ impl CalendarRule {
 }
 
 impl CalendarRule {
-    /// Checks what a TOML file or a client may get wrong.
+    /// Checks what a TOML file or a client may get wrong, and that
+    /// expanding the rule stays cheap: no frequency finer than daily, at
+    /// most [`MAX_STARTS_PER_DAY`] starts a day, COUNT at most
+    /// [`MAX_COUNT`], a first date inside the supported years.
     pub fn validate(&self) -> Result<(), ValidationError> {
         super::required_text("name", &self.name, 200)?;
         if !(1..=366 * 24 * 60).contains(&self.duration_minutes) {
             return Err(ValidationError::new(
                 "durationMinutes",
                 "must be between 1 minute and a year",
+            ));
+        }
+        if !(1900..=9999).contains(&self.dtstart.year()) {
+            return Err(ValidationError::new(
+                "dtstart",
+                "must lie between the years 1900 and 9999",
             ));
         }
         if self
@@ -96,9 +144,28 @@ impl CalendarRule {
             let parsed: RRule<Unvalidated> = rule
                 .parse()
                 .map_err(|e| ValidationError::new("rrule", format!("not a valid RRULE: {e}")))?;
+            check_cost(&parsed)?;
             parsed
                 .build(self.local_start())
                 .map_err(|e| ValidationError::new("rrule", format!("not a valid RRULE: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a rule that never occurs (`BYMONTH=2;BYMONTHDAY=30`): it is
+    /// useless, and each expansion of it spends the rrule crate's whole
+    /// limit of steps without a match (100,000 days for a daily rule).
+    /// Checked when a rule is created, not on every load.
+    pub fn check_occurs(&self) -> Result<(), ValidationError> {
+        let Some(rule) = &self.rrule else {
+            return Ok(());
+        };
+        let set = rule
+            .parse::<RRule<Unvalidated>>()
+            .and_then(|parsed| parsed.build(self.local_start()))
+            .map_err(|e| ValidationError::new("rrule", format!("not a valid RRULE: {e}")))?;
+        if set.all(1).dates.is_empty() {
+            return Err(ValidationError::new("rrule", "the rule never occurs"));
         }
         Ok(())
     }
@@ -115,8 +182,23 @@ impl CalendarRule {
         Duration::minutes(i64::from(self.duration_minutes))
     }
 
-    /// Occurrences overlapping `[from, to)`, in start order.
-    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Interval> {
+    /// Occurrences overlapping `[from, to)`, in start order, at most
+    /// [`MAX_OCCURRENCES`]. The expansion starts shortly before the range
+    /// (see [`expansion_start`]), not at the rule's first date, so a query
+    /// for year 9999 costs what a query for next month does.
+    pub fn occurrences(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        deadline: &Deadline,
+    ) -> Result<Vec<Interval>, OutOfTime> {
+        // Outside the supported years there is nothing to expand, and the
+        // rrule crate's own year arithmetic would end early anyway.
+        let from = from.max(earliest_supported());
+        let to = to.min(latest_supported());
+        if to <= from {
+            return Ok(Vec::new());
+        }
         let range = Interval {
             start: from,
             end: to,
@@ -127,34 +209,136 @@ impl CalendarRule {
                 start,
                 end: start + self.duration(),
             };
-            return if once.overlaps(&range) {
+            return Ok(if once.overlaps(&range) {
                 vec![once]
             } else {
                 Vec::new()
-            };
+            });
         };
         let Ok(parsed) = rule.parse::<RRule<Unvalidated>>() else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let Ok(set) = parsed.build(self.local_start()) else {
-            return Vec::new();
+        // Validated against the real first date: BYMONTHDAY, BYDAY and
+        // BYHOUR defaults come from it, whatever date the expansion starts.
+        let Ok(validated) = parsed.validate(self.local_start()) else {
+            return Ok(Vec::new());
         };
-        let tz = rrule::Tz::Tz(self.time_zone);
-        set.after((from - self.duration()).with_timezone(&tz))
-            .before(to.with_timezone(&tz))
-            .all(MAX_OCCURRENCES)
-            .dates
-            .into_iter()
-            .map(|start| {
-                let start = start.with_timezone(&Utc);
-                Interval {
-                    start,
-                    end: start + self.duration(),
+        let first = match validated.get_count() {
+            Some(_) => self.local_start(),
+            None => self.expansion_start(&validated, from - self.duration()),
+        };
+        // `limit` keeps the crate's own bound on steps without a match.
+        let set = RRuleSet::new(first).limit().rrule(validated);
+        let mut found = Vec::new();
+        for start in &set {
+            deadline.check()?;
+            let start = start.with_timezone(&Utc);
+            if start >= to {
+                break;
+            }
+            let occurrence = Interval {
+                start,
+                end: start + self.duration(),
+            };
+            if occurrence.overlaps(&range) {
+                found.push(occurrence);
+                if found.len() == MAX_OCCURRENCES {
+                    break;
                 }
-            })
-            .filter(|occurrence| occurrence.overlaps(&range))
-            .collect()
+            }
+        }
+        Ok(found)
     }
+
+    /// Where to start expanding a rule without COUNT so that no occurrence
+    /// starting at or after `lower` is missed: the first date moved forward
+    /// by whole periods of the rule (whole `INTERVAL`s, so every other week
+    /// stays on its weeks), stopping two periods short of `lower`. Two
+    /// periods are more than any DST shift or month-length clamp can move
+    /// an occurrence, and each costs the expansion only a period's steps.
+    fn expansion_start(
+        &self,
+        rule: &RRule<Validated>,
+        lower: DateTime<Utc>,
+    ) -> DateTime<rrule::Tz> {
+        let first = self.dtstart;
+        let target = lower.with_timezone(&self.time_zone).naive_local();
+        if target <= first {
+            return self.local_start();
+        }
+        let interval = i64::from(rule.get_interval().max(1));
+        let (unit, elapsed) = match rule.get_freq() {
+            Frequency::Daily => (interval, (target.date() - first.date()).num_days()),
+            Frequency::Weekly => (7 * interval, (target.date() - first.date()).num_days()),
+            Frequency::Monthly => (interval, months_between(first, target)),
+            Frequency::Yearly => (12 * interval, months_between(first, target)),
+            // Refused by `validate`; expanded from the first date if a
+            // stored rule predates that check.
+            _ => return self.local_start(),
+        };
+        let periods = elapsed / unit - 2;
+        // A moved start can fall into a DST gap; one period earlier cannot
+        // be in the same gap.
+        for periods in (1..=periods).rev().take(3) {
+            let moved = match rule.get_freq() {
+                Frequency::Daily | Frequency::Weekly => {
+                    first.checked_add_signed(Duration::days(periods * unit))
+                }
+                _ => u32::try_from(periods * unit)
+                    .ok()
+                    .and_then(|months| first.checked_add_months(Months::new(months))),
+            };
+            if let Some(start) =
+                moved.and_then(|m| self.time_zone.from_local_datetime(&m).earliest())
+            {
+                return start.with_timezone(&rrule::Tz::Tz(self.time_zone));
+            }
+        }
+        self.local_start()
+    }
+}
+
+fn months_between(first: NaiveDateTime, target: NaiveDateTime) -> i64 {
+    i64::from(target.year() - first.year()) * 12 + i64::from(target.month())
+        - i64::from(first.month())
+}
+
+/// Refuses rules whose expansion would cost more than a change calendar
+/// can use: finer than daily (`FREQ=SECONDLY` was a way to pin a core),
+/// more than [`MAX_STARTS_PER_DAY`] starts a day, a huge COUNT.
+fn check_cost(rule: &RRule<Unvalidated>) -> Result<(), ValidationError> {
+    if rule.get_freq() > Frequency::Daily {
+        return Err(ValidationError::new(
+            "rrule",
+            format!(
+                "FREQ={} is finer than a change calendar needs; use DAILY, WEEKLY, MONTHLY or YEARLY (BYHOUR gives several starts a day)",
+                rule.get_freq()
+            ),
+        ));
+    }
+    let starts_per_day = [
+        rule.get_by_hour().len(),
+        rule.get_by_minute().len(),
+        rule.get_by_second().len(),
+    ]
+    .iter()
+    .map(|n| (*n).max(1))
+    .product::<usize>();
+    if starts_per_day > MAX_STARTS_PER_DAY {
+        return Err(ValidationError::new(
+            "rrule",
+            format!(
+                "BYHOUR, BYMINUTE and BYSECOND give {starts_per_day} starts a day; at most {MAX_STARTS_PER_DAY}"
+            ),
+        ));
+    }
+    if rule.get_count().is_some_and(|count| count > MAX_COUNT) {
+        return Err(ValidationError::new(
+            "rrule",
+            format!("COUNT is at most {MAX_COUNT}; use UNTIL for a longer series"),
+        ));
+    }
+    Ok(())
 }
 
 /// A window some change types must fit into.
@@ -197,63 +381,176 @@ fn fmt(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// Window and freeze violations of `slot`.
-pub fn slot_violations(check: &SlotCheck<'_>, slot: Interval) -> Vec<String> {
-    let mut violations = Vec::new();
+/// The occurrences of the windows and freezes that bind one change, expanded
+/// once over a range and then asked about any slot inside it.
+pub struct Expansion<'a> {
+    change_type: &'a str,
+    /// Applicable windows with their occurrences; empty when the type has
+    /// none (or is an emergency).
+    windows: Vec<(&'a Window, Vec<Interval>)>,
+    freezes: Vec<(&'a Freeze, Vec<Interval>)>,
+    emergency: bool,
+    approver_roles: &'a BTreeSet<String>,
+}
+
+/// Expands what binds `check`'s change over `range`.
+pub fn expand<'a>(
+    check: &SlotCheck<'a>,
+    range: Interval,
+    deadline: &Deadline,
+) -> Result<Expansion<'a>, OutOfTime> {
+    let mut expansion = Expansion {
+        change_type: check.change_type,
+        windows: Vec::new(),
+        freezes: Vec::new(),
+        emergency: check.emergency,
+        approver_roles: check.approver_roles,
+    };
     if check.emergency {
-        return violations;
+        return Ok(expansion);
     }
-    let applicable: Vec<&Window> = check
-        .windows
+    let windows: &'a [Window] = check.windows;
+    for window in windows
         .iter()
         .filter(|w| w.change_types.iter().any(|t| t == check.change_type))
-        .collect();
-    if !applicable.is_empty()
-        && !applicable.iter().any(|w| {
-            w.rule
-                .occurrences(slot.start, slot.end)
-                .iter()
-                .any(|o| o.contains(&slot))
-        })
     {
-        violations.push(format!(
-            "outside every allowed window for {} changes ({})",
-            check.change_type,
-            applicable
-                .iter()
-                .map(|w| w.rule.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let occurrences = window.rule.occurrences(range.start, range.end, deadline)?;
+        expansion.windows.push((window, occurrences));
     }
-    for freeze in check.freezes {
-        for occurrence in freeze.rule.occurrences(slot.start, slot.end) {
-            let period = format!(
-                "{} ({} to {})",
-                freeze.rule.name,
-                fmt(occurrence.start),
-                fmt(occurrence.end)
-            );
-            match freeze.kind {
-                FreezeKind::Hard => {
-                    violations.push(format!("hard freeze: {period}; only emergency changes"))
+    let freezes: &'a [Freeze] = check.freezes;
+    for freeze in freezes {
+        let occurrences = freeze.rule.occurrences(range.start, range.end, deadline)?;
+        expansion.freezes.push((freeze, occurrences));
+    }
+    Ok(expansion)
+}
+
+/// Occurrences of one rule (sorted by start, all of one length, so their
+/// ends are sorted too) that overlap `slot`.
+fn overlapping(occurrences: &[Interval], slot: Interval) -> &[Interval] {
+    let first = occurrences.partition_point(|o| o.end <= slot.start);
+    let count = occurrences[first..].partition_point(|o| o.start < slot.end);
+    &occurrences[first..first + count]
+}
+
+impl Expansion<'_> {
+    /// Window and freeze violations of `slot`, which lies inside the range
+    /// expanded.
+    pub fn violations(&self, slot: Interval) -> Vec<String> {
+        let mut violations = Vec::new();
+        if self.emergency {
+            return violations;
+        }
+        if !self.windows.is_empty()
+            && !self.windows.iter().any(|(_, occurrences)| {
+                overlapping(occurrences, slot)
+                    .iter()
+                    .any(|o| o.contains(&slot))
+            })
+        {
+            violations.push(format!(
+                "outside every allowed window for {} changes ({})",
+                self.change_type,
+                self.windows
+                    .iter()
+                    .map(|(w, _)| w.rule.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for (freeze, occurrences) in &self.freezes {
+            for occurrence in overlapping(occurrences, slot) {
+                let period = format!(
+                    "{} ({} to {})",
+                    freeze.rule.name,
+                    fmt(occurrence.start),
+                    fmt(occurrence.end)
+                );
+                match freeze.kind {
+                    FreezeKind::Hard => {
+                        violations.push(format!("hard freeze: {period}; only emergency changes"))
+                    }
+                    FreezeKind::Soft
+                        if !freeze
+                            .approver_roles
+                            .iter()
+                            .any(|r| self.approver_roles.contains(r)) =>
+                    {
+                        violations.push(format!(
+                            "soft freeze: {period}; needs approval by one of roles {}",
+                            freeze.approver_roles.join(", ")
+                        ));
+                    }
+                    FreezeKind::Soft => {}
                 }
-                FreezeKind::Soft
-                    if !freeze
-                        .approver_roles
-                        .iter()
-                        .any(|r| check.approver_roles.contains(r)) =>
-                {
-                    violations.push(format!(
-                        "soft freeze: {period}; needs approval by one of roles {}",
-                        freeze.approver_roles.join(", ")
-                    ));
-                }
-                FreezeKind::Soft => {}
             }
         }
+        violations
     }
-    violations
+
+    /// Candidate starts inside the applicable windows, in order: each
+    /// occurrence's start (or `after`), then every 15 minutes while a slot
+    /// of `duration` still fits. Occurrences that overlap and share their
+    /// quarter-hour grid are merged first, so a hundred overlapping
+    /// occurrences cost what one does.
+    fn window_candidates(
+        &self,
+        duration: Duration,
+        after: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+        deadline: &Deadline,
+    ) -> Result<Vec<DateTime<Utc>>, OutOfTime> {
+        let step = Duration::minutes(15);
+        let mut by_grid: BTreeMap<i64, Vec<Interval>> = BTreeMap::new();
+        for (_, occurrences) in &self.windows {
+            for occurrence in occurrences {
+                let start = occurrence.start.max(after);
+                by_grid
+                    .entry(start.timestamp().rem_euclid(step.num_seconds()))
+                    .or_default()
+                    .push(Interval {
+                        start,
+                        end: occurrence.end.min(horizon + duration),
+                    });
+            }
+        }
+        let mut candidates = Vec::new();
+        'grids: for mut intervals in by_grid.into_values() {
+            intervals.sort();
+            let mut merged: Vec<Interval> = Vec::new();
+            for interval in intervals {
+                match merged.last_mut() {
+                    Some(last) if interval.start <= last.end => {
+                        last.end = last.end.max(interval.end)
+                    }
+                    _ => merged.push(interval),
+                }
+            }
+            for interval in merged {
+                let mut at = interval.start;
+                while at + duration <= interval.end {
+                    deadline.check()?;
+                    candidates.push(at);
+                    if candidates.len() == MAX_CANDIDATES {
+                        break 'grids;
+                    }
+                    at += step;
+                }
+            }
+        }
+        candidates.sort();
+        candidates.dedup();
+        Ok(candidates)
+    }
+}
+
+/// Window and freeze violations of `slot`.
+pub fn slot_violations(
+    check: &SlotCheck<'_>,
+    slot: Interval,
+    deadline: &Deadline,
+) -> Result<Vec<String>, OutOfTime> {
+    Ok(expand(check, slot, deadline)?.violations(slot))
 }
 
 /// Another scheduled or implementing change, with its systems.
@@ -300,7 +597,8 @@ pub fn conflicts(
 /// The next `count` free slots of `duration` starting at or after `after`
 /// and before `horizon`: inside an applicable window when the type has
 /// windows (trying each occurrence's start, then every 15 minutes), on the
-/// hour otherwise; passing freezes and conflicts.
+/// hour otherwise; passing freezes and conflicts. Rules are expanded once
+/// over the whole horizon, not once per candidate.
 pub fn suggest(
     check: &SlotCheck<'_>,
     own_id: Uuid,
@@ -310,45 +608,40 @@ pub fn suggest(
     after: DateTime<Utc>,
     horizon: DateTime<Utc>,
     count: usize,
-) -> Vec<Interval> {
-    let step = Duration::minutes(15);
-    let applicable: Vec<&Window> = check
-        .windows
-        .iter()
-        .filter(|w| !check.emergency && w.change_types.iter().any(|t| t == check.change_type))
-        .collect();
-    let mut candidates: Vec<DateTime<Utc>> = Vec::new();
-    if applicable.is_empty() {
+    deadline: &Deadline,
+) -> Result<Vec<Interval>, OutOfTime> {
+    let expansion = expand(
+        check,
+        Interval {
+            start: after,
+            end: horizon + duration,
+        },
+        deadline,
+    )?;
+    let candidates = if expansion.windows.is_empty() {
         // The first full hour at or after `after`.
         let hour = after.timestamp().div_euclid(3600) * 3600;
         let mut at = DateTime::from_timestamp(hour, 0).unwrap_or(after);
         if at < after {
             at += Duration::hours(1);
         }
+        let mut candidates = Vec::new();
         while at < horizon && candidates.len() < 24 * 400 {
             candidates.push(at);
             at += Duration::hours(1);
         }
+        candidates
     } else {
-        for window in applicable {
-            for occurrence in window.rule.occurrences(after, horizon) {
-                let mut at = occurrence.start.max(after);
-                while at + duration <= occurrence.end {
-                    candidates.push(at);
-                    at += step;
-                }
-            }
-        }
-        candidates.sort();
-        candidates.dedup();
-    }
+        expansion.window_candidates(duration, after, horizon, deadline)?
+    };
     let mut found = Vec::new();
     for start in candidates {
+        deadline.check()?;
         let slot = Interval {
             start,
             end: start + duration,
         };
-        if slot_violations(check, slot).is_empty()
+        if expansion.violations(slot).is_empty()
             && conflicts(own_id, slot, scope, bookings).is_empty()
         {
             found.push(slot);
@@ -357,7 +650,7 @@ pub fn suggest(
             }
         }
     }
-    found
+    Ok(found)
 }
 
 #[cfg(test)]

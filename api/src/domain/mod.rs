@@ -4,6 +4,7 @@
 pub mod account;
 pub mod approval;
 pub mod audit_chain;
+pub mod budget;
 pub mod calendar;
 pub mod change;
 pub mod deadlines;

@@ -119,6 +119,7 @@ fn error_response(error: &ServiceError) -> Response {
         ServiceError::Database(_) | ServiceError::Internal(_) | ServiceError::Lagged { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
+        ServiceError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
     };
     // `extend` logs internal detail and keeps it out of the message.
     let message = error.extend().message;

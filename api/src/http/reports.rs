@@ -125,6 +125,7 @@ fn error_response(error: ServiceError) -> Response {
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
         ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
         ServiceError::Validation { .. } => StatusCode::BAD_REQUEST,
+        ServiceError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let graphql_error = async_graphql::ErrorExtensions::extend(&error);

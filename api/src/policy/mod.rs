@@ -469,8 +469,11 @@ impl Policy {
             }
         }
         for window in &self.windows {
+            // A rule that never occurs would cost every expansion the
+            // rrule crate's whole step limit; checked once, here.
             window
                 .to_window()
+                .and_then(|w| w.rule.check_occurs())
                 .map_err(|e| format!("window `{}`: {e}", window.name))?;
             for key in &window.change_types {
                 if !type_keys.contains(key.as_str()) {
@@ -484,6 +487,7 @@ impl Policy {
         for freeze in &self.freezes {
             freeze
                 .to_freeze()
+                .and_then(|f| f.rule.check_occurs())
                 .map_err(|e| format!("freeze `{}`: {e}", freeze.name))?;
         }
         if let Some(board) = &self.board

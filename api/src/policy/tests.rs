@@ -409,3 +409,28 @@ fn a_policy_file_is_loaded_by_path() {
     assert_eq!(policy.name, "ours");
     assert_eq!(policy.gate("code_review").unwrap().min_reviewers, 3);
 }
+
+#[test]
+fn policy_windows_and_freezes_are_bounded_like_run_time_rules() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/policy/presets/tiered-cab.toml"
+    ))
+    .unwrap();
+    for (rrule, expected) in [
+        ("FREQ=SECONDLY", "finer than a change calendar needs"),
+        (
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+            "the rule never occurs",
+        ),
+    ] {
+        let hostile = text.replacen(
+            "rrule = \"FREQ=YEARLY\"",
+            &format!("rrule = \"{rrule}\""),
+            1,
+        );
+        assert_ne!(hostile, text);
+        let error = Policy::parse("hostile", &hostile).unwrap_err().to_string();
+        assert!(error.contains(expected), "{rrule}: {error}");
+    }
+}

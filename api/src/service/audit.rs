@@ -28,6 +28,7 @@ use crate::{
     domain::{
         ValidationError,
         audit_chain::{self, ChainBreak, ChainVerifier, EventContent, GENESIS_HASH},
+        budget::Deadline,
         pagination::{self, PageRequest, Window},
         permissions,
     },
@@ -832,8 +833,11 @@ fn pg_event_columns(row: &sqlx::postgres::PgRow) -> Result<(EventContent<'_>, &s
 fn check_pg_chunks(
     mut verifier: ChainVerifier,
     mut chunks: mpsc::Receiver<Vec<sqlx::postgres::PgRow>>,
+    deadline: Deadline,
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
     while let Some(chunk) = chunks.blocking_recv() {
+        // Stopping drops the receiver, which ends the reading side too.
+        deadline.check()?;
         for row in &chunk {
             let (content, hash) = pg_event_columns(row)
                 .map_err(|e| ServiceError::Internal(format!("reading audit event: {e}")))?;
@@ -852,9 +856,11 @@ fn check_pg_chunks(
 async fn verify_postgres(
     pool: &sqlx::PgPool,
     verifier: ChainVerifier,
+    deadline: Deadline,
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
     let (sender, receiver) = mpsc::channel(VERIFY_CHUNKS_IN_FLIGHT);
-    let checker = tokio::task::spawn_blocking(move || check_pg_chunks(verifier, receiver));
+    let checker =
+        tokio::task::spawn_blocking(move || check_pg_chunks(verifier, receiver, deadline));
     let read: Result<(), sqlx::Error> = async {
         let mut rows = sqlx::query(VERIFY_SQL).fetch(pool);
         let mut chunk = Vec::with_capacity(VERIFY_CHUNK);
@@ -901,6 +907,7 @@ async fn verify_postgres(
 fn verify_sqlite_file(
     path: &std::path::Path,
     mut verifier: ChainVerifier,
+    deadline: Deadline,
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
     use rusqlite::{OpenFlags, types::ValueRef};
     let failed = |e: &dyn std::fmt::Display| {
@@ -918,6 +925,7 @@ fn verify_sqlite_file(
     let mut statement = connection.prepare(VERIFY_SQL).map_err(|e| failed(&e))?;
     let mut rows = statement.query([]).map_err(|e| failed(&e))?;
     while let Some(row) = rows.next().map_err(|e| failed(&e))? {
+        deadline.check()?;
         let text = |index: usize| -> ServiceResult<&str> {
             row.get_ref(index)
                 .and_then(|value| Ok(value.as_str()?))
@@ -960,10 +968,11 @@ fn verify_sqlite_file(
 async fn verify_all(
     db: &DatabaseConnection,
     verifier: ChainVerifier,
+    deadline: Deadline,
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
     match &db.inner {
         DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
-            verify_postgres(db.get_postgres_connection_pool(), verifier).await
+            verify_postgres(db.get_postgres_connection_pool(), verifier, deadline).await
         }
         DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
             let path = db
@@ -971,7 +980,7 @@ async fn verify_all(
                 .connect_options()
                 .get_filename()
                 .to_owned();
-            tokio::task::spawn_blocking(move || verify_sqlite_file(&path, verifier))
+            tokio::task::spawn_blocking(move || verify_sqlite_file(&path, verifier, deadline))
                 .await
                 .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))?
         }
@@ -1038,9 +1047,12 @@ async fn starting_point(
 /// Recomputes the chain from its first event (the genesis, or the point a
 /// retention purge recorded), streaming so memory stays flat however long
 /// the trail is. With an anchor, the chain must reach it with its hash.
+/// Hashing runs on blocking threads and stops with `TIMEOUT` at `deadline`
+/// (GraphQL: [`super::heavy::AUDIT_VERIFY`]; the CLI: unbounded).
 pub async fn verify(
     db: &DatabaseConnection,
     anchor: Option<(i64, String)>,
+    deadline: Deadline,
 ) -> ServiceResult<Verification> {
     seal_before_reading(db).await;
     let start = match starting_point(db).await? {
@@ -1049,7 +1061,7 @@ pub async fn verify(
     };
     let purged_through = start.as_ref().map_or(0, |(seq, _)| *seq);
     let verifier = ChainVerifier::starting(start, anchor);
-    let verifier = match verify_all(db, verifier).await? {
+    let verifier = match verify_all(db, verifier, deadline).await? {
         Ok(verifier) => verifier,
         Err(broken) => return Ok(Verification::Broken(broken)),
     };

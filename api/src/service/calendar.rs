@@ -6,17 +6,18 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use entity::{ChangeStatus, calendar_rule, change, change_system, feed_token, system};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit, changes, systems};
+use super::{Caller, audit, changes, heavy, systems};
 use crate::{
     auth,
     domain::{
         ValidationError,
+        budget::Deadline,
         calendar::{self, Booking, Freeze, FreezeKind, Interval, Window},
         permissions, required_text, systems as hierarchy,
     },
@@ -26,6 +27,14 @@ use crate::{
 
 /// Longest range a calendar query or suggestion may cover.
 pub const MAX_RANGE_DAYS: i64 = 400;
+
+/// Most window and freeze occurrences one calendar query answers; a
+/// dashboard showing a year of weekly windows needs a few hundred.
+pub const MAX_VIEW_OCCURRENCES: usize = 10_000;
+
+/// Most run-time windows and freezes in force at once: every slot check
+/// and every calendar query expands all of them.
+pub const MAX_ACTIVE_RULES: u64 = 200;
 
 /// Windows and freezes in force: the policy's and the active run-time ones.
 pub struct Rules {
@@ -179,14 +188,19 @@ pub async fn slot_violations<C: ConnectionTrait>(
     let emergency = policy
         .change_type(&change.change_type)
         .is_some_and(|t| t.emergency.is_some());
-    let check = calendar::SlotCheck {
-        change_type: &change.change_type,
-        emergency,
-        windows: &rules.windows,
-        freezes: &rules.freezes,
-        approver_roles,
-    };
-    let mut violations = calendar::slot_violations(&check, slot);
+    let change_type = change.change_type.clone();
+    let approver_roles = approver_roles.clone();
+    let mut violations = heavy::run(heavy::CALENDAR, move |deadline| {
+        let check = calendar::SlotCheck {
+            change_type: &change_type,
+            emergency,
+            windows: &rules.windows,
+            freezes: &rules.freezes,
+            approver_roles: &approver_roles,
+        };
+        Ok(calendar::slot_violations(&check, slot, &deadline)?)
+    })
+    .await?;
     let scope = scope(conn, &changes::system_ids_of(conn, change.id).await?).await?;
     let booked = bookings(conn, slot, Some(&scope)).await?;
     violations.extend(calendar::conflicts(change.id, slot, &scope, &booked));
@@ -215,16 +229,11 @@ pub async fn suggest_slots(
         _ => Duration::hours(1),
     };
     let earliest = after.max(now + Duration::hours(i64::from(change_type.notice_hours)));
-    let horizon = earliest + Duration::days(MAX_RANGE_DAYS);
+    // Beyond year 9999 there is nothing to suggest; the horizon stops there.
+    calendar::check_supported("after", earliest)?;
+    let horizon = (earliest + Duration::days(MAX_RANGE_DAYS)).min(calendar::latest_supported());
     let rules = rules(db, policy).await?;
     let roles = super::lifecycle::approver_roles(db, &change).await?;
-    let check = calendar::SlotCheck {
-        change_type: &change.change_type,
-        emergency: change_type.emergency.is_some(),
-        windows: &rules.windows,
-        freezes: &rules.freezes,
-        approver_roles: &roles,
-    };
     let scope = scope(db, &changes::system_ids_of(db, change.id).await?).await?;
     let booked = bookings(
         db,
@@ -235,9 +244,20 @@ pub async fn suggest_slots(
         Some(&scope),
     )
     .await?;
-    Ok(calendar::suggest(
-        &check, change.id, &scope, &booked, duration, earliest, horizon, count,
-    ))
+    let emergency = change_type.emergency.is_some();
+    heavy::run(heavy::CALENDAR, move |deadline| {
+        let check = calendar::SlotCheck {
+            change_type: &change.change_type,
+            emergency,
+            windows: &rules.windows,
+            freezes: &rules.freezes,
+            approver_roles: &roles,
+        };
+        Ok(calendar::suggest(
+            &check, change.id, &scope, &booked, duration, earliest, horizon, count, &deadline,
+        )?)
+    })
+    .await
 }
 
 /// A dashboard's view: changes with a slot in the range, and the window
@@ -255,6 +275,8 @@ pub async fn view(
     to: DateTime<Utc>,
     system_filter: &[Uuid],
 ) -> ServiceResult<CalendarView> {
+    calendar::check_supported("from", from)?;
+    calendar::check_supported("to", to)?;
     if to <= from {
         return Err(ValidationError::new("to", "must be after from").into());
     }
@@ -287,31 +309,62 @@ pub async fn view(
     }
     let changes = query.all(db).await?;
     let rules = rules(db, policy).await?;
-    let windows = rules
-        .windows
-        .iter()
-        .flat_map(|w| {
-            w.rule
-                .occurrences(range.start, range.end)
-                .into_iter()
-                .map(|o| (w.rule.name.clone(), o))
-        })
-        .collect();
-    let freezes = rules
-        .freezes
-        .iter()
-        .flat_map(|f| {
-            f.rule
-                .occurrences(range.start, range.end)
-                .into_iter()
-                .map(|o| (f.rule.name.clone(), f.kind, o))
-        })
-        .collect();
+    let (windows, freezes) = heavy::run(heavy::CALENDAR, move |deadline| {
+        expand_view(&rules, range, &deadline)
+    })
+    .await?;
     Ok(CalendarView {
         changes,
         windows,
         freezes,
     })
+}
+
+type ViewOccurrences = (Vec<(String, Interval)>, Vec<(String, FreezeKind, Interval)>);
+
+/// The window and freeze occurrences of a view, at most
+/// [`MAX_VIEW_OCCURRENCES`] in all.
+fn expand_view(
+    rules: &Rules,
+    range: Interval,
+    deadline: &Deadline,
+) -> ServiceResult<ViewOccurrences> {
+    let too_many = || {
+        ServiceError::validation(
+            "to",
+            format!(
+                "the range holds more than {MAX_VIEW_OCCURRENCES} window and freeze occurrences; ask for a shorter one"
+            ),
+        )
+    };
+    let mut total = 0usize;
+    let mut windows = Vec::new();
+    for window in &rules.windows {
+        let occurrences = window.rule.occurrences(range.start, range.end, deadline)?;
+        total += occurrences.len();
+        if total > MAX_VIEW_OCCURRENCES {
+            return Err(too_many());
+        }
+        windows.extend(
+            occurrences
+                .into_iter()
+                .map(|o| (window.rule.name.clone(), o)),
+        );
+    }
+    let mut freezes = Vec::new();
+    for freeze in &rules.freezes {
+        let occurrences = freeze.rule.occurrences(range.start, range.end, deadline)?;
+        total += occurrences.len();
+        if total > MAX_VIEW_OCCURRENCES {
+            return Err(too_many());
+        }
+        freezes.extend(
+            occurrences
+                .into_iter()
+                .map(|o| (freeze.rule.name.clone(), freeze.kind, o)),
+        );
+    }
+    Ok((windows, freezes))
 }
 
 /// A run-time window or freeze as a client submits it.
@@ -333,13 +386,14 @@ pub async fn create_rule(
     new: NewRule<'_>,
 ) -> ServiceResult<calendar_rule::Model> {
     caller.authorize(permissions::manage_calendar)?;
-    calendar_rule(
+    let rule = calendar_rule(
         new.name,
         new.dtstart,
         new.rrule,
         new.duration_minutes,
         new.time_zone,
     )?;
+    heavy::run(heavy::CALENDAR, move |_| Ok(rule.check_occurs()?)).await?;
     for (index, key) in new.change_types.iter().enumerate() {
         if policy.change_type(key).is_none() {
             return Err(ValidationError::new(
@@ -359,6 +413,15 @@ pub async fn create_rule(
     crate::domain::roles::parse_roles(new.approver_roles)?;
     let creator = caller.account().map(|a| a.user_id).unwrap_or_default();
     let txn = db.begin().await?;
+    let active_rules = calendar_rule::Entity::find()
+        .filter(calendar_rule::Column::Active.eq(true))
+        .count(&txn)
+        .await?;
+    if active_rules >= MAX_ACTIVE_RULES {
+        return Err(ServiceError::Conflict(format!(
+            "{MAX_ACTIVE_RULES} windows and freezes are in force already; retire one first"
+        )));
+    }
     let active = calendar_rule::ActiveModel {
         id: Set(Uuid::now_v7()),
         kind: Set(if new.freeze_kind.is_some() {

@@ -1,15 +1,17 @@
 //! The iCalendar feed (RFC 5545 with RFC 7986 calendar properties): one
 //! event per change with a slot, windows and freezes as recurring events.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, Utc};
 use entity::{ChangeStatus, change, change_system};
 use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, EventStatus, Property};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::calendar;
+use super::{calendar, heavy};
 use crate::{
-    domain::{calendar::CalendarRule, lifecycle::status_name},
+    domain::{budget::Deadline, calendar::CalendarRule, lifecycle::status_name},
     error::ServiceResult,
     policy::Policy,
 };
@@ -102,21 +104,52 @@ pub async fn render(
         );
     }
     let changes = query.all(db).await?;
+    let rules = calendar::rules(db, policy).await?;
+    let policy_name = policy.name.clone();
+    let type_labels: HashMap<String, String> = policy
+        .change_types
+        .iter()
+        .map(|t| (t.key.clone(), t.label.clone()))
+        .collect();
+    let base_url = base_url.to_owned();
+    // Up to 5,000 events formatted and written out: CPU work, done off the
+    // async workers with a budget.
+    heavy::run(heavy::REPORTS, move |deadline| {
+        build(
+            &changes,
+            &rules,
+            &policy_name,
+            &type_labels,
+            &base_url,
+            &deadline,
+        )
+    })
+    .await
+}
 
+fn build(
+    changes: &[change::Model],
+    rules: &calendar::Rules,
+    policy_name: &str,
+    type_labels: &HashMap<String, String>,
+    base_url: &str,
+    deadline: &Deadline,
+) -> ServiceResult<String> {
     // `Calendar::new()` brings a PRODID of its own; exactly one is allowed.
     let mut feed = Calendar::empty();
     feed.append_property(Property::new("VERSION", "2.0"));
     feed.append_property(Property::new("PRODID", "-//Gatehouse//Change Calendar//EN"));
     feed.append_property(Property::new("CALSCALE", "GREGORIAN"));
     feed.append_property(Property::new("METHOD", "PUBLISH"));
-    feed.name(&format!("Gatehouse changes ({})", policy.name));
+    feed.name(&format!("Gatehouse changes ({policy_name})"));
     feed.description("Scheduled changes, maintenance windows and change freezes");
     let mut refresh = Property::new("REFRESH-INTERVAL", "PT15M");
     refresh.add_parameter("VALUE", "DURATION");
     feed.append_property(refresh);
     feed.ttl(&Duration::minutes(15));
 
-    for change in &changes {
+    for change in changes {
+        deadline.check()?;
         // A scheduled slot wins; an unscheduled change shows its planned
         // window as tentative.
         let (start, end) = match (
@@ -139,9 +172,9 @@ pub async fn render(
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let type_label = policy
-            .change_type(&change.change_type)
-            .map_or(change.change_type.clone(), |t| t.label.clone());
+        let type_label = type_labels
+            .get(&change.change_type)
+            .unwrap_or(&change.change_type);
         let event = Event::new()
             .uid(&format!("{}@gatehouse", change.id))
             .timestamp(change.updated_at)
@@ -165,7 +198,6 @@ pub async fn render(
             .done();
         feed.push(event);
     }
-    let rules = calendar::rules(db, policy).await?;
     for window in &rules.windows {
         let summary = format!(
             "Window: {} ({})",

@@ -585,17 +585,19 @@ mod copy {
     }
 }
 
-/// Runs CPU-bound polars work on the blocking pool.
+/// Runs CPU-bound polars work on the blocking pool, within the reports'
+/// time budget (polars cannot look at a deadline: past the budget the
+/// caller is answered TIMEOUT and the thread finishes on its own).
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, reports::ReportError> + Send + 'static,
 ) -> ServiceResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| ServiceError::Internal(format!("metrics task failed: {error}")))?
-        .map_err(|error| match error {
+    super::heavy::run(super::heavy::REPORTS, move |_| {
+        work().map_err(|error| match error {
             reports::ReportError::Period(period) => period_error(period),
             other => ServiceError::Internal(other.to_string()),
         })
+    })
+    .await
 }
 
 /// One bucket per period of `[from, to)`.

@@ -10,6 +10,7 @@ pub mod credential_changes;
 pub mod demo;
 pub mod events;
 pub mod evidence;
+pub mod heavy;
 pub mod ical;
 pub mod import;
 pub mod lifecycle;

@@ -1,6 +1,11 @@
 use chrono::{NaiveDate, Timelike};
 
 use super::*;
+use crate::domain::budget::Deadline;
+
+fn violations(check: &SlotCheck<'_>, slot: Interval) -> Vec<String> {
+    slot_violations(check, slot, &Deadline::unbounded()).unwrap()
+}
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
@@ -84,22 +89,42 @@ fn a_local_window_keeps_its_local_time_across_dst() {
     let window = monthly();
     let october = window
         .rule
-        .occurrences(utc(2026, 10, 1, 0, 0), utc(2026, 10, 31, 0, 0));
+        .occurrences(
+            utc(2026, 10, 1, 0, 0),
+            utc(2026, 10, 31, 0, 0),
+            &Deadline::unbounded(),
+        )
+        .unwrap();
     // 4 Oct 2026 02:00 EDT (UTC-4).
     assert_eq!(october, vec![slot(utc(2026, 10, 4, 6, 0), 120)]);
     // 1 Nov 2026 is the night DST ends: 02:00 is EST (UTC-5).
     let november = window
         .rule
-        .occurrences(utc(2026, 11, 1, 0, 0), utc(2026, 11, 30, 0, 0));
+        .occurrences(
+            utc(2026, 11, 1, 0, 0),
+            utc(2026, 11, 30, 0, 0),
+            &Deadline::unbounded(),
+        )
+        .unwrap();
     assert_eq!(november, vec![slot(utc(2026, 11, 1, 7, 0), 120)]);
     // March: DST starts on the second Sunday, the window on the first.
     let march = window
         .rule
-        .occurrences(utc(2027, 3, 1, 0, 0), utc(2027, 3, 31, 0, 0));
+        .occurrences(
+            utc(2027, 3, 1, 0, 0),
+            utc(2027, 3, 31, 0, 0),
+            &Deadline::unbounded(),
+        )
+        .unwrap();
     assert_eq!(march, vec![slot(utc(2027, 3, 7, 7, 0), 120)]);
     let april = window
         .rule
-        .occurrences(utc(2027, 4, 1, 0, 0), utc(2027, 4, 30, 0, 0));
+        .occurrences(
+            utc(2027, 4, 1, 0, 0),
+            utc(2027, 4, 30, 0, 0),
+            &Deadline::unbounded(),
+        )
+        .unwrap();
     assert_eq!(april[0].start.hour(), 6, "EDT again");
 }
 
@@ -109,31 +134,31 @@ fn slots_must_fit_inside_one_occurrence() {
     let roles = BTreeSet::new();
     let normal = check(&windows, &[], &roles, "normal");
     // Sunday 2026-11-29 02:00-04:00 fits; 05:00-07:00 runs past 06:00.
-    assert!(slot_violations(&normal, slot(utc(2026, 11, 29, 2, 0), 120)).is_empty());
+    assert!(violations(&normal, slot(utc(2026, 11, 29, 2, 0), 120)).is_empty());
     assert!(
-        slot_violations(&normal, slot(utc(2026, 11, 29, 4, 0), 120)).is_empty(),
+        violations(&normal, slot(utc(2026, 11, 29, 4, 0), 120)).is_empty(),
         "ends exactly at 06:00"
     );
-    let late = slot_violations(&normal, slot(utc(2026, 11, 29, 5, 0), 120));
+    let late = violations(&normal, slot(utc(2026, 11, 29, 5, 0), 120));
     assert_eq!(
         late,
         vec!["outside every allowed window for normal changes (Deployment window)".to_owned()]
     );
     // Friday and Saturday are not deployment days.
     assert_eq!(
-        slot_violations(&normal, slot(utc(2026, 11, 27, 2, 0), 60)).len(),
+        violations(&normal, slot(utc(2026, 11, 27, 2, 0), 60)).len(),
         1
     );
     // Emergencies are exempt; types without windows are free.
     assert!(
-        slot_violations(
+        violations(
             &check(&windows, &[], &roles, "emergency"),
             slot(utc(2026, 11, 27, 12, 0), 60)
         )
         .is_empty()
     );
     assert!(
-        slot_violations(
+        violations(
             &check(&windows, &[], &roles, "other"),
             slot(utc(2026, 11, 27, 12, 0), 60)
         )
@@ -155,10 +180,10 @@ fn windows_crossing_midnight() {
     }];
     let roles = BTreeSet::new();
     let normal = check(&windows, &[], &roles, "normal");
-    assert!(slot_violations(&normal, slot(utc(2026, 11, 24, 0, 30), 60)).is_empty());
-    assert!(slot_violations(&normal, slot(utc(2026, 11, 23, 23, 30), 60)).is_empty());
+    assert!(violations(&normal, slot(utc(2026, 11, 24, 0, 30), 60)).is_empty());
+    assert!(violations(&normal, slot(utc(2026, 11, 23, 23, 30), 60)).is_empty());
     assert_eq!(
-        slot_violations(&normal, slot(utc(2026, 11, 24, 1, 30), 60)).len(),
+        violations(&normal, slot(utc(2026, 11, 24, 1, 30), 60)).len(),
         1
     );
 }
@@ -183,18 +208,18 @@ fn freezes_block_exactly_their_period() {
     let roles = BTreeSet::new();
     let normal = check(&[], &freezes, &roles, "normal");
     // Ends when the freeze starts: adjacent, allowed.
-    assert!(slot_violations(&normal, slot(utc(2026, 12, 23, 22, 0), 120)).is_empty());
-    let inside = slot_violations(&normal, slot(utc(2026, 12, 23, 23, 0), 120));
+    assert!(violations(&normal, slot(utc(2026, 12, 23, 22, 0), 120)).is_empty());
+    let inside = violations(&normal, slot(utc(2026, 12, 23, 23, 0), 120));
     assert_eq!(
         inside,
         vec!["hard freeze: Christmas/New Year freeze (2026-12-24 00:00 UTC to 2027-01-02 00:00 UTC); only emergency changes".to_owned()]
     );
     assert!(
-        slot_violations(&normal, slot(utc(2027, 1, 2, 0, 0), 60)).is_empty(),
+        violations(&normal, slot(utc(2027, 1, 2, 0, 0), 60)).is_empty(),
         "starts as it ends"
     );
     assert!(
-        slot_violations(
+        violations(
             &check(&[], &freezes, &roles, "emergency"),
             slot(utc(2026, 12, 25, 3, 0), 60)
         )
@@ -206,17 +231,17 @@ fn freezes_block_exactly_their_period() {
 fn a_soft_freeze_needs_the_extra_approval() {
     let freezes = [christmas(FreezeKind::Soft)];
     let none = BTreeSet::new();
-    let violations = slot_violations(
+    let found = violations(
         &check(&[], &freezes, &none, "normal"),
         slot(utc(2026, 12, 28, 3, 0), 60),
     );
     assert!(
-        violations[0].starts_with("soft freeze") && violations[0].ends_with("roles cto"),
-        "{violations:?}"
+        found[0].starts_with("soft freeze") && found[0].ends_with("roles cto"),
+        "{found:?}"
     );
     let cto: BTreeSet<String> = ["cto".to_owned()].into();
     assert!(
-        slot_violations(
+        violations(
             &check(&[], &freezes, &cto, "normal"),
             slot(utc(2026, 12, 28, 3, 0), 60)
         )
@@ -300,7 +325,9 @@ fn suggestions_are_the_next_free_slots_inside_windows() {
         utc(2026, 11, 27, 12, 0),
         utc(2027, 1, 1, 0, 0),
         3,
-    );
+        &Deadline::unbounded(),
+    )
+    .unwrap();
     assert_eq!(
         found,
         vec![
@@ -319,7 +346,9 @@ fn suggestions_are_the_next_free_slots_inside_windows() {
         utc(2026, 11, 27, 12, 10),
         utc(2027, 1, 1, 0, 0),
         1,
-    );
+        &Deadline::unbounded(),
+    )
+    .unwrap();
     assert_eq!(free, vec![slot(utc(2026, 11, 27, 13, 0), 60)]);
 }
 
@@ -332,4 +361,308 @@ fn rules_are_validated() {
     gap.dtstart = local(2026, 3, 8, 2); // 02:00 does not exist in New York that night
     assert_eq!(gap.validate().unwrap_err().field, "dtstart");
     assert!(monthly().rule.validate().is_ok());
+}
+
+#[test]
+fn frequencies_finer_than_daily_and_costly_rules_are_refused() {
+    for rrule in [
+        "FREQ=SECONDLY",
+        "FREQ=MINUTELY",
+        "FREQ=HOURLY",
+        "FREQ=MINUTELY;INTERVAL=60",
+        // Daily, but 60 x 60 starts a day: SECONDLY by another name.
+        "FREQ=DAILY;BYMINUTE=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59;BYSECOND=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59",
+        "FREQ=DAILY;BYHOUR=1,2,3,4,5;BYMINUTE=0,10,20,30,40",
+        "FREQ=DAILY;COUNT=1001",
+    ] {
+        let mut costly = monthly().rule;
+        costly.rrule = Some(rrule.into());
+        let error = costly.validate().expect_err(rrule);
+        assert_eq!(error.field, "rrule", "{rrule}: {error:?}");
+    }
+    let mut secondly = monthly().rule;
+    secondly.rrule = Some("FREQ=SECONDLY".into());
+    assert!(
+        secondly
+            .validate()
+            .unwrap_err()
+            .message
+            .contains("DAILY, WEEKLY, MONTHLY or YEARLY")
+    );
+    for rrule in [
+        "FREQ=DAILY",
+        "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23",
+        "FREQ=DAILY;BYHOUR=2,14;BYMINUTE=0,30",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA",
+        "FREQ=MONTHLY;BYDAY=1SU",
+        "FREQ=YEARLY;COUNT=1000",
+    ] {
+        let mut fine = monthly().rule;
+        fine.rrule = Some(rrule.into());
+        assert!(fine.validate().is_ok(), "{rrule}");
+    }
+    let mut never = monthly().rule;
+    never.rrule = Some("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30".into());
+    assert!(never.validate().is_ok(), "well-formed");
+    assert_eq!(
+        never.check_occurs().unwrap_err().message,
+        "the rule never occurs"
+    );
+    assert!(monthly().rule.check_occurs().is_ok());
+    let mut ancient = monthly().rule;
+    ancient.dtstart = local(1850, 1, 6, 2);
+    assert_eq!(ancient.validate().unwrap_err().field, "dtstart");
+}
+
+/// What the expansion gave before it was bounded: every date from the
+/// rule's first one, filtered to the range. The reference for the bounded
+/// expansion, on ranges close enough to the first date to be cheap.
+fn expanded_from_the_first_date(
+    rule: &CalendarRule,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Interval> {
+    let set = rule
+        .rrule
+        .as_deref()
+        .unwrap()
+        .parse::<RRule<Unvalidated>>()
+        .unwrap()
+        .build(rule.local_start())
+        .unwrap();
+    let range = Interval {
+        start: from,
+        end: to,
+    };
+    set.into_iter()
+        .take_while(|start| start.with_timezone(&Utc) < to)
+        .map(|start| slot(start.with_timezone(&Utc), i64::from(rule.duration_minutes)))
+        .filter(|o| o.overlaps(&range))
+        .collect()
+}
+
+#[test]
+fn expansion_starting_near_the_range_finds_what_expansion_from_the_first_date_does() {
+    let rules = [
+        monthly().rule,
+        weekdays().rule,
+        christmas(FreezeKind::Hard).rule,
+        // Every other Saturday: whole INTERVALs keep it on its weeks.
+        rule(
+            "Fortnightly",
+            local(2025, 1, 4, 22),
+            Some("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA"),
+            300,
+            chrono_tz::Europe::Berlin,
+        ),
+        // The 31st: months without one are skipped, not clamped.
+        rule(
+            "Month end",
+            local(2025, 1, 31, 23),
+            Some("FREQ=MONTHLY;BYMONTHDAY=31"),
+            90,
+            chrono_tz::Australia::Sydney,
+        ),
+        // 29 February: every fourth year.
+        rule(
+            "Leap day",
+            local(2024, 2, 29, 12),
+            Some("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"),
+            60,
+            chrono_tz::UTC,
+        ),
+        rule(
+            "Quarterly",
+            local(2025, 1, 15, 3),
+            Some("FREQ=MONTHLY;INTERVAL=3"),
+            60,
+            chrono_tz::America::New_York,
+        ),
+        rule(
+            "Every third day",
+            local(2025, 1, 1, 1),
+            Some("FREQ=DAILY;INTERVAL=3"),
+            120,
+            chrono_tz::America::New_York,
+        ),
+        rule(
+            "Hourly by day",
+            local(2025, 3, 1, 0),
+            Some("FREQ=DAILY;BYHOUR=0,6,12,18;BYMINUTE=0,30"),
+            20,
+            chrono_tz::Europe::London,
+        ),
+        rule(
+            "Long weekly",
+            local(2025, 1, 6, 0),
+            Some("FREQ=WEEKLY"),
+            6 * 24 * 60,
+            chrono_tz::UTC,
+        ),
+        rule(
+            "Until",
+            local(2025, 1, 6, 2),
+            Some("FREQ=WEEKLY;UNTIL=20270101T000000Z"),
+            60,
+            chrono_tz::UTC,
+        ),
+    ];
+    let ranges = [
+        (utc(2024, 12, 1, 0, 0), utc(2025, 2, 1, 0, 0)),
+        (utc(2026, 3, 1, 0, 0), utc(2026, 4, 15, 0, 0)),
+        (utc(2026, 10, 20, 0, 0), utc(2026, 11, 10, 0, 0)),
+        (utc(2027, 12, 20, 0, 0), utc(2028, 3, 31, 0, 0)),
+        (utc(2031, 1, 1, 0, 0), utc(2032, 2, 5, 0, 0)),
+    ];
+    for rule in &rules {
+        assert!(rule.validate().is_ok(), "{}", rule.name);
+        for (from, to) in ranges {
+            assert_eq!(
+                rule.occurrences(from, to, &Deadline::unbounded()).unwrap(),
+                expanded_from_the_first_date(rule, from, to),
+                "{} in {from} .. {to}",
+                rule.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_day_in_year_9999_is_expanded_from_near_that_day() {
+    let window = weekdays();
+    // 2 January 9999 is a Saturday, so Sunday the 3rd is the first
+    // deployment day of that week.
+    let found = window
+        .rule
+        .occurrences(
+            utc(9999, 1, 2, 0, 0),
+            utc(9999, 1, 4, 0, 0),
+            &Deadline::unbounded(),
+        )
+        .unwrap();
+    assert_eq!(found, vec![slot(utc(9999, 1, 3, 2, 0), 240)]);
+    let nightly = rule(
+        "Nightly",
+        local(2025, 1, 1, 23),
+        Some("FREQ=DAILY"),
+        180,
+        chrono_tz::UTC,
+    );
+    let last = nightly
+        .occurrences(
+            utc(9999, 12, 31, 0, 0),
+            latest_supported(),
+            &Deadline::unbounded(),
+        )
+        .unwrap();
+    assert_eq!(
+        last,
+        vec![
+            slot(utc(9999, 12, 30, 23, 0), 180),
+            slot(utc(9999, 12, 31, 23, 0), 180)
+        ]
+    );
+    // Ranges beyond the supported years hold nothing rather than panic.
+    let beyond = utc(9999, 12, 31, 23, 59) + Duration::days(400);
+    assert!(
+        nightly
+            .occurrences(beyond, beyond + Duration::days(1), &Deadline::unbounded())
+            .unwrap()
+            .is_empty()
+    );
+    // A rule with COUNT ends where its count does, however late the range.
+    let counted = rule(
+        "Ten nights",
+        local(2025, 1, 1, 23),
+        Some("FREQ=DAILY;COUNT=10"),
+        60,
+        chrono_tz::UTC,
+    );
+    assert!(
+        counted
+            .occurrences(
+                utc(9999, 1, 1, 0, 0),
+                utc(9999, 2, 1, 0, 0),
+                &Deadline::unbounded()
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        counted
+            .occurrences(
+                utc(2025, 1, 1, 0, 0),
+                utc(2026, 1, 1, 0, 0),
+                &Deadline::unbounded()
+            )
+            .unwrap()
+            .len(),
+        10
+    );
+}
+
+#[test]
+fn a_spent_deadline_stops_expansion_and_suggestion() {
+    let spent = Deadline::after(std::time::Duration::ZERO);
+    let window = weekdays();
+    assert_eq!(
+        window
+            .rule
+            .occurrences(utc(2026, 1, 1, 0, 0), utc(2027, 1, 1, 0, 0), &spent),
+        Err(OutOfTime)
+    );
+    let windows = [window];
+    let roles = BTreeSet::new();
+    let found = suggest(
+        &check(&windows, &[], &roles, "normal"),
+        Uuid::new_v4(),
+        &HashSet::new(),
+        &[],
+        Duration::hours(1),
+        utc(2026, 11, 27, 12, 0),
+        utc(2027, 1, 1, 0, 0),
+        3,
+        &spent,
+    );
+    assert_eq!(found, Err(OutOfTime));
+}
+
+#[test]
+fn overlapping_window_occurrences_give_each_candidate_once() {
+    // A year-long window that starts every day at 02:00: 366 occurrences
+    // overlap every slot. Candidates are still one every 15 minutes.
+    let windows = [Window {
+        rule: rule(
+            "Always",
+            local(2026, 1, 1, 2),
+            Some("FREQ=DAILY"),
+            366 * 24 * 60,
+            chrono_tz::UTC,
+        ),
+        change_types: vec!["normal".into()],
+    }];
+    let freezes = [christmas(FreezeKind::Hard)];
+    let roles = BTreeSet::new();
+    let found = suggest(
+        &check(&windows, &freezes, &roles, "normal"),
+        Uuid::new_v4(),
+        &HashSet::new(),
+        &[],
+        Duration::hours(1),
+        utc(2026, 12, 23, 22, 10),
+        utc(2027, 12, 31, 0, 0),
+        3,
+        &Deadline::unbounded(),
+    )
+    .unwrap();
+    // 22:10 fits before the freeze starts at midnight; 22:25 and 22:40 do too,
+    // 23:10 would run into it.
+    assert_eq!(
+        found,
+        vec![
+            slot(utc(2026, 12, 23, 22, 10), 60),
+            slot(utc(2026, 12, 23, 22, 25), 60),
+            slot(utc(2026, 12, 23, 22, 40), 60),
+        ]
+    );
 }

@@ -5,7 +5,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 
 use crate::{
-    domain::{audit_chain, pagination::PageRequest, permissions},
+    domain::{audit_chain, budget::Deadline, pagination::PageRequest, permissions},
     error::{GqlResultExt, ServiceError},
     graphql::{
         context::{ContextExt, parse_id},
@@ -65,7 +65,8 @@ impl AuditQuery {
             .map_err(ServiceError::from)
             .gql()?;
         let db = &ctx.state()?.db;
-        Ok(audit::verify(db, anchor).await.gql()?.into())
+        let deadline = Deadline::after(crate::service::heavy::AUDIT_VERIFY);
+        Ok(audit::verify(db, anchor, deadline).await.gql()?.into())
     }
 
     /// The audit trail, oldest first, as a Relay connection (auditor,
