@@ -131,3 +131,10 @@ impl<T> GqlResultExt<T> for Result<T, ServiceError> {
         self.map_err(|error| error.extend())
     }
 }
+
+/// For domain checks a resolver runs on its arguments.
+impl<T> GqlResultExt<T> for Result<T, crate::domain::ValidationError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|error| ServiceError::from(error).extend())
+    }
+}

@@ -217,6 +217,8 @@ impl ChangeContent {
         validate_list("links", &self.links, |field, link| {
             validate_link(field, link)
         })?;
+        super::timestamps::check_optional("plannedStart", self.planned_start)?;
+        super::timestamps::check_optional("plannedEnd", self.planned_end)?;
         match (self.planned_start, self.planned_end) {
             (Some(start), Some(end)) if end <= start => {
                 return Err(ValidationError::new(

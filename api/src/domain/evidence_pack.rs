@@ -13,9 +13,8 @@
 //! `scripts/verify_evidence_pack.py`) starting from the manifest's
 //! `prevHash`.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, SecondsFormat, Utc};
+use reports::render::formula::neutralise;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -255,18 +254,11 @@ pub fn csv_row(dataset: &Dataset, record: &Value) -> Vec<String> {
         .iter()
         .map(|column| match record.get(*column) {
             None | Some(Value::Null) => String::new(),
-            Some(Value::String(text)) => neutralise_formula(text).into_owned(),
+            Some(Value::String(text)) => neutralise(text).into_owned(),
             Some(value @ (Value::Number(_) | Value::Bool(_))) => value.to_string(),
-            Some(value) => neutralise_formula(&value.to_string()).into_owned(),
+            Some(value) => neutralise(&value.to_string()).into_owned(),
         })
         .collect()
-}
-
-fn neutralise_formula(text: &str) -> Cow<'_, str> {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
-        _ => Cow::Borrowed(text),
-    }
 }
 
 /// A point of the chain: an event's sequence number and hash.

@@ -117,7 +117,9 @@ pub fn unmet(
         }
         GateKind::Sast => {
             let findings: SastFindings = serde_json::from_value(record.data.clone()).ok()?;
-            (findings.unaddressed_critical + findings.unaddressed_high > 0).then(|| {
+            // Each count on its own: a sum of two u32 wraps to 0 at
+            // 4,294,967,295 + 1.
+            (findings.unaddressed_critical > 0 || findings.unaddressed_high > 0).then(|| {
                 format!(
                     "gate failed: {key} ({} critical and {} high findings unaddressed)",
                     findings.unaddressed_critical, findings.unaddressed_high
@@ -125,8 +127,11 @@ pub fn unmet(
             })
         }
         GateKind::Documentation if gate.hours_before_start > 0 => {
-            let deadline = start_at - Duration::hours(i64::from(gate.hours_before_start));
-            (record.recorded_at > deadline).then(|| {
+            // No deadline before the first representable instant: nothing
+            // can have been recorded in time then.
+            let deadline =
+                start_at.checked_sub_signed(Duration::hours(i64::from(gate.hours_before_start)));
+            deadline.is_none_or(|deadline| record.recorded_at > deadline).then(|| {
                 format!(
                     "gate missing: {key} (documentation must be on record {} hours before implementation)",
                     gate.hours_before_start
@@ -259,6 +264,13 @@ mod tests {
                 .unwrap()
                 .contains("2 critical")
         );
+        // 4,294,967,295 + 1 wraps to 0 in u32 arithmetic.
+        assert!(
+            check("dual-approval", "sast", &scan(u32::MAX, 1), None, 1)
+                .unwrap()
+                .contains("4294967295 critical and 1 high")
+        );
+        assert!(check("dual-approval", "sast", &scan(1, u32::MAX), None, 1).is_some());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod permissions;
 pub mod risk;
 pub mod roles;
 pub mod systems;
+pub mod timestamps;
 
 /// A rule broken by client input, naming the offending field the way the
 /// GraphQL API spells it (`rollbackPlan.owner`).

@@ -737,12 +737,13 @@ impl EventFilter {
             if let Some(value) = value {
                 // The columns hold at most 64 characters; a longer value
                 // is a client mistake rather than a query for nothing.
-                if value.chars().count() > 64 {
-                    return Err(ValidationError::new(field, "at most 64 characters"));
-                }
+                // NUL is refused there too: PostgreSQL text cannot hold it.
+                crate::domain::optional_text(field, Some(value), 64)?;
                 condition = condition.add(column.eq(value.as_str()));
             }
         }
+        crate::domain::timestamps::check_optional("filter.from", self.from)?;
+        crate::domain::timestamps::check_optional("filter.to", self.to)?;
         if let Some(actor) = self.actor_id {
             condition = condition.add(audit_event::Column::ActorId.eq(actor));
         }

@@ -292,6 +292,14 @@ async fn filter_condition(
     if texts.into_iter().any(|text| text.contains('\0')) {
         return Err(ValidationError::new("filter", "must not contain NUL characters").into());
     }
+    for (field, value) in [
+        ("filter.createdFrom", filter.created_from),
+        ("filter.createdTo", filter.created_to),
+        ("filter.plannedFrom", filter.planned_from),
+        ("filter.plannedTo", filter.planned_to),
+    ] {
+        crate::domain::timestamps::check_optional(field, value)?;
+    }
     let mut condition = Condition::all();
     if let Some(types) = &filter.types {
         condition = condition.add(change::Column::ChangeType.is_in(types.clone()));

@@ -21,6 +21,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
+    domain::timestamps,
     error::{ServiceError, ServiceResult},
     policy::Policy,
 };
@@ -52,6 +53,8 @@ pub fn spec(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> ServiceResult<PeriodSpec> {
+    timestamps::check("from", from)?;
+    timestamps::check("to", to)?;
     let zone = period::parse_time_zone(time_zone).map_err(period_error)?;
     PeriodSpec::new(granularity, zone, from, to, period::MAX_PERIODS).map_err(period_error)
 }
@@ -279,9 +282,16 @@ pub async fn load_frames_copy(
     let mut builder = ChangeFramesBuilder::with_capacity(capacity);
     let system_codes = system_codes(db, &mut builder).await?;
     let pool = db.get_postgres_connection_pool();
-    let in_range = implemented_in(from, to);
-    // COPY takes no bind parameters: sea-query renders the two instants as
-    // literals (they are `DateTime<Utc>` values, never client text).
+    // COPY takes no bind parameters, so the range is not written into its
+    // text: `copy::rows` binds the two instants to settings of the
+    // connection first, and the statements read them from there.
+    let range = copy::Range { from, to };
+    let in_range = sea_orm::Condition::all()
+        .add(change::Column::Outcome.is_not_null())
+        .add(
+            Expr::col((change::Entity, change::Column::ActualEnd)).gte(copy::Range::from_setting()),
+        )
+        .add(Expr::col((change::Entity, change::Column::ActualEnd)).lt(copy::Range::to_setting()));
     let changes = Query::select()
         .columns([
             (change::Entity, change::Column::Id),
@@ -344,7 +354,7 @@ pub async fn load_frames_copy(
         .from(incident::Entity)
         .to_string(PostgresQueryBuilder);
     let mut with_incident: Vec<[u8; 16]> = Vec::new();
-    let read_changes = copy::rows(pool, &changes, 10, |fields| {
+    let read_changes = copy::rows(pool, &changes, Some(range), 10, |fields| {
         let mut stamps = [None; 7];
         for (stamp, field) in stamps.iter_mut().zip(&fields[3..10]) {
             *stamp = copy::timestamp(*field)?;
@@ -358,13 +368,14 @@ pub async fn load_frames_copy(
         keys.insert(copy::uuid(fields[0])?, key);
         Ok(())
     });
-    let read_systems = copy::rows(pool, &systems, 2, |fields| {
+    let systems_range = (!whole_history).then_some(range);
+    let read_systems = copy::rows(pool, &systems, systems_range, 2, |fields| {
         if let Some(code) = system_codes.get(&copy::uuid(fields[1])?) {
             affected.push((copy::uuid(fields[0])?, *code));
         }
         Ok(())
     });
-    let read_incidents = copy::rows(pool, &incidents, 1, |fields| {
+    let read_incidents = copy::rows(pool, &incidents, None, 1, |fields| {
         with_incident.push(copy::uuid(fields[0])?);
         Ok(())
     });
@@ -386,10 +397,16 @@ pub async fn load_frames_copy(
             board_decision::Column::DecidedAt,
         ])
         .from(board_decision::Entity)
-        .and_where(board_decision::Column::DecidedAt.gte(from))
-        .and_where(board_decision::Column::DecidedAt.lt(to))
+        .and_where(
+            Expr::col((board_decision::Entity, board_decision::Column::DecidedAt))
+                .gte(copy::Range::from_setting()),
+        )
+        .and_where(
+            Expr::col((board_decision::Entity, board_decision::Column::DecidedAt))
+                .lt(copy::Range::to_setting()),
+        )
         .to_string(PostgresQueryBuilder);
-    copy::rows(pool, &decisions, 2, |fields| {
+    copy::rows(pool, &decisions, Some(range), 2, |fields| {
         let outcome = copy::text(fields[0])?.unwrap_or_default();
         let decided_at = copy::timestamp(fields[1])?
             .and_then(DateTime::<Utc>::from_timestamp_micros)
@@ -447,8 +464,12 @@ async fn covers_every_implemented_change(
 /// Format"): a header, then per row a field count and each field as a
 /// length (-1 for NULL) and the value in its binary send format.
 mod copy {
+    use chrono::{DateTime, SecondsFormat, Utc};
     use futures::TryStreamExt;
-    use sea_orm::sqlx::{PgPool, postgres::PgPoolCopyExt};
+    use sea_orm::{
+        sea_query::Expr,
+        sqlx::{PgPool, Postgres, pool::PoolConnection},
+    };
 
     use crate::error::{ServiceError, ServiceResult};
 
@@ -462,11 +483,53 @@ mod copy {
         ServiceError::Internal(format!("reading the metrics input: {what}"))
     }
 
+    /// The range a `COPY` statement reads, bound as parameters to two
+    /// settings of its connection (`COPY` itself takes none).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Range {
+        pub from: DateTime<Utc>,
+        pub to: DateTime<Utc>,
+    }
+
+    impl Range {
+        /// `current_setting` is stable, so the planner evaluates it once
+        /// and still uses the index on the column compared with it.
+        pub fn from_setting() -> Expr {
+            Expr::cust("current_setting('gatehouse.copy_from')::timestamptz")
+        }
+
+        pub fn to_setting() -> Expr {
+            Expr::cust("current_setting('gatehouse.copy_to')::timestamptz")
+        }
+    }
+
+    /// A connection checked out for one `COPY`. Unless the statement ran to
+    /// its end (`CopyDone`, `CommandComplete`, `ReadyForQuery` read), it is
+    /// closed instead of returned to the pool: a `COPY` that failed, or
+    /// whose reader stopped early or was cancelled, can leave messages
+    /// unread on the socket, and the next request given that connection
+    /// would read them as its own answers.
+    struct Checkout {
+        connection: PoolConnection<Postgres>,
+        clean: bool,
+    }
+
+    impl Drop for Checkout {
+        fn drop(&mut self) {
+            if !self.clean {
+                self.connection.close_on_drop();
+            }
+        }
+    }
+
     /// Runs `COPY (select) TO STDOUT (FORMAT binary)` and calls `row` with
-    /// the `columns` fields of each row, as they arrive.
+    /// the `columns` fields of each row, as they arrive. With a `range`,
+    /// `select` reads it through [`Range::from_setting`] and
+    /// [`Range::to_setting`].
     pub async fn rows(
         pool: &PgPool,
         select: &str,
+        range: Option<Range>,
         columns: usize,
         mut row: impl FnMut(&[Option<&[u8]>]) -> ServiceResult<()>,
     ) -> ServiceResult<()> {
@@ -474,13 +537,33 @@ mod copy {
         let sql_error = |error: sea_orm::sqlx::Error| {
             ServiceError::Internal(format!("loading the metrics input: {error}"))
         };
-        let mut stream = pool.copy_out_raw(&statement).await.map_err(sql_error)?;
-        // Bytes received but not yet parsed (a row may span chunks).
-        let mut pending: Vec<u8> = Vec::new();
-        let mut header_read = false;
         if columns > MAX_COLUMNS {
             return Err(malformed("too many columns"));
         }
+        let mut checkout = Checkout {
+            connection: pool.acquire().await.map_err(sql_error)?,
+            clean: false,
+        };
+        if let Some(range) = range {
+            let instant = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Micros, true);
+            sea_orm::sqlx::query(
+                "SELECT set_config('gatehouse.copy_from', $1, false), \
+                 set_config('gatehouse.copy_to', $2, false)",
+            )
+            .bind(instant(range.from))
+            .bind(instant(range.to))
+            .execute(&mut *checkout.connection)
+            .await
+            .map_err(sql_error)?;
+        }
+        let mut stream = checkout
+            .connection
+            .copy_out_raw(&statement)
+            .await
+            .map_err(sql_error)?;
+        // Bytes received but not yet parsed (a row may span chunks).
+        let mut pending: Vec<u8> = Vec::new();
+        let mut header_read = false;
         let mut ranges: Vec<Option<(usize, usize)>> = Vec::with_capacity(columns);
         let mut finished = false;
         while let Some(chunk) = stream.try_next().await.map_err(sql_error)? {
@@ -540,6 +623,10 @@ mod copy {
             }
             pending.drain(..at);
         }
+        // The stream ended after `ReadyForQuery`: the connection is in
+        // step with the server again.
+        drop(stream);
+        checkout.clean = true;
         if !finished || !pending.is_empty() {
             return Err(malformed("truncated COPY output"));
         }
@@ -685,11 +772,20 @@ pub async fn report(
     time_zone: &str,
 ) -> ServiceResult<ReportDocument> {
     let zone = period::parse_time_zone(time_zone).map_err(period_error)?;
+    let (first_field, last_field) = match &kind {
+        ReportKind::Monthly { .. } | ReportKind::Quarterly { .. } => ("period", "period"),
+        ReportKind::Trends { .. } => ("from", "to"),
+        ReportKind::CabWeekly { .. } => ("week", "week"),
+    };
     let plan = ReportPlan::new(kind, zone).map_err(|error| match error {
         reports::ReportError::Period(period) => period_error(period),
         other => ServiceError::Internal(other.to_string()),
     })?;
     let (from, to) = plan.range();
+    // A period at the edge of the calendar (`0000-01`, or `9999-12`, which
+    // ends in year 10000) reaches instants the databases cannot hold.
+    timestamps::check(first_field, from)?;
+    timestamps::check(last_field, to)?;
     let options = options(policy);
     let frames = load_frames(db, from, to).await?;
     let notable = notable_changes(db, &options.emergency_type, from, to).await?;
@@ -847,5 +943,100 @@ mod tests {
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await
             .unwrap();
+    }
+    /// A `COPY` that failed, or whose reader stopped early, leaves its
+    /// connection out of step with the server; the next query given that
+    /// connection would read the rest of the `COPY`'s answer as its own.
+    /// One connection in the pool, so the next query gets the same one if
+    /// it was returned.
+    #[tokio::test]
+    async fn a_copy_that_failed_is_never_handed_to_the_next_query() {
+        let Some(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            return;
+        };
+        let mut options = sea_orm::ConnectOptions::new(admin_url);
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        let pool = db.get_postgres_connection_pool();
+        let answers_right = || async {
+            for n in 1..=20 {
+                let row = db
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Postgres,
+                        format!("SELECT {n} AS n"),
+                    ))
+                    .await
+                    .unwrap()
+                    .expect("a row");
+                assert_eq!(row.try_get::<i32>("", "n").unwrap(), n);
+            }
+        };
+        answers_right().await;
+        // Refused before any row: no year 0 in PostgreSQL.
+        let refused =
+            super::copy::rows(
+                pool,
+                "SELECT '0000-01-01'::timestamptz",
+                None,
+                1,
+                |_| Ok(()),
+            )
+            .await;
+        assert!(refused.is_err());
+        answers_right().await;
+        // Failing after some rows.
+        let failed = super::copy::rows(
+            pool,
+            "SELECT 1 / (100 - n) FROM generate_series(1, 1000) AS n",
+            None,
+            1,
+            |_| Ok(()),
+        )
+        .await;
+        assert!(failed.is_err());
+        answers_right().await;
+        // The reader stops at the first row of many.
+        let stopped = super::copy::rows(
+            pool,
+            "SELECT n FROM generate_series(1, 1000000) AS n",
+            None,
+            1,
+            |_| Err(super::copy::malformed("stop")),
+        )
+        .await;
+        assert!(stopped.is_err());
+        answers_right().await;
+        // The range reaches the statement as bound values.
+        let range = super::copy::Range {
+            from: at("0001-01-01T00:00:00Z"),
+            to: at("9999-12-31T23:59:59.999999Z"),
+        };
+        let mut read = Vec::new();
+        super::copy::rows(
+            pool,
+            "SELECT current_setting('gatehouse.copy_from')::timestamptz, \
+             current_setting('gatehouse.copy_to')::timestamptz",
+            Some(range),
+            2,
+            |fields| {
+                for field in fields {
+                    read.push(super::copy::timestamp(*field)?);
+                }
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            read,
+            [
+                Some(range.from.timestamp_micros()),
+                Some(range.to.timestamp_micros())
+            ]
+        );
+        answers_right().await;
     }
 }

@@ -5,15 +5,15 @@ use crate::document::{NotableChange, ReportDocument};
 
 pub fn render(doc: &ReportDocument) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# {}\n", doc.title);
+    let _ = writeln!(md, "# {}\n", escape(&doc.title));
     let _ = writeln!(
         md,
-        "Period {} ({} to {}), time zone {}, policy `{}`, generated {}.\n",
+        "Period {} ({} to {}), time zone {}, policy {}, generated {}.\n",
         doc.headline.period,
         doc.headline.start.to_rfc3339(),
         doc.headline.end.to_rfc3339(),
-        doc.time_zone,
-        doc.policy,
+        escape(&doc.time_zone),
+        escape(&doc.policy),
         doc.generated_at.to_rfc3339()
     );
     md.push_str(
@@ -27,7 +27,7 @@ pub fn render(doc: &ReportDocument) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            b.period,
+            escape(&b.period),
             b.implemented,
             show(b.success_rate, true),
             show(b.failure_rate, true),
@@ -65,9 +65,9 @@ fn list(md: &mut String, title: &str, changes: &[NotableChange]) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} |",
-            c.number,
+            escape(&c.number),
             escape(&c.title),
-            c.outcome.as_deref().unwrap_or("–"),
+            escape(c.outcome.as_deref().unwrap_or("–")),
             c.actual_end.map(|t| t.to_rfc3339()).unwrap_or_default(),
             if c.approved_on_time() { "yes" } else { "no" },
             escape(c.rollback_reason.as_deref().unwrap_or("–"))
@@ -75,6 +75,63 @@ fn list(md: &mut String, title: &str, changes: &[NotableChange]) {
     }
 }
 
+/// Client text (titles, reasons, names) as literal Markdown text: HTML
+/// as character references, so a renderer that passes HTML through shows
+/// `<script>` rather than running it; every Markdown control character
+/// that works inside a line backslash-escaped, so no text starts a link,
+/// image, emphasis, strike-through or code span, and `|` cannot end a
+/// table cell (the text never starts a line); line breaks and other
+/// control characters as a space, so no text ends its table row.
 fn escape(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '!' | '|' | '~' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            c if c.is_control() => escaped.push(' '),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn html_in_client_text_is_shown_not_run() {
+        assert_eq!(
+            escape("<script>alert(1)</script> & <img src=x onerror=\"a()\">"),
+            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x onerror=&quot;a()&quot;&gt;"
+        );
+    }
+
+    #[test]
+    fn markdown_structure_cannot_be_forged() {
+        // A cell that would close itself and start a row of its own.
+        assert_eq!(escape("a | b\n| c |"), "a \\| b \\| c \\|");
+        // A trailing backslash cannot swallow the `|` that ends the cell.
+        assert_eq!(escape("x\\"), "x\\\\");
+        assert_eq!(escape("x\\|"), "x\\\\\\|");
+        assert_eq!(
+            escape("[click](javascript:alert(1))"),
+            "\\[click\\](javascript:alert(1))"
+        );
+        assert_eq!(escape("# H\r\n"), "\\# H  ");
+        assert_eq!(
+            escape("**bold** _it_ `code` ~~x~~ ![i]"),
+            "\\*\\*bold\\*\\* \\_it\\_ \\`code\\` \\~\\~x\\~\\~ \\!\\[i\\]"
+        );
+        assert_eq!(
+            escape("CR-2026-0001: Rotate TLS keys."),
+            "CR-2026-0001: Rotate TLS keys."
+        );
+    }
 }

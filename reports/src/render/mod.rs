@@ -1,6 +1,7 @@
 //! Report formats. Tables go through polars (CSV, Parquet) or
 //! rust_xlsxwriter (XLSX); HTML and Markdown are written directly.
 
+pub mod formula;
 mod html;
 mod markdown;
 mod xlsx;
@@ -111,7 +112,7 @@ pub fn render(doc: &ReportDocument, format: Format, table: Table) -> Result<Vec<
         Format::Json => serde_json::to_vec_pretty(doc)
             .map_err(|e| ReportError::Unsupported(format!("JSON encoding failed: {e}"))),
         Format::Csv => {
-            let mut frame = table_frame(doc, table)?;
+            let mut frame = neutralise_text(table_frame(doc, table)?)?;
             let mut buffer = Vec::new();
             CsvWriter::new(&mut buffer)
                 .include_header(true)
@@ -128,6 +129,30 @@ pub fn render(doc: &ReportDocument, format: Format, table: Table) -> Result<Vec<
         Format::Html => Ok(html::render(doc).into_bytes()),
         Format::Md => Ok(markdown::render(doc).into_bytes()),
     }
+}
+
+/// `frame` with every text cell through [`formula::neutralise`]: titles,
+/// rollback reasons and system names are client text. Numbers are left
+/// alone (a negative number is not a formula in a numeric column), and so
+/// is Parquet, which a spreadsheet does not evaluate.
+fn neutralise_text(frame: DataFrame) -> PolarsResult<DataFrame> {
+    let height = frame.height();
+    let columns = frame
+        .columns()
+        .iter()
+        .map(|column| {
+            if column.dtype() != &DataType::String {
+                return Ok(column.clone());
+            }
+            let cells: Vec<Option<String>> = column
+                .str()?
+                .iter()
+                .map(|cell| cell.map(|text| formula::neutralise(text).into_owned()))
+                .collect();
+            Ok(Column::new(column.name().clone(), cells))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(height, columns)
 }
 
 /// The table behind a CSV or Parquet export.

@@ -2,6 +2,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
+    domain::timestamps,
     error::GqlResultExt,
     graphql::{
         context::{ContextExt, parse_id},
@@ -84,6 +85,7 @@ impl AccountMutation {
         name: String,
         expires_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<IssuedToken> {
+        timestamps::check_optional("expiresAt", expires_at).gql()?;
         let caller = ctx.caller()?;
         let owner = match &user_id {
             Some(id) => parse_id("userId", id)?,

@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use entity::{ChangeOutcome, Decision, EvidenceStatus, IncidentPriority, ReviewKind};
 
 use crate::{
+    domain::timestamps,
     error::GqlResultExt,
     graphql::{
         context::{ContextExt, parse_id, transition},
@@ -135,6 +136,8 @@ impl LifecycleMutation {
         end: DateTime<Utc>,
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Change> {
+        timestamps::check("start", start).gql()?;
+        timestamps::check("end", end).gql()?;
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::schedule(
             &transition(state, &caller),
