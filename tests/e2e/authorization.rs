@@ -158,6 +158,22 @@ fn outcome(response: &Value) -> String {
         .map_or_else(|| "OK".to_owned(), str::to_owned)
 }
 
+/// The code a caller must be refused with, `None` when it is allowed.
+fn expected_denial(caller: Caller, allowed: &[Caller]) -> Option<&'static str> {
+    match caller {
+        NoToken | Expired | Revoked => Some("UNAUTHENTICATED"),
+        _ if allowed.contains(&caller) => None,
+        _ => Some("FORBIDDEN"),
+    }
+}
+
+fn passes(expected_denial: Option<&str>, got: &str) -> bool {
+    match expected_denial {
+        Some(code) => got == code,
+        None => got != "FORBIDDEN" && got != "UNAUTHENTICATED" && got != "INTERNAL",
+    }
+}
+
 #[tokio::test]
 async fn every_operation_for_every_caller() {
     let app = spawn_app().await;
@@ -237,16 +253,8 @@ async fn every_operation_for_every_caller() {
                 .into();
             let response = app.graphql(&token(caller), operation, used).await;
             let got = outcome(&response);
-            let expected_denial = match caller {
-                NoToken | Expired | Revoked => Some("UNAUTHENTICATED"),
-                _ if allowed.contains(&caller) => None,
-                _ => Some("FORBIDDEN"),
-            };
-            let ok = match expected_denial {
-                Some(code) => got == code,
-                None => got != "FORBIDDEN" && got != "UNAUTHENTICATED" && got != "INTERNAL",
-            };
-            if !ok {
+            let expected_denial = expected_denial(caller, &allowed);
+            if !passes(expected_denial, &got) {
                 failures.push(format!(
                     "{caller:?} {operation}: expected {expected_denial:?}, got {got}: {response}"
                 ));
@@ -259,4 +267,101 @@ async fn every_operation_for_every_caller() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The same matrix over WebSocket: every operation sent on a signed-in
+/// caller's socket gets the answer it gets over HTTP, and a socket with
+/// no, an expired or a revoked token never gets to send one.
+#[tokio::test]
+async fn every_operation_for_every_caller_over_websocket() {
+    use crate::hostile_requests::{Read, connect_to, read, subscribe_message};
+    let app = spawn_app().await;
+    let owner = app.user("Rita Owner", &["requester"]).await;
+    let other = app.user("Oscar Other", &["requester"]).await;
+    let auditor = app.user("Audrey Auditor", &["auditor"]).await;
+    let manager = app.user("Carl Manager", &["change_manager"]).await;
+    let pipeline = app.user("CI Pipeline", &["pipeline"]).await;
+    let change = app.create_change(&owner.token, json!({})).await;
+    let callers = [
+        (Admin, ADMIN_TOKEN.to_owned()),
+        (Auditor, auditor.token.clone()),
+        (Owner, owner.token.clone()),
+        (OtherRequester, other.token.clone()),
+        (ChangeManager, manager.token.clone()),
+        (Pipeline, pipeline.token.clone()),
+    ];
+    let mut sockets = Vec::new();
+    for (caller, token) in &callers {
+        sockets.push((*caller, connect_to(&app.base_url, token).await));
+    }
+    let variables = json!({
+        "c": change["id"], "n": change["number"], "o": owner.id,
+        "f": (Utc::now() - Duration::days(30)).to_rfc3339(), "t": Utc::now().to_rfc3339(),
+    });
+    let mut failures = Vec::new();
+    for (n, (operation, allowed)) in matrix().into_iter().enumerate() {
+        let used: Value = variables
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| operation.contains(&format!("${name}")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        for (caller, socket) in &mut sockets {
+            let id = format!("op{n}");
+            use futures::SinkExt;
+            socket
+                .send(subscribe_message(&id, operation, used.clone()))
+                .await
+                .unwrap();
+            let response = loop {
+                match read(socket, std::time::Duration::from_secs(10)).await {
+                    Read::Message(message)
+                        if message["id"] == id.as_str() && message["type"] == "next" =>
+                    {
+                        break message["payload"].clone();
+                    }
+                    Read::Message(_) => {}
+                    other => panic!("{caller:?} {operation}: the socket ended: {other:?}"),
+                }
+            };
+            let got = outcome(&response);
+            let expected = expected_denial(*caller, &allowed);
+            if !passes(expected, &got) {
+                failures.push(format!(
+                    "{caller:?} {operation}: expected {expected:?}, got {got}: {response}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // No token, a revoked or an expired one: the connection never opens.
+    let revoked = app
+        .data(
+            &other.token,
+            "mutation { issueToken(name: \"old\") { secret token { id } } }",
+            json!({}),
+        )
+        .await["issueToken"]
+        .clone();
+    app.data(
+        &other.token,
+        "mutation($id: ID!) { revokeToken(id: $id) { id } }",
+        json!({"id": revoked["token"]["id"]}),
+    )
+    .await;
+    for token in ["", "gh_unknown", revoked["secret"].as_str().unwrap()] {
+        assert!(
+            crate::hostile_requests::try_connect(&app.base_url, token)
+                .await
+                .is_none(),
+            "a socket opened with {token:?}"
+        );
+    }
 }
