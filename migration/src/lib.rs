@@ -9,6 +9,7 @@ mod m20261123_000003_calendar;
 mod m20261123_000004_audit_sealing;
 mod m20261129_000005_board_decision;
 mod m20261130_000006_metrics_input_index;
+mod m20261202_token_issuer;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_audit_sealing::Migration),
             Box::new(m20261129_000005_board_decision::Migration),
             Box::new(m20261130_000006_metrics_input_index::Migration),
+            Box::new(m20261202_token_issuer::Migration),
         ]
     }
 }
