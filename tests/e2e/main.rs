@@ -24,5 +24,6 @@ mod outage;
 mod reports;
 mod response_cache;
 mod schema;
+mod segregation_accounts;
 mod subscriptions;
 mod telemetry;
