@@ -60,7 +60,9 @@ unset GATEHOUSE_BOOTSTRAP_TOKEN GATEHOUSE_CONFIG
 
 "$GATEHOUSE" migrate up >/dev/null
 "$GATEHOUSE" demo-data --changes 40 --months 3 --seed 8 >/dev/null
-"$GATEHOUSE" users add --name Fuzzer --email fuzzer@example.com --roles admin,change_manager >/dev/null
+# admin excludes the policy's approval roles (change_manager approves in
+# tiered-cab), so the fuzzer is an admin who also files changes.
+"$GATEHOUSE" users add --name Fuzzer --email fuzzer@example.com --roles admin,requester >/dev/null
 TOKEN="$("$GATEHOUSE" tokens issue --user fuzzer@example.com --name fuzz 2>/dev/null | tail -n 1)"
 
 "$GATEHOUSE" serve >"$WORK/server.log" 2>&1 &

@@ -229,6 +229,7 @@ async fn load_and_measure(
     let operator = Caller::operator();
     let requester = users::create(
         &db,
+        policy,
         &operator,
         "Bench",
         "bench@example.com",

@@ -19,6 +19,21 @@ pub struct Actor {
     pub name: String,
     pub email: String,
     pub roles: BTreeSet<String>,
+    /// The token the request presented, recorded in every audit event the
+    /// request writes; `None` only in unit tests.
+    pub credential: Option<Credential>,
+}
+
+/// Which token acted and who issued it, so an audit event shows when one
+/// account's credentials were in someone else's hands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub token_id: Uuid,
+    /// The issuing account; `None` when the operator issued the token from
+    /// the host (CLI, bootstrap) or the token predates issuer tracking.
+    pub issued_by: Option<Uuid>,
+    /// The issuer as the audit trail names it (email or `cli:<user>`).
+    pub issued_by_label: Option<String>,
 }
 
 impl Actor {
@@ -33,6 +48,7 @@ impl Actor {
             name: "Test".into(),
             email: "test@example.com".into(),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            credential: None,
         }
     }
 }

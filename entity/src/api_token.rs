@@ -14,6 +14,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The account that issued the token; `None` when the operator issued
+    /// it from the host (CLI, bootstrap) or it predates the column.
+    pub issued_by: Option<Uuid>,
+    /// The issuer as the audit trail names it (email or `cli:<user>`);
+    /// `None` for tokens issued before it was recorded.
+    pub issued_by_label: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261123_000004_audit_sealing;
 mod m20261129_000005_board_decision;
 mod m20261130_000006_metrics_input_index;
 mod m20261202_sod_cab_approval_standing;
+mod m20261202_token_issuer;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_board_decision::Migration),
             Box::new(m20261130_000006_metrics_input_index::Migration),
             Box::new(m20261202_sod_cab_approval_standing::Migration),
+            Box::new(m20261202_token_issuer::Migration),
         ]
     }
 }

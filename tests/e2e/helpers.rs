@@ -130,7 +130,10 @@ impl TestApp {
         response["data"].clone()
     }
 
-    /// Creates an account with the given roles and a token for it.
+    /// Creates an account with the given roles (by the bootstrap admin) and
+    /// a token for it, issued as a real deployment issues a person's first
+    /// token: by the operator on the host (`gatehouse tokens issue`), since
+    /// an admin may not hold another person's credentials.
     pub async fn user(&self, name: &str, roles: &[&str]) -> TestUser {
         let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
         let created = self
@@ -141,18 +144,26 @@ impl TestApp {
             )
             .await;
         let id = created["createUser"]["id"].as_str().unwrap().to_owned();
-        let issued = self
-            .data(
-                ADMIN_TOKEN,
-                "mutation($user: ID!) { issueToken(userId: $user, name: \"test\") { secret } }",
-                json!({"user": id}),
-            )
-            .await;
-        TestUser {
-            id,
-            email,
-            token: issued["issueToken"]["secret"].as_str().unwrap().to_owned(),
-        }
+        let token = self.operator_token(&id).await;
+        TestUser { id, email, token }
+    }
+
+    /// A token for the account `user_id`, issued by the operator through
+    /// the same service call `gatehouse tokens issue` makes.
+    pub async fn operator_token(&self, user_id: &str) -> String {
+        let operator = api::service::Caller::Operator {
+            label: "cli:tests".into(),
+        };
+        api::service::tokens::issue(
+            &self.db,
+            &operator,
+            user_id.parse().expect("a user id"),
+            "test",
+            None,
+        )
+        .await
+        .expect("the operator issues a token")
+        .secret
     }
 
     pub async fn system(&self, name: &str, parent: Option<&str>) -> String {

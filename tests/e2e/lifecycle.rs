@@ -14,7 +14,14 @@ pub const STATUS: &str = "id number status version approvedAt boardOutcome
 pub struct Flow {
     pub app: TestApp,
     pub requester: TestUser,
+    /// A QA reviewer and a senior engineer, made on first use: reviews are
+    /// never the requester's to record or to give.
+    reviewers: tokio::sync::OnceCell<(TestUser, TestUser)>,
 }
+
+/// Gates whose evidence is a review (`review = true` or a code review in
+/// the presets), recorded by the flow's reviewer.
+const REVIEW_GATES: &[&str] = &["qa_review", "security_review", "code_review"];
 
 /// The violations of a POLICY_VIOLATION error.
 pub fn violations(response: &Value) -> Vec<String> {
@@ -47,7 +54,31 @@ impl Flow {
                 ],
             )
             .await;
-        Flow { app, requester }
+        Flow {
+            app,
+            requester,
+            reviewers: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// (QA reviewer, senior engineer), both other than the requester.
+    pub async fn reviewers(&self) -> &(TestUser, TestUser) {
+        self.reviewers
+            .get_or_init(|| async {
+                (
+                    self.app.user("Flow QA Reviewer", &["qa"]).await,
+                    self.app
+                        .user("Flow Senior Reviewer", &["senior_engineer"])
+                        .await,
+                )
+            })
+            .await
+    }
+
+    /// Code review details naming the two reviewers (one senior).
+    pub async fn code_review(&self) -> Value {
+        let (qa, senior) = self.reviewers().await;
+        json!({"reviewers": [{"id": qa.id}, {"id": senior.id}]})
     }
 
     pub async fn person(&self, name: &str, roles: &[&str]) -> TestUser {
@@ -126,11 +157,16 @@ impl Flow {
             .await
     }
 
+    /// Passes plain evidence gates: the requester records pipeline
+    /// results, the QA reviewer records reviews.
     pub async fn pass(&self, id: &Value, gates: &[&str]) {
         for gate in gates {
-            let response = self
-                .evidence(&self.requester.token, id, gate, "PASSED", json!({}))
-                .await;
+            let token = if REVIEW_GATES.contains(gate) {
+                &self.reviewers().await.0.token
+            } else {
+                &self.requester.token
+            };
+            let response = self.evidence(token, id, gate, "PASSED", json!({})).await;
             assert!(response.get("errors").is_none(), "{gate}: {response:#}");
         }
     }
@@ -615,15 +651,18 @@ async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
         "SCHEDULED"
     );
 
+    let (qa, senior) = flow.reviewers().await;
     let review = |reviewers: Value| json!({"reviewers": reviewers});
-    flow.evidence(
-        &flow.requester.token,
-        id,
-        "code_review",
-        "PASSED",
-        review(json!([{"name": "Ann", "senior": true}])),
-    )
-    .await;
+    let recorded = flow
+        .evidence(
+            &qa.token,
+            id,
+            "code_review",
+            "PASSED",
+            review(json!([{"id": senior.id}])),
+        )
+        .await;
+    assert!(recorded.get("errors").is_none(), "{recorded:#}");
     flow.evidence(
         &flow.requester.token,
         id,
@@ -657,14 +696,16 @@ async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
             "gate missing: staging_validation",
         ]
     );
-    flow.evidence(
-        &flow.requester.token,
-        id,
-        "code_review",
-        "PASSED",
-        review(json!([{"name": "Ann", "senior": true}, {"name": "Bob"}])),
-    )
-    .await;
+    let recorded = flow
+        .evidence(
+            &qa.token,
+            id,
+            "code_review",
+            "PASSED",
+            review(json!([{"id": senior.id}, {"id": qa.id}])),
+        )
+        .await;
+    assert!(recorded.get("errors").is_none(), "{recorded:#}");
     flow.evidence(
         &flow.requester.token,
         id,
@@ -1089,7 +1130,7 @@ async fn every_type_of_every_preset_reaches_closed() {
             .app
             .data(
                 &flow.requester.token,
-                "{ policy { board { quorum } gates { key kind hoursBeforeStart }
+                "{ policy { board { quorum } gates { key kind hoursBeforeStart review }
                    changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
                      approvals { roles rule count board }
                      emergency { retroactiveApproval documentationDeadlineHours } } } }",
@@ -1175,17 +1216,21 @@ async fn every_type_of_every_preset_reaches_closed() {
             for gate in change_type_gates(&flow, key).await {
                 let rules = &gate_kinds[&gate];
                 let data = match rules["kind"].as_str().unwrap() {
-                    "CODE_REVIEW" => {
-                        json!({"reviewers": [{"name": "Ann", "senior": true}, {"name": "Bob"}]})
-                    }
+                    "CODE_REVIEW" => flow.code_review().await,
                     "SAST" => json!({"unaddressedCritical": 0, "unaddressedHigh": 0}),
                     "ROLLBACK_PLAN" => continue,
                     _ => json!({}),
                 };
                 waits_for_documentation =
                     waits_for_documentation.max(rules["hoursBeforeStart"].as_i64().unwrap());
+                // Reviews come from the reviewer, the rest from the requester.
+                let recorder = if rules["review"] == true || rules["kind"] == "CODE_REVIEW" {
+                    &flow.reviewers().await.0
+                } else {
+                    &flow.requester
+                };
                 let recorded = flow
-                    .evidence(&flow.requester.token, id, &gate, "PASSED", data)
+                    .evidence(&recorder.token, id, &gate, "PASSED", data)
                     .await;
                 assert!(
                     recorded.get("errors").is_none(),

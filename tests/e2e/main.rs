@@ -25,6 +25,7 @@ mod outage;
 mod reports;
 mod response_cache;
 mod schema;
+mod segregation_accounts;
 mod segregation_board;
 mod starvation;
 mod subscriptions;

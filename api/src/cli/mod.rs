@@ -249,9 +249,11 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<E
 async fn manage_users(settings: &Settings, action: UsersAction) -> anyhow::Result<ExitCode> {
     let db = connect_migrated(settings).await?;
     let operator = Caller::operator();
+    // Which roles confer approval power is the policy's (admin excludes them).
+    let policy = crate::policy::Policy::load(&settings.policy)?;
     match action {
         UsersAction::Add { name, email, roles } => {
-            let user = users::create(&db, &operator, &name, &email, &roles).await?;
+            let user = users::create(&db, &policy, &operator, &name, &email, &roles).await?;
             println!(
                 "created {} {} roles={}",
                 user.id,
@@ -273,7 +275,7 @@ async fn manage_users(settings: &Settings, action: UsersAction) -> anyhow::Resul
         }
         UsersAction::SetRoles { user, roles } => {
             let account = users::find_by_reference(&db, &user).await?;
-            let updated = users::set_roles(&db, &operator, account.id, &roles).await?;
+            let updated = users::set_roles(&db, &policy, &operator, account.id, &roles).await?;
             println!("{} roles={}", updated.email, roles_text(&updated));
         }
         UsersAction::Deactivate { user } => {

@@ -1,9 +1,12 @@
 //! Evidence gates: what must be on record before implementation starts.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Duration, Utc};
 use entity::EvidenceStatus;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::{ValidationError, change::RollbackPlan};
 use crate::policy::{Gate, GateKind};
@@ -15,9 +18,14 @@ pub struct EvidenceRecord {
     pub status: EvidenceStatus,
     pub data: Value,
     pub recorded_at: DateTime<Utc>,
+    /// The account that recorded it.
+    pub recorded_by: Uuid,
 }
 
-/// Details a code review record carries.
+/// Details a code review record carries as stored: the reviewing accounts,
+/// with the seniority the server read from their roles when the review
+/// was recorded (`code_review_details`). Records from before reviewers
+/// were accounts (a free-text `name`) name no account and count for none.
 #[derive(Debug, Deserialize)]
 struct CodeReview {
     reviewers: Vec<Reviewer>,
@@ -25,9 +33,80 @@ struct CodeReview {
 
 #[derive(Debug, Deserialize)]
 struct Reviewer {
-    name: String,
+    id: Option<Uuid>,
     #[serde(default)]
     senior: bool,
+}
+
+/// Details a code review carries as recorded: account ids only. Names and
+/// seniority are not the recorder's to claim.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeReviewInput {
+    reviewers: Vec<ReviewerInput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewerInput {
+    id: Uuid,
+}
+
+/// At most this many reviewers in one record (they are looked up).
+const MAX_REVIEWERS: usize = 20;
+
+/// A reviewer's account as found when the review is recorded.
+#[derive(Debug, Clone)]
+pub struct ReviewerAccount {
+    pub id: Uuid,
+    pub email: String,
+    pub active: bool,
+    pub roles: BTreeSet<String>,
+}
+
+/// The reviewer ids of a code review record checked by
+/// [`validate_evidence_data`].
+pub fn reviewer_ids(data: &Value) -> Vec<Uuid> {
+    serde_json::from_value::<CodeReviewInput>(data.clone())
+        .map(|review| review.reviewers.iter().map(|r| r.id).collect())
+        .unwrap_or_default()
+}
+
+/// The details stored for a code review: each reviewer an active account
+/// other than the change's requester, listed once, senior when the account
+/// holds one of the gate's senior roles. `accounts` are the reviewer
+/// accounts that exist.
+pub fn code_review_details(
+    gate: &Gate,
+    requester: Uuid,
+    reviewer_ids: &[Uuid],
+    accounts: &[ReviewerAccount],
+) -> Result<Value, ValidationError> {
+    let invalid = |message: String| ValidationError::new("data.reviewers", message);
+    let mut seen = BTreeSet::new();
+    let mut reviewers = Vec::with_capacity(reviewer_ids.len());
+    for id in reviewer_ids {
+        let account = accounts
+            .iter()
+            .find(|account| account.id == *id)
+            .filter(|account| account.active)
+            .ok_or_else(|| invalid(format!("{id} is not an active account")))?;
+        if account.id == requester {
+            return Err(invalid(format!(
+                "{} requested the change and cannot review it",
+                account.email
+            )));
+        }
+        if !seen.insert(account.id) {
+            return Err(invalid(format!("{} is listed twice", account.email)));
+        }
+        let senior = gate
+            .senior_roles
+            .iter()
+            .any(|role| account.roles.contains(role));
+        reviewers.push(json!({"id": account.id, "email": account.email, "senior": senior}));
+    }
+    Ok(json!({"reviewers": reviewers}))
 }
 
 /// Details a SAST record carries: findings left unaddressed.
@@ -42,9 +121,15 @@ struct SastFindings {
 /// learns at once that its payload cannot satisfy the gate.
 pub fn validate_evidence_data(gate: &Gate, data: &Value) -> Result<(), ValidationError> {
     let parsed = match gate.kind {
-        GateKind::CodeReview => serde_json::from_value::<CodeReview>(data.clone())
-            .map(|_| ())
-            .map_err(|e| format!("code review evidence needs {{\"reviewers\": [{{\"name\": .., \"senior\": bool}}]}}: {e}")),
+        GateKind::CodeReview => serde_json::from_value::<CodeReviewInput>(data.clone())
+            .map_err(|e| format!("code review evidence needs {{\"reviewers\": [{{\"id\": \"<account id>\"}}]}}: {e}"))
+            .and_then(|review| {
+                if review.reviewers.len() > MAX_REVIEWERS {
+                    Err(format!("at most {MAX_REVIEWERS} reviewers"))
+                } else {
+                    Ok(())
+                }
+            }),
         GateKind::Sast => serde_json::from_value::<SastFindings>(data.clone())
             .map(|_| ())
             .map_err(|e| format!("SAST evidence needs {{\"unaddressedCritical\": n, \"unaddressedHigh\": n}}: {e}")),
@@ -54,11 +139,17 @@ pub fn validate_evidence_data(gate: &Gate, data: &Value) -> Result<(), Validatio
 }
 
 /// The latest record of a gate counts: a later failure overrides an earlier
-/// pass, and a re-run that passes clears an earlier failure.
-fn latest<'a>(evidence: &'a [EvidenceRecord], gate: &str) -> Option<&'a EvidenceRecord> {
+/// pass, and a re-run that passes clears an earlier failure. A review
+/// recorded by the change's requester is no review and is not considered.
+fn latest<'a>(
+    evidence: &'a [EvidenceRecord],
+    gate: &Gate,
+    requester: Uuid,
+) -> Option<&'a EvidenceRecord> {
     evidence
         .iter()
-        .filter(|e| e.gate == gate)
+        .filter(|e| e.gate == gate.key)
+        .filter(|e| !(gate.is_review() && e.recorded_by == requester))
         .max_by_key(|e| e.recorded_at)
 }
 
@@ -67,6 +158,7 @@ fn latest<'a>(evidence: &'a [EvidenceRecord], gate: &str) -> Option<&'a Evidence
 pub fn unmet(
     gate: &Gate,
     evidence: &[EvidenceRecord],
+    requester: Uuid,
     rollback_plan: Option<&RollbackPlan>,
     start_at: DateTime<Utc>,
 ) -> Option<String> {
@@ -85,29 +177,40 @@ pub fn unmet(
             )
         });
     }
-    let Some(record) = latest(evidence, key) else {
-        return Some(format!("gate missing: {key}"));
+    let Some(record) = latest(evidence, gate, requester) else {
+        let by_requester = evidence.iter().any(|e| e.gate == *key);
+        return Some(if by_requester {
+            format!("gate missing: {key} (a review recorded by the requester does not count)")
+        } else {
+            format!("gate missing: {key}")
+        });
     };
     if record.status == EvidenceStatus::Failed {
         return Some(format!("gate failed: {key}"));
     }
     match gate.kind {
         GateKind::CodeReview => {
-            let review: CodeReview = serde_json::from_value(record.data.clone()).ok()?;
-            let mut names: Vec<(String, bool)> = review
+            let review: CodeReview =
+                serde_json::from_value(record.data.clone()).unwrap_or(CodeReview {
+                    reviewers: Vec::new(),
+                });
+            // Distinct accounts other than the requester; an account listed
+            // twice counts once, senior if either entry says so.
+            let mut accounts: Vec<(Uuid, bool)> = review
                 .reviewers
                 .iter()
-                .map(|r| (r.name.trim().to_lowercase(), r.senior))
+                .filter_map(|r| r.id.map(|id| (id, r.senior)))
+                .filter(|(id, _)| *id != requester)
                 .collect();
-            names.sort();
-            names.dedup_by(|a, b| {
+            accounts.sort();
+            accounts.dedup_by(|a, b| {
                 a.0 == b.0 && {
                     b.1 |= a.1;
                     true
                 }
             });
-            let seniors = names.iter().filter(|(_, senior)| *senior).count() as u32;
-            let total = names.len() as u32;
+            let seniors = accounts.iter().filter(|(_, senior)| *senior).count() as u32;
+            let total = accounts.len() as u32;
             (total < gate.min_reviewers || seniors < gate.min_senior_reviewers).then(|| {
                 format!(
                     "gate missing: {key} ({total} of {} reviewers, {seniors} of {} senior)",
@@ -153,12 +256,28 @@ mod tests {
         DateTime::<Utc>::from_timestamp(1_790_000_000 + hour * 3600, 0).unwrap()
     }
 
+    /// The requester of the change every test checks.
+    const REQUESTER: Uuid = Uuid::from_u128(1);
+    /// Someone else (QA, a pipeline).
+    const RECORDER: Uuid = Uuid::from_u128(2);
+
     fn record(gate: &str, status: EvidenceStatus, data: Value, hour: i64) -> EvidenceRecord {
+        recorded_by(gate, status, data, hour, RECORDER)
+    }
+
+    fn recorded_by(
+        gate: &str,
+        status: EvidenceStatus,
+        data: Value,
+        hour: i64,
+        by: Uuid,
+    ) -> EvidenceRecord {
         EvidenceRecord {
             gate: gate.into(),
             status,
             data,
             recorded_at: at(hour),
+            recorded_by: by,
         }
     }
 
@@ -170,7 +289,13 @@ mod tests {
         start: i64,
     ) -> Option<String> {
         let policy = Policy::load(policy).unwrap();
-        unmet(policy.gate(gate).unwrap(), evidence, plan, at(start))
+        unmet(
+            policy.gate(gate).unwrap(),
+            evidence,
+            REQUESTER,
+            plan,
+            at(start),
+        )
     }
 
     #[test]
@@ -217,6 +342,7 @@ mod tests {
 
     #[test]
     fn code_review_needs_two_distinct_reviewers_one_senior() {
+        let (ann, bob) = (Uuid::from_u128(10), Uuid::from_u128(11));
         let review = |reviewers: Value| {
             vec![record(
                 "code_review",
@@ -225,22 +351,105 @@ mod tests {
                 0,
             )]
         };
-        let one = review(json!([{"name": "Ann", "senior": true}]));
+        let one = review(json!([{"id": ann, "senior": true}]));
         assert!(
             check("dual-approval", "code_review", &one, None, 1)
                 .unwrap()
                 .contains("1 of 2 reviewers")
         );
-        let juniors = review(json!([{"name": "Ann"}, {"name": "Bob"}]));
+        let juniors = review(json!([{"id": ann}, {"id": bob}]));
         assert!(
             check("dual-approval", "code_review", &juniors, None, 1)
                 .unwrap()
                 .contains("0 of 1 senior")
         );
-        let same_twice = review(json!([{"name": "Ann", "senior": true}, {"name": " ann "}]));
+        let same_twice = review(json!([{"id": ann, "senior": true}, {"id": ann}]));
         assert!(check("dual-approval", "code_review", &same_twice, None, 1).is_some());
-        let good = review(json!([{"name": "Ann", "senior": true}, {"name": "Bob"}]));
+        let good = review(json!([{"id": ann, "senior": true}, {"id": bob}]));
         assert_eq!(check("dual-approval", "code_review", &good, None, 1), None);
+        // The requester listed as a reviewer counts for nobody.
+        let with_requester = review(json!([{"id": ann, "senior": true}, {"id": REQUESTER}]));
+        assert!(
+            check("dual-approval", "code_review", &with_requester, None, 1)
+                .unwrap()
+                .contains("1 of 2 reviewers")
+        );
+        // Free-text reviewers (records from before accounts) count for none,
+        // and details that do not parse satisfy nothing.
+        let names = review(json!([{"name": "Ann", "senior": true}, {"name": "Ann\u{200b}"}]));
+        assert!(
+            check("dual-approval", "code_review", &names, None, 1)
+                .unwrap()
+                .contains("0 of 2 reviewers")
+        );
+        let garbage = review(json!("lgtm"));
+        assert!(check("dual-approval", "code_review", &garbage, None, 1).is_some());
+    }
+
+    #[test]
+    fn a_review_recorded_by_the_requester_does_not_count() {
+        let by_requester = |gate: &str, data: Value, hour: i64| {
+            recorded_by(gate, EvidenceStatus::Passed, data, hour, REQUESTER)
+        };
+        let own = [by_requester("qa_review", json!({}), 0)];
+        assert_eq!(
+            check("tiered-cab", "qa_review", &own, None, 1).unwrap(),
+            "gate missing: qa_review (a review recorded by the requester does not count)"
+        );
+        // An independent failure stands although the requester passed it later.
+        let failed = record("qa_review", EvidenceStatus::Failed, json!({}), 0);
+        let overruled = [failed, by_requester("qa_review", json!({}), 1)];
+        assert_eq!(
+            check("tiered-cab", "qa_review", &overruled, None, 2).unwrap(),
+            "gate failed: qa_review"
+        );
+        let independent = [record("qa_review", EvidenceStatus::Passed, json!({}), 0)];
+        assert_eq!(
+            check("tiered-cab", "qa_review", &independent, None, 1),
+            None
+        );
+        let reviewers = json!({"reviewers": [{"id": Uuid::from_u128(10), "senior": true}, {"id": Uuid::from_u128(11)}]});
+        let own_code_review = [by_requester("code_review", reviewers, 0)];
+        assert!(check("dual-approval", "code_review", &own_code_review, None, 1).is_some());
+        // Pipeline results are not reviews: the requester may record them.
+        let tests = [by_requester("unit_tests", json!({}), 0)];
+        assert_eq!(check("tiered-cab", "unit_tests", &tests, None, 1), None);
+    }
+
+    #[test]
+    fn code_review_details_name_other_active_accounts_with_their_seniority() {
+        let policy = Policy::load("dual-approval").unwrap();
+        let gate = policy.gate("code_review").unwrap();
+        let account = |n: u128, active: bool, roles: &[&str]| ReviewerAccount {
+            id: Uuid::from_u128(n),
+            email: format!("user{n}@example.com"),
+            active,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        let accounts = [
+            account(1, true, &["requester", "engineering_lead"]),
+            account(10, true, &["senior_engineer"]),
+            account(11, true, &["requester"]),
+            account(12, false, &["senior_engineer"]),
+        ];
+        let id = Uuid::from_u128;
+        let details = code_review_details(gate, REQUESTER, &[id(10), id(11)], &accounts).unwrap();
+        assert_eq!(
+            details,
+            json!({"reviewers": [
+                {"id": id(10), "email": "user10@example.com", "senior": true},
+                {"id": id(11), "email": "user11@example.com", "senior": false},
+            ]})
+        );
+        let refused = |ids: &[Uuid]| {
+            code_review_details(gate, REQUESTER, ids, &accounts)
+                .unwrap_err()
+                .message
+        };
+        assert!(refused(&[id(1), id(10)]).contains("requested the change"));
+        assert!(refused(&[id(10), id(10)]).contains("listed twice"));
+        assert!(refused(&[id(12)]).contains("not an active account"));
+        assert!(refused(&[id(99)]).contains("not an active account"));
     }
 
     #[test]
@@ -318,6 +527,28 @@ mod tests {
             )
             .is_err()
         );
+        // Reviewers are account ids; names and claimed seniority are refused.
+        let code_review = policy.gate("code_review").unwrap();
+        assert!(
+            validate_evidence_data(
+                code_review,
+                &json!({"reviewers": [{"name": "Ann", "senior": true}]})
+            )
+            .is_err()
+        );
+        let ann = Uuid::from_u128(10);
+        assert!(
+            validate_evidence_data(
+                code_review,
+                &json!({"reviewers": [{"id": ann, "senior": true}]})
+            )
+            .is_err()
+        );
+        let listed = json!({"reviewers": [{"id": ann}]});
+        assert!(validate_evidence_data(code_review, &listed).is_ok());
+        assert_eq!(reviewer_ids(&listed), vec![ann]);
+        let crowd: Vec<Value> = (0..21).map(|n| json!({"id": Uuid::from_u128(n)})).collect();
+        assert!(validate_evidence_data(code_review, &json!({"reviewers": crowd})).is_err());
         assert!(validate_evidence_data(policy.gate("sast").unwrap(), &json!({})).is_err());
         assert!(
             validate_evidence_data(policy.gate("ci_passed").unwrap(), &json!({"anything": 1}))

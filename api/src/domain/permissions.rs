@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use entity::{BoardRole, ChangeStatus};
 use uuid::Uuid;
 
-use super::roles::{ADMIN, AUDITOR, CHANGE_MANAGER, REQUESTER};
+use std::collections::BTreeSet;
+
+use super::roles::{ADMIN, AUDITOR, CHANGE_MANAGER, REQUESTER, SERVICE};
 use crate::auth::Actor;
 
 /// Why an action was refused; becomes a FORBIDDEN error.
@@ -38,6 +40,75 @@ pub fn manage_tokens_of(actor: &Actor, owner: Uuid) -> Result<(), Denied> {
         return Ok(());
     }
     require_any(actor, &[ADMIN], "managing another account's tokens")
+}
+
+/// Issuing a token hands over the owner's power, so nobody gets a token
+/// that acts as another person: an account issues its own tokens, and an
+/// admin issues tokens only for service accounts (role `service`, which
+/// excludes admin and approval roles). A person's first token comes from
+/// the operator on the host (`gatehouse tokens issue`), as the bootstrap
+/// admin's does. `owner_roles` are the owner's current roles.
+pub fn issue_token_for(
+    actor: &Actor,
+    owner: Uuid,
+    owner_roles: &BTreeSet<String>,
+) -> Result<(), Denied> {
+    if actor.user_id == owner {
+        return manage_tokens_of(actor, owner);
+    }
+    require_any(actor, &[ADMIN], "issuing a token for another account")?;
+    if owner_roles.contains(SERVICE) {
+        Ok(())
+    } else {
+        Err(
+            "an admin issues tokens only for service accounts (role `service`); \
+             a person issues their own, and their first one comes from the operator \
+             (`gatehouse tokens issue`)"
+                .into(),
+        )
+    }
+}
+
+/// Whether a token may act for its owner at all. A token issued by one
+/// account for another is a service account's token; once that account
+/// stops being a service account (its roles changed to a person's), the
+/// token the admin held stops working. Tokens the owner issued, the
+/// operator issued, or that predate issuer tracking (`issued_by` None) act.
+pub fn token_acts(issued_by: Option<Uuid>, owner: Uuid, owner_roles: &BTreeSet<String>) -> bool {
+    match issued_by {
+        Some(issuer) if issuer != owner => owner_roles.contains(SERVICE),
+        _ => true,
+    }
+}
+
+/// Role grants: besides the role combinations `roles::check_separation`
+/// refuses for everyone, nobody grants themselves approval power, not
+/// even through a role that is not yet combined with admin.
+pub fn grant_roles(
+    actor: &Actor,
+    target: Uuid,
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    approval_roles: &BTreeSet<String>,
+) -> Result<(), Denied> {
+    manage_accounts(actor)?;
+    if actor.user_id != target {
+        return Ok(());
+    }
+    let gained: Vec<&str> = after
+        .difference(before)
+        .filter(|role| approval_roles.contains(*role))
+        .map(String::as_str)
+        .collect();
+    if gained.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "nobody grants themselves approval roles ({}); another admin assigns them, \
+             to an account that is not admin",
+            gained.join(", ")
+        ))
+    }
 }
 
 pub fn read_tokens_of(actor: &Actor, owner: Uuid) -> Result<(), Denied> {
@@ -132,7 +203,16 @@ pub fn implement_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
     )
 }
 
-pub fn record_evidence(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
+/// `review` is whether the gate records a review (QA, code or security
+/// review, `Gate::is_review`): a review of one's own change is no review,
+/// so the requester records pipeline results but never a review.
+pub fn record_evidence(actor: &Actor, requester: Uuid, review: bool) -> Result<(), Denied> {
+    if review && actor.user_id == requester {
+        return Err(
+            "the requester cannot record a review of their own change; the reviewer or QA records it"
+                .into(),
+        );
+    }
     requester_or(
         actor,
         requester,
@@ -306,6 +386,84 @@ mod tests {
         assert!(manage_tokens_of(&engineer, Uuid::new_v4()).is_err());
     }
 
+    fn roles(keys: &[&str]) -> BTreeSet<String> {
+        keys.iter().map(|r| (*r).to_owned()).collect()
+    }
+
+    #[test]
+    fn admins_issue_tokens_only_for_service_accounts() {
+        let admin = actor(&["admin"]);
+        let person = Uuid::new_v4();
+        assert!(issue_token_for(&admin, admin.user_id, &admin.roles).is_ok());
+        let denied = issue_token_for(&admin, person, &roles(&["cto"])).unwrap_err();
+        assert!(denied.contains("service accounts"), "{denied}");
+        assert!(issue_token_for(&admin, person, &roles(&["requester"])).is_err());
+        assert!(issue_token_for(&admin, person, &roles(&["service", "pipeline"])).is_ok());
+        let engineer = actor(&["requester"]);
+        assert!(issue_token_for(&engineer, person, &roles(&["service"])).is_err());
+        assert!(issue_token_for(&engineer, engineer.user_id, &engineer.roles).is_ok());
+        let auditor = actor(&["auditor"]);
+        assert!(issue_token_for(&auditor, auditor.user_id, &auditor.roles).is_err());
+    }
+
+    #[test]
+    fn a_token_from_someone_else_acts_only_for_a_service_account() {
+        let owner = Uuid::new_v4();
+        let admin = Uuid::new_v4();
+        assert!(token_acts(None, owner, &roles(&["cto"])));
+        assert!(token_acts(Some(owner), owner, &roles(&["cto"])));
+        assert!(token_acts(Some(admin), owner, &roles(&["service"])));
+        // The admin issued it for a service account later turned into a person.
+        assert!(!token_acts(Some(admin), owner, &roles(&["cto"])));
+    }
+
+    #[test]
+    fn nobody_grants_themselves_approval_power() {
+        let admin = actor(&["admin"]);
+        let approvers = roles(&["cto", "change_manager"]);
+        let before = roles(&["admin"]);
+        let denied = grant_roles(
+            &admin,
+            admin.user_id,
+            &before,
+            &roles(&["admin", "cto"]),
+            &approvers,
+        )
+        .unwrap_err();
+        assert!(denied.contains("cto"), "{denied}");
+        assert!(
+            grant_roles(
+                &admin,
+                admin.user_id,
+                &before,
+                &roles(&["admin", "requester"]),
+                &approvers
+            )
+            .is_ok()
+        );
+        // Another admin may grant it (to an account that is not admin).
+        assert!(
+            grant_roles(
+                &admin,
+                Uuid::new_v4(),
+                &roles(&[]),
+                &roles(&["cto"]),
+                &approvers
+            )
+            .is_ok()
+        );
+        assert!(
+            grant_roles(
+                &actor(&["cto"]),
+                Uuid::new_v4(),
+                &before,
+                &before,
+                &approvers
+            )
+            .is_err()
+        );
+    }
+
     #[test]
     fn lifecycle_actions_by_role() {
         let engineer = actor(&["requester"]);
@@ -316,7 +474,10 @@ mod tests {
         assert!(submit_change(&manager, engineer.user_id).is_err());
         assert!(schedule_change(&manager, other).is_ok());
         assert!(schedule_change(&pipeline, other).is_err());
-        assert!(record_evidence(&pipeline, other).is_ok());
+        assert!(record_evidence(&pipeline, other, false).is_ok());
+        assert!(record_evidence(&pipeline, other, true).is_ok());
+        assert!(record_evidence(&engineer, engineer.user_id, false).is_ok());
+        assert!(record_evidence(&engineer, engineer.user_id, true).is_err());
         assert!(implement_change(&engineer, other).is_err());
         assert!(review_change(&engineer, engineer.user_id, true, true).is_err());
         assert!(review_change(&pipeline, other, false, false).is_err());

@@ -1,6 +1,10 @@
-//! Role keys. Three roles are built in and carry application permissions;
+//! Role keys. A few roles are built in and carry application permissions;
 //! every other role key (cto, ciso, change_manager, ...) is defined by the
 //! active policy and only matters for approvals.
+//!
+//! An *approval role* is any role key the active policy names as an
+//! approver, a substitute approver or a soft-freeze approver
+//! (`Policy::approval_roles`). Holding one is approval power.
 
 use std::collections::BTreeSet;
 
@@ -14,6 +18,10 @@ pub const AUDITOR: &str = "auditor";
 pub const REQUESTER: &str = "requester";
 /// Maintains the systems (configuration items) register with admins.
 pub const CHANGE_MANAGER: &str = "change_manager";
+/// Marks a service account (a CI/CD pipeline, a bot): the one kind of
+/// account an admin may issue tokens for. It holds neither admin nor an
+/// approval role, so whoever holds its token gains no approval power.
+pub const SERVICE: &str = "service";
 
 const MAX_ROLES: usize = 32;
 
@@ -53,6 +61,48 @@ where
     Ok(parsed)
 }
 
+/// Segregation of duties between roles on one account, for the active
+/// policy's approval roles: the admin role (who manages accounts and
+/// tokens) excludes approval power, so an admin can never hand themselves
+/// the right to approve; and a service account (whose token an admin may
+/// hold) carries neither admin nor approval power.
+pub fn check_separation(
+    roles: &BTreeSet<String>,
+    approval_roles: &BTreeSet<String>,
+) -> Result<(), ValidationError> {
+    let approving: Vec<&str> = roles
+        .intersection(approval_roles)
+        .map(String::as_str)
+        .collect();
+    if roles.contains(ADMIN) && !approving.is_empty() {
+        return Err(ValidationError::new(
+            "roles",
+            format!(
+                "the admin role cannot be combined with approval roles of the active policy ({}):                  whoever manages accounts and tokens does not approve changes",
+                approving.join(", ")
+            ),
+        ));
+    }
+    if roles.contains(SERVICE) {
+        if roles.contains(ADMIN) {
+            return Err(ValidationError::new(
+                "roles",
+                "a service account cannot be admin",
+            ));
+        }
+        if !approving.is_empty() {
+            return Err(ValidationError::new(
+                "roles",
+                format!(
+                    "a service account cannot hold approval roles of the active policy ({})",
+                    approving.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn is_role_key(role: &str) -> bool {
     let mut bytes = role.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z'))
@@ -75,6 +125,25 @@ mod tests {
         for bad in ["", "CTO", "1st", "change-manager", "a b"] {
             assert!(parse_roles([bad]).is_err(), "{bad}");
         }
+    }
+
+    fn set(roles: &[&str]) -> BTreeSet<String> {
+        roles.iter().map(|r| (*r).to_owned()).collect()
+    }
+
+    #[test]
+    fn admin_and_service_accounts_hold_no_approval_power() {
+        let approvers = set(&["cto", "change_manager"]);
+        assert!(check_separation(&set(&["admin", "requester"]), &approvers).is_ok());
+        assert!(check_separation(&set(&["cto", "requester"]), &approvers).is_ok());
+        let admin_cto = check_separation(&set(&["admin", "cto"]), &approvers).unwrap_err();
+        assert!(admin_cto.message.contains("cto"), "{}", admin_cto.message);
+        assert!(check_separation(&set(&["admin", "change_manager"]), &approvers).is_err());
+        // Whether a role is an approval role is the policy's call.
+        assert!(check_separation(&set(&["admin", "change_manager"]), &set(&["cto"])).is_ok());
+        assert!(check_separation(&set(&["service", "pipeline"]), &approvers).is_ok());
+        assert!(check_separation(&set(&["service", "cto"]), &approvers).is_err());
+        assert!(check_separation(&set(&["service", "admin"]), &approvers).is_err());
     }
 
     #[test]

@@ -253,12 +253,29 @@ pub struct Gate {
     /// code_review: of which senior.
     #[serde(default)]
     pub min_senior_reviewers: u32,
+    /// code_review: the roles that make a reviewer senior. Seniority is
+    /// read from the reviewer's account, never from the record.
+    #[serde(default)]
+    pub senior_roles: Vec<String>,
+    /// The evidence is a review by a person (QA, security review): the
+    /// change's requester can neither record it nor satisfy it. Code
+    /// reviews always are (`is_review`).
+    #[serde(default)]
+    pub review: bool,
     /// rollback_plan: the parts that must be present.
     #[serde(default)]
     pub required_parts: Vec<String>,
     /// documentation: at least this many hours before implementation starts.
     #[serde(default)]
     pub hours_before_start: u32,
+}
+
+impl Gate {
+    /// Whether the gate records a review, which must be independent of the
+    /// change's requester.
+    pub fn is_review(&self) -> bool {
+        self.review || self.kind == GateKind::CodeReview
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
@@ -413,6 +430,14 @@ impl Policy {
                     gate.key
                 ));
             }
+            if gate.min_senior_reviewers > 0 && gate.senior_roles.is_empty() {
+                return Err(format!(
+                    "gate `{}`: senior reviewers need `senior_roles`, the roles that make a reviewer senior",
+                    gate.key
+                ));
+            }
+            roles::parse_roles(&gate.senior_roles)
+                .map_err(|e| format!("gate `{}`: senior_roles: {}", gate.key, e.message))?;
         }
         let mut type_keys = BTreeSet::new();
         for change_type in &self.change_types {
@@ -504,6 +529,20 @@ impl Policy {
 
     pub fn change_type(&self, key: &str) -> Option<&ChangeType> {
         self.change_types.iter().find(|t| t.key == key)
+    }
+
+    /// Every role key that confers approval power under this policy: the
+    /// approvers and substitutes of every approval step, and the roles
+    /// whose approval lets a change into a soft freeze. The CAB's seats
+    /// are accounts (board membership), not roles.
+    pub fn approval_roles(&self) -> BTreeSet<String> {
+        self.change_types
+            .iter()
+            .flat_map(|t| &t.approvals)
+            .flat_map(|step| step.roles.iter().chain(&step.substitutes))
+            .chain(self.freezes.iter().flat_map(|f| &f.approver_roles))
+            .cloned()
+            .collect()
     }
 
     pub fn gate(&self, key: &str) -> Option<&Gate> {

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::{Caller, events};
 use crate::{
+    auth::Credential,
     db,
     domain::{
         ValidationError,
@@ -80,6 +81,7 @@ impl PendingEvent {
             Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
             Caller::Operator { label } => (None, label.clone()),
         };
+        let credential = caller.account().and_then(|a| a.credential.as_ref());
         Self {
             occurred_at: db::now(),
             actor_id,
@@ -87,7 +89,7 @@ impl PendingEvent {
             action: action.to_owned(),
             entity_type: entity_type.to_owned(),
             entity_id: entity_id.to_owned(),
-            payload: audit_chain::canonical_json(payload),
+            payload: audit_chain::canonical_json(&with_actor_token(payload, credential)),
         }
     }
 
@@ -132,6 +134,29 @@ impl PendingEvent {
             hash,
         }
     }
+}
+
+/// The payload as hashed: with `actorToken` naming the token that acted and
+/// who issued it (`id`, `issuedById`, `issuedBy`), when an account acted
+/// through a token. Inside the hashed payload it is as tamper-evident as
+/// the rest of the event, and events recorded before it existed hash and
+/// verify exactly as they did. A payload that is not an object (none is
+/// today) is kept whole under `value`.
+fn with_actor_token(payload: &Value, credential: Option<&Credential>) -> Value {
+    let Some(credential) = credential else {
+        return payload.clone();
+    };
+    let token = serde_json::json!({
+        "id": credential.token_id,
+        "issuedById": credential.issued_by,
+        "issuedBy": credential.issued_by_label,
+    });
+    let mut object = match payload {
+        Value::Object(map) => map.clone(),
+        other => serde_json::Map::from_iter([("value".to_owned(), other.clone())]),
+    };
+    object.insert("actorToken".to_owned(), token);
+    Value::Object(object)
 }
 
 impl From<audit_outbox::Model> for PendingEvent {
@@ -1078,7 +1103,34 @@ pub async fn verify(
 
 #[cfg(test)]
 mod tests {
-    use super::{can_carry, outbox_placeholders};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::{Credential, can_carry, outbox_placeholders, with_actor_token};
+
+    #[test]
+    fn the_acting_token_and_its_issuer_join_the_payload() {
+        let token = Uuid::from_u128(7);
+        let admin = Uuid::from_u128(9);
+        let credential = Credential {
+            token_id: token,
+            issued_by: Some(admin),
+            issued_by_label: Some("admin@localhost".into()),
+        };
+        assert_eq!(
+            with_actor_token(&json!({"name": "Ada"}), Some(&credential)),
+            json!({"name": "Ada", "actorToken": {"id": token, "issuedById": admin, "issuedBy": "admin@localhost"}})
+        );
+        assert_eq!(
+            with_actor_token(&json!([1]), Some(&credential))["value"],
+            json!([1])
+        );
+        // The operator and events without a token: the payload as given.
+        assert_eq!(
+            with_actor_token(&json!({"name": "Ada"}), None),
+            json!({"name": "Ada"})
+        );
+    }
 
     #[test]
     fn plain_statements_carry_the_event_and_those_with_a_with_do_not() {

@@ -34,7 +34,11 @@ pub fn demo_types(policy: &Policy) -> Vec<DemoType> {
 
 /// Creates the demo systems (with their hierarchy) and requesters that do
 /// not exist yet.
-pub async fn ensure_organisation(db: &DatabaseConnection, caller: &Caller) -> ServiceResult<()> {
+pub async fn ensure_organisation(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    caller: &Caller,
+) -> ServiceResult<()> {
     for (name, parent) in demo::SYSTEMS {
         if find_system(db, name).await?.is_some() {
             continue;
@@ -56,7 +60,7 @@ pub async fn ensure_organisation(db: &DatabaseConnection, caller: &Caller) -> Se
             .await?
             .is_some();
         if !exists {
-            users::create(db, caller, name, email, &["requester".to_owned()]).await?;
+            users::create(db, policy, caller, name, email, &["requester".to_owned()]).await?;
         }
     }
     Ok(())
@@ -77,7 +81,7 @@ pub async fn generate(
     caller: &Caller,
     spec: &DemoSpec,
 ) -> Result<ImportSummary, ImportError> {
-    ensure_organisation(db, caller).await?;
+    ensure_organisation(db, policy, caller).await?;
     let rows = demo::generate(spec);
     import::import(db, policy, caller, rows, Vec::new(), false).await
 }

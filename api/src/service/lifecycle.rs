@@ -67,7 +67,15 @@ impl Snapshot {
             .gates
             .iter()
             .filter_map(|key| policy.gate(key))
-            .filter_map(|gate| gates::unmet(gate, &self.evidence, plan.as_ref(), start_at))
+            .filter_map(|gate| {
+                gates::unmet(
+                    gate,
+                    &self.evidence,
+                    self.change.requester_id,
+                    plan.as_ref(),
+                    start_at,
+                )
+            })
             .collect()
     }
 
@@ -160,6 +168,7 @@ pub async fn snapshot<C: ConnectionTrait>(
             status: e.status,
             data: e.data,
             recorded_at: e.recorded_at,
+            recorded_by: e.recorded_by,
         })
         .collect();
     let has_template = match change.template_id {
@@ -565,15 +574,35 @@ pub async fn record_evidence(
     gates::validate_evidence_data(gate_rules, &data)?;
     let txn = request.db.begin().await?;
     let model = claim(&txn, id, None).await?;
-    request
-        .caller
-        .authorize(|actor| permissions::record_evidence(actor, model.requester_id))?;
+    request.caller.authorize(|actor| {
+        permissions::record_evidence(actor, model.requester_id, gate_rules.is_review())
+    })?;
     if matches!(model.status, ChangeStatus::Closed | ChangeStatus::Cancelled) {
         return Err(ServiceError::PolicyViolation(vec![format!(
             "cannot record evidence on a change that is {}",
             status_name(model.status)
         )]));
     }
+    // Reviewers are accounts: the stored details are the server's account
+    // lookup, in this transaction, not what the recorder wrote.
+    let data = if gate_rules.kind == crate::policy::GateKind::CodeReview {
+        let ids = gates::reviewer_ids(&data);
+        let accounts = user::Entity::find()
+            .filter(user::Column::Id.is_in(ids.clone()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|account| gates::ReviewerAccount {
+                id: account.id,
+                active: account.active,
+                roles: users::roles_of(&account),
+                email: account.email,
+            })
+            .collect::<Vec<_>>();
+        gates::code_review_details(gate_rules, model.requester_id, &ids, &accounts)?
+    } else {
+        data
+    };
     let record = evidence::ActiveModel {
         id: Set(Uuid::now_v7()),
         change_id: Set(id),

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Caller, audit, users};
 use crate::{
-    auth::{self, Actor},
+    auth::{self, Actor, Credential},
     db,
     domain::{ValidationError, permissions, required_text},
     error::{ServiceError, ServiceResult},
@@ -39,6 +39,11 @@ pub async fn issue(
     }
     let txn = db.begin().await?;
     let owner = users::find(&txn, user_id).await?;
+    // Read in the transaction that inserts the token, so the owner's roles
+    // checked are the ones it is issued under.
+    caller.authorize(|actor| {
+        permissions::issue_token_for(actor, user_id, &users::roles_of(&owner))
+    })?;
     if !owner.active {
         return Err(ServiceError::validation(
             "userId",
@@ -60,6 +65,10 @@ pub(super) async fn insert_token(
     secret: &str,
 ) -> ServiceResult<api_token::Model> {
     let id = Uuid::now_v7();
+    let (issued_by, issued_by_label) = match caller {
+        Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
+        Caller::Operator { label } => (None, label.clone()),
+    };
     // The audit trail records that a token exists, never its secret or hash.
     let recording = audit::recording(
         txn,
@@ -67,7 +76,8 @@ pub(super) async fn insert_token(
         "token.issued",
         "token",
         &id.to_string(),
-        &json!({"userId": user_id, "name": name, "expiresAt": expires_at}),
+        &json!({"userId": user_id, "name": name, "expiresAt": expires_at,
+                "issuedBy": issued_by, "issuedByLabel": issued_by_label}),
     );
     let token = api_token::ActiveModel {
         id: Set(id),
@@ -77,6 +87,8 @@ pub(super) async fn insert_token(
         created_at: Set(db::now()),
         expires_at: Set(expires_at),
         revoked_at: Set(None),
+        issued_by: Set(issued_by),
+        issued_by_label: Set(Some(issued_by_label)),
     }
     .insert(&recording)
     .await?;
@@ -153,14 +165,24 @@ pub async fn authenticate_until(
         return Err(ServiceError::Unauthenticated);
     };
     let expired = token.expires_at.is_some_and(|expiry| expiry <= Utc::now());
-    if token.revoked_at.is_some() || expired || !account.active {
+    let roles = users::roles_of(&account);
+    if token.revoked_at.is_some()
+        || expired
+        || !account.active
+        || !permissions::token_acts(token.issued_by, account.id, &roles)
+    {
         return Err(ServiceError::Unauthenticated);
     }
     let actor = Actor {
         user_id: account.id,
-        roles: users::roles_of(&account),
+        roles,
         name: account.name,
         email: account.email,
+        credential: Some(Credential {
+            token_id: token.id,
+            issued_by: token.issued_by,
+            issued_by_label: token.issued_by_label,
+        }),
     };
     Ok((actor, token.expires_at))
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use entity::user;
+use entity::{api_token, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, Statement,
@@ -16,6 +16,7 @@ use crate::{
     db,
     domain::{account, permissions, roles},
     error::{ServiceError, ServiceResult},
+    policy::Policy,
 };
 
 pub const BOOTSTRAP_EMAIL: &str = "admin@localhost";
@@ -77,6 +78,7 @@ pub fn roles_of(model: &user::Model) -> BTreeSet<String> {
 
 pub async fn create(
     db: &DatabaseConnection,
+    policy: &Policy,
     caller: &Caller,
     name: &str,
     email: &str,
@@ -86,6 +88,7 @@ pub async fn create(
     account::validate_name(name)?;
     let email = account::normalize_email(email)?;
     let roles = roles::parse_roles(role_names)?;
+    roles::check_separation(&roles, &policy.approval_roles())?;
     let txn = db.begin().await?;
     if user::Entity::find()
         .filter(user::Column::Email.eq(&email))
@@ -122,15 +125,21 @@ pub async fn create(
 
 pub async fn set_roles(
     db: &DatabaseConnection,
+    policy: &Policy,
     caller: &Caller,
     user_id: Uuid,
     role_names: &[String],
 ) -> ServiceResult<user::Model> {
     caller.authorize(permissions::manage_accounts)?;
     let roles = roles::parse_roles(role_names)?;
+    let approval_roles = policy.approval_roles();
+    roles::check_separation(&roles, &approval_roles)?;
     let txn = db.begin().await?;
     let existing = find(&txn, user_id).await?;
     let before = roles_of(&existing);
+    caller.authorize(|actor| {
+        permissions::grant_roles(actor, user_id, &before, &roles, &approval_roles)
+    })?;
     if let Caller::Account(actor) = caller
         && actor.user_id == user_id
         && before.contains(roles::ADMIN)
@@ -164,8 +173,10 @@ pub async fn set_roles(
     Ok(model)
 }
 
-/// Deactivating keeps the account (history refers to it) but every token
-/// of it stops working at once.
+/// Deactivating keeps the account (history refers to it) and revokes
+/// every token of it, in the same transaction: re-activating the account
+/// later does not bring back credentials that may have leaked or been
+/// handed on meanwhile; its owner is issued new ones.
 pub async fn set_active(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -188,8 +199,18 @@ pub async fn set_active(
         let admin = roles_of(&existing).contains(roles::ADMIN);
         ensure_an_active_admin_remains(&txn, &existing, false, admin).await?;
     }
+    let revoked = if active_flag {
+        Vec::new()
+    } else {
+        revoke_all_tokens(&txn, user_id).await?
+    };
     let mut active: user::ActiveModel = existing.into();
     active.active = Set(active_flag);
+    let payload = if active_flag {
+        json!({"active": true})
+    } else {
+        json!({"active": false, "revokedTokens": revoked})
+    };
     let recording = audit::recording(
         &txn,
         caller,
@@ -200,12 +221,35 @@ pub async fn set_active(
         },
         "user",
         &user_id.to_string(),
-        &json!({"active": active_flag}),
+        &payload,
     );
     let model = active.update(&recording).await?;
     recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(model)
+}
+
+/// Revokes every token of `user_id` not yet revoked (expired ones too, so
+/// none can come back) and returns their ids, for the deactivation's
+/// audit event.
+async fn revoke_all_tokens(txn: &DatabaseTransaction, user_id: Uuid) -> ServiceResult<Vec<Uuid>> {
+    let live = api_token::Entity::find()
+        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .all(txn)
+        .await?;
+    let ids: Vec<Uuid> = live.iter().map(|token| token.id).collect();
+    if !ids.is_empty() {
+        api_token::Entity::update_many()
+            .col_expr(
+                api_token::Column::RevokedAt,
+                sea_orm::sea_query::Expr::value(db::now()),
+            )
+            .filter(api_token::Column::Id.is_in(ids.clone()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(ids)
 }
 
 pub async fn list(db: &DatabaseConnection, caller: &Caller) -> ServiceResult<Vec<user::Model>> {

@@ -31,11 +31,18 @@ impl AccountMutation {
         input: CreateUserInput,
     ) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
-        let db = &ctx.state()?.db;
-        users::create(db, &caller, &input.name, &input.email, &input.roles)
-            .await
-            .map(User)
-            .gql()
+        let state = ctx.state()?;
+        users::create(
+            &state.db,
+            &state.policy,
+            &caller,
+            &input.name,
+            &input.email,
+            &input.roles,
+        )
+        .await
+        .map(User)
+        .gql()
     }
 
     /// Replaces an account's roles (admin).
@@ -46,15 +53,15 @@ impl AccountMutation {
         roles: Vec<String>,
     ) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
-        let db = &ctx.state()?.db;
+        let state = ctx.state()?;
         let user_id = parse_id("userId", &user_id)?;
-        users::set_roles(db, &caller, user_id, &roles)
+        users::set_roles(&state.db, &state.policy, &caller, user_id, &roles)
             .await
             .map(User)
             .gql()
     }
 
-    /// Disables an account and with it all its tokens (admin).
+    /// Disables an account and revokes all its tokens (admin).
     async fn deactivate_user(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
@@ -65,7 +72,7 @@ impl AccountMutation {
             .gql()
     }
 
-    /// Re-enables an account (admin).
+    /// Re-enables an account (admin). Its old tokens stay revoked.
     async fn activate_user(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
@@ -76,8 +83,10 @@ impl AccountMutation {
             .gql()
     }
 
-    /// Issues a token for an account (admin) or for yourself when `userId`
-    /// is omitted. The secret is in the response only.
+    /// Issues a token for yourself (`userId` omitted or your own), or, by
+    /// an admin, for a service account (role `service`). A person's first
+    /// token is issued by the operator: `gatehouse tokens issue`. The
+    /// secret is in the response only.
     async fn issue_token(
         &self,
         ctx: &Context<'_>,

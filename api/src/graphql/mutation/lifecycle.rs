@@ -27,8 +27,9 @@ pub struct EvidenceInput {
     pub summary: Option<String>,
     /// Link to the build, scan or review.
     pub url: Option<String>,
-    /// Gate details: code_review `{"reviewers": [{"name": "..", "senior": true}]}`,
-    /// sast `{"unaddressedCritical": 0, "unaddressedHigh": 0}`.
+    /// Gate details: code_review `{"reviewers": [{"id": "<account id>"}]}`
+    /// (active accounts other than the requester; seniority comes from
+    /// their roles), sast `{"unaddressedCritical": 0, "unaddressedHigh": 0}`.
     pub data: Option<Json<serde_json::Value>>,
 }
 

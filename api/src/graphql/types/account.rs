@@ -54,6 +54,15 @@ impl ApiToken {
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at
     }
+    /// The account that issued the token; null when the operator issued it
+    /// from the host (CLI, bootstrap) or it predates issuer tracking.
+    async fn issued_by_id(&self) -> Option<ID> {
+        self.0.issued_by.map(|id| ID(id.to_string()))
+    }
+    /// The issuer as the audit trail names it: an email or `cli:<user>`.
+    async fn issued_by_label(&self) -> Option<&str> {
+        self.0.issued_by_label.as_deref()
+    }
     /// Neither revoked nor expired.
     async fn active(&self) -> bool {
         self.0.revoked_at.is_none() && self.0.expires_at.is_none_or(|expiry| expiry > Utc::now())

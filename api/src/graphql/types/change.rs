@@ -292,6 +292,7 @@ impl Change {
                 let reason = crate::domain::gates::unmet(
                     gate,
                     &snapshot.evidence,
+                    self.0.requester_id,
                     plan.as_ref(),
                     state.clock.now(),
                 );
