@@ -6,8 +6,6 @@ use std::collections::BTreeSet;
 use entity::{BoardRole, ChangeStatus};
 use uuid::Uuid;
 
-use std::collections::BTreeSet;
-
 use super::roles::{ADMIN, AUDITOR, CHANGE_MANAGER, REQUESTER, SERVICE};
 use crate::auth::Actor;
 

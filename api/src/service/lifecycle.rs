@@ -595,7 +595,7 @@ pub async fn record_evidence(
             .map(|account| gates::ReviewerAccount {
                 id: account.id,
                 active: account.active,
-                roles: users::roles_of(&account),
+                roles: super::users::roles_of(&account),
                 email: account.email,
             })
             .collect::<Vec<_>>();
