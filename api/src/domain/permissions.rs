@@ -263,8 +263,7 @@ impl Standing {
     /// The seat that counts now: none for an account that may not act on
     /// the board (an auditor, a deactivated account), whatever it holds.
     pub fn board_seat(&self) -> Option<BoardRole> {
-        self.seat
-            .filter(|_| in_good_standing(self, "act on the board").is_ok())
+        self.seat.filter(|_| sit_on_board(self).is_ok())
     }
 }
 
@@ -282,8 +281,18 @@ fn in_good_standing(standing: &Standing, action: &str) -> Result<(), Denied> {
 }
 
 /// Who can be given a seat: nobody who could not use it.
+/// A board seat is approval power, which the admin role excludes (as it
+/// excludes approval roles, `roles`): an admin neither takes a seat nor
+/// votes from one it held before becoming admin.
 pub fn sit_on_board(standing: &Standing) -> Result<(), Denied> {
-    in_good_standing(standing, "sit on the board")
+    in_good_standing(standing, "sit on the board")?;
+    if standing.roles.contains(ADMIN) {
+        return Err(
+            "an admin cannot sit on the board: administering accounts and approving changes are kept apart"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Casting a decision (an approval, a rejection, a deferral, a board vote).
@@ -560,5 +569,23 @@ mod tests {
         assert!(edit_change(&engineer, Uuid::new_v4(), ChangeStatus::Draft).is_err());
         let denied = edit_change(&engineer, engineer.user_id, ChangeStatus::Submitted).unwrap_err();
         assert!(denied.contains("SUBMITTED"), "{denied}");
+    }
+
+    #[test]
+    fn an_admin_neither_takes_a_seat_nor_votes_from_one() {
+        let admin = Standing {
+            user_id: Uuid::new_v4(),
+            roles: [ADMIN.to_owned()].into(),
+            active: true,
+            seat: Some(BoardRole::Member),
+        };
+        assert!(sit_on_board(&admin).is_err());
+        assert_eq!(admin.board_seat(), None);
+        let member = Standing {
+            roles: [REQUESTER.to_owned()].into(),
+            ..admin
+        };
+        assert!(sit_on_board(&member).is_ok());
+        assert_eq!(member.board_seat(), Some(BoardRole::Member));
     }
 }
