@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod authorization;
+mod bad_requests;
 mod calendar;
 mod changes;
 mod cli;

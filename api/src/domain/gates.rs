@@ -120,6 +120,7 @@ struct SastFindings {
 /// Checks the details of a record before it is stored, so a pipeline
 /// learns at once that its payload cannot satisfy the gate.
 pub fn validate_evidence_data(gate: &Gate, data: &Value) -> Result<(), ValidationError> {
+    super::json_without_nul("data", data)?;
     let parsed = match gate.kind {
         GateKind::CodeReview => serde_json::from_value::<CodeReviewInput>(data.clone())
             .map_err(|e| format!("code review evidence needs {{\"reviewers\": [{{\"id\": \"<account id>\"}}]}}: {e}"))

@@ -72,3 +72,49 @@ pub fn optional_text(
         _ => Ok(()),
     }
 }
+
+/// Checks that no string in a JSON value (keys included) holds NUL, which
+/// PostgreSQL cannot store in text or `jsonb`. Iterative, so a deeply
+/// nested value cannot exhaust the stack.
+pub fn json_without_nul(field: &str, value: &serde_json::Value) -> Result<(), ValidationError> {
+    use serde_json::Value;
+    let refused = || ValidationError::new(field, "must not contain NUL characters");
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return Err(refused()),
+            Value::Array(items) => pending.extend(items),
+            Value::Object(entries) => {
+                for (key, item) in entries {
+                    if key.contains('\0') {
+                        return Err(refused());
+                    }
+                    pending.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn nul_anywhere_in_json_is_refused() {
+        assert!(json_without_nul("data", &json!({"a": [1, "x", {"b": null}]})).is_ok());
+        for value in [
+            json!("a\u{0}b"),
+            json!({"note": "a\u{0}b"}),
+            json!({"a\u{0}": 1}),
+            json!([[["\u{0}"]]]),
+        ] {
+            let error = json_without_nul("data", &value).expect_err("refused");
+            assert_eq!(error.field, "data");
+        }
+    }
+}
