@@ -197,7 +197,11 @@ async fn serve(state: HttpState, address: ClientAddress, protocol: Protocols, so
                     // re-authenticate one by one.
                     credentials = watch::channel(0).1;
                 }
-                session.recheck(&state).await;
+                // In a task of its own: this loop also drives the
+                // socket's operations, and one may hold the connection
+                // the re-check waits for (SQLite has one).
+                let (session, state) = (session.clone(), state.clone());
+                tokio::spawn(async move { session.recheck(&state).await });
                 continue;
             }
         };
@@ -277,7 +281,8 @@ impl SocketExecutor {
                 self.session.ended.cancel();
                 return Err(revoked());
             }
-            Err(_) => {
+            Err(error) => {
+                tracing::warn!(%error, "re-authenticating a socket operation failed");
                 return Err(refusal(
                     "the database is unavailable; retry later",
                     "INTERNAL",
