@@ -175,6 +175,7 @@ pub async fn schedule_meeting(
     caller: &Caller,
     at: DateTime<Utc>,
 ) -> ServiceResult<cab_meeting::Model> {
+    crate::domain::timestamps::check("at", at)?;
     let creator = caller
         .account()
         .map(|a| a.user_id)

@@ -217,6 +217,7 @@ pub async fn suggest_slots(
     count: usize,
     now: DateTime<Utc>,
 ) -> ServiceResult<Vec<Interval>> {
+    crate::domain::timestamps::check("after", after)?;
     if !(1..=20).contains(&count) {
         return Err(ValidationError::new("count", "between 1 and 20").into());
     }

@@ -15,7 +15,11 @@ use crate::{domain::budget::Deadline, error::ServiceError, error::ServiceResult}
 
 /// Calendar views, slot suggestions and slot checks: bounded expansion
 /// takes milliseconds; a second is already far beyond any honest request.
-pub const CALENDAR: Duration = Duration::from_secs(5);
+/// Scheduling checks its slot inside its transaction, which on SQLite
+/// holds the one connection: the budget stays well under the pool's 5 s
+/// acquire timeout, so a slow check never turns other users' requests
+/// into 503s.
+pub const CALENDAR: Duration = Duration::from_secs(2);
 
 /// Metrics, reports and the iCalendar feed over years of history.
 pub const REPORTS: Duration = Duration::from_secs(60);
