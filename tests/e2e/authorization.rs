@@ -160,6 +160,18 @@ fn outcome(response: &Value) -> String {
         .map_or_else(|| "OK".to_owned(), str::to_owned)
 }
 
+/// The variables among `variables` that `operation` declares.
+fn variables_used(operation: &str, variables: &Value) -> Value {
+    variables
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| operation.contains(&format!("${name}")))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// The code a caller must be refused with, `None` when it is allowed.
 fn expected_denial(caller: Caller, allowed: &[Caller]) -> Option<&'static str> {
     match caller {
@@ -247,14 +259,7 @@ async fn every_operation_for_every_caller() {
             Expired,
             Revoked,
         ] {
-            let used: Value = variables
-                .as_object()
-                .unwrap()
-                .iter()
-                .filter(|(name, _)| operation.contains(&format!("${name}")))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<serde_json::Map<_, _>>()
-                .into();
+            let used = variables_used(operation, &variables);
             let response = app.graphql(&token(caller), operation, used).await;
             let got = outcome(&response);
             let expected_denial = expected_denial(caller, &allowed);
@@ -304,14 +309,7 @@ async fn every_operation_for_every_caller_over_websocket() {
     });
     let mut failures = Vec::new();
     for (n, (operation, allowed)) in matrix().into_iter().enumerate() {
-        let used: Value = variables
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(name, _)| operation.contains(&format!("${name}")))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
+        let used = variables_used(operation, &variables);
         for (caller, socket) in &mut sockets {
             let id = format!("op{n}");
             use futures::SinkExt;
