@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use api::{
     db::{self, QueryCounter},
     domain::audit_chain::{self, EventContent, GENESIS_HASH},
-    service::{Caller, audit, systems},
+    service::{Caller, systems},
+    store::audit,
 };
 use entity::{audit_event, system};
 use sea_orm::{

@@ -34,7 +34,8 @@ use crate::{
     graphql::{AppSchema, context::AppState, loaders},
     http::response_cache::Lookup,
     monitoring::CacheResult,
-    service::{audit, tokens},
+    service::tokens,
+    store::audit,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

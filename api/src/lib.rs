@@ -6,6 +6,7 @@
 //! data, no I/O).
 
 pub mod auth;
+pub mod caller;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,9 +14,11 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod heavy;
 pub mod http;
 pub mod monitoring;
 pub mod policy;
 pub mod service;
 pub mod startup;
+pub mod store;
 pub mod telemetry;

@@ -12,7 +12,8 @@ use crate::{
     http::{self, HttpState},
     monitoring::Monitoring,
     policy::Policy,
-    service::{audit, events::EventBus, users},
+    service::users,
+    store::{audit, events::EventBus},
 };
 
 pub struct Application {

@@ -622,7 +622,8 @@ async fn an_event_committed_but_not_yet_sealed_joins_the_chain() {
 async fn an_event_travels_with_its_write_and_shares_its_fate() {
     use api::{
         db::{self, QueryCounter},
-        service::{Caller, audit},
+        service::Caller,
+        store::audit,
     };
     use entity::system;
     use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
@@ -729,7 +730,7 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
     if postgres {
         assert_eq!(count("audit_outbox").await, 0);
     }
-    let outcome = audit::verify(&db, None, api::domain::budget::Deadline::unbounded())
+    let outcome = api::store::audit::verify(&db, None, api::domain::budget::Deadline::unbounded())
         .await
         .unwrap();
     assert!(

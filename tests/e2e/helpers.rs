@@ -203,7 +203,7 @@ impl TestApp {
     /// Events in the chain, after sealing what is committed (as every
     /// reader of the trail does).
     pub async fn audit_event_count(&self) -> i64 {
-        api::service::audit::seal_before_reading(&self.db).await;
+        api::store::audit::seal_before_reading(&self.db).await;
         let row = self
             .db
             .query_one_raw(sea_orm::Statement::from_string(

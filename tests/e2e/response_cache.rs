@@ -33,7 +33,7 @@ async fn post(app: &TestApp, token: &str, query: &str, variables: Value) -> (u16
 /// just after each commit, in the background): until then the writes are
 /// not counted by the chain's head and nothing is cached.
 async fn settle(app: &TestApp) {
-    api::service::audit::seal(&app.db).await.expect("seal");
+    api::store::audit::seal(&app.db).await.expect("seal");
 }
 
 /// Retitles a change just created (version as returned).

@@ -210,7 +210,7 @@ async fn events_committed_while_the_listener_is_away_are_replayed_once() {
             format!(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE datname = '{database}' AND application_name = '{}'",
-                api::service::events::LISTENER_APPLICATION_NAME
+                api::store::events::LISTENER_APPLICATION_NAME
             ),
         ))
         .await

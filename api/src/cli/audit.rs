@@ -12,6 +12,7 @@ use crate::{
     domain::{budget::Deadline, evidence_pack::Period},
     policy::Policy,
     service::{Caller, audit, evidence},
+    store,
 };
 
 #[derive(Debug, Subcommand)]
@@ -62,13 +63,13 @@ pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<Exi
             let anchor = anchor_seq.zip(anchor_hash);
             // Events whose writer died between commit and seal are linked
             // first, so the verified chain holds every committed event.
-            let sealed = audit::seal(&db).await?;
+            let sealed = store::audit::seal(&db).await?;
             if sealed > 0 {
                 println!("sealed {sealed} committed events into the chain first");
             }
             // The operator's own command may take as long as the chain needs.
-            match audit::verify(&db, anchor, Deadline::unbounded()).await? {
-                audit::Verification::Intact {
+            match audit::verify(&db, &Caller::operator(), anchor, Deadline::unbounded()).await? {
+                store::audit::Verification::Intact {
                     events,
                     head_seq,
                     head_hash,
@@ -76,7 +77,7 @@ pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<Exi
                     println!("OK: {events} events, head seq {head_seq} hash {head_hash}");
                     Ok(ExitCode::SUCCESS)
                 }
-                audit::Verification::Broken(broken) => {
+                store::audit::Verification::Broken(broken) => {
                     println!("BROKEN at event {}: {}", broken.seq, broken.reason);
                     Ok(ExitCode::from(2))
                 }
@@ -102,7 +103,7 @@ pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<Exi
                 (Some(last), false) => println!(
                     "purged {} events (seq up to {last}); the purge is recorded as an {} event",
                     outcome.events,
-                    audit::PURGE_ACTION
+                    store::audit::PURGE_ACTION
                 ),
             }
             Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ pub struct AppState {
     pub max_page_size: u64,
     pub clock: crate::clock::Clock,
     pub monitoring: Arc<crate::monitoring::Monitoring>,
-    pub events: crate::service::events::EventBus,
+    pub events: crate::store::events::EventBus,
     /// Statements executed so far, exported as `gatehouse_db_statements_total`.
     pub queries: crate::db::QueryCounter,
 }

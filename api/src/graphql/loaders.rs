@@ -103,7 +103,7 @@ impl Loader<HistoryOfChange> for DbLoader {
         &self,
         keys: &[HistoryOfChange],
     ) -> Result<HashMap<HistoryOfChange, Self::Value>, Self::Error> {
-        crate::service::audit::seal_before_reading(&self.db).await;
+        crate::store::audit::seal_before_reading(&self.db).await;
         let events = audit_event::Entity::find()
             .filter(audit_event::Column::EntityType.eq("change"))
             .filter(audit_event::Column::EntityId.is_in(keys.iter().map(|k| k.0.to_string())))

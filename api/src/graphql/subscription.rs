@@ -1,6 +1,6 @@
 //! Live change events over graphql-ws (`/graphql/ws`). The connection is
 //! authenticated once, in `connection_init`; the events come from
-//! `service::events` and only committed writes raise them.
+//! `store::events` and only committed writes raise them.
 
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, SimpleObject, Subscription as Sub};
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::context::{ContextExt, parse_id};
 use crate::{
     auth::Actor, domain::permissions, error::ServiceError, monitoring::SubscriptionGuard,
-    service::events,
+    store::events,
 };
 
 #[derive(Default)]
@@ -151,7 +151,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::{Filter, event_stream};
-    use crate::{auth::Actor, monitoring::Monitoring, service::events};
+    use crate::{auth::Actor, monitoring::Monitoring, store::events};
 
     fn event(status_after: ChangeStatus) -> events::ChangeEvent {
         events::ChangeEvent {

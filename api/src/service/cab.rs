@@ -13,10 +13,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Caller, audit,
     lifecycle::{self, Request},
     users,
 };
+use crate::caller::Caller;
+use crate::store::audit;
 use crate::{
     domain::{
         approval::BoardVote,

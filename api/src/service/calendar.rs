@@ -12,7 +12,10 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit, changes, heavy, systems};
+use super::{changes, systems};
+use crate::caller::Caller;
+use crate::heavy;
+use crate::store::audit;
 use crate::{
     auth,
     domain::{

@@ -11,11 +11,10 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    Caller, audit,
-    events::{self, ChangeEvent, EventBus},
-    systems,
-};
+use super::systems;
+use crate::caller::Caller;
+use crate::store::audit;
+use crate::store::events::{self, ChangeEvent, EventBus};
 use crate::{
     db,
     domain::{

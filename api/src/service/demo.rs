@@ -5,10 +5,10 @@ use entity::{system, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::{
-    Caller,
     import::{self, ImportError, ImportSummary},
     systems, users,
 };
+use crate::caller::Caller;
 use crate::{
     domain::demo::{self, DemoSpec, DemoType},
     error::{ServiceError, ServiceResult},

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use uuid::Uuid;
 
-use super::{Caller, audit};
+use crate::caller::Caller;
+use crate::store::audit;
 use crate::{
     db,
     domain::{

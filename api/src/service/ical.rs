@@ -9,7 +9,8 @@ use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, EventSt
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{calendar, heavy};
+use super::calendar;
+use crate::heavy;
 use crate::{
     domain::{budget::Deadline, calendar::CalendarRule, lifecycle::status_name},
     error::ServiceResult,

@@ -14,7 +14,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit, changes};
+use super::changes;
+use crate::caller::Caller;
+use crate::store::audit;
 use crate::{
     db,
     domain::{

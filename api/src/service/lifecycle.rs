@@ -16,7 +16,10 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, audit, changes, events::ChangeEvent};
+use super::changes;
+use crate::caller::Caller;
+use crate::store::audit;
+use crate::store::events::ChangeEvent;
 use crate::{
     domain::{
         ValidationError,
@@ -33,7 +36,7 @@ use crate::{
 pub struct Request<'a> {
     pub db: &'a DatabaseConnection,
     pub policy: &'a Policy,
-    pub events: &'a super::events::EventBus,
+    pub events: &'a crate::store::events::EventBus,
     pub caller: &'a Caller,
     pub now: DateTime<Utc>,
 }

@@ -678,7 +678,7 @@ mod copy {
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, reports::ReportError> + Send + 'static,
 ) -> ServiceResult<T> {
-    super::heavy::run(super::heavy::REPORTS, move |_| {
+    crate::heavy::run(crate::heavy::REPORTS, move |_| {
         work().map_err(|error| match error {
             reports::ReportError::Period(period) => period_error(period),
             other => ServiceError::Internal(other.to_string()),

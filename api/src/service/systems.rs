@@ -8,7 +8,8 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit};
+use crate::caller::Caller;
+use crate::store::audit;
 use crate::{
     db,
     domain::{optional_text, permissions, required_text, systems as hierarchy},

@@ -8,7 +8,8 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit};
+use crate::caller::Caller;
+use crate::store::audit;
 use crate::{
     domain::{ValidationError, permissions, required_text},
     error::{ServiceError, ServiceResult},

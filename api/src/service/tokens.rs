@@ -9,7 +9,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit, users};
+use super::users;
+use crate::caller::Caller;
+use crate::store::audit;
 use crate::{
     auth::{self, Actor, Credential},
     db,

@@ -11,7 +11,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit, tokens};
+use super::tokens;
+use crate::caller::Caller;
+use crate::store::audit;
 use crate::{
     db,
     domain::{account, permissions, roles},

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::User;
 use crate::{
     graphql::loaders::{Loaders, UserId},
-    service::audit::Verification,
+    store::audit::Verification,
 };
 
 /// Result of recomputing the audit hash chain.

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::{sync::broadcast, task::JoinHandle};
 use uuid::Uuid;
 
-use super::audit;
+use super::audit::chain;
 use crate::error::ServiceResult;
 
 pub const CHANNEL: &str = "gatehouse_change_events";
@@ -264,7 +264,7 @@ impl EventBus {
         }
         // Read before LISTEN: the first catch-up then covers whatever
         // commits in between.
-        let last_seq = audit::head(db).await?.map_or(0, |(seq, _)| seq);
+        let last_seq = chain::head(db).await?.map_or(0, |(seq, _)| seq);
         let options: PgConnectOptions = database_url.parse()?;
         let options = options.application_name(LISTENER_APPLICATION_NAME);
         let listener = connect_listener(&options).await?;
