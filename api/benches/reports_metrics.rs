@@ -38,9 +38,10 @@ use std::time::Instant;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use api::{
+    cli::demo::demo_types,
     db::{self, QueryCounter},
     domain::demo::{self, DemoSpec},
-    service::{Caller, demo::demo_types, import, metrics, users},
+    service::{Caller, import, metrics, users},
 };
 use chrono::{DateTime, Utc};
 use entity::{board_decision, change, change_system, incident, system};

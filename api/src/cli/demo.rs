@@ -1,17 +1,21 @@
-//! `gatehouse demo-data`: a reproducible history to try reports on.
+//! `gatehouse demo-data`: a reproducible history to try reports on: the
+//! demo organisation (systems, requesters) created through the services,
+//! then a generated history written through the import path.
 
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
+use entity::{system, user};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::{config::Settings, policy::Policy, service::Caller};
 use crate::{
-    config::Settings,
-    domain::demo::DemoSpec,
-    policy::Policy,
+    domain::demo::{self, DemoSpec, DemoType},
+    error::{ServiceError, ServiceResult},
     service::{
-        Caller,
-        demo::{self, demo_types},
-        import::ImportError,
+        import::{self, ImportError, ImportSummary},
+        systems, users,
     },
 };
 
@@ -50,7 +54,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode
         types: demo_types(&policy),
     };
     let db = super::connect_migrated(settings).await?;
-    match demo::generate(&db, &policy, &Caller::operator(), &spec).await {
+    match generate(&db, &policy, &Caller::operator(), &spec).await {
         Ok(summary) => {
             println!(
                 "generated {} change(s) over {} month(s) ending {} (seed {})",
@@ -70,4 +74,75 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode
         }
         Err(ImportError::Service(error)) => anyhow::bail!("demo-data failed: {error}"),
     }
+}
+
+/// The policy's change types as the generator sees them.
+pub fn demo_types(policy: &Policy) -> Vec<DemoType> {
+    policy
+        .change_types
+        .iter()
+        .map(|t| DemoType {
+            key: t.key.clone(),
+            pre_approved: t.pre_approved,
+            board: t.approvals.iter().any(|step| step.board),
+            emergency_deadline_hours: t
+                .emergency
+                .as_ref()
+                .map(|rules| rules.approval_deadline_hours.unwrap_or(24)),
+        })
+        .collect()
+}
+
+/// Creates the demo systems (with their hierarchy) and requesters that do
+/// not exist yet.
+pub async fn ensure_organisation(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    caller: &Caller,
+) -> ServiceResult<()> {
+    for (name, parent) in demo::SYSTEMS {
+        if find_system(db, name).await?.is_some() {
+            continue;
+        }
+        let parent_id = match parent {
+            Some(parent) => Some(
+                find_system(db, parent)
+                    .await?
+                    .ok_or_else(|| ServiceError::Internal(format!("no system {parent}")))?,
+            ),
+            None => None,
+        };
+        systems::create(db, caller, name, None, parent_id).await?;
+    }
+    for (name, email) in demo::REQUESTERS {
+        let exists = user::Entity::find()
+            .filter(user::Column::Email.eq(*email))
+            .one(db)
+            .await?
+            .is_some();
+        if !exists {
+            users::create(db, policy, caller, name, email, &["requester".to_owned()]).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn find_system(db: &DatabaseConnection, name: &str) -> ServiceResult<Option<uuid::Uuid>> {
+    Ok(system::Entity::find()
+        .filter(system::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .map(|s| s.id))
+}
+
+/// Generates and imports the history in one transaction.
+pub async fn generate(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    caller: &Caller,
+    spec: &DemoSpec,
+) -> Result<ImportSummary, ImportError> {
+    ensure_organisation(db, policy, caller).await?;
+    let rows = demo::generate(spec);
+    import::import(db, policy, caller, rows, Vec::new(), false).await
 }

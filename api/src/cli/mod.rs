@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
 mod audit;
-mod demo;
+pub mod demo;
 mod import;
 mod report;
 

@@ -48,8 +48,8 @@ impl ContextExt for Context<'_> {
 pub fn transition<'a>(
     state: &'a AppState,
     caller: &'a Caller,
-) -> crate::service::lifecycle::Request<'a> {
-    crate::service::lifecycle::Request {
+) -> crate::store::transitions::Request<'a> {
+    crate::store::transitions::Request {
         db: &state.db,
         policy: &state.policy,
         events: &state.events,

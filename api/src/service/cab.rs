@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use entity::{
     BoardRole, ChangeStatus, MeetingStatus, ReviewKind, cab_meeting, cab_member, change, review,
-    user,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait,
@@ -12,17 +11,16 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    lifecycle::{self, Request},
-    users,
-};
 use crate::caller::Caller;
+use crate::store;
+use crate::store::accounts;
 use crate::store::audit;
+use crate::store::transitions::Request;
 use crate::{
     domain::{
         approval::BoardVote,
         optional_text,
-        permissions::{self, BoardItem, Standing},
+        permissions::{self, BoardItem},
     },
     error::{ServiceError, ServiceResult},
     policy::Policy,
@@ -33,30 +31,6 @@ pub async fn members(db: &DatabaseConnection) -> ServiceResult<Vec<cab_member::M
         .order_by_asc(cab_member::Column::AddedAt)
         .all(db)
         .await?)
-}
-
-/// An account's standing as its records say now.
-pub(super) fn standing_of(person: &user::Model, seat: Option<BoardRole>) -> Standing {
-    Standing {
-        user_id: person.id,
-        roles: users::roles_of(person),
-        active: person.active,
-        seat,
-    }
-}
-
-/// Reads an account's standing (roles, active state, seat) in the
-/// transaction of the act that depends on it.
-pub(super) async fn standing<C: ConnectionTrait>(
-    conn: &C,
-    user_id: Uuid,
-) -> ServiceResult<Standing> {
-    let person = users::find(conn, user_id).await?;
-    let seat = cab_member::Entity::find_by_id(user_id)
-        .one(conn)
-        .await?
-        .map(|seat| seat.board_role);
-    Ok(standing_of(&person, seat))
 }
 
 /// Refuses an account that has a stake in the board's current business
@@ -84,8 +58,8 @@ pub async fn set_member(
     caller.authorize(permissions::manage_board)?;
     let txn = db.begin().await?;
     refuse_a_stake(caller, &agenda(&txn, policy).await?)?;
-    let person = users::find(&txn, user_id).await?;
-    permissions::sit_on_board(&standing_of(&person, None))
+    let person = accounts::find(&txn, user_id).await?;
+    permissions::sit_on_board(&accounts::standing_of(&person, None))
         .map_err(|reason| ServiceError::validation("userId", reason))?;
     if role == BoardRole::Chair
         && let Some(chair) = cab_member::Entity::find()
@@ -167,7 +141,7 @@ async fn authorize_meetings<C: ConnectionTrait>(conn: &C, caller: &Caller) -> Se
         // The operator is bound by no rule (see `Caller::authorize`).
         return Ok(());
     };
-    let standing = standing(conn, actor.user_id).await?;
+    let standing = accounts::standing(conn, actor.user_id).await?;
     caller.authorize(|_| permissions::run_meetings(&standing))
 }
 
@@ -206,18 +180,6 @@ pub async fn schedule_meeting(
     recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(meeting)
-}
-
-pub async fn find_meeting<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-) -> ServiceResult<cab_meeting::Model> {
-    cab_meeting::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(ServiceError::NotFound {
-            entity: "CAB meeting",
-        })
 }
 
 pub async fn meetings(db: &DatabaseConnection) -> ServiceResult<Vec<cab_meeting::Model>> {
@@ -304,7 +266,7 @@ pub async fn close_meeting(
 ) -> ServiceResult<cab_meeting::Model> {
     optional_text("minutes", Some(minutes), 100_000)?;
     authorize_meetings(request.db, request.caller).await?;
-    let meeting = find_meeting(request.db, id).await?;
+    let meeting = store::board::find_meeting(request.db, id).await?;
     if meeting.status == MeetingStatus::Held {
         return Err(ServiceError::Conflict(
             "the meeting was already held".into(),
@@ -323,7 +285,7 @@ pub async fn close_meeting(
         // Each item is its own transaction with its own audit event, like a
         // decision taken in the room.
         let txn = request.db.begin().await?;
-        let locked = super::lifecycle::lock(&txn, change.id).await?;
+        let locked = crate::store::transitions::lock(&txn, change.id).await?;
         if !matches!(
             locked.status,
             ChangeStatus::AwaitingApproval | ChangeStatus::Deferred
@@ -331,8 +293,8 @@ pub async fn close_meeting(
             // Decided (or withdrawn) since the agenda was read.
             continue;
         }
-        let snapshot = lifecycle::snapshot(&txn, request.policy, locked).await?;
-        let decided = lifecycle::apply_outcome(
+        let snapshot = crate::store::changes::snapshot(&txn, request.policy, locked).await?;
+        let decided = crate::store::transitions::apply_outcome(
             txn,
             request,
             snapshot,

@@ -1,25 +1,27 @@
 //! Change requests: create, edit, read, list.
 
 use chrono::{DateTime, Datelike, Utc};
-use entity::{ChangeStatus, RiskLevel, change, change_sequence, change_system};
+use entity::{ChangeStatus, RiskLevel, change, change_system};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
     TryIntoModel,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering, OnConflict, Query},
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering, Query},
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::systems;
 use crate::caller::Caller;
+use crate::store;
 use crate::store::audit;
+/// Reading one change is the store's; resolvers find changes here.
+pub use crate::store::changes::{find, find_by_number};
 use crate::store::events::{self, ChangeEvent, EventBus};
 use crate::{
     db,
     domain::{
         ValidationError,
-        change::{ChangeContent, ChangePatch, Link, RollbackPlan, diff},
+        change::{ChangeContent, ChangePatch, diff},
         numbering,
         pagination::{self, PageRequest, Window},
         permissions, systems as hierarchy,
@@ -88,7 +90,7 @@ pub async fn create(
     // Numbering first: on SQLite it makes this transaction the writer before
     // anything is read, on PostgreSQL it locks the year's counter row so
     // concurrent creates queue instead of skipping numbers.
-    let sequence = next_sequence(&txn, now.year()).await?;
+    let sequence = store::changes::next_sequence(&txn, now.year()).await?;
     ensure_systems_exist(&txn, &content.system_ids).await?;
     let id = Uuid::now_v7();
     let number = numbering::format_number(now.year(), sequence);
@@ -120,7 +122,7 @@ pub async fn create(
         schedule_sequence: Set(0),
         ..Default::default()
     };
-    write_content(&mut active, &content);
+    store::changes::write_content(&mut active, &content);
     let risk = content.risk();
     let recording = audit::recording(
         &txn,
@@ -137,7 +139,7 @@ pub async fn create(
     );
     let model = active.insert(&recording).await?;
     let recorded = recording.finish().await?;
-    replace_systems(&txn, id, &content.system_ids).await?;
+    store::changes::replace_systems(&txn, id, &content.system_ids).await?;
     audit::commit(txn, db).await?;
     events.committed(recorded.map(|recorded| ChangeEvent::new(&model, &recorded, None)));
     Ok(model)
@@ -169,7 +171,7 @@ pub async fn update(
         .filter(change::Column::Version.eq(expected_version))
         .exec(&txn)
         .await?;
-    let existing = find(&txn, id).await?;
+    let existing = store::changes::find(&txn, id).await?;
     // Who may edit comes before whether the version matches, so a caller
     // without the right learns nothing about the change's state.
     caller.authorize(|actor| {
@@ -181,16 +183,17 @@ pub async fn update(
             existing.number, existing.version
         )));
     }
-    let before = content_of(&existing, system_ids_of(&txn, id).await?);
+    let before =
+        store::changes::content_of(&existing, store::changes::system_ids_of(&txn, id).await?);
     let mut after = before.clone();
     patch.apply(&mut after);
     after.validate(&policy.change_type_keys())?;
     if after.system_ids != before.system_ids {
         ensure_systems_exist(&txn, &after.system_ids).await?;
-        replace_systems(&txn, id, &after.system_ids).await?;
+        store::changes::replace_systems(&txn, id, &after.system_ids).await?;
     }
     let mut active: change::ActiveModel = existing.into();
-    write_content(&mut active, &after);
+    store::changes::write_content(&mut active, &after);
     active.updated_at = Set(db::now());
     let updated = active.clone().try_into_model()?;
     let recording = audit::recording(
@@ -209,22 +212,6 @@ pub async fn update(
         recorded.map(|recorded| ChangeEvent::new(&model, &recorded, Some(model.status))),
     );
     Ok(model)
-}
-
-pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> ServiceResult<change::Model> {
-    change::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(ServiceError::NotFound { entity: "change" })
-}
-
-pub async fn find_by_number(db: &DatabaseConnection, number: &str) -> ServiceResult<change::Model> {
-    numbering::parse_number(number)?;
-    change::Entity::find()
-        .filter(change::Column::Number.eq(number))
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound { entity: "change" })
 }
 
 /// One page of changes, the window it covers and the total matching the
@@ -313,9 +300,10 @@ async fn filter_condition(
         condition = condition.add(change::Column::RequesterId.eq(requester));
     }
     if let Some(system) = filter.system_id {
-        let scope: Vec<Uuid> = hierarchy::with_descendants(&systems::edges(db).await?, system)
-            .into_iter()
-            .collect();
+        let scope: Vec<Uuid> =
+            hierarchy::with_descendants(&crate::store::systems::edges(db).await?, system)
+                .into_iter()
+                .collect();
         condition = condition.add(
             change::Column::Id.in_subquery(
                 Query::select()
@@ -357,32 +345,6 @@ async fn filter_condition(
     Ok(condition)
 }
 
-/// Hands out the next number of `year` inside the caller's transaction.
-pub(crate) async fn next_sequence<C: ConnectionTrait>(conn: &C, year: i32) -> ServiceResult<i32> {
-    let statement = Query::insert()
-        .into_table(change_sequence::Entity)
-        .columns([
-            change_sequence::Column::Year,
-            change_sequence::Column::LastValue,
-        ])
-        .values_panic([year.into(), 1.into()])
-        .on_conflict(
-            OnConflict::column(change_sequence::Column::Year)
-                .value(
-                    change_sequence::Column::LastValue,
-                    Expr::col((change_sequence::Entity, change_sequence::Column::LastValue)).add(1),
-                )
-                .to_owned(),
-        )
-        .returning_col(change_sequence::Column::LastValue)
-        .to_owned();
-    let row = conn
-        .query_one(&statement)
-        .await?
-        .ok_or_else(|| ServiceError::Internal("change number allocation returned no row".into()))?;
-    Ok(row.try_get::<i32>("", "last_value")?)
-}
-
 async fn ensure_systems_exist<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> ServiceResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -402,112 +364,4 @@ async fn ensure_systems_exist<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Ser
         .into()),
         None => Ok(()),
     }
-}
-
-pub(crate) async fn replace_systems<C: ConnectionTrait>(
-    conn: &C,
-    change_id: Uuid,
-    ids: &[Uuid],
-) -> ServiceResult<()> {
-    change_system::Entity::delete_many()
-        .filter(change_system::Column::ChangeId.eq(change_id))
-        .exec(conn)
-        .await?;
-    if !ids.is_empty() {
-        change_system::Entity::insert_many(ids.iter().map(|system_id| {
-            change_system::ActiveModel {
-                change_id: Set(change_id),
-                system_id: Set(*system_id),
-            }
-        }))
-        .exec(conn)
-        .await?;
-    }
-    Ok(())
-}
-
-/// System ids of one change, in a stable order.
-pub async fn system_ids_of<C: ConnectionTrait>(
-    conn: &C,
-    change_id: Uuid,
-) -> ServiceResult<Vec<Uuid>> {
-    Ok(change_system::Entity::find()
-        .select_only()
-        .column(change_system::Column::SystemId)
-        .filter(change_system::Column::ChangeId.eq(change_id))
-        .order_by_asc(change_system::Column::SystemId)
-        .into_tuple()
-        .all(conn)
-        .await?)
-}
-
-pub(crate) fn write_content(active: &mut change::ActiveModel, content: &ChangeContent) {
-    let risk = content.risk();
-    active.title = Set(content.title.trim().to_owned());
-    active.description = Set(content.description.clone());
-    active.business_justification = Set(content.business_justification.clone());
-    active.expected_benefit = Set(content.expected_benefit.clone());
-    active.urgency = Set(content.urgency);
-    active.priority = Set(content.priority);
-    active.change_type = Set(content.change_type.clone());
-    active.likelihood = Set(content.likelihood);
-    active.impact = Set(content.impact);
-    active.inherent_score = Set(risk.inherent_score);
-    active.mitigations = Set(content.mitigations.clone());
-    active.residual_likelihood = Set(content.residual_likelihood);
-    active.residual_impact = Set(content.residual_impact);
-    active.residual_score = Set(risk.residual_score);
-    active.risk_level = Set(risk.level);
-    active.services = Set(json!(content.services));
-    active.customers_affected = Set(content.customers_affected.clone());
-    active.downtime_required = Set(content.downtime_required);
-    active.performance_impact = Set(content.performance_impact.clone());
-    active.implementation_steps = Set(json!(content.implementation_steps));
-    active.deployment_method = Set(content.deployment_method);
-    active.canary_stages = Set(json!(content.canary_stages));
-    active.test_plan = Set(content.test_plan.clone());
-    active.rollback_plan = Set(content.rollback_plan.as_ref().map(|plan| json!(plan)));
-    active.links = Set(json!(content.links));
-    active.planned_start = Set(content.planned_start);
-    active.planned_end = Set(content.planned_end);
-    active.template_id = Set(content.template_id);
-}
-
-/// The JSON columns were written by `write_content` from validated values,
-/// so they parse; a row edited by hand into something else reads as empty
-/// rather than failing every request that touches it.
-pub fn content_of(model: &change::Model, mut system_ids: Vec<Uuid>) -> ChangeContent {
-    system_ids.sort();
-    ChangeContent {
-        title: model.title.clone(),
-        description: model.description.clone(),
-        business_justification: model.business_justification.clone(),
-        expected_benefit: model.expected_benefit.clone(),
-        urgency: model.urgency,
-        priority: model.priority,
-        change_type: model.change_type.clone(),
-        likelihood: model.likelihood,
-        impact: model.impact,
-        mitigations: model.mitigations.clone(),
-        residual_likelihood: model.residual_likelihood,
-        residual_impact: model.residual_impact,
-        system_ids,
-        services: parse_json(&model.services),
-        customers_affected: model.customers_affected.clone(),
-        downtime_required: model.downtime_required,
-        performance_impact: model.performance_impact.clone(),
-        implementation_steps: parse_json(&model.implementation_steps),
-        deployment_method: model.deployment_method,
-        canary_stages: parse_json(&model.canary_stages),
-        test_plan: model.test_plan.clone(),
-        rollback_plan: model.rollback_plan.as_ref().map(parse_json::<RollbackPlan>),
-        links: parse_json::<Vec<Link>>(&model.links),
-        planned_start: model.planned_start,
-        planned_end: model.planned_end,
-        template_id: model.template_id,
-    }
-}
-
-pub fn parse_json<T: serde::de::DeserializeOwned + Default>(value: &serde_json::Value) -> T {
-    serde_json::from_value(value.clone()).unwrap_or_default()
 }

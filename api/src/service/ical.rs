@@ -9,7 +9,6 @@ use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, EventSt
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::calendar;
 use crate::heavy;
 use crate::{
     domain::{budget::Deadline, calendar::CalendarRule, lifecycle::status_name},
@@ -90,7 +89,7 @@ pub async fn render(
         query = query.filter(change::Column::ChangeType.is_in(filter.change_types.clone()));
     }
     if !filter.systems.is_empty() {
-        let scope: Vec<Uuid> = calendar::scope(db, &filter.systems)
+        let scope: Vec<Uuid> = crate::store::calendar::scope(db, &filter.systems)
             .await?
             .into_iter()
             .collect();
@@ -105,7 +104,7 @@ pub async fn render(
         );
     }
     let changes = query.all(db).await?;
-    let rules = calendar::rules(db, policy).await?;
+    let rules = crate::store::calendar::rules(db, policy).await?;
     let policy_name = policy.name.clone();
     let type_labels: HashMap<String, String> = policy
         .change_types
@@ -130,7 +129,7 @@ pub async fn render(
 
 fn build(
     changes: &[change::Model],
-    rules: &calendar::Rules,
+    rules: &crate::store::calendar::Rules,
     policy_name: &str,
     type_labels: &HashMap<String, String>,
     base_url: &str,

@@ -14,7 +14,6 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::changes;
 use crate::caller::Caller;
 use crate::store::audit;
 use crate::{
@@ -223,13 +222,13 @@ pub async fn insert(
 ) -> Result<String, ServiceError> {
     let created_at = row.created_at.trunc_subsecs(6);
     let year = created_at.year();
-    let sequence = changes::next_sequence(txn, year).await?;
+    let sequence = crate::store::changes::next_sequence(txn, year).await?;
     let number = numbering::format_number(year, sequence);
     let id = Uuid::now_v7();
     active_model(policy, row, id, &number, requester)
         .insert(txn)
         .await?;
-    changes::replace_systems(txn, id, system_ids).await?;
+    crate::store::changes::replace_systems(txn, id, system_ids).await?;
     if let Some(decision) = board_decision_model(row, id) {
         decision.insert(txn).await?;
     }
@@ -342,6 +341,6 @@ pub fn active_model(
         schedule_sequence: Set(0),
         ..Default::default()
     };
-    changes::write_content(&mut active, &row.content);
+    crate::store::changes::write_content(&mut active, &row.content);
     active
 }

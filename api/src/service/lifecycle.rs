@@ -6,246 +6,31 @@
 use chrono::{DateTime, Utc};
 use entity::{
     ChangeOutcome, ChangeStatus, Decision, EvidenceStatus, IncidentPriority, ReviewKind, approval,
-    board_decision, cab_member, change, change_template, evidence, incident, review, user,
+    change, evidence, incident, review, user,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait, TryIntoModel,
-    sea_query::{Expr, ExprTrait},
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait, sea_query::ExprTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::changes;
 use crate::caller::Caller;
-use crate::store::audit;
-use crate::store::events::ChangeEvent;
+use crate::store;
+use crate::store::accounts;
+use crate::store::changes::Snapshot;
+pub use crate::store::transitions::Request;
 use crate::{
     domain::{
         ValidationError,
-        approval::{self as approvals, ApprovalState, BoardVote, Outcome, Seat, Vote},
-        gates::{self, EvidenceRecord},
-        lifecycle::{self, ChangeFacts, status_name},
+        approval::{self as approvals, ApprovalState, BoardVote, Outcome, Vote},
+        gates::{self},
+        lifecycle::{self, status_name},
         optional_text, permissions, required_text,
     },
     error::{ServiceError, ServiceResult},
-    policy::{ChangeType, Policy},
+    policy::Policy,
 };
-
-/// Everything a transition needs besides the database.
-pub struct Request<'a> {
-    pub db: &'a DatabaseConnection,
-    pub policy: &'a Policy,
-    pub events: &'a crate::store::events::EventBus,
-    pub caller: &'a Caller,
-    pub now: DateTime<Utc>,
-}
-
-/// The change as locked by this transaction, with the records the rules
-/// read.
-pub struct Snapshot {
-    pub change: change::Model,
-    pub change_type: ChangeType,
-    pub votes: Vec<Vote>,
-    pub seats: Vec<Seat>,
-    pub evidence: Vec<EvidenceRecord>,
-    pub has_template: bool,
-}
-
-impl Snapshot {
-    pub fn approval(&self, policy: &Policy, board_vote: BoardVote) -> ApprovalState {
-        approvals::evaluate(
-            &self.change_type,
-            policy.board.as_ref(),
-            &self.seats,
-            &self.votes,
-            self.change.requester_id,
-            board_vote,
-        )
-    }
-
-    pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<String> {
-        let plan = changes::content_of(&self.change, Vec::new()).rollback_plan;
-        self.change_type
-            .gates
-            .iter()
-            .filter_map(|key| policy.gate(key))
-            .filter_map(|gate| {
-                gates::unmet(
-                    gate,
-                    &self.evidence,
-                    self.change.requester_id,
-                    plan.as_ref(),
-                    start_at,
-                )
-            })
-            .collect()
-    }
-
-    pub fn facts<'a>(
-        &'a self,
-        policy: &Policy,
-        approval: &'a ApprovalState,
-        now: DateTime<Utc>,
-    ) -> ChangeFacts<'a> {
-        let c = &self.change;
-        ChangeFacts {
-            status: c.status,
-            change_type: &self.change_type,
-            approval,
-            unmet_gates: self.unmet_gates(policy, now),
-            has_template: self.has_template,
-            approved_at: c.approved_at,
-            scheduled_start: c.scheduled_start,
-            scheduled_end: c.scheduled_end,
-            approval_due_at: c.approval_due_at,
-            documentation_due_at: c.documentation_due_at,
-            documented_at: c.documented_at,
-            review_due_at: c.review_due_at,
-            reviewed_at: c.reviewed_at,
-        }
-    }
-}
-
-/// Locks the change for this transaction by bumping its version (and, when
-/// the client names the version it saw, only if it still matches), so two
-/// racing transitions run one after the other and the second sees the
-/// first's result.
-async fn claim(
-    txn: &DatabaseTransaction,
-    id: Uuid,
-    expected_version: Option<i32>,
-) -> ServiceResult<change::Model> {
-    let mut update = change::Entity::update_many()
-        .col_expr(
-            change::Column::Version,
-            Expr::col(change::Column::Version).add(1),
-        )
-        .filter(change::Column::Id.eq(id));
-    if let Some(version) = expected_version {
-        update = update.filter(change::Column::Version.eq(version));
-    }
-    let claimed = update.exec(txn).await?;
-    let model = changes::find(txn, id).await?;
-    if claimed.rows_affected == 0 {
-        return Err(ServiceError::Conflict(format!(
-            "{} was modified: expected version {}, current version is {}",
-            model.number,
-            expected_version.unwrap_or_default(),
-            model.version
-        )));
-    }
-    Ok(model)
-}
-
-/// Locks a change without a version expectation (for server-side
-/// decisions such as a meeting closing).
-pub(super) async fn lock(txn: &DatabaseTransaction, id: Uuid) -> ServiceResult<change::Model> {
-    claim(txn, id, None).await
-}
-
-/// Loads what the rules read about `change`.
-pub async fn snapshot<C: ConnectionTrait>(
-    conn: &C,
-    policy: &Policy,
-    change: change::Model,
-) -> ServiceResult<Snapshot> {
-    let change_type = policy
-        .change_type(&change.change_type)
-        .cloned()
-        .ok_or_else(|| {
-            ServiceError::PolicyViolation(vec![format!(
-                "change type `{}` is not defined by the active policy `{}`",
-                change.change_type, policy.name
-            )])
-        })?;
-    let votes = votes_of(conn, &change).await?;
-    let seats = board_seats(conn).await?;
-    let evidence = evidence::Entity::find()
-        .filter(evidence::Column::ChangeId.eq(change.id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|e| EvidenceRecord {
-            gate: e.gate,
-            status: e.status,
-            data: e.data,
-            recorded_at: e.recorded_at,
-            recorded_by: e.recorded_by,
-        })
-        .collect();
-    let has_template = match change.template_id {
-        Some(template_id) => change_template::Entity::find_by_id(template_id)
-            .one(conn)
-            .await?
-            .is_some_and(|t| t.active && t.change_type == change.change_type),
-        None => false,
-    };
-    Ok(Snapshot {
-        change,
-        change_type,
-        votes,
-        seats,
-        evidence,
-        has_template,
-    })
-}
-
-/// The decisions of the change's current approval round, each with the
-/// roles and seat its person held when deciding (never their current ones:
-/// a later role change neither creates nor withdraws an approval).
-async fn votes_of<C: ConnectionTrait>(
-    conn: &C,
-    change: &change::Model,
-) -> ServiceResult<Vec<Vote>> {
-    let rows = approval::Entity::find()
-        .filter(approval::Column::ChangeId.eq(change.id))
-        .filter(approval::Column::Round.eq(change.approval_round))
-        .all(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|vote| Vote {
-            person: vote.approver_id,
-            roles: changes::parse_json(&vote.approver_roles),
-            seat: vote.board_role,
-            decision: vote.decision,
-        })
-        .collect())
-}
-
-/// Roles of the people who approved the change in its current round (soft
-/// freezes let a change through on an approval by certain roles).
-pub async fn approver_roles<C: ConnectionTrait>(
-    conn: &C,
-    change: &change::Model,
-) -> ServiceResult<std::collections::BTreeSet<String>> {
-    Ok(votes_of(conn, change)
-        .await?
-        .into_iter()
-        .filter(|v| v.decision == Decision::Approve)
-        .flat_map(|v| v.roles)
-        .collect())
-}
-
-/// The board seats that count now: those whose holders may act on the
-/// board as their accounts stand (a seat of an auditor or a deactivated
-/// account counts for nothing).
-pub async fn board_seats<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<Seat>> {
-    Ok(cab_member::Entity::find()
-        .find_also_related(user::Entity)
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter_map(|(seat, person)| {
-            let standing = super::cab::standing_of(&person?, Some(seat.board_role));
-            standing.board_seat().map(|role| Seat {
-                person: seat.user_id,
-                role,
-            })
-        })
-        .collect())
-}
 
 fn refuse<T>(result: Result<T, Vec<String>>) -> ServiceResult<T> {
     result.map_err(ServiceError::PolicyViolation)
@@ -262,50 +47,13 @@ async fn open_transition(
     permission: fn(&crate::auth::Actor, Uuid) -> Result<(), permissions::Denied>,
 ) -> ServiceResult<(DatabaseTransaction, Snapshot, ApprovalState)> {
     let txn = request.db.begin().await?;
-    let model = claim(&txn, id, expected_version).await?;
+    let model = store::transitions::claim(&txn, id, expected_version).await?;
     request
         .caller
         .authorize(|actor| permission(actor, model.requester_id))?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
     let approval = snapshot.approval(request.policy, BoardVote::Open);
     Ok((txn, snapshot, approval))
-}
-
-/// Writes the new state and the audit event, and commits.
-async fn finish(
-    txn: DatabaseTransaction,
-    request: &Request<'_>,
-    mut active: change::ActiveModel,
-    action: &str,
-    before: ChangeStatus,
-    details: Value,
-) -> ServiceResult<change::Model> {
-    active.updated_at = Set(request.now);
-    let after = active.clone().try_into_model()?;
-    let mut payload = json!({
-        "number": after.number,
-        "version": after.version,
-        "statusBefore": before,
-        "statusAfter": after.status,
-    });
-    if let (Value::Object(payload), Value::Object(details)) = (&mut payload, details) {
-        payload.extend(details);
-    }
-    let recording = audit::recording(
-        &txn,
-        request.caller,
-        action,
-        "change",
-        &after.id.to_string(),
-        &payload,
-    );
-    let model = active.update(&recording).await?;
-    let recorded = recording.finish().await?;
-    audit::commit(txn, request.db).await?;
-    request
-        .events
-        .committed(recorded.map(|recorded| ChangeEvent::new(&model, &recorded, Some(before))));
-    Ok(model)
 }
 
 fn account(caller: &Caller) -> ServiceResult<&crate::auth::Actor> {
@@ -334,7 +82,7 @@ pub async fn submit(
     if next == ChangeStatus::Approved {
         active.approved_at = Set(Some(request.now));
     }
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -368,7 +116,7 @@ pub async fn revise(
     active.submitted_at = Set(None);
     active.board_outcome = Set(None);
     active.board_decided_at = Set(None);
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -396,14 +144,14 @@ pub async fn decide(
         );
     }
     let txn = request.db.begin().await?;
-    let model = claim(&txn, id, None).await?;
+    let model = store::transitions::claim(&txn, id, None).await?;
     // Who may decide, and for which roles and seat, is read from the
     // account as it stands now, in this transaction: not from the identity
     // the caller signed in with, nor from a seat granted earlier.
-    let standing = super::cab::standing(&txn, actor.user_id).await?;
+    let standing = accounts::standing(&txn, actor.user_id).await?;
     permissions::decide_approvals(&standing).map_err(ServiceError::Forbidden)?;
     let seat = standing.board_seat();
-    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
     let change = &snapshot.change;
     let approval = snapshot.approval(request.policy, BoardVote::Open);
     let mut violations =
@@ -427,7 +175,7 @@ pub async fn decide(
         return Err(ServiceError::PolicyViolation(violations));
     }
     if let Some(meeting) = meeting_id {
-        super::cab::find_meeting(&txn, meeting).await?;
+        crate::store::board::find_meeting(&txn, meeting).await?;
     }
     let retroactive = change.actual_start.is_some();
     approval::ActiveModel {
@@ -452,7 +200,7 @@ pub async fn decide(
         seat,
         decision,
     });
-    apply_outcome(
+    store::transitions::apply_outcome(
         txn,
         request,
         snapshot,
@@ -467,66 +215,6 @@ pub async fn decide(
         }),
     )
     .await
-}
-
-/// Evaluates the approval after a vote (or at a meeting's close) and moves
-/// the change accordingly, then writes and audits.
-pub(super) async fn apply_outcome(
-    txn: DatabaseTransaction,
-    request: &Request<'_>,
-    snapshot: Snapshot,
-    board_vote: BoardVote,
-    details: Value,
-) -> ServiceResult<change::Model> {
-    let approval = snapshot.approval(request.policy, board_vote);
-    let before = snapshot.change.status;
-    let next = lifecycle::after_decision(before, approval.outcome);
-    let newly_approved =
-        approval.outcome == Outcome::Approved && snapshot.change.approved_at.is_none();
-    let round = snapshot.change.approval_round;
-    // The board decides a round once: later votes of the round (or the
-    // meeting's close) confirm that decision and keep its time.
-    let board_decision = match approval.board_outcome() {
-        Some(outcome) => {
-            let recorded = board_decision::Entity::find_by_id((snapshot.change.id, round))
-                .one(&txn)
-                .await?;
-            if recorded.is_none() {
-                board_decision::ActiveModel {
-                    change_id: Set(snapshot.change.id),
-                    round: Set(round),
-                    outcome: Set(outcome),
-                    decided_at: Set(request.now),
-                }
-                .insert(&txn)
-                .await?;
-            }
-            Some((outcome, recorded.map_or(request.now, |r| r.decided_at)))
-        }
-        None => None,
-    };
-    let mut active: change::ActiveModel = snapshot.change.into();
-    active.status = Set(next);
-    if newly_approved {
-        active.approved_at = Set(Some(request.now));
-    }
-    if let Some((outcome, decided_at)) = board_decision {
-        active.board_outcome = Set(Some(outcome));
-        active.board_decided_at = Set(Some(decided_at));
-    }
-    if approval.outcome == Outcome::Deferred {
-        // Deferred (to the next meeting): everyone decides again there.
-        active.approval_round = Set(round + 1);
-    }
-    let mut details = details;
-    if let Value::Object(map) = &mut details {
-        map.insert(
-            "outcome".into(),
-            json!(format!("{:?}", approval.outcome).to_uppercase()),
-        );
-        map.insert("missing".into(), json!(approval.missing()));
-    }
-    finish(txn, request, active, "change.decision", before, details).await
 }
 
 /// Records a gate result (tests, reviews, scans, documentation).
@@ -576,7 +264,7 @@ pub async fn record_evidence(
     }
     gates::validate_evidence_data(gate_rules, &data)?;
     let txn = request.db.begin().await?;
-    let model = claim(&txn, id, None).await?;
+    let model = store::transitions::claim(&txn, id, None).await?;
     request.caller.authorize(|actor| {
         permissions::record_evidence(actor, model.requester_id, gate_rules.is_review())
     })?;
@@ -598,7 +286,7 @@ pub async fn record_evidence(
             .map(|account| gates::ReviewerAccount {
                 id: account.id,
                 active: account.active,
-                roles: super::users::roles_of(&account),
+                roles: accounts::roles_of(&account),
                 email: account.email,
             })
             .collect::<Vec<_>>();
@@ -625,7 +313,7 @@ pub async fn record_evidence(
     if documents && model.documented_at.is_none() {
         active.documented_at = Set(Some(request.now));
     }
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -664,8 +352,14 @@ pub async fn schedule(
             .collect();
         let slot = crate::domain::calendar::Interval { start, end };
         violations.extend(
-            super::calendar::slot_violations(&txn, request.policy, &snapshot.change, &roles, slot)
-                .await?,
+            crate::store::calendar::slot_violations(
+                &txn,
+                request.policy,
+                &snapshot.change,
+                &roles,
+                slot,
+            )
+            .await?,
         );
     }
     if !violations.is_empty() {
@@ -683,7 +377,7 @@ pub async fn schedule(
     active.scheduled_end = Set(Some(end));
     // Calendar clients replace an event only when its SEQUENCE grows.
     active.schedule_sequence = Set(sequence);
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -712,7 +406,7 @@ pub async fn start_implementation(
     active.actual_start = Set(Some(request.now));
     active.approval_due_at = Set(deadlines.approval_due_at);
     active.documentation_due_at = Set(deadlines.documentation_due_at);
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -748,7 +442,7 @@ pub async fn complete(
     active.outcome = Set(Some(outcome));
     active.actual_end = Set(Some(request.now));
     active.review_due_at = Set(review_due);
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -810,7 +504,7 @@ pub async fn roll_back(
     active.actual_end = Set(Some(request.now));
     active.rollback_reason = Set(Some(reason.to_owned()));
     active.review_due_at = Set(review_due);
-    let model = finish(
+    let model = store::transitions::finish(
         txn,
         request,
         active,
@@ -834,8 +528,8 @@ pub async fn record_review(
     optional_text("lessonsLearned", lessons_learned, 20_000)?;
     let actor = account(request.caller)?;
     let txn = request.db.begin().await?;
-    let model = claim(&txn, id, None).await?;
-    let snapshot = snapshot(&txn, request.policy, model).await?;
+    let model = store::transitions::claim(&txn, id, None).await?;
+    let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
     let seat = snapshot.seats.iter().find(|s| s.person == actor.user_id);
     let qualified = approvals::qualifies(&snapshot.change_type, &actor.roles, None);
     request.caller.authorize(|actor| {
@@ -874,7 +568,7 @@ pub async fn record_review(
     if !already_reviewed && kind != ReviewKind::Board {
         active.reviewed_at = Set(Some(request.now));
     }
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -903,7 +597,7 @@ pub async fn close(
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(next);
     active.closed_at = Set(Some(request.now));
-    finish(txn, request, active, "change.closed", before, json!({})).await
+    store::transitions::finish(txn, request, active, "change.closed", before, json!({})).await
 }
 
 #[tracing::instrument(skip_all, fields(change_id = %id))]
@@ -928,7 +622,7 @@ pub async fn cancel(
     active.closed_at = Set(Some(request.now));
     // A cancelled event is an update calendar clients must take.
     active.schedule_sequence = Set(sequence);
-    finish(
+    store::transitions::finish(
         txn,
         request,
         active,
@@ -952,8 +646,8 @@ pub async fn gate_status(
     number: &str,
     now: DateTime<Utc>,
 ) -> ServiceResult<GateStatus> {
-    let model = changes::find_by_number(db, number).await?;
-    let snapshot = snapshot(db, policy, model).await?;
+    let model = store::changes::find_by_number(db, number).await?;
+    let snapshot = store::changes::snapshot(db, policy, model).await?;
     let approval = snapshot.approval(policy, BoardVote::Open);
     let facts = snapshot.facts(policy, &approval, now);
     let reasons = if snapshot.change.status == ChangeStatus::Implementing {

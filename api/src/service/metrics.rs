@@ -819,7 +819,7 @@ mod tests {
         db::{self, QueryCounter},
         domain::demo::{self, DemoSpec},
         policy::Policy,
-        service::{Caller, demo::demo_types},
+        {cli::demo::demo_types, service::Caller},
     };
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -885,7 +885,7 @@ mod tests {
     async fn seeded(url: &str, policy: &Policy) -> DatabaseConnection {
         let db = db::connect(url, &QueryCounter::default()).await.unwrap();
         db::migrate_up(&db).await.unwrap();
-        crate::service::demo::generate(&db, policy, &Caller::operator(), &spec(policy))
+        crate::cli::demo::generate(&db, policy, &Caller::operator(), &spec(policy))
             .await
             .unwrap();
         db

@@ -7,7 +7,6 @@ pub mod cab;
 pub mod calendar;
 pub mod changes;
 pub mod credential_changes;
-pub mod demo;
 pub mod evidence;
 pub mod ical;
 pub mod import;

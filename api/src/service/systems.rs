@@ -3,12 +3,13 @@
 use entity::system;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
+    QueryOrder, Set, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::store;
 use crate::store::audit;
 use crate::{
     db,
@@ -28,7 +29,7 @@ pub async fn create(
     optional_text("description", description, 2000)?;
     let txn = db.begin().await?;
     if let Some(parent) = parent_id {
-        find(&txn, parent)
+        store::systems::find(&txn, parent)
             .await
             .map_err(|_| ServiceError::validation("parentId", "no system with this id"))?;
     }
@@ -74,16 +75,16 @@ pub async fn update(
         optional_text("description", description, 2000)?;
     }
     let txn = db.begin().await?;
-    let existing = find(&txn, id).await?;
+    let existing = store::systems::find(&txn, id).await?;
     let before = json!({"name": existing.name, "description": existing.description, "parentId": existing.parent_id});
     if let Some(name) = name {
         ensure_name_free(&txn, name.trim(), Some(id)).await?;
     }
     if let Some(Some(parent)) = parent_id {
-        find(&txn, parent)
+        store::systems::find(&txn, parent)
             .await
             .map_err(|_| ServiceError::validation("parentId", "no system with this id"))?;
-        if hierarchy::would_cycle(&edges(&txn).await?, id, parent) {
+        if hierarchy::would_cycle(&store::systems::edges(&txn).await?, id, parent) {
             return Err(ServiceError::validation(
                 "parentId",
                 "a system cannot be placed below itself or one of its subsystems",
@@ -132,29 +133,9 @@ async fn ensure_name_free<C: ConnectionTrait>(
     }
 }
 
-pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> ServiceResult<system::Model> {
-    system::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(ServiceError::NotFound { entity: "system" })
-}
-
 pub async fn list(db: &DatabaseConnection) -> ServiceResult<Vec<system::Model>> {
     Ok(system::Entity::find()
         .order_by_asc(system::Column::Name)
         .all(db)
-        .await?)
-}
-
-/// The whole hierarchy as `(id, parent)` pairs; the register is small
-/// (hundreds of rows), so walking it in memory beats recursive SQL that
-/// would differ between the two databases.
-pub async fn edges<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<hierarchy::Edge>> {
-    Ok(system::Entity::find()
-        .select_only()
-        .column(system::Column::Id)
-        .column(system::Column::ParentId)
-        .into_tuple::<(Uuid, Option<Uuid>)>()
-        .all(conn)
         .await?)
 }

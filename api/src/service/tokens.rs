@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use entity::{api_token, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::users;
 use crate::caller::Caller;
+use crate::store::accounts;
 use crate::store::audit;
 use crate::{
     auth::{self, Actor, Credential},
@@ -40,11 +40,11 @@ pub async fn issue(
         return Err(ValidationError::new("expiresAt", "must be in the future").into());
     }
     let txn = db.begin().await?;
-    let owner = users::find(&txn, user_id).await?;
+    let owner = accounts::find(&txn, user_id).await?;
     // Read in the transaction that inserts the token, so the owner's roles
     // checked are the ones it is issued under.
     caller.authorize(|actor| {
-        permissions::issue_token_for(actor, user_id, &users::roles_of(&owner))
+        permissions::issue_token_for(actor, user_id, &accounts::roles_of(&owner))
     })?;
     if !owner.active {
         return Err(ServiceError::validation(
@@ -53,49 +53,10 @@ pub async fn issue(
         ));
     }
     let secret = auth::generate_token();
-    let token = insert_token(&txn, caller, user_id, name.trim(), expires_at, &secret).await?;
+    let token =
+        accounts::insert_token(&txn, caller, user_id, name.trim(), expires_at, &secret).await?;
     audit::commit(txn, db).await?;
     Ok(IssuedToken { token, secret })
-}
-
-pub(super) async fn insert_token(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    user_id: Uuid,
-    name: &str,
-    expires_at: Option<DateTime<Utc>>,
-    secret: &str,
-) -> ServiceResult<api_token::Model> {
-    let id = Uuid::now_v7();
-    let (issued_by, issued_by_label) = match caller {
-        Caller::Account(actor) => (Some(actor.user_id), actor.email.clone()),
-        Caller::Operator { label } => (None, label.clone()),
-    };
-    // The audit trail records that a token exists, never its secret or hash.
-    let recording = audit::recording(
-        txn,
-        caller,
-        "token.issued",
-        "token",
-        &id.to_string(),
-        &json!({"userId": user_id, "name": name, "expiresAt": expires_at,
-                "issuedBy": issued_by, "issuedByLabel": issued_by_label}),
-    );
-    let token = api_token::ActiveModel {
-        id: Set(id),
-        user_id: Set(user_id),
-        name: Set(name.to_owned()),
-        secret_hash: Set(auth::hash_token(secret)),
-        created_at: Set(db::now()),
-        expires_at: Set(expires_at),
-        revoked_at: Set(None),
-        issued_by: Set(issued_by),
-        issued_by_label: Set(Some(issued_by_label)),
-    }
-    .insert(&recording)
-    .await?;
-    recording.finish().await?;
-    Ok(token)
 }
 
 pub async fn revoke(
@@ -167,7 +128,7 @@ pub async fn authenticate_until(
         return Err(ServiceError::Unauthenticated);
     };
     let expired = token.expires_at.is_some_and(|expiry| expiry <= Utc::now());
-    let roles = users::roles_of(&account);
+    let roles = accounts::roles_of(&account);
     if token.revoked_at.is_some()
         || expired
         || !account.active

@@ -1,7 +1,5 @@
 //! Accounts.
 
-use std::collections::BTreeSet;
-
 use entity::{api_token, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -11,8 +9,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::tokens;
 use crate::caller::Caller;
+use crate::store::accounts;
+pub use crate::store::accounts::{find, roles_of};
 use crate::store::audit;
 use crate::{
     db,
@@ -72,10 +71,6 @@ async fn ensure_an_active_admin_remains(
             target.email
         )))
     }
-}
-
-pub fn roles_of(model: &user::Model) -> BTreeSet<String> {
-    serde_json::from_value(model.roles.clone()).unwrap_or_default()
 }
 
 pub async fn create(
@@ -262,16 +257,6 @@ pub async fn list(db: &DatabaseConnection, caller: &Caller) -> ServiceResult<Vec
         .await?)
 }
 
-pub async fn find<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    user_id: Uuid,
-) -> ServiceResult<user::Model> {
-    user::Entity::find_by_id(user_id)
-        .one(conn)
-        .await?
-        .ok_or(ServiceError::NotFound { entity: "user" })
-}
-
 /// Finds an account by id or email (CLI convenience).
 pub async fn find_by_reference(
     db: &DatabaseConnection,
@@ -325,7 +310,7 @@ pub async fn bootstrap_admin(
     let secret = supplied_token
         .map(str::to_owned)
         .unwrap_or_else(crate::auth::generate_token);
-    tokens::insert_token(&txn, &caller, admin.id, "bootstrap", None, &secret).await?;
+    accounts::insert_token(&txn, &caller, admin.id, "bootstrap", None, &secret).await?;
     audit::commit(txn, db).await?;
     Ok(supplied_token.is_none().then_some(secret))
 }

@@ -3,5 +3,11 @@
 //! connection or a transaction and applies no permission: services decide
 //! who may act, then call the store. The store never imports a service.
 
+pub mod accounts;
 pub mod audit;
+pub mod board;
+pub mod calendar;
+pub mod changes;
 pub mod events;
+pub mod systems;
+pub mod transitions;

@@ -224,7 +224,7 @@ impl ChangeQuery {
         ctx.actor()?;
         let db = &ctx.state()?.db;
         match (id, number) {
-            (Some(id), None) => changes::find(db, parse_id("id", &id)?)
+            (Some(id), None) => crate::store::changes::find(db, parse_id("id", &id)?)
                 .await
                 .map(Change)
                 .gql(),

@@ -95,7 +95,7 @@ impl LifecycleQuery {
 
     async fn cab_meeting(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<CabMeeting> {
         ctx.actor()?;
-        cab::find_meeting(&ctx.state()?.db, parse_id("id", &id)?)
+        crate::store::board::find_meeting(&ctx.state()?.db, parse_id("id", &id)?)
             .await
             .map(CabMeeting)
             .gql()

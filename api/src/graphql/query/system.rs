@@ -30,6 +30,6 @@ impl SystemQuery {
         ctx.actor()?;
         let id = parse_id("id", &id)?;
         let db = &ctx.state()?.db;
-        systems::find(db, id).await.map(System).gql()
+        crate::store::systems::find(db, id).await.map(System).gql()
     }
 }

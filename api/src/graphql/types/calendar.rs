@@ -2,7 +2,7 @@ use async_graphql::{ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{calendar_rule, feed_token};
 
-use crate::service::changes::parse_json;
+use crate::store::changes::parse_json;
 
 pub struct CalendarRuleRecord(pub calendar_rule::Model);
 

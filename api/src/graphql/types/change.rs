@@ -22,16 +22,13 @@ use crate::{
             SystemsOfChange, TemplateId, UserId,
         },
     },
-    service::{changes::parse_json, lifecycle as lifecycle_service},
+    store::changes::{self as change_store, Snapshot, parse_json},
 };
 
 impl Change {
-    async fn snapshot(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<lifecycle_service::Snapshot> {
+    async fn snapshot(&self, ctx: &Context<'_>) -> async_graphql::Result<Snapshot> {
         let state = ctx.state()?;
-        lifecycle_service::snapshot(&state.db, &state.policy, self.0.clone())
+        change_store::snapshot(&state.db, &state.policy, self.0.clone())
             .await
             .gql()
     }
@@ -282,7 +279,7 @@ impl Change {
     async fn gates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GateResult>> {
         let state = ctx.state()?;
         let snapshot = self.snapshot(ctx).await?;
-        let plan = crate::service::changes::content_of(&self.0, Vec::new()).rollback_plan;
+        let plan = crate::store::changes::content_of(&self.0, Vec::new()).rollback_plan;
         Ok(snapshot
             .change_type
             .gates

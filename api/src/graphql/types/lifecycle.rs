@@ -57,7 +57,7 @@ impl ApprovalRecord {
     /// The roles the approver held when deciding: the decision counts for
     /// these, whatever roles the account holds now.
     async fn approver_roles(&self) -> Vec<String> {
-        crate::service::changes::parse_json(&self.0.approver_roles)
+        crate::store::changes::parse_json(&self.0.approver_roles)
     }
     /// The board seat the decision was cast from, if any: a vote cast from
     /// a CHAIR or MEMBER seat stays counted if the seat is later removed.

@@ -1,0 +1,190 @@
+//! The calendar as scheduling and the feed read it: the windows and
+//! freezes in force, the bookings of scheduled changes, and the slot check.
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use entity::{ChangeStatus, calendar_rule, change, change_system, system};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        calendar::{self, Booking, Freeze, FreezeKind, Interval, Window},
+        systems as hierarchy,
+    },
+    error::ServiceResult,
+    heavy,
+    policy::{Policy, calendar_rule},
+    store::{changes, systems},
+};
+
+/// Windows and freezes in force: the policy's and the active run-time ones.
+pub struct Rules {
+    pub windows: Vec<Window>,
+    pub freezes: Vec<Freeze>,
+}
+
+pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResult<Rules> {
+    // The policy was validated at start; a rule that fails here cannot.
+    let mut windows: Vec<Window> = policy
+        .windows
+        .iter()
+        .filter_map(|w| w.to_window().ok())
+        .collect();
+    let mut freezes: Vec<Freeze> = policy
+        .freezes
+        .iter()
+        .filter_map(|f| f.to_freeze().ok())
+        .collect();
+    for row in calendar_rule::Entity::find()
+        .filter(calendar_rule::Column::Active.eq(true))
+        .all(conn)
+        .await?
+    {
+        let Ok(rule) = calendar_rule(
+            &row.name,
+            &row.dtstart,
+            row.rrule.as_deref(),
+            row.duration_minutes.max(0) as u32,
+            &row.time_zone,
+        ) else {
+            continue;
+        };
+        if row.kind == "WINDOW" {
+            windows.push(Window {
+                rule,
+                change_types: changes::parse_json(&row.change_types),
+            });
+        } else {
+            freezes.push(Freeze {
+                rule,
+                kind: if row.freeze_kind.as_deref() == Some("SOFT") {
+                    FreezeKind::Soft
+                } else {
+                    FreezeKind::Hard
+                },
+                approver_roles: changes::parse_json(&row.approver_roles),
+            });
+        }
+    }
+    Ok(Rules { windows, freezes })
+}
+
+/// A change's systems with their parents and children: a change to a
+/// cluster conflicts with a change to a database on it, and vice versa.
+pub async fn scope<C: ConnectionTrait>(
+    conn: &C,
+    system_ids: &[Uuid],
+) -> ServiceResult<HashSet<Uuid>> {
+    if system_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let edges = systems::edges(conn).await?;
+    let mut scope = HashSet::new();
+    for id in system_ids {
+        scope.extend(hierarchy::with_descendants(&edges, *id));
+        scope.extend(hierarchy::ancestors(&edges, *id));
+    }
+    Ok(scope)
+}
+
+/// Scheduled and implementing changes overlapping `range` on any system of
+/// `scope` (or on any system when `scope` is `None`). One indexed query.
+pub async fn bookings<C: ConnectionTrait>(
+    conn: &C,
+    range: Interval,
+    scope: Option<&HashSet<Uuid>>,
+) -> ServiceResult<Vec<Booking>> {
+    let mut query = change::Entity::find()
+        .select_only()
+        .column(change::Column::Id)
+        .column(change::Column::Number)
+        .column(change::Column::ScheduledStart)
+        .column(change::Column::ScheduledEnd)
+        .column_as(change_system::Column::SystemId, "system_id")
+        .column_as(system::Column::Name, "system_name")
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            change::Entity::belongs_to(change_system::Entity)
+                .from(change::Column::Id)
+                .to(change_system::Column::ChangeId)
+                .into(),
+        )
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            change_system::Entity::belongs_to(system::Entity)
+                .from(change_system::Column::SystemId)
+                .to(system::Column::Id)
+                .into(),
+        )
+        .filter(change::Column::Status.is_in([ChangeStatus::Scheduled, ChangeStatus::Implementing]))
+        .filter(change::Column::ScheduledStart.lt(range.end))
+        .filter(change::Column::ScheduledEnd.gt(range.start));
+    if let Some(scope) = scope {
+        if scope.is_empty() {
+            return Ok(Vec::new());
+        }
+        query = query.filter(change_system::Column::SystemId.is_in(scope.iter().copied()));
+    }
+    let rows: Vec<BookingRow> = query.into_tuple().all(conn).await?;
+    let mut by_change: HashMap<Uuid, Booking> = HashMap::new();
+    for (id, number, start, end, system_id, system_name) in rows {
+        let (Some(start), Some(end)) = (start, end) else {
+            continue;
+        };
+        by_change
+            .entry(id)
+            .or_insert_with(|| Booking {
+                change_id: id,
+                number,
+                slot: Interval { start, end },
+                systems: Vec::new(),
+            })
+            .systems
+            .push((system_id, system_name));
+    }
+    let mut bookings: Vec<Booking> = by_change.into_values().collect();
+    bookings.sort_by(|a, b| a.slot.cmp(&b.slot).then(a.number.cmp(&b.number)));
+    Ok(bookings)
+}
+
+/// Every calendar reason `slot` is refused for `change`.
+pub async fn slot_violations<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    change: &change::Model,
+    approver_roles: &std::collections::BTreeSet<String>,
+    slot: Interval,
+) -> ServiceResult<Vec<String>> {
+    let rules = rules(conn, policy).await?;
+    let emergency = policy
+        .change_type(&change.change_type)
+        .is_some_and(|t| t.emergency.is_some());
+    let change_type = change.change_type.clone();
+    let approver_roles = approver_roles.clone();
+    let mut violations = heavy::run(heavy::CALENDAR, move |deadline| {
+        let check = calendar::SlotCheck {
+            change_type: &change_type,
+            emergency,
+            windows: &rules.windows,
+            freezes: &rules.freezes,
+            approver_roles: &approver_roles,
+        };
+        Ok(calendar::slot_violations(&check, slot, &deadline)?)
+    })
+    .await?;
+    let scope = scope(conn, &changes::system_ids_of(conn, change.id).await?).await?;
+    let booked = bookings(conn, slot, Some(&scope)).await?;
+    violations.extend(calendar::conflicts(change.id, slot, &scope, &booked));
+    Ok(violations)
+}
+
+/// One change-system pair of a booking: id, number, slot, system id, name.
+type BookingRow = (
+    Uuid,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Uuid,
+    String,
+);

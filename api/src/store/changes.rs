@@ -1,0 +1,348 @@
+//! Changes as more than one service reads them: finding one, its content
+//! and systems, its number sequence, and the snapshot the lifecycle rules
+//! read (type, votes, seats, evidence, template).
+
+use chrono::{DateTime, Utc};
+use entity::{
+    Decision, approval, cab_member, change, change_sequence, change_system, change_template,
+    evidence, user,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        approval::{self as approvals, ApprovalState, BoardVote, Seat, Vote},
+        change::{ChangeContent, Link, RollbackPlan},
+        gates::{self, EvidenceRecord},
+        lifecycle::ChangeFacts,
+        numbering,
+    },
+    error::{ServiceError, ServiceResult},
+    policy::{ChangeType, Policy},
+    store::accounts,
+};
+
+pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> ServiceResult<change::Model> {
+    change::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(ServiceError::NotFound { entity: "change" })
+}
+
+/// Hands out the next number of `year` inside the caller's transaction.
+pub async fn next_sequence<C: ConnectionTrait>(conn: &C, year: i32) -> ServiceResult<i32> {
+    let statement = Query::insert()
+        .into_table(change_sequence::Entity)
+        .columns([
+            change_sequence::Column::Year,
+            change_sequence::Column::LastValue,
+        ])
+        .values_panic([year.into(), 1.into()])
+        .on_conflict(
+            OnConflict::column(change_sequence::Column::Year)
+                .value(
+                    change_sequence::Column::LastValue,
+                    Expr::col((change_sequence::Entity, change_sequence::Column::LastValue)).add(1),
+                )
+                .to_owned(),
+        )
+        .returning_col(change_sequence::Column::LastValue)
+        .to_owned();
+    let row = conn
+        .query_one(&statement)
+        .await?
+        .ok_or_else(|| ServiceError::Internal("change number allocation returned no row".into()))?;
+    Ok(row.try_get::<i32>("", "last_value")?)
+}
+
+pub async fn replace_systems<C: ConnectionTrait>(
+    conn: &C,
+    change_id: Uuid,
+    ids: &[Uuid],
+) -> ServiceResult<()> {
+    change_system::Entity::delete_many()
+        .filter(change_system::Column::ChangeId.eq(change_id))
+        .exec(conn)
+        .await?;
+    if !ids.is_empty() {
+        change_system::Entity::insert_many(ids.iter().map(|system_id| {
+            change_system::ActiveModel {
+                change_id: Set(change_id),
+                system_id: Set(*system_id),
+            }
+        }))
+        .exec(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// System ids of one change, in a stable order.
+pub async fn system_ids_of<C: ConnectionTrait>(
+    conn: &C,
+    change_id: Uuid,
+) -> ServiceResult<Vec<Uuid>> {
+    Ok(change_system::Entity::find()
+        .select_only()
+        .column(change_system::Column::SystemId)
+        .filter(change_system::Column::ChangeId.eq(change_id))
+        .order_by_asc(change_system::Column::SystemId)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+pub fn write_content(active: &mut change::ActiveModel, content: &ChangeContent) {
+    let risk = content.risk();
+    active.title = Set(content.title.trim().to_owned());
+    active.description = Set(content.description.clone());
+    active.business_justification = Set(content.business_justification.clone());
+    active.expected_benefit = Set(content.expected_benefit.clone());
+    active.urgency = Set(content.urgency);
+    active.priority = Set(content.priority);
+    active.change_type = Set(content.change_type.clone());
+    active.likelihood = Set(content.likelihood);
+    active.impact = Set(content.impact);
+    active.inherent_score = Set(risk.inherent_score);
+    active.mitigations = Set(content.mitigations.clone());
+    active.residual_likelihood = Set(content.residual_likelihood);
+    active.residual_impact = Set(content.residual_impact);
+    active.residual_score = Set(risk.residual_score);
+    active.risk_level = Set(risk.level);
+    active.services = Set(json!(content.services));
+    active.customers_affected = Set(content.customers_affected.clone());
+    active.downtime_required = Set(content.downtime_required);
+    active.performance_impact = Set(content.performance_impact.clone());
+    active.implementation_steps = Set(json!(content.implementation_steps));
+    active.deployment_method = Set(content.deployment_method);
+    active.canary_stages = Set(json!(content.canary_stages));
+    active.test_plan = Set(content.test_plan.clone());
+    active.rollback_plan = Set(content.rollback_plan.as_ref().map(|plan| json!(plan)));
+    active.links = Set(json!(content.links));
+    active.planned_start = Set(content.planned_start);
+    active.planned_end = Set(content.planned_end);
+    active.template_id = Set(content.template_id);
+}
+
+/// The JSON columns were written by `write_content` from validated values,
+/// so they parse; a row edited by hand into something else reads as empty
+/// rather than failing every request that touches it.
+pub fn content_of(model: &change::Model, mut system_ids: Vec<Uuid>) -> ChangeContent {
+    system_ids.sort();
+    ChangeContent {
+        title: model.title.clone(),
+        description: model.description.clone(),
+        business_justification: model.business_justification.clone(),
+        expected_benefit: model.expected_benefit.clone(),
+        urgency: model.urgency,
+        priority: model.priority,
+        change_type: model.change_type.clone(),
+        likelihood: model.likelihood,
+        impact: model.impact,
+        mitigations: model.mitigations.clone(),
+        residual_likelihood: model.residual_likelihood,
+        residual_impact: model.residual_impact,
+        system_ids,
+        services: parse_json(&model.services),
+        customers_affected: model.customers_affected.clone(),
+        downtime_required: model.downtime_required,
+        performance_impact: model.performance_impact.clone(),
+        implementation_steps: parse_json(&model.implementation_steps),
+        deployment_method: model.deployment_method,
+        canary_stages: parse_json(&model.canary_stages),
+        test_plan: model.test_plan.clone(),
+        rollback_plan: model.rollback_plan.as_ref().map(parse_json::<RollbackPlan>),
+        links: parse_json::<Vec<Link>>(&model.links),
+        planned_start: model.planned_start,
+        planned_end: model.planned_end,
+        template_id: model.template_id,
+    }
+}
+
+pub fn parse_json<T: serde::de::DeserializeOwned + Default>(value: &serde_json::Value) -> T {
+    serde_json::from_value(value.clone()).unwrap_or_default()
+}
+
+/// The change as locked by this transaction, with the records the rules
+/// read.
+pub struct Snapshot {
+    pub change: change::Model,
+    pub change_type: ChangeType,
+    pub votes: Vec<Vote>,
+    pub seats: Vec<Seat>,
+    pub evidence: Vec<EvidenceRecord>,
+    pub has_template: bool,
+}
+
+impl Snapshot {
+    pub fn approval(&self, policy: &Policy, board_vote: BoardVote) -> ApprovalState {
+        approvals::evaluate(
+            &self.change_type,
+            policy.board.as_ref(),
+            &self.seats,
+            &self.votes,
+            self.change.requester_id,
+            board_vote,
+        )
+    }
+
+    pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<String> {
+        let plan = content_of(&self.change, Vec::new()).rollback_plan;
+        self.change_type
+            .gates
+            .iter()
+            .filter_map(|key| policy.gate(key))
+            .filter_map(|gate| {
+                gates::unmet(
+                    gate,
+                    &self.evidence,
+                    self.change.requester_id,
+                    plan.as_ref(),
+                    start_at,
+                )
+            })
+            .collect()
+    }
+
+    pub fn facts<'a>(
+        &'a self,
+        policy: &Policy,
+        approval: &'a ApprovalState,
+        now: DateTime<Utc>,
+    ) -> ChangeFacts<'a> {
+        let c = &self.change;
+        ChangeFacts {
+            status: c.status,
+            change_type: &self.change_type,
+            approval,
+            unmet_gates: self.unmet_gates(policy, now),
+            has_template: self.has_template,
+            approved_at: c.approved_at,
+            scheduled_start: c.scheduled_start,
+            scheduled_end: c.scheduled_end,
+            approval_due_at: c.approval_due_at,
+            documentation_due_at: c.documentation_due_at,
+            documented_at: c.documented_at,
+            review_due_at: c.review_due_at,
+            reviewed_at: c.reviewed_at,
+        }
+    }
+}
+
+/// Loads what the rules read about `change`.
+pub async fn snapshot<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    change: change::Model,
+) -> ServiceResult<Snapshot> {
+    let change_type = policy
+        .change_type(&change.change_type)
+        .cloned()
+        .ok_or_else(|| {
+            ServiceError::PolicyViolation(vec![format!(
+                "change type `{}` is not defined by the active policy `{}`",
+                change.change_type, policy.name
+            )])
+        })?;
+    let votes = votes_of(conn, &change).await?;
+    let seats = board_seats(conn).await?;
+    let evidence = evidence::Entity::find()
+        .filter(evidence::Column::ChangeId.eq(change.id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|e| EvidenceRecord {
+            gate: e.gate,
+            status: e.status,
+            data: e.data,
+            recorded_at: e.recorded_at,
+            recorded_by: e.recorded_by,
+        })
+        .collect();
+    let has_template = match change.template_id {
+        Some(template_id) => change_template::Entity::find_by_id(template_id)
+            .one(conn)
+            .await?
+            .is_some_and(|t| t.active && t.change_type == change.change_type),
+        None => false,
+    };
+    Ok(Snapshot {
+        change,
+        change_type,
+        votes,
+        seats,
+        evidence,
+        has_template,
+    })
+}
+
+/// The decisions of the change's current approval round, each with the
+/// roles and seat its person held when deciding (never their current ones:
+/// a later role change neither creates nor withdraws an approval).
+pub async fn votes_of<C: ConnectionTrait>(
+    conn: &C,
+    change: &change::Model,
+) -> ServiceResult<Vec<Vote>> {
+    let rows = approval::Entity::find()
+        .filter(approval::Column::ChangeId.eq(change.id))
+        .filter(approval::Column::Round.eq(change.approval_round))
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|vote| Vote {
+            person: vote.approver_id,
+            roles: parse_json(&vote.approver_roles),
+            seat: vote.board_role,
+            decision: vote.decision,
+        })
+        .collect())
+}
+
+/// Roles of the people who approved the change in its current round (soft
+/// freezes let a change through on an approval by certain roles).
+pub async fn approver_roles<C: ConnectionTrait>(
+    conn: &C,
+    change: &change::Model,
+) -> ServiceResult<std::collections::BTreeSet<String>> {
+    Ok(votes_of(conn, change)
+        .await?
+        .into_iter()
+        .filter(|v| v.decision == Decision::Approve)
+        .flat_map(|v| v.roles)
+        .collect())
+}
+
+/// The board seats that count now: those whose holders may act on the
+/// board as their accounts stand (a seat of an auditor or a deactivated
+/// account counts for nothing).
+pub async fn board_seats<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<Seat>> {
+    Ok(cab_member::Entity::find()
+        .find_also_related(user::Entity)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|(seat, person)| {
+            let standing = accounts::standing_of(&person?, Some(seat.board_role));
+            standing.board_seat().map(|role| Seat {
+                person: seat.user_id,
+                role,
+            })
+        })
+        .collect())
+}
+
+pub async fn find_by_number(db: &DatabaseConnection, number: &str) -> ServiceResult<change::Model> {
+    numbering::parse_number(number)?;
+    change::Entity::find()
+        .filter(change::Column::Number.eq(number))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound { entity: "change" })
+}
