@@ -84,7 +84,7 @@ async fn build(state: &HttpState, actor: Actor, params: ExportParams) -> Service
         Ok(file)
     })
     .await
-    .map_err(|e| ServiceError::Internal(format!("archiving the evidence pack: {e}")))?
+    .map_err(|e| ServiceError::internal_from("archiving the evidence pack", e))?
     .map_err(internal)?;
     let length = archive.metadata().map_err(internal)?.len();
     let body = Body::from_stream(ReaderStream::new(tokio::fs::File::from_std(archive)));
@@ -103,7 +103,7 @@ async fn build(state: &HttpState, actor: Actor, params: ExportParams) -> Service
 }
 
 fn internal(error: std::io::Error) -> ServiceError {
-    ServiceError::Internal(format!("building the evidence pack: {error}"))
+    ServiceError::internal_from("building the evidence pack", error)
 }
 
 /// The GraphQL error shape, so clients handle both endpoints alike.
@@ -116,7 +116,7 @@ fn error_response(error: &ServiceError) -> Response {
         ServiceError::Validation { .. } => StatusCode::BAD_REQUEST,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::PolicyViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::Database(_) | ServiceError::Internal(_) | ServiceError::Lagged { .. } => {
+        ServiceError::Database(_) | ServiceError::Internal { .. } | ServiceError::Lagged { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
         ServiceError::Timeout => StatusCode::SERVICE_UNAVAILABLE,

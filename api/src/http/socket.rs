@@ -292,7 +292,7 @@ impl SocketExecutor {
         if gate::charge_account(&self.state, actor.user_id).is_err() {
             return Err(refusal("rate limit exceeded; retry later", "RATE_LIMITED"));
         }
-        super::vet_query(&request.query, &self.state.limits)
+        super::graphql::vet_query(&request.query, &self.state.limits)
             .map_err(|message| refusal(&message, "VALIDATION"))?;
         if let Ok(document) = request.parsed_query() {
             limits::check_document(document, self.state.limits.max_aliases)

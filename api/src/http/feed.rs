@@ -1,0 +1,109 @@
+//! `GET /calendar.ics`: the iCalendar feed, authenticated by a feed token.
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{HttpState, gate};
+use crate::error::ServiceError;
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct FeedQuery {
+    token: Option<String>,
+    /// Comma-separated system ids.
+    system: Option<String>,
+    /// Comma-separated change type keys.
+    #[serde(rename = "type")]
+    change_type: Option<String>,
+}
+
+/// `GET /calendar.ics?token=...`: calendar clients cannot send bearer
+/// headers, so a read-only feed token travels in the URL (never logged:
+/// the request span records the route, not the query).
+pub(super) async fn calendar_feed(
+    State(state): State<HttpState>,
+    address: gate::ClientAddress,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<FeedQuery>,
+) -> Response {
+    let plain = |status: StatusCode, text: &str| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text.to_owned(),
+        )
+            .into_response()
+    };
+    let Some(secret) = query.token.as_deref() else {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "a feed token is required: /calendar.ics?token=...",
+        );
+    };
+    if let Err(refused) = gate::admit_address(&state, address) {
+        return refused.into_response();
+    }
+    match crate::service::calendar::authenticate_feed(&state.app.db, secret).await {
+        Ok(owner) => {
+            if let Err(refused) = gate::charge_account(&state, owner) {
+                return refused.into_response();
+            }
+        }
+        Err(ServiceError::Unauthenticated | ServiceError::NotFound { .. }) => {
+            gate::charge_failed_attempt(&state, address);
+            return plain(StatusCode::UNAUTHORIZED, "unknown or revoked feed token");
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "feed authentication failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "internal error");
+        }
+    }
+    let split = |value: &Option<String>| -> Vec<String> {
+        value
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut systems = Vec::new();
+    for id in split(&query.system) {
+        match id.parse() {
+            Ok(id) => systems.push(id),
+            Err(_) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    "system must be a comma-separated list of system ids",
+                );
+            }
+        }
+    }
+    let filter = crate::service::ical::FeedFilter {
+        systems,
+        change_types: split(&query.change_type),
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let base_url = format!("http://{host}");
+    match crate::service::ical::render(&state.app.db, &state.app.policy, &base_url, &filter).await {
+        Ok(body) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+                (header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "rendering the calendar feed failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}

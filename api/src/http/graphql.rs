@@ -1,0 +1,337 @@
+//! `POST /graphql`: one request from bytes to answer, in the order that
+//! keeps the server safe. A bounded look at the body comes before anything
+//! recursive reads it; the address and then the account are admitted by
+//! the rate limiter around authentication; queries may be answered from
+//! the response cache (with single flight); everything else executes.
+
+use async_graphql_axum::GraphQLResponse;
+use axum::{
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderName, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{HttpState, gate, limits, request_shape, response_cache};
+use crate::{
+    auth::{self, Actor},
+    graphql::loaders,
+    http::response_cache::{Lookup, ResponseCache},
+    monitoring::CacheResult,
+    service::tokens,
+    store::audit,
+};
+
+/// Tells clients (and tests) whether an answer came from memory.
+const CACHE_STATUS: HeaderName = HeaderName::from_static("x-gatehouse-cache");
+
+/// The response cache as this request may use it: the cache and the data
+/// generation its entries must match.
+type CacheAt<'a> = Option<(&'a ResponseCache, i64)>;
+
+pub(super) async fn graphql(
+    State(state): State<HttpState>,
+    address: gate::ClientAddress,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match answer(&state, address, &headers, body).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn answer(
+    state: &HttpState,
+    address: gate::ClientAddress,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    let body = body.map_err(|rejection| unreadable_body(state, &rejection))?;
+    // A bounded look at the request comes first: nothing that recurses
+    // (serde_json, the GraphQL parser) reads it before its nesting is known.
+    let (request, shape) = read_request(&body, &state.limits)
+        .map_err(|message| gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION"))?;
+    gate::admit_address(state, address).map_err(IntoResponse::into_response)?;
+    let Some(secret) = gate::bearer(headers) else {
+        gate::charge_failed_attempt(state, address);
+        return Err(gate::Refusal::Unauthenticated.into_response());
+    };
+    // Keyed by the token's hash so the cache never holds secrets.
+    let key = auth::hash_token(secret);
+    let answer_key = state
+        .response_cache
+        .as_ref()
+        .and_then(|_| cacheable_key(&key, &request));
+    // From the scan, not a parse: the document is parsed only once its
+    // caller is known. A scan that misreads a document only costs a
+    // cache look-up; what is stored is decided on the parsed document.
+    let is_query = answer_key.is_some()
+        && shape.selected(request.operation_name.as_deref())
+            == Some(request_shape::OperationKind::Query);
+    let cache = if is_query {
+        cache_generation(state).await
+    } else {
+        None
+    };
+    let now = state.app.clock.now();
+    let actor = authenticate(state, address, secret, &key, cache, now).await?;
+    gate::charge_account(state, actor.user_id).map_err(IntoResponse::into_response)?;
+    let flight = match (cache, &answer_key) {
+        (Some((cache, generation)), Some(answer_key)) => {
+            look_up(state, cache, generation, answer_key, now).await?
+        }
+        _ => None,
+    };
+    let answer = execute(state, request, actor, is_query, cache, answer_key, now).await;
+    // Stored (or not storable): whoever waits for this answer looks again.
+    drop(flight);
+    answer
+}
+
+/// Over `max_body_bytes` (or a broken upload): said in the GraphQL error
+/// shape like every other refusal.
+fn unreadable_body(state: &HttpState, rejection: &BytesRejection) -> Response {
+    let message = format!(
+        "the request body could not be read: {} (at most {} bytes)",
+        rejection.body_text(),
+        state.limits.max_body_bytes
+    );
+    gate::refusal(rejection.status(), &message, "VALIDATION")
+}
+
+/// The cache and its current data generation, read before the token and
+/// the query so whatever they see is at least as new as the generation
+/// they are remembered under. `None` with the cache off, or while events
+/// wait in the outbox.
+async fn cache_generation(state: &HttpState) -> CacheAt<'_> {
+    let cache = state.response_cache.as_deref()?;
+    let generation = audit::data_generation(&state.app.db).await.ok().flatten()?;
+    Some((cache, generation))
+}
+
+/// The account behind `secret`: remembered by the cache for this data
+/// generation, or looked up (and then remembered).
+async fn authenticate(
+    state: &HttpState,
+    address: gate::ClientAddress,
+    secret: &str,
+    key: &str,
+    cache: CacheAt<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Actor, Response> {
+    if let Some(actor) = cache.and_then(|(cache, generation)| cache.caller(generation, key, now)) {
+        return Ok(actor);
+    }
+    match tokens::authenticate_until(&state.app.db, secret).await {
+        Ok((actor, expires_at)) => {
+            if let Some((cache, generation)) = cache {
+                cache.store_caller(generation, key, actor.clone(), expires_at, now);
+            }
+            Ok(actor)
+        }
+        Err(error) => {
+            Err(gate::Refusal::of_failed_authentication(state, address, &error).into_response())
+        }
+    }
+}
+
+/// A remembered answer (`Err`, to be sent as it is), or the right to
+/// compute it: a flight others with the same question wait on, or `None`
+/// when this request computes without leading one.
+async fn look_up<'a>(
+    state: &HttpState,
+    cache: &'a ResponseCache,
+    generation: i64,
+    answer_key: &response_cache::AnswerKey,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<response_cache::Flight<'a>>, Response> {
+    let monitoring = &state.app.monitoring;
+    let mut waited = false;
+    loop {
+        match cache.lookup(generation, answer_key, now) {
+            Lookup::Hit(answer) => {
+                monitoring.observe_graphql(answer.operation.as_deref(), []);
+                monitoring.observe_response_cache(CacheResult::Hit);
+                return Err(cached_answer(answer.body, CacheResult::Hit));
+            }
+            // Once: if that request's answer was not storable, this one
+            // computes its own rather than queueing again.
+            Lookup::Wait(mut done) if !waited => {
+                waited = true;
+                let _ = done.changed().await;
+            }
+            Lookup::Wait(_) => return Ok(None),
+            Lookup::Compute(leading) => return Ok(leading),
+        }
+    }
+}
+
+/// Executes the request as `actor` and answers it, keeping a query's
+/// complete answer in the cache.
+async fn execute(
+    state: &HttpState,
+    request: async_graphql::Request,
+    actor: Actor,
+    is_query: bool,
+    cache: CacheAt<'_>,
+    answer_key: Option<response_cache::AnswerKey>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, Response> {
+    let monitoring = &state.app.monitoring;
+    // Parsed once, here; the schema executes this parsed document (a
+    // parse error is left for the schema to report).
+    let mut request = request;
+    let mut operation = request.operation_name.clone();
+    let mut parsed_query = false;
+    if let Ok(document) = request.parsed_query() {
+        limits::check_document(document, state.limits.max_aliases)
+            .map_err(|message| gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION"))?;
+        parsed_query = selects_query(document, operation.as_deref());
+        operation = operation.or_else(|| single_operation_name(document));
+    }
+    let request = request
+        .data(actor)
+        .data(loaders::for_request(&state.app.db));
+    let mut response = state.schema.execute(request).await;
+    limits::normalize_errors(&mut response.errors);
+    monitoring.observe_graphql(operation.as_deref(), response.errors.iter().map(error_code));
+    // Only a query's complete answer is kept: never a mutation's, an
+    // error (it may be transient), or one that reads the audit trail
+    // (`no_cache` fields: an auditor sees what the database holds now).
+    let storable = is_query
+        && parsed_query
+        && response.is_ok()
+        && response.cache_control.max_age != -1
+        && response.http_headers.is_empty();
+    match (cache, answer_key) {
+        (Some((cache, generation)), Some(answer_key)) if storable => {
+            let body = match serde_json::to_vec(&response) {
+                Ok(body) => Bytes::from(body),
+                Err(error) => {
+                    tracing::error!(%error, "a GraphQL response does not serialise");
+                    return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+                }
+            };
+            cache.store_answer(generation, answer_key, body.clone(), operation, now);
+            monitoring.observe_response_cache(CacheResult::Miss);
+            Ok(cached_answer(body, CacheResult::Miss))
+        }
+        _ => {
+            monitoring.observe_response_cache(CacheResult::Bypass);
+            let mut http = GraphQLResponse::from(response).into_response();
+            http.headers_mut()
+                .insert(CACHE_STATUS, header::HeaderValue::from_static("bypass"));
+            Ok(http)
+        }
+    }
+}
+
+/// Reads a GraphQL request from a JSON body after the bounded look: the
+/// body's nesting first (variables included), then the JSON, then the
+/// document's size and nesting. Each refusal is a client error message.
+fn read_request(
+    body: &[u8],
+    limits: &crate::config::Limits,
+) -> Result<(async_graphql::Request, request_shape::DocumentShape), String> {
+    request_shape::check_json_nesting(body, request_shape::MAX_NESTING)
+        .map_err(|too_deep| too_deep.message("request body"))?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err("batched requests are not supported: send one operation per request".into());
+    }
+    let request: async_graphql::Request = serde_json::from_slice(body)
+        .map_err(|error| format!("the body is not a GraphQL request in JSON: {error}"))?;
+    let shape = vet_query(&request.query, limits)?;
+    Ok((request, shape))
+}
+
+/// The checks every document passes before it is parsed, over HTTP and
+/// WebSocket alike: its size and its nesting.
+pub(super) fn vet_query(
+    query: &str,
+    limits: &crate::config::Limits,
+) -> Result<request_shape::DocumentShape, String> {
+    if query.len() > limits.max_body_bytes {
+        return Err(format!(
+            "the document is {} bytes (at most {})",
+            query.len(),
+            limits.max_body_bytes
+        ));
+    }
+    request_shape::scan_document(query, request_shape::MAX_NESTING)
+        .map_err(|too_deep| too_deep.message("document"))
+}
+
+/// The answer's key, for a request the cache can tell apart from every
+/// other (no request extensions, whose meaning the key would not cover).
+fn cacheable_key(
+    token_hash: &str,
+    request: &async_graphql::Request,
+) -> Option<response_cache::AnswerKey> {
+    if !request.extensions.is_empty() {
+        return None;
+    }
+    let variables = serde_json::to_string(&request.variables).ok()?;
+    Some(response_cache::AnswerKey::new(
+        token_hash,
+        request.operation_name.as_deref(),
+        &request.query,
+        &variables,
+    ))
+}
+
+/// A stored or storable answer, sent as `GraphQLResponse` would send it.
+fn cached_answer(body: Bytes, result: CacheResult) -> Response {
+    let mut response = Response::new(axum::body::Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/graphql-response+json"),
+    );
+    headers.insert(
+        CACHE_STATUS,
+        header::HeaderValue::from_static(result.label()),
+    );
+    response
+}
+
+/// Whether the operation the request runs is a query (not a mutation or
+/// a subscription): the named one, or the document's only one.
+fn selects_query(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let selected = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        _ => None,
+    };
+    selected.is_some_and(|operation| operation.node.ty == OperationType::Query)
+}
+
+/// The name of the document's only operation, for a request that selects
+/// none (clients rarely send `operationName` then).
+fn single_operation_name(
+    document: &async_graphql::parser::types::ExecutableDocument,
+) -> Option<String> {
+    use async_graphql::parser::types::DocumentOperations;
+    match &document.operations {
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+            operations.keys().next().map(ToString::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// The `extensions.code` of an error (`INTERNAL` for one without, which
+/// async-graphql produces for parse and validation failures of its own).
+fn error_code(error: &async_graphql::ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => code.as_str(),
+        _ if error.locations.is_empty() && error.path.is_empty() => "INTERNAL",
+        _ => "GRAPHQL",
+    }
+}
