@@ -9,5 +9,6 @@ pub mod board;
 pub mod calendar;
 pub mod changes;
 pub mod events;
+pub mod pg_copy;
 pub mod systems;
 pub mod transitions;
