@@ -19,11 +19,12 @@ use prometheus::{
     Registry, TextEncoder,
 };
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DatabaseConnectionType, EntityTrait, Iterable,
-    PaginatorTrait, QueryFilter, QuerySelect,
+    DatabaseConnection, DatabaseConnectionType, EntityTrait, Iterable, PaginatorTrait, QueryFilter,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
+use crate::domain::lifecycle::OverdueKind;
 use crate::{db::QueryCounter, error::ServiceResult};
 
 /// Beyond this many distinct GraphQL operation names, further names are
@@ -264,9 +265,9 @@ impl Monitoring {
         let mut buffer = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buffer)
-            .map_err(|e| crate::error::ServiceError::Internal(format!("encoding metrics: {e}")))?;
+            .map_err(|e| crate::error::ServiceError::internal_from("encoding metrics", e))?;
         String::from_utf8(buffer)
-            .map_err(|e| crate::error::ServiceError::Internal(format!("encoding metrics: {e}")))
+            .map_err(|e| crate::error::ServiceError::internal_from("encoding metrics", e))
     }
 
     fn refresh_pool(&self, db: &DatabaseConnection) {
@@ -330,30 +331,13 @@ impl Monitoring {
                 self.awaiting_approval.set(n);
             }
         }
-        let deadlines = [
-            (
-                "approval",
-                change::Column::ApprovalDueAt,
-                change::Column::ApprovedAt,
-            ),
-            (
-                "documentation",
-                change::Column::DocumentationDueAt,
-                change::Column::DocumentedAt,
-            ),
-            (
-                "review",
-                change::Column::ReviewDueAt,
-                change::Column::ReviewedAt,
-            ),
-        ];
-        for (kind, due, done) in deadlines {
+        for kind in OverdueKind::ALL {
             let n = change::Entity::find()
-                .filter(Condition::all().add(due.lt(now)).add(done.is_null()))
+                .filter(crate::store::changes::overdue_condition(kind, now))
                 .count(db)
                 .await?;
             self.overdue
-                .with_label_values(&[kind])
+                .with_label_values(&[kind.label()])
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         Ok(())

@@ -379,33 +379,42 @@ pub struct Overdue {
     pub due_at: DateTime<Utc>,
 }
 
+impl OverdueKind {
+    /// Every deadline a change can carry: the one table the API's overdue
+    /// items, the `overdue` query and the `/metrics` gauge all read.
+    pub const ALL: [OverdueKind; 3] = [Self::Approval, Self::Documentation, Self::Review];
+
+    /// The deadline's name in `/metrics` (`changes_overdue{kind=...}`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Approval => "approval",
+            Self::Documentation => "documentation",
+            Self::Review => "review",
+        }
+    }
+}
+
+impl ChangeFacts<'_> {
+    /// When the deadline of `kind` falls due (`None`: the change has none)
+    /// and whether its record is there.
+    pub fn deadline(&self, kind: OverdueKind) -> (Option<DateTime<Utc>>, bool) {
+        match kind {
+            OverdueKind::Approval => (self.approval_due_at, self.approved_at.is_some()),
+            OverdueKind::Documentation => (self.documentation_due_at, self.documented_at.is_some()),
+            OverdueKind::Review => (self.review_due_at, self.reviewed_at.is_some()),
+        }
+    }
+}
+
 /// Deadlines that passed without the thing they were set for.
 pub fn overdue(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Overdue> {
-    let mut items = Vec::new();
-    let mut check = |kind, due: Option<DateTime<Utc>>, done: bool| {
-        if let Some(due_at) = due
-            && due_at < now
-            && !done
-        {
-            items.push(Overdue { kind, due_at });
-        }
-    };
-    check(
-        OverdueKind::Approval,
-        facts.approval_due_at,
-        facts.approved_at.is_some(),
-    );
-    check(
-        OverdueKind::Documentation,
-        facts.documentation_due_at,
-        facts.documented_at.is_some(),
-    );
-    check(
-        OverdueKind::Review,
-        facts.review_due_at,
-        facts.reviewed_at.is_some(),
-    );
-    items
+    OverdueKind::ALL
+        .into_iter()
+        .filter_map(|kind| match facts.deadline(kind) {
+            (Some(due_at), false) if due_at < now => Some(Overdue { kind, due_at }),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

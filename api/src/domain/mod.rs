@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod approval;
+pub mod audit_action;
 pub mod audit_chain;
 pub mod budget;
 pub mod calendar;

@@ -12,6 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::store;
 use crate::store::accounts;
 use crate::store::audit;
@@ -92,7 +93,7 @@ pub async fn set_member(
     audit::append(
         &txn,
         caller,
-        "cab.member_set",
+        audit_action::CAB_MEMBER_SET,
         "user",
         &user_id.to_string(),
         &json!({"boardRole": role, "email": person.email}),
@@ -122,7 +123,7 @@ pub async fn remove_member(
     let recording = audit::recording(
         &txn,
         caller,
-        "cab.member_removed",
+        audit_action::CAB_MEMBER_REMOVED,
         "user",
         &user_id.to_string(),
         &json!({}),
@@ -161,7 +162,7 @@ pub async fn schedule_meeting(
     let recording = audit::recording(
         &txn,
         caller,
-        "cab.meeting_scheduled",
+        audit_action::CAB_MEETING_SCHEDULED,
         "cab_meeting",
         &id.to_string(),
         &json!({"scheduledFor": at}),
@@ -326,7 +327,7 @@ pub async fn close_meeting(
     let recording = audit::recording(
         &txn,
         request.caller,
-        "cab.meeting_held",
+        audit_action::CAB_MEETING_HELD,
         "cab_meeting",
         &id.to_string(),
         &json!({"minutes": preview.minutes, "decisions": decisions}),

@@ -11,6 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::heavy;
 use crate::store;
 use crate::store::accounts;
@@ -292,7 +293,7 @@ pub async fn create_rule(
     let recording = audit::recording(
         &txn,
         caller,
-        "calendar.rule_created",
+        audit_action::CALENDAR_RULE_CREATED,
         "calendar_rule",
         &preview.id.to_string(),
         &json!({"kind": preview.kind, "name": preview.name, "dtstart": preview.dtstart, "rrule": preview.rrule,
@@ -324,7 +325,7 @@ pub async fn retire_rule(
     let recording = audit::recording(
         &txn,
         caller,
-        "calendar.rule_retired",
+        audit_action::CALENDAR_RULE_RETIRED,
         "calendar_rule",
         &id.to_string(),
         &json!({"name": preview.name}),
@@ -371,7 +372,7 @@ pub async fn issue_feed_token(
     let recording = audit::recording(
         &txn,
         caller,
-        "feed_token.issued",
+        audit_action::FEED_TOKEN_ISSUED,
         "feed_token",
         &preview.id.to_string(),
         &json!({"name": preview.name}),
@@ -402,7 +403,7 @@ pub async fn revoke_feed_token(
     let recording = audit::recording(
         &txn,
         caller,
-        "feed_token.revoked",
+        audit_action::FEED_TOKEN_REVOKED,
         "feed_token",
         &id.to_string(),
         &json!({"name": preview.name}),

@@ -278,7 +278,7 @@ pub async fn export(
     txn.commit().await?;
 
     let text = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| ServiceError::Internal(format!("manifest does not serialise: {e}")))?;
+        .map_err(|e| ServiceError::internal_from("manifest does not serialise", e))?;
     tokio::fs::write(out.join(MANIFEST_FILE), format!("{text}\n"))
         .await
         .map_err(io_error)?;
@@ -309,7 +309,7 @@ async fn prepare_directory(out: &Path) -> ServiceResult<()> {
 }
 
 fn io_error(error: std::io::Error) -> ServiceError {
-    ServiceError::Internal(format!("writing the evidence pack: {error}"))
+    ServiceError::internal_from("writing the evidence pack", error)
 }
 
 /// The first and last event of the period, bounded by the head read in the
@@ -615,9 +615,8 @@ impl PackWriter {
     async fn write_record(&mut self, record: &Value) -> ServiceResult<()> {
         self.line = match self.format {
             Format::Jsonl => {
-                let mut line = serde_json::to_vec(record).map_err(|e| {
-                    ServiceError::Internal(format!("record does not serialise: {e}"))
-                })?;
+                let mut line = serde_json::to_vec(record)
+                    .map_err(|e| ServiceError::internal_from("record does not serialise", e))?;
                 line.push(b'\n');
                 line
             }
@@ -660,8 +659,8 @@ fn csv_line(cells: &[String]) -> ServiceResult<Vec<u8>> {
         .from_writer(Vec::with_capacity(256));
     writer
         .write_record(cells)
-        .map_err(|e| ServiceError::Internal(format!("CSV row: {e}")))?;
+        .map_err(|e| ServiceError::internal_from("CSV row", e))?;
     writer
         .into_inner()
-        .map_err(|e| ServiceError::Internal(format!("CSV row: {e}")))
+        .map_err(|e| ServiceError::internal_from("CSV row", e))
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::store::audit;
 use crate::{
     db,
@@ -140,13 +141,13 @@ pub async fn import(
         let requester = requesters
             .get(&row.requester_email)
             .copied()
-            .ok_or_else(|| ServiceError::Internal("requester vanished during import".into()))?;
+            .ok_or_else(|| ServiceError::internal("requester vanished during import"))?;
         let system_ids = row
             .system_names
             .iter()
             .map(|name| {
                 systems.get(name).copied().ok_or_else(|| {
-                    ServiceError::Internal(format!("system {name} vanished during import"))
+                    ServiceError::internal(format!("system {name} vanished during import"))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -194,7 +195,7 @@ async fn resolve_systems(
         audit::append(
             txn,
             caller,
-            "system.created",
+            audit_action::SYSTEM_CREATED,
             "system",
             &model.id.to_string(),
             &json!({"name": model.name, "description": null, "parentId": null, "via": "import"}),
@@ -254,7 +255,7 @@ pub async fn insert(
     audit::append(
         txn,
         caller,
-        "change.imported",
+        audit_action::CHANGE_IMPORTED,
         "change",
         &id.to_string(),
         &json!({

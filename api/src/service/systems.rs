@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::store;
 use crate::store::audit;
 use crate::{
@@ -39,7 +40,7 @@ pub async fn create(
     let recording = audit::recording(
         &txn,
         caller,
-        "system.created",
+        audit_action::SYSTEM_CREATED,
         "system",
         &id.to_string(),
         &json!({"name": name, "description": description, "parentId": parent_id}),
@@ -105,7 +106,7 @@ pub async fn update(
     let recording = audit::recording(
         &txn,
         caller,
-        "system.updated",
+        audit_action::SYSTEM_UPDATED,
         "system",
         &id.to_string(),
         &json!({"before": before, "after": {"name": after.name, "description": after.description, "parentId": after.parent_id}}),

@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::store::audit;
 use crate::{
     domain::{ValidationError, permissions, required_text},
@@ -96,7 +97,7 @@ pub async fn create(
     let recording = audit::recording(
         &txn,
         caller,
-        "template.created",
+        audit_action::TEMPLATE_CREATED,
         "change_template",
         &preview.id.to_string(),
         &json!({"key": key, "name": name, "changeType": change_type, "description": description, "procedure": procedure}),
@@ -123,9 +124,9 @@ pub async fn set_active(
         &txn,
         caller,
         if active_flag {
-            "template.activated"
+            audit_action::TEMPLATE_ACTIVATED
         } else {
-            "template.retired"
+            audit_action::TEMPLATE_RETIRED
         },
         "change_template",
         &id.to_string(),

@@ -10,6 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::store::accounts;
 use crate::store::audit;
 use crate::{
@@ -79,7 +80,7 @@ pub async fn revoke(
     let recording = audit::recording(
         &txn,
         caller,
-        "token.revoked",
+        audit_action::TOKEN_REVOKED,
         "token",
         &token_id.to_string(),
         &json!({"userId": preview.user_id, "name": preview.name}),

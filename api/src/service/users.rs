@@ -10,6 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::store::accounts;
 pub use crate::store::accounts::{find, roles_of};
 use crate::store::audit;
@@ -109,7 +110,7 @@ pub async fn create(
     let recording = audit::recording(
         &txn,
         caller,
-        "user.created",
+        audit_action::USER_CREATED,
         "user",
         &preview.id.to_string(),
         &json!({"name": preview.name, "email": preview.email, "roles": roles}),
@@ -159,7 +160,7 @@ pub async fn set_roles(
     let recording = audit::recording(
         &txn,
         caller,
-        "user.roles_changed",
+        audit_action::USER_ROLES_CHANGED,
         "user",
         &user_id.to_string(),
         &json!({"before": before, "after": roles}),
@@ -212,9 +213,9 @@ pub async fn set_active(
         &txn,
         caller,
         if active_flag {
-            "user.activated"
+            audit_action::USER_ACTIVATED
         } else {
-            "user.deactivated"
+            audit_action::USER_DEACTIVATED
         },
         "user",
         &user_id.to_string(),
@@ -300,7 +301,7 @@ pub async fn bootstrap_admin(
     let recording = audit::recording(
         &txn,
         &caller,
-        "user.created",
+        audit_action::USER_CREATED,
         "user",
         &preview.id.to_string(),
         &json!({"name": preview.name, "email": preview.email, "roles": [roles::ADMIN], "bootstrap": true}),

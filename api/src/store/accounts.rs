@@ -10,6 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, EntityTrai
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::audit_action;
 use crate::{
     auth,
     caller::Caller,
@@ -50,7 +51,7 @@ pub async fn insert_token(
     let recording = audit::recording(
         txn,
         caller,
-        "token.issued",
+        audit_action::TOKEN_ISSUED,
         "token",
         &id.to_string(),
         &json!({"userId": user_id, "name": name, "expiresAt": expires_at,

@@ -8,8 +8,8 @@ use entity::{
     evidence, user,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use serde_json::json;
@@ -20,7 +20,7 @@ use crate::{
         approval::{self as approvals, ApprovalState, BoardVote, Seat, Vote},
         change::{ChangeContent, Link, RollbackPlan},
         gates::{self, EvidenceRecord},
-        lifecycle::ChangeFacts,
+        lifecycle::{ChangeFacts, OverdueKind},
         numbering,
     },
     error::{ServiceError, ServiceResult},
@@ -57,7 +57,7 @@ pub async fn next_sequence<C: ConnectionTrait>(conn: &C, year: i32) -> ServiceRe
     let row = conn
         .query_one(&statement)
         .await?
-        .ok_or_else(|| ServiceError::Internal("change number allocation returned no row".into()))?;
+        .ok_or_else(|| ServiceError::internal("change number allocation returned no row"))?;
     Ok(row.try_get::<i32>("", "last_value")?)
 }
 
@@ -345,4 +345,32 @@ pub async fn find_by_number(db: &DatabaseConnection, number: &str) -> ServiceRes
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound { entity: "change" })
+}
+
+/// The columns each deadline is stored in: when it falls due, and the
+/// record that meets it (`domain::lifecycle::OverdueKind` names them).
+fn deadline_columns(kind: OverdueKind) -> (change::Column, change::Column) {
+    match kind {
+        OverdueKind::Approval => (change::Column::ApprovalDueAt, change::Column::ApprovedAt),
+        OverdueKind::Documentation => (
+            change::Column::DocumentationDueAt,
+            change::Column::DocumentedAt,
+        ),
+        OverdueKind::Review => (change::Column::ReviewDueAt, change::Column::ReviewedAt),
+    }
+}
+
+/// Changes whose deadline of `kind` passed before `now` without its record.
+pub fn overdue_condition(kind: OverdueKind, now: DateTime<Utc>) -> Condition {
+    let (due, done) = deadline_columns(kind);
+    Condition::all().add(due.lt(now)).add(done.is_null())
+}
+
+/// Changes with any deadline passed and its record missing.
+pub fn any_overdue_condition(now: DateTime<Utc>) -> Condition {
+    OverdueKind::ALL
+        .into_iter()
+        .fold(Condition::any(), |any, kind| {
+            any.add(overdue_condition(kind, now))
+        })
 }

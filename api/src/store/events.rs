@@ -37,6 +37,7 @@ use tokio::{sync::broadcast, task::JoinHandle};
 use uuid::Uuid;
 
 use super::audit::chain;
+use crate::domain::audit_action;
 use crate::error::ServiceResult;
 
 pub const CHANNEL: &str = "gatehouse_change_events";
@@ -48,11 +49,11 @@ pub const LISTENER_APPLICATION_NAME: &str = "gatehouse-events";
 const REPLAY_BATCH: u64 = 500;
 const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub const CREATED: &str = "change.created";
-pub const UPDATED: &str = "change.updated";
+pub const CREATED: &str = audit_action::CHANGE_CREATED;
+pub const UPDATED: &str = audit_action::CHANGE_UPDATED;
 /// Audit actions on changes that raise no event: an import writes history
 /// in bulk from the CLI, not live activity.
-const NOT_PUBLISHED: &[&str] = &["change.imported"];
+const NOT_PUBLISHED: &[&str] = &[audit_action::CHANGE_IMPORTED];
 
 /// What a subscriber learns about a write: identifiers, the action and the
 /// statuses, never the change's content.
@@ -161,7 +162,7 @@ pub async fn notify_sealed(
             continue;
         };
         payloads.push(serde_json::to_string(&event).map_err(|e| {
-            crate::error::ServiceError::Internal(format!("encoding a change event: {e}"))
+            crate::error::ServiceError::internal_from("encoding a change event", e)
         })?);
     }
     if payloads.is_empty() {

@@ -13,6 +13,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::domain::audit_action;
 use crate::{
     caller::Caller,
     domain::{
@@ -168,5 +169,13 @@ pub async fn apply_outcome(
         );
         map.insert("missing".into(), json!(approval.missing()));
     }
-    finish(txn, request, active, "change.decision", before, details).await
+    finish(
+        txn,
+        request,
+        active,
+        audit_action::CHANGE_DECISION,
+        before,
+        details,
+    )
+    .await
 }

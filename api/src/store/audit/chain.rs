@@ -50,7 +50,7 @@ pub async fn data_generation(db: &DatabaseConnection) -> ServiceResult<Option<i6
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), SQL))
         .await?
-        .ok_or_else(|| ServiceError::Internal("the audit head query returned no row".into()))?;
+        .ok_or_else(|| ServiceError::internal("the audit head query returned no row"))?;
     let head: i64 = row.try_get("", "head")?;
     let waiting: i64 = row.try_get("", "waiting")?;
     Ok((waiting == 0).then_some(head))

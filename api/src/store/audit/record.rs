@@ -152,8 +152,8 @@ fn outbox_placeholders(first: usize) -> String {
 ///
 /// Linking on PostgreSQL here would mean holding the chain's lock until
 /// the commit's WAL flush, which serialises every concurrent write behind
-/// one another (measured: 8 writers ran at 0.21x of their speed without the
-/// audit; docs/benchmarks.md); the sealer links it just after the commit.
+/// one another (measured with eight writers: docs/benchmarks.md); the
+/// sealer links it just after the commit.
 async fn write_alone(
     txn: &DatabaseTransaction,
     event: PendingEvent,

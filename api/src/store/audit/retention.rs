@@ -14,12 +14,13 @@ use super::chain::{head, lock_chain};
 use super::record::append;
 use super::seal::{commit, seal};
 use crate::caller::Caller;
+use crate::domain::audit_action;
 use crate::{
     domain::audit_chain::{self},
     error::{ServiceError, ServiceResult},
 };
 /// The action of the event a retention purge leaves in the chain.
-pub const PURGE_ACTION: &str = "audit.purged";
+pub const PURGE_ACTION: &str = audit_action::AUDIT_PURGED;
 
 /// What an `audit.purged` event records: enough for verification to start
 /// after the purged events, and for an auditor to see what went and why.
@@ -94,7 +95,7 @@ pub async fn purge(
     let through_hash = audit_event::Entity::find_by_id(through_seq)
         .one(&txn)
         .await?
-        .ok_or_else(|| ServiceError::Internal(format!("audit event {through_seq} vanished")))?
+        .ok_or_else(|| ServiceError::internal(format!("audit event {through_seq} vanished")))?
         .hash;
     audit_purge_permit::ActiveModel {
         purge_before: Set(purge_before),
@@ -116,7 +117,7 @@ pub async fn purge(
         retention_years,
     };
     let payload = serde_json::to_value(&record)
-        .map_err(|e| ServiceError::Internal(format!("encoding the purge record: {e}")))?;
+        .map_err(|e| ServiceError::internal_from("encoding the purge record", e))?;
     append(
         &txn,
         caller,

@@ -27,10 +27,9 @@ const SEAL_SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 /// something, before it seals again. Under a stream of commits, sealing
 /// on every wake-up meant many small seals (each seven statements, woken
 /// by commits thousands of times a second); gathering makes at most about
-/// 50 seals a second, each of whatever gathered (8 writers on PostgreSQL:
-/// with audit 0.75-0.80x of the throughput without, median 0.78, against
-/// 0.68-0.73x sealing at once; docs/benchmarks.md; one writer 0.81x
-/// against 0.60x). Nobody waits for it: writers do not wait for the
+/// 50 seals a second, each of whatever gathered (with one and with eight
+/// writers it kept more of the throughput than sealing at once:
+/// docs/benchmarks.md). Nobody waits for it: writers do not wait for the
 /// seal, readers of the trail seal first
 /// (`seal_before_reading`), and live subscribers hear of an event at most
 /// this much later.

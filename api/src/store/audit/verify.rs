@@ -72,7 +72,7 @@ fn check_pg_chunks(
         deadline.check()?;
         for row in &chunk {
             let (content, hash) = pg_event_columns(row)
-                .map_err(|e| ServiceError::Internal(format!("reading audit event: {e}")))?;
+                .map_err(|e| ServiceError::internal_from("reading audit event", e))?;
             if let Err(broken) = verifier.check(&content, hash) {
                 return Ok(Err(broken));
             }
@@ -115,13 +115,13 @@ async fn verify_postgres(
     drop(sender);
     let checked = checker
         .await
-        .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))??;
+        .map_err(|e| ServiceError::internal_from("audit verification task", e))??;
     // A break found by the checker ends reading early; report it rather
     // than the read's own outcome.
     match checked {
         Err(broken) => Ok(Err(broken)),
         Ok(verifier) => {
-            read.map_err(|e| ServiceError::Internal(format!("reading audit events: {e}")))?;
+            read.map_err(|e| ServiceError::internal_from("reading audit events", e))?;
             Ok(Ok(verifier))
         }
     }
@@ -134,52 +134,52 @@ async fn verify_postgres(
 /// blocking it, and the read-only connection cannot write. Reading through
 /// the server's pool instead cost several times the hashing (sqlx's SQLite
 /// driver copies every value of every row and hands each row over from its
-/// worker thread separately): 8-14 s for a million events against about
-/// 2 s this way (docs/benchmarks.md).
+/// worker thread separately); the figures are in docs/benchmarks.md.
 fn verify_sqlite_file(
     path: &std::path::Path,
     mut verifier: ChainVerifier,
     deadline: Deadline,
 ) -> ServiceResult<Result<ChainVerifier, ChainBreak>> {
     use rusqlite::{OpenFlags, types::ValueRef};
-    let failed = |e: &dyn std::fmt::Display| {
-        ServiceError::Internal(format!("reading audit events from {}: {e}", path.display()))
+    let failed = |e: crate::error::Cause| {
+        ServiceError::internal_from(format!("reading audit events from {}", path.display()), e)
     };
     let connection = rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| failed(&e))?;
+    .map_err(|e| failed(e.into()))?;
     // As long as the server's own connections wait for the write lock.
     connection
         .busy_timeout(Duration::from_secs(10))
-        .map_err(|e| failed(&e))?;
-    let mut statement = connection.prepare(VERIFY_SQL).map_err(|e| failed(&e))?;
-    let mut rows = statement.query([]).map_err(|e| failed(&e))?;
-    while let Some(row) = rows.next().map_err(|e| failed(&e))? {
+        .map_err(|e| failed(e.into()))?;
+    let mut statement = connection
+        .prepare(VERIFY_SQL)
+        .map_err(|e| failed(e.into()))?;
+    let mut rows = statement.query([]).map_err(|e| failed(e.into()))?;
+    while let Some(row) = rows.next().map_err(|e| failed(e.into()))? {
         deadline.check()?;
         let text = |index: usize| -> ServiceResult<&str> {
             row.get_ref(index)
                 .and_then(|value| Ok(value.as_str()?))
-                .map_err(|e| failed(&e))
+                .map_err(|e| failed(e.into()))
         };
         // Decoded as the ORM stores them: timestamps as RFC 3339 text,
         // UUIDs as 16-byte blobs.
         let occurred_at = DateTime::parse_from_rfc3339(text(1)?)
-            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(e.into()))?
             .with_timezone(&Utc);
-        let actor_id = match row.get_ref(2).map_err(|e| failed(&e))? {
+        let actor_id = match row.get_ref(2).map_err(|e| failed(e.into()))? {
             ValueRef::Null => None,
-            ValueRef::Blob(bytes) => Some(Uuid::from_slice(bytes).map_err(|e| failed(&e))?),
+            ValueRef::Blob(bytes) => Some(Uuid::from_slice(bytes).map_err(|e| failed(e.into()))?),
             other => {
-                return Err(failed(&format!(
-                    "actor_id holds a {} value",
-                    other.data_type()
-                )));
+                return Err(failed(
+                    format!("actor_id holds a {} value", other.data_type()).into(),
+                ));
             }
         };
         let content = EventContent {
-            seq: row.get(0).map_err(|e| failed(&e))?,
+            seq: row.get(0).map_err(|e| failed(e.into()))?,
             occurred_at,
             actor_id,
             actor_label: text(3)?,
@@ -214,10 +214,10 @@ async fn verify_all(
                 .to_owned();
             tokio::task::spawn_blocking(move || verify_sqlite_file(&path, verifier, deadline))
                 .await
-                .map_err(|e| ServiceError::Internal(format!("audit verification task: {e}")))?
+                .map_err(|e| ServiceError::internal_from("audit verification task", e))?
         }
-        _ => Err(ServiceError::Internal(
-            "audit verification needs PostgreSQL or SQLite".into(),
+        _ => Err(ServiceError::internal(
+            "audit verification needs PostgreSQL or SQLite",
         )),
     }
 }

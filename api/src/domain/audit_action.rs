@@ -1,0 +1,106 @@
+//! The audit trail's action names: one constant per kind of event, so a
+//! writer, a reader and a filter cannot spell one differently. They are
+//! part of the contract with auditors (evidence packs carry them), so a
+//! name never changes once released.
+
+pub const AUDIT_PURGED: &str = "audit.purged";
+
+pub const CAB_MEETING_HELD: &str = "cab.meeting_held";
+pub const CAB_MEETING_SCHEDULED: &str = "cab.meeting_scheduled";
+pub const CAB_MEMBER_REMOVED: &str = "cab.member_removed";
+pub const CAB_MEMBER_SET: &str = "cab.member_set";
+
+pub const CALENDAR_RULE_CREATED: &str = "calendar.rule_created";
+pub const CALENDAR_RULE_RETIRED: &str = "calendar.rule_retired";
+
+pub const CHANGE_CANCELLED: &str = "change.cancelled";
+pub const CHANGE_CLOSED: &str = "change.closed";
+pub const CHANGE_COMPLETED: &str = "change.completed";
+pub const CHANGE_CREATED: &str = "change.created";
+pub const CHANGE_DECISION: &str = "change.decision";
+pub const CHANGE_EVIDENCE_RECORDED: &str = "change.evidence_recorded";
+pub const CHANGE_IMPLEMENTATION_STARTED: &str = "change.implementation_started";
+pub const CHANGE_IMPORTED: &str = "change.imported";
+pub const CHANGE_REVIEWED: &str = "change.reviewed";
+pub const CHANGE_REVISED: &str = "change.revised";
+pub const CHANGE_ROLLED_BACK: &str = "change.rolled_back";
+pub const CHANGE_SCHEDULED: &str = "change.scheduled";
+pub const CHANGE_SUBMITTED: &str = "change.submitted";
+pub const CHANGE_UPDATED: &str = "change.updated";
+
+pub const FEED_TOKEN_ISSUED: &str = "feed_token.issued";
+pub const FEED_TOKEN_REVOKED: &str = "feed_token.revoked";
+
+pub const SYSTEM_CREATED: &str = "system.created";
+pub const SYSTEM_UPDATED: &str = "system.updated";
+
+pub const TEMPLATE_ACTIVATED: &str = "template.activated";
+pub const TEMPLATE_CREATED: &str = "template.created";
+pub const TEMPLATE_RETIRED: &str = "template.retired";
+
+pub const TOKEN_ISSUED: &str = "token.issued";
+pub const TOKEN_REVOKED: &str = "token.revoked";
+
+pub const USER_ACTIVATED: &str = "user.activated";
+pub const USER_CREATED: &str = "user.created";
+pub const USER_DEACTIVATED: &str = "user.deactivated";
+pub const USER_ROLES_CHANGED: &str = "user.roles_changed";
+
+/// Every action, for checks over the whole vocabulary.
+pub const ALL: [&str; 34] = [
+    AUDIT_PURGED,
+    CAB_MEETING_HELD,
+    CAB_MEETING_SCHEDULED,
+    CAB_MEMBER_REMOVED,
+    CAB_MEMBER_SET,
+    CALENDAR_RULE_CREATED,
+    CALENDAR_RULE_RETIRED,
+    CHANGE_CANCELLED,
+    CHANGE_CLOSED,
+    CHANGE_COMPLETED,
+    CHANGE_CREATED,
+    CHANGE_DECISION,
+    CHANGE_EVIDENCE_RECORDED,
+    CHANGE_IMPLEMENTATION_STARTED,
+    CHANGE_IMPORTED,
+    CHANGE_REVIEWED,
+    CHANGE_REVISED,
+    CHANGE_ROLLED_BACK,
+    CHANGE_SCHEDULED,
+    CHANGE_SUBMITTED,
+    CHANGE_UPDATED,
+    FEED_TOKEN_ISSUED,
+    FEED_TOKEN_REVOKED,
+    SYSTEM_CREATED,
+    SYSTEM_UPDATED,
+    TEMPLATE_ACTIVATED,
+    TEMPLATE_CREATED,
+    TEMPLATE_RETIRED,
+    TOKEN_ISSUED,
+    TOKEN_REVOKED,
+    USER_ACTIVATED,
+    USER_CREATED,
+    USER_DEACTIVATED,
+    USER_ROLES_CHANGED,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    #[test]
+    fn every_action_is_an_entity_and_a_verb_and_named_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for action in ALL {
+            let (entity, verb) = action.split_once('.').expect("entity.verb");
+            assert!(!entity.is_empty() && !verb.is_empty(), "{action}");
+            assert!(
+                action
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'),
+                "{action}"
+            );
+            assert!(seen.insert(action), "{action} twice");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Asking for approval and deciding: submit, revise, decide.
+
+use entity::{ChangeStatus, Decision, approval, change};
+use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::domain::audit_action;
+use crate::store;
+use crate::store::accounts;
+use crate::store::transitions::Request;
+use crate::{
+    domain::{
+        ValidationError,
+        approval::{self as approvals, BoardVote, Vote},
+        lifecycle::{self},
+        optional_text, permissions,
+    },
+    error::{ServiceError, ServiceResult},
+};
+
+use super::transition::{account, open_transition, refuse};
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn submit(
+    request: &Request<'_>,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::submit_change).await?;
+    let next = refuse(lifecycle::submit(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    )))?;
+    let before = snapshot.change.status;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    active.submitted_at = Set(Some(request.now));
+    if next == ChangeStatus::Approved {
+        active.approved_at = Set(Some(request.now));
+    }
+    store::transitions::finish(
+        txn,
+        request,
+        active,
+        audit_action::CHANGE_SUBMITTED,
+        before,
+        json!({"preApproved": next == ChangeStatus::Approved}),
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn revise(
+    request: &Request<'_>,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> ServiceResult<change::Model> {
+    let (txn, snapshot, approval) =
+        open_transition(request, id, expected_version, permissions::submit_change).await?;
+    let next = refuse(lifecycle::revise(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    )))?;
+    let before = snapshot.change.status;
+    let round = snapshot.change.approval_round + 1;
+    let mut active: change::ActiveModel = snapshot.change.into();
+    active.status = Set(next);
+    // Decisions on the old version no longer count for its approval; the
+    // board's decision stays in `board_decisions` for the CAB rate.
+    active.approval_round = Set(round);
+    active.submitted_at = Set(None);
+    active.board_outcome = Set(None);
+    active.board_decided_at = Set(None);
+    store::transitions::finish(
+        txn,
+        request,
+        active,
+        audit_action::CHANGE_REVISED,
+        before,
+        json!({"approvalRound": round}),
+    )
+    .await
+}
+
+/// Records the caller's decision and applies its consequence.
+#[tracing::instrument(skip_all, fields(change_id = %id, ?decision))]
+pub async fn decide(
+    request: &Request<'_>,
+    id: Uuid,
+    decision: Decision,
+    comment: Option<&str>,
+    meeting_id: Option<Uuid>,
+) -> ServiceResult<change::Model> {
+    optional_text("comment", comment, 10_000)?;
+    let actor = account(request.caller)?;
+    if decision != Decision::Approve && comment.is_none_or(|c| c.trim().is_empty()) {
+        return Err(
+            ValidationError::new("comment", "a rejection or deferral needs a rationale").into(),
+        );
+    }
+    let txn = request.db.begin().await?;
+    let model = store::transitions::claim(&txn, id, None).await?;
+    // Who may decide, and for which roles and seat, is read from the
+    // account as it stands now, in this transaction: not from the identity
+    // the caller signed in with, nor from a seat granted earlier.
+    let standing = accounts::standing(&txn, actor.user_id).await?;
+    permissions::decide_approvals(&standing).map_err(ServiceError::Forbidden)?;
+    let seat = standing.board_seat();
+    let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
+    let change = &snapshot.change;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let mut violations =
+        lifecycle::can_decide(&snapshot.facts(request.policy, &approval, request.now))
+            .err()
+            .unwrap_or_default();
+    if actor.user_id == change.requester_id {
+        violations.push("requester cannot approve own change".into());
+    }
+    if !approvals::qualifies(&snapshot.change_type, &standing.roles, seat) {
+        violations.push(format!(
+            "you are not an approver of {} changes ({})",
+            snapshot.change_type.key, snapshot.change_type.approval_summary
+        ));
+    }
+    if snapshot.votes.iter().any(|v| v.person == actor.user_id) {
+        violations
+            .push("you have already decided on this approval round (one person, one vote)".into());
+    }
+    if !violations.is_empty() {
+        return Err(ServiceError::PolicyViolation(violations));
+    }
+    if let Some(meeting) = meeting_id {
+        crate::store::board::find_meeting(&txn, meeting).await?;
+    }
+    let retroactive = change.actual_start.is_some();
+    approval::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        change_id: Set(change.id),
+        round: Set(change.approval_round),
+        approver_id: Set(actor.user_id),
+        decision: Set(decision),
+        comment: Set(comment.map(str::to_owned)),
+        decided_at: Set(request.now),
+        meeting_id: Set(meeting_id),
+        retroactive: Set(retroactive),
+        approver_roles: Set(json!(standing.roles)),
+        board_role: Set(seat),
+    }
+    .insert(&txn)
+    .await?;
+    let mut snapshot = snapshot;
+    snapshot.votes.push(Vote {
+        person: actor.user_id,
+        roles: standing.roles.clone(),
+        seat,
+        decision,
+    });
+    store::transitions::apply_outcome(
+        txn,
+        request,
+        snapshot,
+        BoardVote::Open,
+        json!({
+            "decision": decision,
+            "comment": comment,
+            "approverRoles": standing.roles,
+            "boardRole": seat,
+            "retroactive": retroactive,
+            "meetingId": meeting_id,
+        }),
+    )
+    .await
+}
