@@ -1,11 +1,11 @@
 //! Reporting benchmark (a plain harness; whole-system measurements).
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/main/target cargo bench -p api --bench reports_metrics -- \
+//! cargo bench -p api --bench reports_metrics -- \
 //!     --changes 1000000 --postgres postgres://postgres@127.0.0.1:5432/postgres [--keep]
-//! # against a database an earlier run kept (no 170 s reload); (a) too
+//! # against a database an earlier run kept (no reload); (a) too
 //! # when --changes is given:
-//! CARGO_TARGET_DIR=/work/main/target cargo bench -p api --bench reports_metrics -- \
+//! cargo bench -p api --bench reports_metrics -- \
 //!     [--changes 1000000] --reuse-db postgres://postgres@127.0.0.1:5432/gh_bench_reports_...
 //! ```
 //!

@@ -23,8 +23,15 @@ pub enum ServiceError {
     PolicyViolation(Vec<String>),
     #[error("database error")]
     Database(#[source] DbErr),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something that should not happen did; the context says where, the
+    /// cause (when there is one) keeps the error it came from, so the log
+    /// shows the whole chain. Clients see "internal error" only.
+    #[error("internal error: {context}")]
+    Internal {
+        context: String,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// A subscriber fell too far behind; its stream ends after this error.
     #[error(
         "this subscription fell behind and missed {missed} events; subscribe again and re-read the changes you show"
@@ -41,11 +48,31 @@ pub enum ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// The error an internal error came from.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl ServiceError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation {
             field: field.into(),
             message: message.into(),
+        }
+    }
+
+    /// An internal error with no underlying error (an invariant broke).
+    pub fn internal(context: impl Into<String>) -> Self {
+        Self::Internal {
+            context: context.into(),
+            cause: None,
+        }
+    }
+
+    /// An internal error caused by `cause`, which is kept (not flattened
+    /// into text) so its own sources are logged too.
+    pub fn internal_from(context: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        Self::Internal {
+            context: context.into(),
+            cause: Some(cause.into()),
         }
     }
 
@@ -61,7 +88,7 @@ impl ServiceError {
             Self::Validation { .. } => "VALIDATION",
             Self::Conflict(_) => "CONFLICT",
             Self::PolicyViolation(_) => "POLICY_VIOLATION",
-            Self::Database(_) | Self::Internal(_) => "INTERNAL",
+            Self::Database(_) | Self::Internal { .. } => "INTERNAL",
             Self::Lagged { .. } => "LAGGED",
             Self::Timeout => "TIMEOUT",
         }
@@ -101,8 +128,8 @@ impl ErrorExtensions for ServiceError {
                 tracing::error!(error = %source, debug = ?source, "database error");
                 "internal error".to_owned()
             }
-            Self::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+            Self::Internal { .. } => {
+                tracing::error!(error = %cause_chain(self), "internal error");
                 "internal error".to_owned()
             }
             other => other.to_string(),
@@ -136,5 +163,36 @@ impl<T> GqlResultExt<T> for Result<T, ServiceError> {
 impl<T> GqlResultExt<T> for Result<T, crate::domain::ValidationError> {
     fn gql(self) -> async_graphql::Result<T> {
         self.map_err(|error| ServiceError::from(error).extend())
+    }
+}
+
+/// An error and every source below it, `outer: inner: innermost`.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_chain_and_tells_clients_nothing() {
+        let io = std::io::Error::other("disk full");
+        let error = ServiceError::internal_from("writing the evidence pack", io);
+        assert_eq!(
+            cause_chain(&error),
+            "internal error: writing the evidence pack: disk full"
+        );
+        assert!(std::error::Error::source(&error).is_some());
+        let graphql = error.extend();
+        assert_eq!(graphql.message, "internal error");
+        assert_eq!(error.code(), "INTERNAL");
     }
 }

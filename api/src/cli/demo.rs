@@ -108,7 +108,7 @@ pub async fn ensure_organisation(
             Some(parent) => Some(
                 find_system(db, parent)
                     .await?
-                    .ok_or_else(|| ServiceError::Internal(format!("no system {parent}")))?,
+                    .ok_or_else(|| ServiceError::internal(format!("no system {parent}")))?,
             ),
             None => None,
         };

@@ -618,7 +618,7 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
 
 impl ImportedChange {
     /// The incident to open: the given one, or P3 for a rollback (a
-    /// rollback always opens one, DESIGN.md Lifecycle).
+    /// rollback always opens one, docs/design.md, "Lifecycle and states").
     pub fn incident_priority(&self) -> Option<IncidentPriority> {
         match (self.incident, self.outcome) {
             (Some(priority), _) => Some(priority),

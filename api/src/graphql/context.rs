@@ -31,9 +31,8 @@ pub trait ContextExt {
 
 impl ContextExt for Context<'_> {
     fn state(&self) -> async_graphql::Result<&AppState> {
-        self.data::<AppState>().map_err(|_| {
-            ServiceError::Internal("application state missing from schema".into()).extend()
-        })
+        self.data::<AppState>()
+            .map_err(|_| ServiceError::internal("application state missing from schema").extend())
     }
 
     /// The HTTP layer authenticates every request before execution; a

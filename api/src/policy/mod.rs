@@ -20,7 +20,7 @@ pub mod targets;
 
 pub use targets::PolicyTarget;
 
-/// Presets by name, each encoding one seed document in `shared/seeds/`.
+/// Presets by name, each encoding one seed document in `docs/policies/seeds/`.
 pub const PRESETS: &[(&str, &str)] = &[
     ("cab-quorum", include_str!("presets/cab-quorum.toml")),
     ("tiered-cab", include_str!("presets/tiered-cab.toml")),
