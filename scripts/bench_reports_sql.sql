@@ -1,4 +1,4 @@
--- The monthly and quarterly metrics of DESIGN.md "Metrics" in plain SQL
+-- The monthly and quarterly metrics of docs/design.md "Metrics" in plain SQL
 -- (PostgreSQL), for comparison with the polars engine. Run by
 -- scripts/bench_reports_sql.sh against a database kept by
 -- `cargo bench -p api --bench reports_metrics -- --postgres URL --keep`.

@@ -5,7 +5,7 @@ use async_graphql::Enum;
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Where a change request is in its lifecycle (see DESIGN.md, Lifecycle).
+/// Where a change request is in its lifecycle (see docs/design.md, "Lifecycle and states").
 #[derive(
     Debug,
     Clone,
@@ -19,38 +19,29 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(32))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ChangeStatus {
-    #[sea_orm(string_value = "DRAFT")]
     Draft,
-    #[sea_orm(string_value = "SUBMITTED")]
     Submitted,
-    #[sea_orm(string_value = "AWAITING_APPROVAL")]
     AwaitingApproval,
-    #[sea_orm(string_value = "APPROVED")]
     Approved,
-    #[sea_orm(string_value = "SCHEDULED")]
     Scheduled,
-    #[sea_orm(string_value = "IMPLEMENTING")]
     Implementing,
-    #[sea_orm(string_value = "IMPLEMENTED")]
     Implemented,
-    #[sea_orm(string_value = "CLOSED")]
     Closed,
-    #[sea_orm(string_value = "REJECTED")]
     Rejected,
-    #[sea_orm(string_value = "DEFERRED")]
     Deferred,
-    #[sea_orm(string_value = "ROLLED_BACK")]
     RolledBack,
-    #[sea_orm(string_value = "FAILED")]
     Failed,
-    #[sea_orm(string_value = "CANCELLED")]
     Cancelled,
 }
 
-/// How an implemented change ended (DESIGN.md, Lifecycle and Metrics).
+/// How an implemented change ended (docs/design.md, "Lifecycle and states" and "Metrics").
 #[derive(
     Debug,
     Clone,
@@ -64,16 +55,16 @@ pub enum ChangeStatus {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(32))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ChangeOutcome {
-    #[sea_orm(string_value = "SUCCESSFUL")]
     Successful,
-    #[sea_orm(string_value = "SUCCESSFUL_WITH_ISSUES")]
     SuccessfulWithIssues,
-    #[sea_orm(string_value = "FAILED")]
     Failed,
-    #[sea_orm(string_value = "ROLLED_BACK")]
     RolledBack,
 }
 
@@ -93,16 +84,16 @@ pub enum ChangeOutcome {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RiskLevel {
-    #[sea_orm(string_value = "LOW")]
     Low,
-    #[sea_orm(string_value = "MEDIUM")]
     Medium,
-    #[sea_orm(string_value = "HIGH")]
     High,
-    #[sea_orm(string_value = "CRITICAL")]
     Critical,
 }
 
@@ -122,16 +113,16 @@ pub enum RiskLevel {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Priority {
-    #[sea_orm(string_value = "LOW")]
     Low,
-    #[sea_orm(string_value = "MEDIUM")]
     Medium,
-    #[sea_orm(string_value = "HIGH")]
     High,
-    #[sea_orm(string_value = "CRITICAL")]
     Critical,
 }
 
@@ -149,16 +140,16 @@ pub enum Priority {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeploymentMethod {
-    #[sea_orm(string_value = "CANARY")]
     Canary,
-    #[sea_orm(string_value = "BLUE_GREEN")]
     BlueGreen,
-    #[sea_orm(string_value = "ROLLING")]
     Rolling,
-    #[sea_orm(string_value = "DIRECT")]
     Direct,
 }
 
@@ -188,14 +179,15 @@ pub enum LinkKind {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Decision {
-    #[sea_orm(string_value = "APPROVE")]
     Approve,
-    #[sea_orm(string_value = "REJECT")]
     Reject,
-    #[sea_orm(string_value = "DEFER")]
     Defer,
 }
 
@@ -213,14 +205,15 @@ pub enum Decision {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BoardOutcome {
-    #[sea_orm(string_value = "APPROVED")]
     Approved,
-    #[sea_orm(string_value = "REJECTED")]
     Rejected,
-    #[sea_orm(string_value = "DEFERRED")]
     Deferred,
 }
 
@@ -237,12 +230,14 @@ pub enum BoardOutcome {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EvidenceStatus {
-    #[sea_orm(string_value = "PASSED")]
     Passed,
-    #[sea_orm(string_value = "FAILED")]
     Failed,
 }
 
@@ -261,15 +256,15 @@ pub enum EvidenceStatus {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(4))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(4))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 pub enum IncidentPriority {
-    #[sea_orm(string_value = "P1")]
     P1,
-    #[sea_orm(string_value = "P2")]
     P2,
-    #[sea_orm(string_value = "P3")]
     P3,
-    #[sea_orm(string_value = "P4")]
     P4,
 }
 
@@ -286,17 +281,18 @@ pub enum IncidentPriority {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(32))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReviewKind {
     /// After a rollback or failure, or as the policy requires.
-    #[sea_orm(string_value = "POST_IMPLEMENTATION")]
     PostImplementation,
     /// The review an emergency change owes within the policy's deadline.
-    #[sea_orm(string_value = "POST_EMERGENCY")]
     PostEmergency,
     /// The CAB's review of an emergency change at its next meeting.
-    #[sea_orm(string_value = "BOARD")]
     Board,
 }
 
@@ -313,15 +309,16 @@ pub enum ReviewKind {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BoardRole {
-    #[sea_orm(string_value = "CHAIR")]
     Chair,
-    #[sea_orm(string_value = "MEMBER")]
     Member,
     /// Attends and advises; does not vote or count toward quorum.
-    #[sea_orm(string_value = "ADVISOR")]
     Advisor,
 }
 
@@ -338,11 +335,13 @@ pub enum BoardRole {
     Serialize,
     Deserialize,
 )]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MeetingStatus {
-    #[sea_orm(string_value = "PLANNED")]
     Planned,
-    #[sea_orm(string_value = "HELD")]
     Held,
 }

@@ -15,16 +15,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
+/// No relation is declared from the account side: tokens name their
+/// account (`api_token::Relation::User`), and declaring it both ways made
+/// the two entity files import each other.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::api_token::Entity")]
-    ApiToken,
-}
-
-impl Related<super::api_token::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ApiToken.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -2,15 +2,16 @@
 //!
 //! The metrics read ten columns of every implemented change in a range
 //! (`api::service::metrics::load_frames_copy`). From the table that is a
-//! sequential scan of every column of every change (about 400 MB for a
-//! million changes, titles and descriptions included) and a sort on the
+//! sequential scan of every column of every change (titles and
+//! descriptions included) and a sort on the
 //! client. This partial index holds only implemented changes, keyed by
 //! `actual_end` and carrying the other nine columns, so the loader reads
-//! an index-only scan about a quarter of that size, already in the order
+//! an index-only scan a fraction of that size (docs/benchmarks-reports.md),
+//! already in the order
 //! the metrics group by.
 //!
 //! SQLite has no `INCLUDE`, and its loader is not the path that serves a
-//! million changes (README, "Running on PostgreSQL"), so it keeps
+//! million changes (docs/operations.md, "Running on PostgreSQL"), so it keeps
 //! `idx_changes_actual_end` alone.
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};

@@ -2,7 +2,7 @@
 //!
 //! An audit event names the token that acted and the account that issued
 //! it, and a token issued by one account for another only works while that
-//! other account is a service account (README, "Security model"). Both
+//! other account is a service account (docs/security.md). Both
 //! need the issuer on the token row, read with the token itself when a
 //! request is authenticated.
 //!
