@@ -1,5 +1,7 @@
 //! Metrics and reports over the change history, with polars.
 //!
+//! - `vocabulary`: the outcome codes and output column names the other
+//!   modules share (it imports none of them);
 //! - `input`: the frames the metrics read (one row per change);
 //! - `period`: weeks, months and quarters in an IANA time zone;
 //! - `metrics`: one function per metric family, each a `LazyFrame`;
@@ -16,6 +18,7 @@ pub mod metrics;
 pub mod period;
 pub mod report;
 pub mod targets;
+pub mod vocabulary;
 
 pub use input::{ChangeFacts, ChangeFrames, ChangeFramesBuilder};
 pub use period::{Granularity, Period, PeriodError, PeriodSpec};

@@ -23,70 +23,8 @@ use crate::{
     input::col,
     period::{Period, PeriodSpec},
     targets::Target,
+    vocabulary::out,
 };
-
-/// Output column names (every output column is aliased to one of these).
-pub mod out {
-    pub const PERIOD: &str = "period";
-    pub const LABEL: &str = "period_label";
-    pub const START: &str = "period_start";
-    pub const END: &str = "period_end";
-    pub const KEY: &str = "key";
-    pub const COUNT: &str = "count";
-
-    pub const IMPLEMENTED: &str = "implemented";
-    pub const SUCCESSFUL: &str = "successful";
-    pub const SUCCESSFUL_WITH_ISSUES: &str = "successful_with_issues";
-    pub const FAILED: &str = "failed";
-    pub const ROLLED_BACK: &str = "rolled_back";
-    pub const EMERGENCY: &str = "emergency";
-    pub const WITH_ISSUES: &str = "with_issues";
-    pub const SUCCESS_RATE: &str = "success_rate";
-    pub const ROLLBACK_RATE: &str = "rollback_rate";
-    pub const FAILURE_RATE: &str = "failure_rate";
-    pub const EMERGENCY_SHARE: &str = "emergency_share";
-    pub const WITH_ISSUES_RATE: &str = "with_issues_rate";
-
-    pub const LEAD_TIME_P50: &str = "lead_time_hours_p50";
-    pub const LEAD_TIME_P90: &str = "lead_time_hours_p90";
-    pub const LEAD_TIME_MEAN: &str = "lead_time_hours_mean";
-
-    pub const DURATION_MEAN: &str = "change_duration_hours_mean";
-    pub const DURATION_P50: &str = "change_duration_hours_p50";
-    pub const PLANNED_MEAN: &str = "planned_duration_hours_mean";
-    pub const PLANNED_P50: &str = "planned_duration_hours_p50";
-
-    pub const APPROVAL_P50: &str = "approval_time_hours_p50";
-    pub const APPROVAL_MEAN: &str = "approval_time_hours_mean";
-
-    pub const CAB_APPROVED: &str = "cab_approved";
-    pub const CAB_REJECTED: &str = "cab_rejected";
-    pub const CAB_APPROVAL_RATE: &str = "cab_approval_rate";
-
-    pub const EMERGENCY_DOCS_ON_TIME: &str = "emergency_docs_on_time";
-    pub const EMERGENCY_DOCS_RATE: &str = "emergency_docs_on_time_rate";
-
-    /// Counts that are 0, not null, in a period without changes.
-    pub const COUNTS: [&str; 10] = [
-        IMPLEMENTED,
-        SUCCESSFUL,
-        SUCCESSFUL_WITH_ISSUES,
-        FAILED,
-        ROLLED_BACK,
-        EMERGENCY,
-        WITH_ISSUES,
-        CAB_APPROVED,
-        CAB_REJECTED,
-        EMERGENCY_DOCS_ON_TIME,
-    ];
-}
-
-pub const SUCCESSFUL: &str = "SUCCESSFUL";
-pub const SUCCESSFUL_WITH_ISSUES: &str = "SUCCESSFUL_WITH_ISSUES";
-pub const FAILED: &str = "FAILED";
-pub const ROLLED_BACK: &str = "ROLLED_BACK";
-pub const IMPLEMENTED_OUTCOMES: [&str; 4] =
-    [SUCCESSFUL, SUCCESSFUL_WITH_ISSUES, FAILED, ROLLED_BACK];
 
 const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
 
@@ -224,7 +162,7 @@ pub fn bucketed(changes_with_period: LazyFrame) -> LazyFrame {
 /// Volume by outcome and the outcome counts (the rates are
 /// `outcome_rates`).
 fn outcome_counts(emergency_code: Option<u32>) -> Vec<Expr> {
-    use crate::input::outcome::{FAILED, ROLLED_BACK, SUCCESSFUL, SUCCESSFUL_WITH_ISSUES};
+    use crate::vocabulary::outcome::{FAILED, ROLLED_BACK, SUCCESSFUL, SUCCESSFUL_WITH_ISSUES};
     vec![
         len().cast(DataType::Int64).alias(out::IMPLEMENTED),
         count_where(outcome_is(SUCCESSFUL)).alias(out::SUCCESSFUL),
@@ -346,7 +284,7 @@ pub fn change_metrics(bucketed: LazyFrame, emergency_code: Option<u32>) -> LazyF
 /// decisions of the period (deferrals are not decisions). Input: the board
 /// decisions with their `period_index`, rows outside the range dropped.
 pub fn cab_approval(decisions: LazyFrame) -> LazyFrame {
-    use crate::input::board_outcome::{APPROVED, REJECTED};
+    use crate::vocabulary::board_outcome::{APPROVED, REJECTED};
     let board_is = |code: u32| col(col::BOARD_OUTCOME).eq(lit(code));
     decisions
         .group_by([col(out::PERIOD)])
@@ -481,7 +419,7 @@ pub fn volume_by(rows: LazyFrame, names: &[String]) -> PolarsResult<LazyFrame> {
 /// same numbers as grouping the rows by outcome, without another pass over
 /// them): one row per period and outcome with a count above 0.
 pub fn volume_by_outcome(table: LazyFrame) -> PolarsResult<LazyFrame> {
-    use crate::input::outcome::NAMES;
+    use crate::vocabulary::outcome::NAMES;
     let counts = [
         out::SUCCESSFUL,
         out::SUCCESSFUL_WITH_ISSUES,

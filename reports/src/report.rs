@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use crate::{
     input::{ChangeFrames, col},
-    metrics::{self, out},
+    metrics,
     period::PeriodSpec,
     targets::{Comparison, Metric, Target},
+    vocabulary::out,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -71,7 +71,7 @@ impl Metric {
 
     /// The column of the metrics table holding this metric.
     pub fn column(self) -> &'static str {
-        use crate::metrics::out;
+        use crate::vocabulary::out;
         match self {
             Self::SuccessRate => out::SUCCESS_RATE,
             Self::RollbackRate => out::ROLLBACK_RATE,

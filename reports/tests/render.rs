@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use reports::{
-    ChangeFacts, ChangeFramesBuilder, MetricsOptions, Metric, parse_targets,
+    ChangeFacts, ChangeFramesBuilder, Metric, MetricsOptions,
     document::{self, NotableChange, ReportKind, ReportPlan},
+    parse_targets,
     period::parse_time_zone,
     render::{Format, Table, render},
 };
@@ -43,7 +44,12 @@ fn document() -> reports::document::ReportDocument {
     let mut b = ChangeFramesBuilder::default();
     let changes = [
         change("normal", "SUCCESSFUL", "2026-01-05T09:00:00Z", [3, 30, 1]),
-        change("normal", "SUCCESSFUL_WITH_ISSUES", "2026-01-12T09:00:00Z", [5, 50, 3]),
+        change(
+            "normal",
+            "SUCCESSFUL_WITH_ISSUES",
+            "2026-01-12T09:00:00Z",
+            [5, 50, 3],
+        ),
         change("major", "FAILED", "2026-02-02T09:00:00Z", [20, 70, 4]),
         change("normal", "SUCCESSFUL", "2026-02-16T09:00:00Z", [2, 26, 1]),
         change("normal", "SUCCESSFUL", "2026-03-02T09:00:00Z", [4, 40, 2]),
@@ -70,7 +76,12 @@ fn document() -> reports::document::ReportDocument {
     });
     b.push_system(emergency, "=db");
     // Last year, for the trend series.
-    b.push(change("normal", "SUCCESSFUL", "2025-11-03T09:00:00Z", [6, 30, 2]));
+    b.push(change(
+        "normal",
+        "SUCCESSFUL",
+        "2025-11-03T09:00:00Z",
+        [6, 30, 2],
+    ));
     let frames = b.finish().unwrap();
 
     let targets = parse_targets(Metric::ALL.into_iter().map(|metric| {
