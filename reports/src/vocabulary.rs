@@ -48,7 +48,9 @@ pub mod board_outcome {
     }
 }
 
-/// Output column names (every output column is aliased to one of these).
+/// Names of the output columns that are not metrics (the metrics' are in
+/// the catalogue): the period columns of the metrics table and the columns
+/// of the volume tables.
 pub mod out {
     pub const PERIOD: &str = "period";
     pub const LABEL: &str = "period_label";
@@ -56,50 +58,4 @@ pub mod out {
     pub const END: &str = "period_end";
     pub const KEY: &str = "key";
     pub const COUNT: &str = "count";
-
-    pub const IMPLEMENTED: &str = "implemented";
-    pub const SUCCESSFUL: &str = "successful";
-    pub const SUCCESSFUL_WITH_ISSUES: &str = "successful_with_issues";
-    pub const FAILED: &str = "failed";
-    pub const ROLLED_BACK: &str = "rolled_back";
-    pub const EMERGENCY: &str = "emergency";
-    pub const WITH_ISSUES: &str = "with_issues";
-    pub const SUCCESS_RATE: &str = "success_rate";
-    pub const ROLLBACK_RATE: &str = "rollback_rate";
-    pub const FAILURE_RATE: &str = "failure_rate";
-    pub const EMERGENCY_SHARE: &str = "emergency_share";
-    pub const WITH_ISSUES_RATE: &str = "with_issues_rate";
-
-    pub const LEAD_TIME_P50: &str = "lead_time_hours_p50";
-    pub const LEAD_TIME_P90: &str = "lead_time_hours_p90";
-    pub const LEAD_TIME_MEAN: &str = "lead_time_hours_mean";
-
-    pub const DURATION_MEAN: &str = "change_duration_hours_mean";
-    pub const DURATION_P50: &str = "change_duration_hours_p50";
-    pub const PLANNED_MEAN: &str = "planned_duration_hours_mean";
-    pub const PLANNED_P50: &str = "planned_duration_hours_p50";
-
-    pub const APPROVAL_P50: &str = "approval_time_hours_p50";
-    pub const APPROVAL_MEAN: &str = "approval_time_hours_mean";
-
-    pub const CAB_APPROVED: &str = "cab_approved";
-    pub const CAB_REJECTED: &str = "cab_rejected";
-    pub const CAB_APPROVAL_RATE: &str = "cab_approval_rate";
-
-    pub const EMERGENCY_DOCS_ON_TIME: &str = "emergency_docs_on_time";
-    pub const EMERGENCY_DOCS_RATE: &str = "emergency_docs_on_time_rate";
-
-    /// Counts that are 0, not null, in a period without changes.
-    pub const COUNTS: [&str; 10] = [
-        IMPLEMENTED,
-        SUCCESSFUL,
-        SUCCESSFUL_WITH_ISSUES,
-        FAILED,
-        ROLLED_BACK,
-        EMERGENCY,
-        WITH_ISSUES,
-        CAB_APPROVED,
-        CAB_REJECTED,
-        EMERGENCY_DOCS_ON_TIME,
-    ];
 }

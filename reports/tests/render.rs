@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use reports::{
-    ChangeFacts, ChangeFramesBuilder, Metric, MetricsOptions,
+    ChangeFacts, ChangeFramesBuilder, Metric, MetricsOptions, Unit,
     document::{self, NotableChange, ReportKind, ReportPlan},
     parse_targets,
     period::parse_time_zone,
@@ -84,8 +84,12 @@ fn document() -> reports::document::ReportDocument {
     ));
     let frames = b.finish().unwrap();
 
-    let targets = parse_targets(Metric::ALL.into_iter().map(|metric| {
-        let text = if metric.is_rate() { "> 50%" } else { "< 24" };
+    let targets = parse_targets(Metric::with_targets().map(|metric| {
+        let text = if metric.unit() == Unit::Rate {
+            "> 50%"
+        } else {
+            "< 24"
+        };
         (metric.key(), text)
     }))
     .unwrap();
