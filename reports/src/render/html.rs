@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{headline_rows, show, show_metric};
+use super::figures::{headline_rows, show, show_metric};
 use crate::{
     catalogue::{Metric, Unit},
     document::{NotableChange, ReportDocument},

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{headline_rows, show_metric};
+use super::figures::{headline_rows, show_metric};
 use crate::{
     catalogue::Metric,
     document::{NotableChange, ReportDocument},

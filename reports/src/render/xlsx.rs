@@ -2,7 +2,7 @@
 
 use rust_xlsxwriter::{Chart, ChartType, Format, Workbook, Worksheet};
 
-use super::headline_rows;
+use super::figures::headline_rows;
 use crate::{
     catalogue::{Metric, Unit},
     document::{NotableChange, ReportDocument},
