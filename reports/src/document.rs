@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use crate::{
     input::ChangeFrames,
-    metrics::out,
     period::{Granularity, Period, PeriodSpec},
     report::{Bucket, MetricsOptions, ReportError, buckets, compute},
     targets::Target,
+    vocabulary::{out, outcome},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -193,7 +193,9 @@ pub fn build(
         .collect();
     let rollbacks = notable
         .iter()
-        .filter(|c| c.outcome.as_deref() == Some(crate::metrics::ROLLED_BACK) && in_subject(c))
+        .filter(|c| {
+            c.outcome.as_deref() == Some(outcome::name(outcome::ROLLED_BACK)) && in_subject(c)
+        })
         .cloned()
         .collect();
     let series_table = series_table.drop(out::PERIOD)?;

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
+use crate::vocabulary::{board_outcome, outcome};
+
 /// Column names of the changes frame.
 pub mod col {
     /// Row key of the systems frame (`u32`): the change's row index in the
@@ -22,7 +24,7 @@ pub mod col {
     /// Code of the change type (`u32`), an index into
     /// `ChangeFrames::change_types`.
     pub const CHANGE_TYPE: &str = "change_type";
-    /// Code of the outcome (`u32`, see `super::outcome`); null when the
+    /// Code of the outcome (`u32`, see `crate::vocabulary::outcome`); null when the
     /// change was not implemented.
     pub const OUTCOME: &str = "outcome";
     pub const SUBMITTED_AT: &str = "submitted_at";
@@ -35,7 +37,7 @@ pub mod col {
     /// before approval; null otherwise.
     pub const APPROVAL_DUE_AT: &str = "approval_due_at";
     /// Board decisions frame: code of the decision (`u32`, see
-    /// `super::board_outcome`).
+    /// `crate::vocabulary::board_outcome`).
     pub const BOARD_OUTCOME: &str = "board_outcome";
     /// Board decisions frame: when the board decided.
     pub const BOARD_DECIDED_AT: &str = "board_decided_at";
@@ -44,40 +46,6 @@ pub mod col {
     /// Systems frame: code of the affected system (`u32`), an index into
     /// `ChangeFrames::system_names`.
     pub const SYSTEM: &str = "system";
-}
-
-/// Codes of the `outcome` column: small integers instead of strings, so the
-/// metrics compare and group integers over a million rows (a string
-/// comparison per row and outcome cost more than the rest of a metric).
-pub mod outcome {
-    pub const SUCCESSFUL: u32 = 0;
-    pub const SUCCESSFUL_WITH_ISSUES: u32 = 1;
-    pub const FAILED: u32 = 2;
-    pub const ROLLED_BACK: u32 = 3;
-    /// The outcome names, indexed by code.
-    pub const NAMES: [&str; 4] = crate::metrics::IMPLEMENTED_OUTCOMES;
-
-    /// The code of an implemented outcome; `None` for anything else (the
-    /// change then counts as not implemented, as before the codes).
-    pub fn code(name: &str) -> Option<u32> {
-        NAMES.iter().position(|n| *n == name).map(|i| i as u32)
-    }
-}
-
-/// Codes of the board decisions frame's `board_outcome` column.
-pub mod board_outcome {
-    pub const APPROVED: u32 = 0;
-    pub const REJECTED: u32 = 1;
-    /// Deferred (or anything else): not a decision for the approval rate.
-    pub const OTHER: u32 = 2;
-
-    pub fn code(name: &str) -> u32 {
-        match name {
-            "APPROVED" => APPROVED,
-            "REJECTED" => REJECTED,
-            _ => OTHER,
-        }
-    }
 }
 
 /// What the metrics need of one change.

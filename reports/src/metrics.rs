@@ -1,4 +1,4 @@
-//! The metrics of DESIGN.md ("Metrics"), one function per metric family,
+//! The metrics of docs/design.md ("Metrics"), one function per metric family,
 //! each returning a `LazyFrame` keyed by `period`. Nothing here collects:
 //! `crate::report` does, at the edge.
 //!
@@ -20,79 +20,23 @@
 use polars::prelude::*;
 
 use crate::{
+    catalogue::{Metric, Metric as M, Unit},
     input::col,
     period::{Period, PeriodSpec},
     targets::Target,
+    vocabulary::out,
 };
-
-/// Output column names (every output column is aliased to one of these).
-pub mod out {
-    pub const PERIOD: &str = "period";
-    pub const LABEL: &str = "period_label";
-    pub const START: &str = "period_start";
-    pub const END: &str = "period_end";
-    pub const KEY: &str = "key";
-    pub const COUNT: &str = "count";
-
-    pub const IMPLEMENTED: &str = "implemented";
-    pub const SUCCESSFUL: &str = "successful";
-    pub const SUCCESSFUL_WITH_ISSUES: &str = "successful_with_issues";
-    pub const FAILED: &str = "failed";
-    pub const ROLLED_BACK: &str = "rolled_back";
-    pub const EMERGENCY: &str = "emergency";
-    pub const WITH_ISSUES: &str = "with_issues";
-    pub const SUCCESS_RATE: &str = "success_rate";
-    pub const ROLLBACK_RATE: &str = "rollback_rate";
-    pub const FAILURE_RATE: &str = "failure_rate";
-    pub const EMERGENCY_SHARE: &str = "emergency_share";
-    pub const WITH_ISSUES_RATE: &str = "with_issues_rate";
-
-    pub const LEAD_TIME_P50: &str = "lead_time_hours_p50";
-    pub const LEAD_TIME_P90: &str = "lead_time_hours_p90";
-    pub const LEAD_TIME_MEAN: &str = "lead_time_hours_mean";
-
-    pub const DURATION_MEAN: &str = "change_duration_hours_mean";
-    pub const DURATION_P50: &str = "change_duration_hours_p50";
-    pub const PLANNED_MEAN: &str = "planned_duration_hours_mean";
-    pub const PLANNED_P50: &str = "planned_duration_hours_p50";
-
-    pub const APPROVAL_P50: &str = "approval_time_hours_p50";
-    pub const APPROVAL_MEAN: &str = "approval_time_hours_mean";
-
-    pub const CAB_APPROVED: &str = "cab_approved";
-    pub const CAB_REJECTED: &str = "cab_rejected";
-    pub const CAB_APPROVAL_RATE: &str = "cab_approval_rate";
-
-    pub const EMERGENCY_DOCS_ON_TIME: &str = "emergency_docs_on_time";
-    pub const EMERGENCY_DOCS_RATE: &str = "emergency_docs_on_time_rate";
-
-    /// Counts that are 0, not null, in a period without changes.
-    pub const COUNTS: [&str; 10] = [
-        IMPLEMENTED,
-        SUCCESSFUL,
-        SUCCESSFUL_WITH_ISSUES,
-        FAILED,
-        ROLLED_BACK,
-        EMERGENCY,
-        WITH_ISSUES,
-        CAB_APPROVED,
-        CAB_REJECTED,
-        EMERGENCY_DOCS_ON_TIME,
-    ];
-}
-
-pub const SUCCESSFUL: &str = "SUCCESSFUL";
-pub const SUCCESSFUL_WITH_ISSUES: &str = "SUCCESSFUL_WITH_ISSUES";
-pub const FAILED: &str = "FAILED";
-pub const ROLLED_BACK: &str = "ROLLED_BACK";
-pub const IMPLEMENTED_OUTCOMES: [&str; 4] =
-    [SUCCESSFUL, SUCCESSFUL_WITH_ISSUES, FAILED, ROLLED_BACK];
 
 const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
 
 /// A change type code no change has: what "emergency" compares with when
 /// no change of the emergency type is in the frame.
 const NO_TYPE: u32 = u32::MAX;
+
+/// A metric's column of the metrics table.
+fn metric(metric: Metric) -> Expr {
+    col(metric.column())
+}
 
 /// A timestamp column as microseconds since the epoch.
 fn micros(name: &str) -> Expr {
@@ -224,17 +168,17 @@ pub fn bucketed(changes_with_period: LazyFrame) -> LazyFrame {
 /// Volume by outcome and the outcome counts (the rates are
 /// `outcome_rates`).
 fn outcome_counts(emergency_code: Option<u32>) -> Vec<Expr> {
-    use crate::input::outcome::{FAILED, ROLLED_BACK, SUCCESSFUL, SUCCESSFUL_WITH_ISSUES};
+    use crate::vocabulary::outcome::{FAILED, ROLLED_BACK, SUCCESSFUL, SUCCESSFUL_WITH_ISSUES};
     vec![
-        len().cast(DataType::Int64).alias(out::IMPLEMENTED),
-        count_where(outcome_is(SUCCESSFUL)).alias(out::SUCCESSFUL),
-        count_where(outcome_is(SUCCESSFUL_WITH_ISSUES)).alias(out::SUCCESSFUL_WITH_ISSUES),
-        count_where(outcome_is(FAILED)).alias(out::FAILED),
-        count_where(outcome_is(ROLLED_BACK)).alias(out::ROLLED_BACK),
-        count_where(is_emergency(emergency_code)).alias(out::EMERGENCY),
+        len().cast(DataType::Int64).alias(M::Implemented.column()),
+        count_where(outcome_is(SUCCESSFUL)).alias(M::Successful.column()),
+        count_where(outcome_is(SUCCESSFUL_WITH_ISSUES)).alias(M::SuccessfulWithIssues.column()),
+        count_where(outcome_is(FAILED)).alias(M::Failed.column()),
+        count_where(outcome_is(ROLLED_BACK)).alias(M::RolledBack.column()),
+        count_where(is_emergency(emergency_code)).alias(M::Emergency.column()),
         // Counted once even when both hold.
         count_where(outcome_is(SUCCESSFUL_WITH_ISSUES).or(col(col::HAS_INCIDENT)))
-            .alias(out::WITH_ISSUES),
+            .alias(M::WithIssues.column()),
     ]
 }
 
@@ -242,18 +186,18 @@ fn outcome_counts(emergency_code: Option<u32>) -> Vec<Expr> {
 fn outcome_rates() -> Vec<Expr> {
     vec![
         rate(
-            col(out::SUCCESSFUL) + col(out::SUCCESSFUL_WITH_ISSUES),
-            col(out::IMPLEMENTED),
+            metric(M::Successful) + metric(M::SuccessfulWithIssues),
+            metric(M::Implemented),
         )
-        .alias(out::SUCCESS_RATE),
-        rate(col(out::ROLLED_BACK), col(out::IMPLEMENTED)).alias(out::ROLLBACK_RATE),
+        .alias(M::SuccessRate.column()),
+        rate(metric(M::RolledBack), metric(M::Implemented)).alias(M::RollbackRate.column()),
         rate(
-            col(out::FAILED) + col(out::ROLLED_BACK),
-            col(out::IMPLEMENTED),
+            metric(M::Failed) + metric(M::RolledBack),
+            metric(M::Implemented),
         )
-        .alias(out::FAILURE_RATE),
-        rate(col(out::EMERGENCY), col(out::IMPLEMENTED)).alias(out::EMERGENCY_SHARE),
-        rate(col(out::WITH_ISSUES), col(out::IMPLEMENTED)).alias(out::WITH_ISSUES_RATE),
+        .alias(M::FailureRate.column()),
+        rate(metric(M::Emergency), metric(M::Implemented)).alias(M::EmergencyShare.column()),
+        rate(metric(M::WithIssues), metric(M::Implemented)).alias(M::WithIssuesRate.column()),
     ]
 }
 
@@ -277,9 +221,9 @@ fn durations() -> Vec<Expr> {
 /// Lead time = actual_end - submitted_at, in hours.
 fn lead_time() -> Vec<Expr> {
     vec![
-        p(0.5, col(LEAD_HOURS)).alias(out::LEAD_TIME_P50),
-        p(0.9, col(LEAD_HOURS)).alias(out::LEAD_TIME_P90),
-        col(LEAD_HOURS).mean().alias(out::LEAD_TIME_MEAN),
+        p(0.5, col(LEAD_HOURS)).alias(M::LeadTimeP50Hours.column()),
+        p(0.9, col(LEAD_HOURS)).alias(M::LeadTimeP90Hours.column()),
+        col(LEAD_HOURS).mean().alias(M::LeadTimeMeanHours.column()),
     ]
 }
 
@@ -287,18 +231,24 @@ fn lead_time() -> Vec<Expr> {
 /// duration scheduled_end - scheduled_start, in hours.
 fn change_duration() -> Vec<Expr> {
     vec![
-        col(ACTUAL_HOURS).mean().alias(out::DURATION_MEAN),
-        p(0.5, col(ACTUAL_HOURS)).alias(out::DURATION_P50),
-        col(PLANNED_HOURS).mean().alias(out::PLANNED_MEAN),
-        p(0.5, col(PLANNED_HOURS)).alias(out::PLANNED_P50),
+        col(ACTUAL_HOURS)
+            .mean()
+            .alias(M::ChangeDurationMeanHours.column()),
+        p(0.5, col(ACTUAL_HOURS)).alias(M::ChangeDurationP50Hours.column()),
+        col(PLANNED_HOURS)
+            .mean()
+            .alias(M::PlannedDurationMeanHours.column()),
+        p(0.5, col(PLANNED_HOURS)).alias(M::PlannedDurationP50Hours.column()),
     ]
 }
 
 /// Approval time = approved_at - submitted_at, in hours.
 fn approval_time() -> Vec<Expr> {
     vec![
-        p(0.5, col(APPROVAL_HOURS)).alias(out::APPROVAL_P50),
-        col(APPROVAL_HOURS).mean().alias(out::APPROVAL_MEAN),
+        p(0.5, col(APPROVAL_HOURS)).alias(M::ApprovalTimeP50Hours.column()),
+        col(APPROVAL_HOURS)
+            .mean()
+            .alias(M::ApprovalTimeMeanHours.column()),
     ]
 }
 
@@ -316,7 +266,10 @@ fn emergency_documentation(emergency_code: Option<u32>) -> Vec<Expr> {
             .then(approved.lt_eq(micros(col::ACTUAL_START)))
             .otherwise(lit(true)),
     );
-    vec![count_where(is_emergency(emergency_code).and(on_time)).alias(out::EMERGENCY_DOCS_ON_TIME)]
+    vec![
+        count_where(is_emergency(emergency_code).and(on_time))
+            .alias(M::EmergencyDocsOnTime.column()),
+    ]
 }
 
 /// Every metric family read from the changes, in one `group_by` over the
@@ -333,7 +286,8 @@ pub fn change_metrics(bucketed: LazyFrame, emergency_code: Option<u32>) -> LazyF
     .concat();
     let mut rates = outcome_rates();
     rates.push(
-        rate(col(out::EMERGENCY_DOCS_ON_TIME), col(out::EMERGENCY)).alias(out::EMERGENCY_DOCS_RATE),
+        rate(metric(M::EmergencyDocsOnTime), metric(M::Emergency))
+            .alias(M::EmergencyDocsOnTimeRate.column()),
     );
     bucketed
         .with_columns(durations())
@@ -346,20 +300,20 @@ pub fn change_metrics(bucketed: LazyFrame, emergency_code: Option<u32>) -> LazyF
 /// decisions of the period (deferrals are not decisions). Input: the board
 /// decisions with their `period_index`, rows outside the range dropped.
 pub fn cab_approval(decisions: LazyFrame) -> LazyFrame {
-    use crate::input::board_outcome::{APPROVED, REJECTED};
+    use crate::vocabulary::board_outcome::{APPROVED, REJECTED};
     let board_is = |code: u32| col(col::BOARD_OUTCOME).eq(lit(code));
     decisions
         .group_by([col(out::PERIOD)])
         .agg([
-            count_where(board_is(APPROVED)).alias(out::CAB_APPROVED),
-            count_where(board_is(REJECTED)).alias(out::CAB_REJECTED),
+            count_where(board_is(APPROVED)).alias(M::CabApproved.column()),
+            count_where(board_is(REJECTED)).alias(M::CabRejected.column()),
         ])
         .with_column(
             rate(
-                col(out::CAB_APPROVED),
-                col(out::CAB_APPROVED) + col(out::CAB_REJECTED),
+                metric(M::CabApproved),
+                metric(M::CabApproved) + metric(M::CabRejected),
             )
-            .alias(out::CAB_APPROVAL_RATE),
+            .alias(M::CabApprovalRate.column()),
         )
 }
 
@@ -481,12 +435,12 @@ pub fn volume_by(rows: LazyFrame, names: &[String]) -> PolarsResult<LazyFrame> {
 /// same numbers as grouping the rows by outcome, without another pass over
 /// them): one row per period and outcome with a count above 0.
 pub fn volume_by_outcome(table: LazyFrame) -> PolarsResult<LazyFrame> {
-    use crate::input::outcome::NAMES;
+    use crate::vocabulary::outcome::NAMES;
     let counts = [
-        out::SUCCESSFUL,
-        out::SUCCESSFUL_WITH_ISSUES,
-        out::FAILED,
-        out::ROLLED_BACK,
+        M::Successful.column(),
+        M::SuccessfulWithIssues.column(),
+        M::Failed.column(),
+        M::RolledBack.column(),
     ];
     let per_outcome: Vec<LazyFrame> = NAMES
         .iter()
@@ -504,43 +458,10 @@ pub fn volume_by_outcome(table: LazyFrame) -> PolarsResult<LazyFrame> {
     ))
 }
 
-/// The output columns of the metrics table before the targets, in order.
-const TABLE_COLUMNS: [&str; 30] = [
-    out::PERIOD,
-    out::LABEL,
-    out::START,
-    out::END,
-    out::IMPLEMENTED,
-    out::SUCCESSFUL,
-    out::SUCCESSFUL_WITH_ISSUES,
-    out::FAILED,
-    out::ROLLED_BACK,
-    out::EMERGENCY,
-    out::WITH_ISSUES,
-    out::SUCCESS_RATE,
-    out::ROLLBACK_RATE,
-    out::FAILURE_RATE,
-    out::EMERGENCY_SHARE,
-    out::WITH_ISSUES_RATE,
-    out::LEAD_TIME_P50,
-    out::LEAD_TIME_P90,
-    out::LEAD_TIME_MEAN,
-    out::DURATION_MEAN,
-    out::DURATION_P50,
-    out::PLANNED_MEAN,
-    out::PLANNED_P50,
-    out::APPROVAL_P50,
-    out::APPROVAL_MEAN,
-    out::CAB_APPROVED,
-    out::CAB_REJECTED,
-    out::CAB_APPROVAL_RATE,
-    out::EMERGENCY_DOCS_ON_TIME,
-    out::EMERGENCY_DOCS_RATE,
-];
-
 /// One row per period (periods without changes included), every family
-/// joined in, columns in the order of `TABLE_COLUMNS` (the exports' column
-/// order); counts of empty periods are 0, their rates and durations null.
+/// joined in: the period columns, then every metric in the catalogue's
+/// order (the exports' column order); counts of empty periods are 0, their
+/// rates and durations null.
 pub fn metrics_table(
     periods: LazyFrame,
     bucketed: LazyFrame,
@@ -556,23 +477,27 @@ pub fn metrics_table(
         )
         .left_join(cab_approval(decisions), col(out::PERIOD), col(out::PERIOD))
         .with_columns(
-            out::COUNTS
-                .iter()
-                .map(|name| col(*name).fill_null(lit(0i64)).alias(*name))
+            Metric::all()
+                .filter(|metric| metric.unit() == Unit::Count)
+                .map(|metric| {
+                    col(metric.column())
+                        .fill_null(lit(0i64))
+                        .alias(metric.column())
+                })
                 .collect::<Vec<_>>(),
         )
         .select(
-            TABLE_COLUMNS
-                .iter()
-                .map(|name| col(*name))
+            [out::PERIOD, out::LABEL, out::START, out::END]
+                .into_iter()
+                .chain(Metric::all().map(Metric::column))
+                .map(col)
                 .collect::<Vec<_>>(),
         )
         .sort([out::PERIOD], SortMultipleOptions::default());
     with_targets(table, targets)
 }
 
-/// Adds `<metric>_target_met` per target: true or false, null when the
-/// metric has no value in the period.
+/// Adds `<metric>_target_met` per target (`Target::met`).
 pub fn with_targets(table: LazyFrame, targets: &[Target]) -> LazyFrame {
     if targets.is_empty() {
         return table;
@@ -580,20 +505,7 @@ pub fn with_targets(table: LazyFrame, targets: &[Target]) -> LazyFrame {
     table.with_columns(
         targets
             .iter()
-            .map(|target| {
-                let value = col(target.metric.column());
-                let threshold = lit(target.threshold);
-                let holds = match target.comparison {
-                    crate::targets::Comparison::LessThan => value.clone().lt(threshold),
-                    crate::targets::Comparison::AtMost => value.clone().lt_eq(threshold),
-                    crate::targets::Comparison::GreaterThan => value.clone().gt(threshold),
-                    crate::targets::Comparison::AtLeast => value.clone().gt_eq(threshold),
-                };
-                when(value.is_null())
-                    .then(lit(NULL).cast(DataType::Boolean))
-                    .otherwise(holds)
-                    .alias(target.met_column())
-            })
+            .map(|target| target.met())
             .collect::<Vec<_>>(),
     )
 }

@@ -6,10 +6,12 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::{
+    catalogue::{Metric, Metric as M},
     input::{ChangeFrames, col},
-    metrics::{self, out},
+    metrics,
     period::PeriodSpec,
-    targets::{Comparison, Metric, Target},
+    targets::{Comparison, Target},
+    vocabulary::out,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +174,9 @@ pub struct TargetStatus {
     pub status: TargetState,
 }
 
-/// The metrics of one period.
+/// The metrics of one period, in the shape JSON and GraphQL show (the
+/// metrics table's columns, grouped by family): a field per metric of the
+/// catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Bucket {
@@ -206,22 +210,36 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// The bucket's value of `metric` (a count as a number).
     pub fn value(&self, metric: Metric) -> Option<f64> {
+        let count = |n: i64| Some(n as f64);
         match metric {
-            Metric::SuccessRate => self.success_rate,
-            Metric::RollbackRate => self.rollback_rate,
-            Metric::FailureRate => self.failure_rate,
-            Metric::EmergencyShare => self.emergency_share,
-            Metric::WithIssuesRate => self.with_issues_rate,
-            Metric::LeadTimeP50Hours => self.lead_time_hours.p50,
-            Metric::LeadTimeP90Hours => self.lead_time_hours.p90,
-            Metric::LeadTimeMeanHours => self.lead_time_hours.mean,
-            Metric::ChangeDurationMeanHours => self.change_duration_hours.mean,
-            Metric::ChangeDurationP50Hours => self.change_duration_hours.p50,
-            Metric::ApprovalTimeP50Hours => self.approval_time_hours.p50,
-            Metric::ApprovalTimeMeanHours => self.approval_time_hours.mean,
-            Metric::CabApprovalRate => self.cab_approval_rate,
-            Metric::EmergencyDocsOnTimeRate => self.emergency_docs_on_time_rate,
+            M::Implemented => count(self.implemented),
+            M::Successful => count(self.successful),
+            M::SuccessfulWithIssues => count(self.successful_with_issues),
+            M::Failed => count(self.failed),
+            M::RolledBack => count(self.rolled_back),
+            M::Emergency => count(self.emergency),
+            M::WithIssues => count(self.with_issues),
+            M::SuccessRate => self.success_rate,
+            M::RollbackRate => self.rollback_rate,
+            M::FailureRate => self.failure_rate,
+            M::EmergencyShare => self.emergency_share,
+            M::WithIssuesRate => self.with_issues_rate,
+            M::LeadTimeP50Hours => self.lead_time_hours.p50,
+            M::LeadTimeP90Hours => self.lead_time_hours.p90,
+            M::LeadTimeMeanHours => self.lead_time_hours.mean,
+            M::ChangeDurationMeanHours => self.change_duration_hours.mean,
+            M::ChangeDurationP50Hours => self.change_duration_hours.p50,
+            M::PlannedDurationMeanHours => self.change_duration_hours.planned_mean,
+            M::PlannedDurationP50Hours => self.change_duration_hours.planned_p50,
+            M::ApprovalTimeP50Hours => self.approval_time_hours.p50,
+            M::ApprovalTimeMeanHours => self.approval_time_hours.mean,
+            M::CabApproved => count(self.cab_approved),
+            M::CabRejected => count(self.cab_rejected),
+            M::CabApprovalRate => self.cab_approval_rate,
+            M::EmergencyDocsOnTime => count(self.emergency_docs_on_time),
+            M::EmergencyDocsOnTimeRate => self.emergency_docs_on_time_rate,
         }
     }
 }
@@ -233,56 +251,7 @@ pub fn buckets(
     options: &MetricsOptions,
 ) -> Result<Vec<Bucket>, ReportError> {
     let table = &tables.metrics;
-    let int = |name: &str| -> PolarsResult<Vec<i64>> {
-        Ok(table
-            .column(name)?
-            .i64()?
-            .iter()
-            .map(|v| v.unwrap_or(0))
-            .collect())
-    };
-    let float = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
-        Ok(table.column(name)?.f64()?.iter().collect())
-    };
     let index: Vec<Option<i32>> = table.column(out::PERIOD)?.i32()?.iter().collect();
-    let counts = out::COUNTS
-        .iter()
-        .map(|name| int(name))
-        .collect::<PolarsResult<Vec<_>>>()?;
-    let [
-        implemented,
-        successful,
-        successful_with_issues,
-        failed,
-        rolled_back,
-        emergency,
-        with_issues,
-        cab_approved,
-        cab_rejected,
-        docs_on_time,
-    ] = <[Vec<i64>; 10]>::try_from(counts)
-        .map_err(|_| ReportError::Unsupported("count columns missing".into()))?;
-    let rates = [
-        out::SUCCESS_RATE,
-        out::ROLLBACK_RATE,
-        out::FAILURE_RATE,
-        out::EMERGENCY_SHARE,
-        out::WITH_ISSUES_RATE,
-        out::LEAD_TIME_P50,
-        out::LEAD_TIME_P90,
-        out::LEAD_TIME_MEAN,
-        out::DURATION_MEAN,
-        out::DURATION_P50,
-        out::PLANNED_MEAN,
-        out::PLANNED_P50,
-        out::APPROVAL_P50,
-        out::APPROVAL_MEAN,
-        out::CAB_APPROVAL_RATE,
-        out::EMERGENCY_DOCS_RATE,
-    ]
-    .iter()
-    .map(|name| float(name))
-    .collect::<PolarsResult<Vec<_>>>()?;
     let by_type = volumes(&tables.by_type)?;
     let by_outcome = volumes(&tables.by_outcome)?;
     let by_system = volumes(&tables.by_system)?;
@@ -295,7 +264,14 @@ pub fn buckets(
         else {
             continue;
         };
-        let r = |column: usize| rates[column][row];
+        // A few dozen periods at most: reading a cell by column name is
+        // cheap enough, and names each metric where it lands.
+        let count = |metric: Metric| -> PolarsResult<i64> {
+            Ok(table.column(metric.column())?.i64()?.get(row).unwrap_or(0))
+        };
+        let value = |metric: Metric| -> PolarsResult<Option<f64>> {
+            Ok(table.column(metric.column())?.f64()?.get(row))
+        };
         let volume_of = |all: &[(i32, String, i64)]| {
             all.iter()
                 .filter(|(p, _, _)| Some(*p) == *period_index)
@@ -309,38 +285,38 @@ pub fn buckets(
             period: period.label.clone(),
             start: period.start,
             end: period.end,
-            implemented: implemented[row],
-            successful: successful[row],
-            successful_with_issues: successful_with_issues[row],
-            failed: failed[row],
-            rolled_back: rolled_back[row],
-            emergency: emergency[row],
-            with_issues: with_issues[row],
-            success_rate: r(0),
-            rollback_rate: r(1),
-            failure_rate: r(2),
-            emergency_share: r(3),
-            with_issues_rate: r(4),
+            implemented: count(M::Implemented)?,
+            successful: count(M::Successful)?,
+            successful_with_issues: count(M::SuccessfulWithIssues)?,
+            failed: count(M::Failed)?,
+            rolled_back: count(M::RolledBack)?,
+            emergency: count(M::Emergency)?,
+            with_issues: count(M::WithIssues)?,
+            success_rate: value(M::SuccessRate)?,
+            rollback_rate: value(M::RollbackRate)?,
+            failure_rate: value(M::FailureRate)?,
+            emergency_share: value(M::EmergencyShare)?,
+            with_issues_rate: value(M::WithIssuesRate)?,
             lead_time_hours: LeadTime {
-                p50: r(5),
-                p90: r(6),
-                mean: r(7),
+                p50: value(M::LeadTimeP50Hours)?,
+                p90: value(M::LeadTimeP90Hours)?,
+                mean: value(M::LeadTimeMeanHours)?,
             },
             change_duration_hours: ChangeDuration {
-                mean: r(8),
-                p50: r(9),
-                planned_mean: r(10),
-                planned_p50: r(11),
+                mean: value(M::ChangeDurationMeanHours)?,
+                p50: value(M::ChangeDurationP50Hours)?,
+                planned_mean: value(M::PlannedDurationMeanHours)?,
+                planned_p50: value(M::PlannedDurationP50Hours)?,
             },
             approval_time_hours: ApprovalTime {
-                p50: r(12),
-                mean: r(13),
+                p50: value(M::ApprovalTimeP50Hours)?,
+                mean: value(M::ApprovalTimeMeanHours)?,
             },
-            cab_approved: cab_approved[row],
-            cab_rejected: cab_rejected[row],
-            cab_approval_rate: r(14),
-            emergency_docs_on_time: docs_on_time[row],
-            emergency_docs_on_time_rate: r(15),
+            cab_approved: count(M::CabApproved)?,
+            cab_rejected: count(M::CabRejected)?,
+            cab_approval_rate: value(M::CabApprovalRate)?,
+            emergency_docs_on_time: count(M::EmergencyDocsOnTime)?,
+            emergency_docs_on_time_rate: value(M::EmergencyDocsOnTimeRate)?,
             volume_by_type: volume_of(&by_type),
             volume_by_outcome: volume_of(&by_outcome),
             volume_by_system: volume_of(&by_system),

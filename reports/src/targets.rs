@@ -1,129 +1,15 @@
-//! Metric targets (DESIGN.md, Policy: "the metric targets"): which metric,
-//! which comparison, which threshold, and the text form a policy file
-//! writes them in (`success_rate = "> 95%"`, `lead_time_p50_hours = "< 336"`).
-//! The policy (`api::policy`) owns which targets are in force; this module
-//! owns what a target means and how its text parses.
+//! Metric targets (docs/design.md, Policy: "the metric targets"): which
+//! metric, which comparison, which threshold, the text form a policy file
+//! writes them in (`success_rate = "> 95%"`, `lead_time_p50_hours = "< 336"`)
+//! and whether a period met them. The policy (`api::policy`) owns which
+//! targets are in force; the catalogue owns which metrics can carry one
+//! and in which unit; this module owns what a target means and how its
+//! text parses.
 
+use polars::prelude::*;
 use serde::Serialize;
 
-/// A metric that can carry a target, by its column in the metrics table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Metric {
-    SuccessRate,
-    RollbackRate,
-    FailureRate,
-    EmergencyShare,
-    WithIssuesRate,
-    LeadTimeP50Hours,
-    LeadTimeP90Hours,
-    LeadTimeMeanHours,
-    ChangeDurationMeanHours,
-    ChangeDurationP50Hours,
-    ApprovalTimeP50Hours,
-    ApprovalTimeMeanHours,
-    CabApprovalRate,
-    EmergencyDocsOnTimeRate,
-}
-
-impl Metric {
-    /// Every metric that can carry a target, in the order reports list them.
-    pub const ALL: [Metric; 14] = [
-        Self::SuccessRate,
-        Self::RollbackRate,
-        Self::FailureRate,
-        Self::EmergencyShare,
-        Self::WithIssuesRate,
-        Self::LeadTimeP50Hours,
-        Self::LeadTimeP90Hours,
-        Self::LeadTimeMeanHours,
-        Self::ChangeDurationMeanHours,
-        Self::ChangeDurationP50Hours,
-        Self::ApprovalTimeP50Hours,
-        Self::ApprovalTimeMeanHours,
-        Self::CabApprovalRate,
-        Self::EmergencyDocsOnTimeRate,
-    ];
-
-    /// The key naming this metric in a policy's `[targets]` table.
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::SuccessRate => "success_rate",
-            Self::RollbackRate => "rollback_rate",
-            Self::FailureRate => "failure_rate",
-            Self::EmergencyShare => "emergency_share",
-            Self::WithIssuesRate => "with_issues_rate",
-            Self::LeadTimeP50Hours => "lead_time_p50_hours",
-            Self::LeadTimeP90Hours => "lead_time_p90_hours",
-            Self::LeadTimeMeanHours => "lead_time_mean_hours",
-            Self::ChangeDurationMeanHours => "change_duration_mean_hours",
-            Self::ChangeDurationP50Hours => "change_duration_p50_hours",
-            Self::ApprovalTimeP50Hours => "approval_time_p50_hours",
-            Self::ApprovalTimeMeanHours => "approval_time_mean_hours",
-            Self::CabApprovalRate => "cab_approval_rate",
-            Self::EmergencyDocsOnTimeRate => "emergency_docs_on_time_rate",
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|metric| metric.key() == key)
-    }
-
-    /// The column of the metrics table holding this metric.
-    pub fn column(self) -> &'static str {
-        use crate::metrics::out;
-        match self {
-            Self::SuccessRate => out::SUCCESS_RATE,
-            Self::RollbackRate => out::ROLLBACK_RATE,
-            Self::FailureRate => out::FAILURE_RATE,
-            Self::EmergencyShare => out::EMERGENCY_SHARE,
-            Self::WithIssuesRate => out::WITH_ISSUES_RATE,
-            Self::LeadTimeP50Hours => out::LEAD_TIME_P50,
-            Self::LeadTimeP90Hours => out::LEAD_TIME_P90,
-            Self::LeadTimeMeanHours => out::LEAD_TIME_MEAN,
-            Self::ChangeDurationMeanHours => out::DURATION_MEAN,
-            Self::ChangeDurationP50Hours => out::DURATION_P50,
-            Self::ApprovalTimeP50Hours => out::APPROVAL_P50,
-            Self::ApprovalTimeMeanHours => out::APPROVAL_MEAN,
-            Self::CabApprovalRate => out::CAB_APPROVAL_RATE,
-            Self::EmergencyDocsOnTimeRate => out::EMERGENCY_DOCS_RATE,
-        }
-    }
-
-    /// Human name used in reports.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::SuccessRate => "Success rate",
-            Self::RollbackRate => "Rollback rate",
-            Self::FailureRate => "Change failure rate",
-            Self::EmergencyShare => "Emergency changes",
-            Self::WithIssuesRate => "Changes with issues",
-            Self::LeadTimeP50Hours => "Lead time (median)",
-            Self::LeadTimeP90Hours => "Lead time (p90)",
-            Self::LeadTimeMeanHours => "Lead time (mean)",
-            Self::ChangeDurationMeanHours => "Average change time",
-            Self::ChangeDurationP50Hours => "Change time (median)",
-            Self::ApprovalTimeP50Hours => "Approval time (median)",
-            Self::ApprovalTimeMeanHours => "Approval time (mean)",
-            Self::CabApprovalRate => "CAB approval rate",
-            Self::EmergencyDocsOnTimeRate => "Emergency documentation on time",
-        }
-    }
-
-    /// Rates are shown as percentages, the rest in hours.
-    pub fn is_rate(self) -> bool {
-        matches!(
-            self,
-            Self::SuccessRate
-                | Self::RollbackRate
-                | Self::FailureRate
-                | Self::EmergencyShare
-                | Self::WithIssuesRate
-                | Self::CabApprovalRate
-                | Self::EmergencyDocsOnTimeRate
-        )
-    }
-}
+use crate::catalogue::{Metric, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -152,12 +38,13 @@ impl Comparison {
         Self::GreaterThan,
     ];
 
-    pub fn holds(self, value: f64, threshold: f64) -> bool {
+    /// Whether `value` compares so with `threshold`, as a polars expression.
+    fn holds(self, value: Expr, threshold: Expr) -> Expr {
         match self {
-            Self::LessThan => value < threshold,
-            Self::AtMost => value <= threshold,
-            Self::GreaterThan => value > threshold,
-            Self::AtLeast => value >= threshold,
+            Self::LessThan => value.lt(threshold),
+            Self::AtMost => value.lt_eq(threshold),
+            Self::GreaterThan => value.gt(threshold),
+            Self::AtLeast => value.gt_eq(threshold),
         }
     }
 }
@@ -186,12 +73,24 @@ impl Target {
         format!("{}_target_met", self.metric.column())
     }
 
+    /// Whether a period of the metrics table met the target, aliased to
+    /// `met_column`: true or false, null when the metric has no value in
+    /// the period.
+    pub fn met(self) -> Expr {
+        let value = col(self.metric.column());
+        when(value.clone().is_null())
+            .then(lit(NULL).cast(DataType::Boolean))
+            .otherwise(self.comparison.holds(value, lit(self.threshold)))
+            .alias(self.met_column())
+    }
+
     /// Parses a target as a policy file writes it: a comparison (`<`,
     /// `<=`, `>`, `>=`) and a threshold; rates as a percentage (`"> 95%"`),
     /// durations in hours (`"< 336"`, `"< 2h"`).
     pub fn parse(metric_key: &str, text: &str) -> Result<Self, TargetParseError> {
-        let metric =
-            Metric::from_key(metric_key).ok_or_else(|| TargetParseError::UnknownMetric {
+        let metric = Metric::from_key(metric_key)
+            .filter(|metric| metric.has_target())
+            .ok_or_else(|| TargetParseError::UnknownMetric {
                 key: metric_key.to_owned(),
             })?;
         let malformed = |reason: String| TargetParseError::Malformed {
@@ -221,7 +120,8 @@ impl Target {
             .ok()
             .filter(|value: &f64| value.is_finite() && *value >= 0.0 && !number.starts_with('+'))
             .ok_or_else(|| malformed(format!("`{number}` is not a non-negative number")))?;
-        let threshold = match (metric.is_rate(), percent) {
+        let is_rate = metric.unit() == Unit::Rate;
+        let threshold = match (is_rate, percent) {
             (true, true) if value <= 100.0 => value / 100.0,
             (true, true) => return Err(malformed("a rate cannot exceed 100%".into())),
             (true, false) => {
@@ -241,7 +141,7 @@ impl Target {
 
     /// The form `parse` reads: `> 95%`, `< 336h`.
     pub fn policy_text(self) -> String {
-        if self.metric.is_rate() {
+        if self.metric.unit() == Unit::Rate {
             format!(
                 "{} {}%",
                 self.comparison.symbol(),
@@ -258,7 +158,7 @@ impl Target {
 
     /// `< 5 %`, `> 95 %`, `< 2 h`.
     pub fn describe(self) -> String {
-        let value = if self.metric.is_rate() {
+        let value = if self.metric.unit() == Unit::Rate {
             format!("{} %", trim_number(self.threshold * 100.0))
         } else {
             format!("{} h", trim_number(self.threshold))
@@ -286,11 +186,14 @@ pub enum TargetParseError {
 }
 
 fn known_keys() -> String {
-    Metric::ALL.map(Metric::key).join(", ")
+    Metric::with_targets()
+        .map(Metric::key)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses a `[targets]` table's entries (metric key, text) into targets in
-/// the order of `Metric::ALL`, so reports list them the same way whatever
+/// the order of the catalogue, so reports list them the same way whatever
 /// order the file uses.
 pub fn parse_targets<'a>(
     entries: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -299,7 +202,7 @@ pub fn parse_targets<'a>(
         .into_iter()
         .map(|(key, text)| Target::parse(key, text))
         .collect::<Result<Vec<_>, _>>()?;
-    targets.sort_by_key(|t| Metric::ALL.iter().position(|m| *m == t.metric));
+    targets.sort_by_key(|t| t.metric as usize);
     Ok(targets)
 }
 
@@ -345,10 +248,13 @@ mod tests {
     }
 
     #[test]
-    fn every_metric_has_a_key_that_parses_back() {
-        for metric in Metric::ALL {
-            assert_eq!(Metric::from_key(metric.key()), Some(metric));
-            let text = if metric.is_rate() { "> 50%" } else { "< 4" };
+    fn every_metric_with_a_target_has_a_key_that_parses_back() {
+        for metric in Metric::with_targets() {
+            let text = if metric.unit() == Unit::Rate {
+                "> 50%"
+            } else {
+                "< 4"
+            };
             let target = parse(metric.key(), text).unwrap();
             assert_eq!(parse(metric.key(), &target.policy_text()), Ok(target));
         }
@@ -366,6 +272,13 @@ mod tests {
         let message = error.to_string();
         assert!(message.starts_with("unknown metric `mttr_hours` (known: success_rate, "));
         assert!(message.ends_with("emergency_docs_on_time_rate)"));
+        // A metric without targets is not a target's metric.
+        assert_eq!(
+            parse("implemented", "> 4"),
+            Err(TargetParseError::UnknownMetric {
+                key: "implemented".into()
+            })
+        );
         // Keys are exact: no case folding, no GraphQL spelling.
         assert!(parse("SUCCESS_RATE", "> 95%").is_err());
         assert!(parse("successRate", "> 95%").is_err());

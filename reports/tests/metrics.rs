@@ -1,5 +1,5 @@
 //! Exact metrics on a hand-computed fixture (the numbers in the comments
-//! are worked out by hand from DESIGN.md's definitions).
+//! are worked out by hand from docs/design.md's definitions).
 
 use chrono::{DateTime, Utc};
 use reports::{

@@ -7,9 +7,10 @@
 //! lead_time_p50_hours = "< 336"   # durations in hours ("< 336h" too)
 //! ```
 //!
-//! What the keys and texts mean is `reports::targets`; this module reads
-//! the table strictly (an unknown metric or a malformed comparison makes
-//! the policy invalid) and shows the targets in GraphQL.
+//! Which keys name which metrics is `reports::catalogue`, and what the
+//! texts mean `reports::targets`; this module reads the table strictly (an
+//! unknown metric or a malformed comparison makes the policy invalid) and
+//! shows the targets in GraphQL.
 
 use std::fmt;
 
@@ -81,7 +82,7 @@ fn screaming<T: serde::Serialize>(value: &T) -> String {
 impl From<&Target> for PolicyTarget {
     fn from(target: &Target) -> Self {
         Self {
-            metric: screaming(&target.metric),
+            metric: target.metric.name(),
             key: target.metric.key().to_owned(),
             label: target.metric.label().to_owned(),
             comparison: screaming(&target.comparison),

@@ -2,11 +2,42 @@
 
 use std::fmt::Write;
 
-use super::{headline_rows, show};
+use super::figures::{headline_rows, show, show_metric};
 use crate::{
+    catalogue::{Metric, Unit},
     document::{NotableChange, ReportDocument},
     report::Bucket,
 };
+
+/// The line charts of the trends: caption and metric. A chart carries its
+/// unit in the caption where the axis does not show it.
+const CHARTS: [(&str, Metric); 7] = [
+    ("Success rate", Metric::SuccessRate),
+    ("Rollback rate", Metric::RollbackRate),
+    ("Emergency share", Metric::EmergencyShare),
+    ("Changes with issues", Metric::WithIssuesRate),
+    ("Change failure rate", Metric::FailureRate),
+    ("Lead time p50 (hours)", Metric::LeadTimeP50Hours),
+    (
+        "Average change time (hours)",
+        Metric::ChangeDurationMeanHours,
+    ),
+];
+
+/// The columns of the per-period tables after the period: header and
+/// metric (headers shorter than the catalogue's labels, to fit the page).
+const TREND: [(&str, Metric); 10] = [
+    ("Implemented", Metric::Implemented),
+    ("Success", Metric::SuccessRate),
+    ("Failure", Metric::FailureRate),
+    ("Rollback", Metric::RollbackRate),
+    ("Emergency", Metric::EmergencyShare),
+    ("With issues", Metric::WithIssuesRate),
+    ("Lead p50", Metric::LeadTimeP50Hours),
+    ("Lead p90", Metric::LeadTimeP90Hours),
+    ("Avg change time", Metric::ChangeDurationMeanHours),
+    ("CAB approval", Metric::CabApprovalRate),
+];
 
 const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
@@ -58,45 +89,10 @@ pub fn render(doc: &ReportDocument) -> String {
             .find(|t| t.metric == metric)
             .map(|t| t.threshold)
     };
-    use crate::targets::Metric;
     h.push_str(&bar_chart("Implemented changes", series));
-    for (title, metric, pick) in [
-        (
-            "Success rate",
-            Metric::SuccessRate,
-            (|b: &Bucket| b.success_rate) as fn(&Bucket) -> Option<f64>,
-        ),
-        ("Rollback rate", Metric::RollbackRate, |b: &Bucket| {
-            b.rollback_rate
-        }),
-        ("Emergency share", Metric::EmergencyShare, |b: &Bucket| {
-            b.emergency_share
-        }),
-        (
-            "Changes with issues",
-            Metric::WithIssuesRate,
-            |b: &Bucket| b.with_issues_rate,
-        ),
-        ("Change failure rate", Metric::FailureRate, |b: &Bucket| {
-            b.failure_rate
-        }),
-    ] {
-        h.push_str(&line_chart(title, series, pick, true, target_of(metric)));
+    for (title, metric) in CHARTS {
+        h.push_str(&line_chart(title, series, metric, target_of(metric)));
     }
-    h.push_str(&line_chart(
-        "Lead time p50 (hours)",
-        series,
-        |b| b.lead_time_hours.p50,
-        false,
-        target_of(Metric::LeadTimeP50Hours),
-    ));
-    h.push_str(&line_chart(
-        "Average change time (hours)",
-        series,
-        |b| b.change_duration_hours.mean,
-        false,
-        target_of(Metric::ChangeDurationMeanHours),
-    ));
     h.push_str("</div>");
     trend_table(&mut h, "Per period", series);
     if !doc.detail.is_empty() {
@@ -132,31 +128,17 @@ pub fn render(doc: &ReportDocument) -> String {
 }
 
 fn trend_table(h: &mut String, title: &str, buckets: &[Bucket]) {
-    let _ = write!(
-        h,
-        "<h2>{title}</h2><table><tr><th>Period</th><th>Implemented</th><th>Success</th><th>Failure</th><th>Rollback</th><th>Emergency</th><th>With issues</th><th>Lead p50</th><th>Lead p90</th><th>Avg change time</th><th>CAB approval</th></tr>"
-    );
+    let _ = write!(h, "<h2>{title}</h2><table><tr><th>Period</th>");
+    for (header, _) in TREND {
+        let _ = write!(h, "<th>{header}</th>");
+    }
+    h.push_str("</tr>");
     for b in buckets {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td class=\"num\">{}</td>{}</tr>",
-            esc(&b.period),
-            b.implemented,
-            [
-                show(b.success_rate, true),
-                show(b.failure_rate, true),
-                show(b.rollback_rate, true),
-                show(b.emergency_share, true),
-                show(b.with_issues_rate, true),
-                show(b.lead_time_hours.p50, false),
-                show(b.lead_time_hours.p90, false),
-                show(b.change_duration_hours.mean, false),
-                show(b.cab_approval_rate, true),
-            ]
-            .iter()
-            .map(|v| format!("<td class=\"num\">{v}</td>"))
-            .collect::<String>()
-        );
+        let _ = write!(h, "<tr><td>{}</td>", esc(&b.period));
+        for (_, metric) in TREND {
+            let _ = write!(h, "<td class=\"num\">{}</td>", show_metric(b, metric));
+        }
+        h.push_str("</tr>");
     }
     h.push_str("</table>");
 }
@@ -231,14 +213,9 @@ fn axes(svg: &mut String, buckets: &[Bucket], max: f64, rate: bool) {
     }
 }
 
-fn line_chart(
-    title: &str,
-    buckets: &[Bucket],
-    pick: impl Fn(&Bucket) -> Option<f64>,
-    rate: bool,
-    target: Option<f64>,
-) -> String {
-    let values: Vec<Option<f64>> = buckets.iter().map(&pick).collect();
+fn line_chart(title: &str, buckets: &[Bucket], metric: Metric, target: Option<f64>) -> String {
+    let values: Vec<Option<f64>> = buckets.iter().map(|b| b.value(metric)).collect();
+    let rate = metric.unit() == Unit::Rate;
     let top = values
         .iter()
         .flatten()
@@ -295,7 +272,7 @@ fn line_chart(
                 x_of(i, values.len()),
                 y_of(*v),
                 esc(&buckets[i].period),
-                show(Some(*v), rate)
+                show(Some(*v), metric.unit())
             );
         }
     }

@@ -1,7 +1,27 @@
+//! Markdown: the headline, a trend table and the lists, for pasting into
+//! a ticket or a wiki.
+
 use std::fmt::Write;
 
-use super::{headline_rows, show};
-use crate::document::{NotableChange, ReportDocument};
+use super::figures::{headline_rows, show_metric};
+use crate::{
+    catalogue::Metric,
+    document::{NotableChange, ReportDocument},
+};
+
+/// The columns of the trend table after the period: header and metric.
+/// The headers are shorter than the catalogue's labels, to keep the table
+/// narrow.
+const TREND: [(&str, Metric); 8] = [
+    ("Implemented", Metric::Implemented),
+    ("Success", Metric::SuccessRate),
+    ("Failure", Metric::FailureRate),
+    ("Rollback", Metric::RollbackRate),
+    ("Emergency", Metric::EmergencyShare),
+    ("With issues", Metric::WithIssuesRate),
+    ("Lead time p50", Metric::LeadTimeP50Hours),
+    ("Avg change time", Metric::ChangeDurationMeanHours),
+];
 
 pub fn render(doc: &ReportDocument) -> String {
     let mut md = String::new();
@@ -22,21 +42,19 @@ pub fn render(doc: &ReportDocument) -> String {
     for (metric, target, actual, status) in headline_rows(doc) {
         let _ = writeln!(md, "| {metric} | {target} | {actual} | {status} |");
     }
-    md.push_str("\n## Trend\n\n| Period | Implemented | Success | Failure | Rollback | Emergency | With issues | Lead time p50 | Avg change time |\n|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## Trend\n\n| Period |");
+    for (header, _) in TREND {
+        let _ = write!(md, " {header} |");
+    }
+    md.push_str("\n|");
+    md.push_str(&"---|".repeat(1 + TREND.len()));
+    md.push('\n');
     for b in doc.series.iter().chain(doc.detail.iter()) {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            escape(&b.period),
-            b.implemented,
-            show(b.success_rate, true),
-            show(b.failure_rate, true),
-            show(b.rollback_rate, true),
-            show(b.emergency_share, true),
-            show(b.with_issues_rate, true),
-            show(b.lead_time_hours.p50, false),
-            show(b.change_duration_hours.mean, false)
-        );
+        let _ = write!(md, "| {} |", escape(&b.period));
+        for (_, metric) in TREND {
+            let _ = write!(md, " {} |", show_metric(b, metric));
+        }
+        md.push('\n');
     }
     for (title, list) in [
         ("By type", &doc.headline.volume_by_type),

@@ -1,6 +1,7 @@
 //! Report formats. Tables go through polars (CSV, Parquet) or
 //! rust_xlsxwriter (XLSX); HTML and Markdown are written directly.
 
+mod figures;
 pub mod formula;
 mod html;
 mod markdown;
@@ -12,7 +13,8 @@ use polars::prelude::*;
 
 use crate::{
     document::{NotableChange, ReportDocument},
-    report::{Bucket, ReportError},
+    report::{Bucket, ReportError, VolumeCount},
+    vocabulary::out,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +171,7 @@ pub fn table_frame(doc: &ReportDocument, table: Table) -> Result<DataFrame, Repo
 
 fn volume_frame(
     series: &[Bucket],
-    pick: impl Fn(&Bucket) -> &Vec<crate::report::VolumeCount>,
+    pick: impl Fn(&Bucket) -> &Vec<VolumeCount>,
 ) -> PolarsResult<DataFrame> {
     let mut periods = Vec::new();
     let mut keys = Vec::new();
@@ -184,9 +186,9 @@ fn volume_frame(
     DataFrame::new(
         counts.len(),
         vec![
-            Column::new("period_label".into(), periods),
-            Column::new("key".into(), keys),
-            Column::new("count".into(), counts),
+            Column::new(out::LABEL.into(), periods),
+            Column::new(out::KEY.into(), keys),
+            Column::new(out::COUNT.into(), counts),
         ],
     )
 }
@@ -218,58 +220,4 @@ fn notable_frame(list: &[NotableChange]) -> PolarsResult<DataFrame> {
             ),
         ],
     )
-}
-
-/// `66.7 %`, `1.50 h`, `–` for null.
-pub(crate) fn show(value: Option<f64>, rate: bool) -> String {
-    match value {
-        None => "–".to_owned(),
-        Some(v) if rate => format!("{:.1} %", v * 100.0),
-        Some(v) => format!("{v:.2} h"),
-    }
-}
-
-/// The headline rows: every metric with its target, if any.
-pub(crate) fn headline_rows(doc: &ReportDocument) -> Vec<(String, String, String, String)> {
-    use crate::targets::Metric;
-    let b = &doc.headline;
-    let metrics = [
-        Metric::SuccessRate,
-        Metric::FailureRate,
-        Metric::RollbackRate,
-        Metric::EmergencyShare,
-        Metric::WithIssuesRate,
-        Metric::LeadTimeP50Hours,
-        Metric::LeadTimeP90Hours,
-        Metric::LeadTimeMeanHours,
-        Metric::ChangeDurationMeanHours,
-        Metric::ChangeDurationP50Hours,
-        Metric::ApprovalTimeP50Hours,
-        Metric::ApprovalTimeMeanHours,
-        Metric::CabApprovalRate,
-        Metric::EmergencyDocsOnTimeRate,
-    ];
-    let mut rows = vec![(
-        "Implemented changes".to_owned(),
-        "–".to_owned(),
-        b.implemented.to_string(),
-        "–".to_owned(),
-    )];
-    for metric in metrics {
-        let status = b.targets.iter().find(|t| t.metric == metric);
-        rows.push((
-            metric.label().to_owned(),
-            status.map_or("–".to_owned(), |t| t.target.clone()),
-            show(b.value(metric), metric.is_rate()),
-            status.map_or("–".to_owned(), |t| {
-                match t.status {
-                    crate::report::TargetState::Met => "met",
-                    crate::report::TargetState::Missed => "missed",
-                    crate::report::TargetState::NoData => "no data",
-                }
-                .to_owned()
-            }),
-        ));
-    }
-    rows
 }

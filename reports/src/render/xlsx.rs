@@ -2,11 +2,41 @@
 
 use rust_xlsxwriter::{Chart, ChartType, Format, Workbook, Worksheet};
 
-use super::headline_rows;
+use super::figures::headline_rows;
 use crate::{
+    catalogue::{Metric, Unit},
     document::{NotableChange, ReportDocument},
     report::{Bucket, ReportError, VolumeCount},
 };
+
+/// The columns of a series sheet after the period: header and metric. The
+/// headers name the unit of the hours, which the cells' format does not.
+const SERIES: [(&str, Metric); 16] = [
+    ("Implemented", Metric::Implemented),
+    ("Success rate", Metric::SuccessRate),
+    ("Failure rate", Metric::FailureRate),
+    ("Rollback rate", Metric::RollbackRate),
+    ("Emergency share", Metric::EmergencyShare),
+    ("With issues rate", Metric::WithIssuesRate),
+    ("Lead time p50 (h)", Metric::LeadTimeP50Hours),
+    ("Lead time p90 (h)", Metric::LeadTimeP90Hours),
+    ("Lead time mean (h)", Metric::LeadTimeMeanHours),
+    ("Change time mean (h)", Metric::ChangeDurationMeanHours),
+    ("Change time p50 (h)", Metric::ChangeDurationP50Hours),
+    ("Planned time mean (h)", Metric::PlannedDurationMeanHours),
+    ("Approval time p50 (h)", Metric::ApprovalTimeP50Hours),
+    ("Approval time mean (h)", Metric::ApprovalTimeMeanHours),
+    ("CAB approval rate", Metric::CabApprovalRate),
+    ("Emergency docs on time", Metric::EmergencyDocsOnTimeRate),
+];
+
+/// The column of `metric` in a series sheet.
+fn series_column(metric: Metric) -> u16 {
+    (1u16..)
+        .zip(SERIES)
+        .find(|(_, (_, m))| *m == metric)
+        .map_or(0, |(col, _)| col)
+}
 
 pub fn render(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
     let mut book = Workbook::new();
@@ -45,23 +75,25 @@ pub fn render(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
     let rows = write_series(trend, &doc.series, &bold, &percent, &hours)?;
     if rows > 0 {
         let last = rows;
+        let implemented = series_column(Metric::Implemented);
         let mut volume = Chart::new(ChartType::Column);
         volume.title().set_name("Implemented changes");
         volume
             .add_series()
             .set_name("Implemented")
             .set_categories((trend_name, 1, 0, last, 0))
-            .set_values((trend_name, 1, 1, last, 1));
+            .set_values((trend_name, 1, implemented, last, implemented));
         trend.insert_chart(last + 2, 0, &volume)?;
         let mut rates = Chart::new(ChartType::Line);
         rates.title().set_name("Rates");
-        for (col, name) in [
-            (2u16, "Success rate"),
-            (3, "Failure rate"),
-            (4, "Rollback rate"),
-            (5, "Emergency share"),
-            (6, "With issues"),
+        for (name, metric) in [
+            ("Success rate", Metric::SuccessRate),
+            ("Failure rate", Metric::FailureRate),
+            ("Rollback rate", Metric::RollbackRate),
+            ("Emergency share", Metric::EmergencyShare),
+            ("With issues", Metric::WithIssuesRate),
         ] {
+            let col = series_column(metric);
             rates
                 .add_series()
                 .set_name(name)
@@ -71,7 +103,11 @@ pub fn render(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
         trend.insert_chart(last + 2, 8, &rates)?;
         let mut lead = Chart::new(ChartType::Line);
         lead.title().set_name("Lead time (hours)");
-        for (col, name) in [(7u16, "p50"), (8, "p90")] {
+        for (name, metric) in [
+            ("p50", Metric::LeadTimeP50Hours),
+            ("p90", Metric::LeadTimeP90Hours),
+        ] {
+            let col = series_column(metric);
             lead.add_series()
                 .set_name(name)
                 .set_categories((trend_name, 1, 0, last, 0))
@@ -126,59 +162,22 @@ fn write_series(
     percent: &Format,
     hours: &Format,
 ) -> Result<u32, ReportError> {
-    let headers = [
-        "Period",
-        "Implemented",
-        "Success rate",
-        "Failure rate",
-        "Rollback rate",
-        "Emergency share",
-        "With issues rate",
-        "Lead time p50 (h)",
-        "Lead time p90 (h)",
-        "Lead time mean (h)",
-        "Change time mean (h)",
-        "Change time p50 (h)",
-        "Planned time mean (h)",
-        "Approval time p50 (h)",
-        "Approval time mean (h)",
-        "CAB approval rate",
-        "Emergency docs on time",
-    ];
-    for (col, header) in headers.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *header, bold)?;
+    sheet.write_string_with_format(0, 0, "Period", bold)?;
+    for (col, (header, _)) in (1u16..).zip(SERIES) {
+        sheet.write_string_with_format(0, col, header, bold)?;
     }
-    for (i, b) in buckets.iter().enumerate() {
-        let row = 1 + i as u32;
+    for (row, b) in (1u32..).zip(buckets) {
         sheet.write_string(row, 0, &b.period)?;
-        sheet.write_number(row, 1, b.implemented as f64)?;
-        let values = [
-            (b.success_rate, true),
-            (b.failure_rate, true),
-            (b.rollback_rate, true),
-            (b.emergency_share, true),
-            (b.with_issues_rate, true),
-            (b.lead_time_hours.p50, false),
-            (b.lead_time_hours.p90, false),
-            (b.lead_time_hours.mean, false),
-            (b.change_duration_hours.mean, false),
-            (b.change_duration_hours.p50, false),
-            (b.change_duration_hours.planned_mean, false),
-            (b.approval_time_hours.p50, false),
-            (b.approval_time_hours.mean, false),
-            (b.cab_approval_rate, true),
-            (b.emergency_docs_on_time_rate, true),
-        ];
-        for (j, (value, rate)) in values.into_iter().enumerate() {
+        for (col, (_, metric)) in (1u16..).zip(SERIES) {
             // Null stays an empty cell: a chart shows a gap, not a zero.
-            if let Some(v) = value {
-                sheet.write_number_with_format(
-                    row,
-                    2 + j as u16,
-                    v,
-                    if rate { percent } else { hours },
-                )?;
-            }
+            let Some(v) = b.value(metric) else {
+                continue;
+            };
+            match metric.unit() {
+                Unit::Count => sheet.write_number(row, col, v)?,
+                Unit::Rate => sheet.write_number_with_format(row, col, v, percent)?,
+                Unit::Hours => sheet.write_number_with_format(row, col, v, hours)?,
+            };
         }
     }
     sheet.set_column_width(0, 12)?;

@@ -1,5 +1,8 @@
-//! Metrics buckets (DESIGN.md, Metrics). Mirrors of `reports::Bucket`:
-//! the reports crate stays free of GraphQL.
+//! The GraphQL metrics types (docs/design.md, Metrics): mirrors of
+//! `reports::Bucket`, so the reports crate stays free of GraphQL. What a
+//! metric means is `reports::catalogue`; a field's description repeats the
+//! metric's definition there (a derive takes only doc comments), and a
+//! test below holds the two to the same text.
 
 use async_graphql::{Enum, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -177,7 +180,7 @@ impl From<reports::Bucket> for MetricsBucket {
                 .targets
                 .into_iter()
                 .map(|t| MetricTarget {
-                    metric: screaming(&t.metric),
+                    metric: t.metric.name(),
                     label: t.label.to_owned(),
                     comparison: screaming(&t.comparison),
                     threshold: t.threshold,
@@ -191,5 +194,50 @@ impl From<reports::Bucket> for MetricsBucket {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{OutputType, registry::Registry};
+    use reports::Metric;
+
+    use super::MetricsBucket;
+
+    /// `success_rate` -> `successRate`, as async-graphql names the fields.
+    fn camel_case(snake: &str) -> String {
+        let mut parts = snake.split('_');
+        let mut name = parts.next().unwrap_or_default().to_owned();
+        for part in parts {
+            let mut chars = part.chars();
+            if let Some(first) = chars.next() {
+                name.extend(first.to_uppercase());
+                name.push_str(chars.as_str());
+            }
+        }
+        name
+    }
+
+    #[test]
+    fn metric_fields_are_described_by_the_catalogue() {
+        let mut registry = Registry::default();
+        MetricsBucket::create_type_info(&mut registry);
+        let bucket = registry
+            .types
+            .get("MetricsBucket")
+            .expect("MetricsBucket is registered");
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut described = Vec::new();
+        for metric in Metric::all() {
+            let Some(field) = bucket.field_by_name(&camel_case(metric.column())) else {
+                continue;
+            };
+            let description = field.description.as_deref().unwrap_or_default();
+            assert_eq!(words(description), metric.definition(), "{}", field.name);
+            described.push(metric);
+        }
+        // Every metric that is a field of its own (the durations are
+        // grouped in objects, and the outcome counts are the volume).
+        assert_eq!(described.len(), 8, "{described:?}");
     }
 }
