@@ -73,7 +73,7 @@ pub struct Policy {
     #[serde(rename = "freeze", default)]
     pub freezes: Vec<PolicyFreeze>,
     /// The metric targets the document sets (`[targets]`, see
-    /// `targets`), in the order of `reports::Metric::ALL`.
+    /// `targets`), in the catalogue's order (`reports::Metric::with_targets()`).
     #[serde(
         default,
         deserialize_with = "targets::deserialize",
