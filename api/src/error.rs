@@ -7,6 +7,8 @@
 use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, SqlErr};
 
+use crate::domain::violation::{self, Violation};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("authentication required: send `Authorization: Bearer <token>`")]
@@ -19,8 +21,8 @@ pub enum ServiceError {
     Validation { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
-    #[error("policy violation: {}", .0.join("; "))]
-    PolicyViolation(Vec<String>),
+    #[error("policy violation: {}", crate::domain::violation::messages(.0).join("; "))]
+    PolicyViolation(Vec<Violation>),
     #[error("database error")]
     Database(#[source] DbErr),
     /// Something that should not happen did; the context says where, the
@@ -139,7 +141,16 @@ impl ErrorExtensions for ServiceError {
             match self {
                 Self::Validation { field, .. } => extensions.set("field", field.as_str()),
                 Self::PolicyViolation(violations) => {
-                    extensions.set("violations", violations.clone())
+                    // The sentences for people, and in the same order the
+                    // stable codes clients and tests match.
+                    extensions.set("violations", violation::messages(violations));
+                    extensions.set(
+                        "violationCodes",
+                        violation::codes(violations)
+                            .into_iter()
+                            .map(|code| async_graphql::Value::from(code.name()))
+                            .collect::<Vec<_>>(),
+                    );
                 }
                 _ => {}
             }

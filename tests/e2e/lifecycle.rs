@@ -34,6 +34,19 @@ pub fn violations(response: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The stable codes of a POLICY_VIOLATION error, one per violation and in
+/// the same order: what clients match.
+pub fn violation_codes(response: &Value) -> Vec<String> {
+    let codes: Vec<String> = response["errors"][0]["extensions"]["violationCodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no violationCodes: {response:#}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), violations(response).len(), "{response:#}");
+    codes
+}
+
 impl Flow {
     pub async fn new(policy: &str) -> Self {
         let policy = policy.to_owned();
@@ -322,6 +335,7 @@ async fn tiered_cab_normal_change_end_to_end() {
 
     // Not yet submitted: no decisions.
     let early = flow.decide(&manager.token, id, "APPROVE").await;
+    assert_eq!(violation_codes(&early), ["WRONG_STATUS"]);
     assert!(violations(&early)[0].starts_with("cannot decide on a change that is DRAFT"));
 
     let submitted = flow.submit(id).await;
@@ -337,7 +351,9 @@ async fn tiered_cab_normal_change_end_to_end() {
         violations(&own),
         vec!["requester cannot approve own change"]
     );
+    assert_eq!(violation_codes(&own), ["SELF_APPROVAL"]);
     let unqualified = flow.decide(&outsider.token, id, "APPROVE").await;
+    assert_eq!(violation_codes(&unqualified), ["NOT_AN_APPROVER"]);
     assert!(violations(&unqualified)[0].starts_with("you are not an approver of normal changes"));
 
     let approved = flow.approve(&manager.token, id).await;
@@ -345,13 +361,23 @@ async fn tiered_cab_normal_change_end_to_end() {
     assert!(approved["approvedAt"].is_string());
     // One person, one vote.
     let again = flow.decide(&manager.token, id, "APPROVE").await;
-    assert_eq!(error_code(&again), "POLICY_VIOLATION");
+    assert_eq!(violation_codes(&again), ["ALREADY_DECIDED"]);
 
     let scheduled = flow.schedule(id, 1).await;
     assert_eq!(scheduled["data"]["scheduleChange"]["status"], "SCHEDULED");
 
     // Every missing item is listed, and nothing is written.
-    let refused = violations(&flow.start(id).await);
+    let started = flow.start(id).await;
+    assert_eq!(
+        violation_codes(&started),
+        [
+            "GATE_MISSING",
+            "GATE_MISSING",
+            "GATE_MISSING",
+            "OUTSIDE_SCHEDULED_SLOT"
+        ]
+    );
+    let refused = violations(&started);
     assert_eq!(refused.len(), 4, "{refused:?}");
     assert_eq!(
         &refused[..3],
@@ -1087,7 +1113,7 @@ async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
     let pipeline = flow.person("CI Pipeline", &["pipeline"]).await;
     let change = flow.create("normal", json!({})).await;
     let id = &change["id"];
-    let query = "query($n: String!) { gateStatus(number: $n) { number status mayDeploy reasons } }";
+    let query = "query($n: String!) { gateStatus(number: $n) { number status mayDeploy reasons reasonCodes } }";
     let vars = json!({"n": change["number"]});
     let draft = flow.app.data(&pipeline.token, query, vars.clone()).await["gateStatus"].clone();
     assert_eq!(draft["mayDeploy"], false);
@@ -1104,11 +1130,12 @@ async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
     let early = flow.app.data(&pipeline.token, query, vars.clone()).await["gateStatus"].clone();
     assert_eq!(early["mayDeploy"], false);
     assert_eq!(early["reasons"].as_array().unwrap().len(), 1);
+    assert_eq!(early["reasonCodes"], json!(["OUTSIDE_SCHEDULED_SLOT"]));
     flow.advance_to_start(id).await;
     let ready = flow.app.data(&pipeline.token, query, vars).await["gateStatus"].clone();
     assert_eq!(
         ready,
-        json!({"number": change["number"], "status": "SCHEDULED", "mayDeploy": true, "reasons": []})
+        json!({"number": change["number"], "status": "SCHEDULED", "mayDeploy": true, "reasons": [], "reasonCodes": []})
     );
 }
 

@@ -84,6 +84,19 @@ impl ApprovalState {
         self.steps.iter().flat_map(|s| s.missing.clone()).collect()
     }
 
+    /// Every unmet approval as a violated rule.
+    pub fn missing_violations(&self) -> Vec<super::violation::Violation> {
+        self.missing()
+            .into_iter()
+            .map(|missing| {
+                super::violation::Violation::new(
+                    super::violation::ViolationCode::ApprovalMissing,
+                    missing,
+                )
+            })
+            .collect()
+    }
+
     /// The board's decision, if a board step decided.
     pub fn board_outcome(&self) -> Option<BoardOutcome> {
         self.steps

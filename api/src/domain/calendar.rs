@@ -11,6 +11,7 @@ use rrule::{Frequency, RRule, RRuleSet, Unvalidated, Validated};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::violation::{Violation, ViolationCode};
 use super::{
     ValidationError,
     budget::{Deadline, OutOfTime},
@@ -436,7 +437,7 @@ fn overlapping(occurrences: &[Interval], slot: Interval) -> &[Interval] {
 impl Expansion<'_> {
     /// Window and freeze violations of `slot`, which lies inside the range
     /// expanded.
-    pub fn violations(&self, slot: Interval) -> Vec<String> {
+    pub fn violations(&self, slot: Interval) -> Vec<Violation> {
         let mut violations = Vec::new();
         if self.emergency {
             return violations;
@@ -448,14 +449,17 @@ impl Expansion<'_> {
                     .any(|o| o.contains(&slot))
             })
         {
-            violations.push(format!(
-                "outside every allowed window for {} changes ({})",
-                self.change_type,
-                self.windows
-                    .iter()
-                    .map(|(w, _)| w.rule.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            violations.push(Violation::new(
+                ViolationCode::OutsideWindow,
+                format!(
+                    "outside every allowed window for {} changes ({})",
+                    self.change_type,
+                    self.windows
+                        .iter()
+                        .map(|(w, _)| w.rule.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
         }
         for (freeze, occurrences) in &self.freezes {
@@ -467,18 +471,22 @@ impl Expansion<'_> {
                     fmt(occurrence.end)
                 );
                 match freeze.kind {
-                    FreezeKind::Hard => {
-                        violations.push(format!("hard freeze: {period}; only emergency changes"))
-                    }
+                    FreezeKind::Hard => violations.push(Violation::new(
+                        ViolationCode::HardFreeze,
+                        format!("hard freeze: {period}; only emergency changes"),
+                    )),
                     FreezeKind::Soft
                         if !freeze
                             .approver_roles
                             .iter()
                             .any(|r| self.approver_roles.contains(r)) =>
                     {
-                        violations.push(format!(
-                            "soft freeze: {period}; needs approval by one of roles {}",
-                            freeze.approver_roles.join(", ")
+                        violations.push(Violation::new(
+                            ViolationCode::SoftFreeze,
+                            format!(
+                                "soft freeze: {period}; needs approval by one of roles {}",
+                                freeze.approver_roles.join(", ")
+                            ),
                         ));
                     }
                     FreezeKind::Soft => {}
@@ -549,7 +557,7 @@ pub fn slot_violations(
     check: &SlotCheck<'_>,
     slot: Interval,
     deadline: &Deadline,
-) -> Result<Vec<String>, OutOfTime> {
+) -> Result<Vec<Violation>, OutOfTime> {
     Ok(expand(check, slot, deadline)?.violations(slot))
 }
 
@@ -569,7 +577,7 @@ pub fn conflicts(
     slot: Interval,
     scope: &HashSet<Uuid>,
     bookings: &[Booking],
-) -> Vec<String> {
+) -> Vec<Violation> {
     bookings
         .iter()
         .filter(|b| b.change_id != own_id && b.slot.overlaps(&slot))
@@ -581,12 +589,15 @@ pub fn conflicts(
                 .map(|(_, name)| name.as_str())
                 .collect();
             (!shared.is_empty()).then(|| {
-                format!(
-                    "conflict with {} on {} ({} to {})",
-                    b.number,
-                    shared.join(", "),
-                    fmt(b.slot.start),
-                    fmt(b.slot.end)
+                Violation::new(
+                    ViolationCode::Conflict,
+                    format!(
+                        "conflict with {} on {} ({} to {})",
+                        b.number,
+                        shared.join(", "),
+                        fmt(b.slot.start),
+                        fmt(b.slot.end)
+                    ),
                 )
             })
         })

@@ -8,7 +8,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ValidationError, change::RollbackPlan};
+use super::{
+    ValidationError,
+    change::RollbackPlan,
+    violation::{Violation, ViolationCode},
+};
+
+fn gate_missing(message: String) -> Violation {
+    Violation::new(ViolationCode::GateMissing, message)
+}
+
+fn gate_failed(message: String) -> Violation {
+    Violation::new(ViolationCode::GateFailed, message)
+}
 use crate::policy::{Gate, GateKind};
 
 /// One evidence record as the gate rules see it.
@@ -162,7 +174,7 @@ pub fn unmet(
     requester: Uuid,
     rollback_plan: Option<&RollbackPlan>,
     start_at: DateTime<Utc>,
-) -> Option<String> {
+) -> Option<Violation> {
     let key = &gate.key;
     if gate.kind == GateKind::RollbackPlan {
         let plan = rollback_plan.cloned().unwrap_or_default();
@@ -172,22 +184,22 @@ pub fn unmet(
             .filter(|part| gate.required_parts.iter().any(|p| p == part))
             .collect();
         return (!missing.is_empty()).then(|| {
-            format!(
+            gate_missing(format!(
                 "gate missing: {key} (rollback plan lacks {})",
                 missing.join(", ")
-            )
+            ))
         });
     }
     let Some(record) = latest(evidence, gate, requester) else {
         let by_requester = evidence.iter().any(|e| e.gate == *key);
-        return Some(if by_requester {
+        return Some(gate_missing(if by_requester {
             format!("gate missing: {key} (a review recorded by the requester does not count)")
         } else {
             format!("gate missing: {key}")
-        });
+        }));
     };
     if record.status == EvidenceStatus::Failed {
-        return Some(format!("gate failed: {key}"));
+        return Some(gate_failed(format!("gate failed: {key}")));
     }
     match gate.kind {
         GateKind::CodeReview => {
@@ -213,10 +225,10 @@ pub fn unmet(
             let seniors = accounts.iter().filter(|(_, senior)| *senior).count() as u32;
             let total = accounts.len() as u32;
             (total < gate.min_reviewers || seniors < gate.min_senior_reviewers).then(|| {
-                format!(
+                gate_missing(format!(
                     "gate missing: {key} ({total} of {} reviewers, {seniors} of {} senior)",
                     gate.min_reviewers, gate.min_senior_reviewers
-                )
+                ))
             })
         }
         GateKind::Sast => {
@@ -224,10 +236,10 @@ pub fn unmet(
             // Each count on its own: a sum of two u32 wraps to 0 at
             // 4,294,967,295 + 1.
             (findings.unaddressed_critical > 0 || findings.unaddressed_high > 0).then(|| {
-                format!(
+                gate_failed(format!(
                     "gate failed: {key} ({} critical and {} high findings unaddressed)",
                     findings.unaddressed_critical, findings.unaddressed_high
-                )
+                ))
             })
         }
         GateKind::Documentation if gate.hours_before_start > 0 => {
@@ -236,10 +248,10 @@ pub fn unmet(
             let deadline =
                 start_at.checked_sub_signed(Duration::hours(i64::from(gate.hours_before_start)));
             deadline.is_none_or(|deadline| record.recorded_at > deadline).then(|| {
-                format!(
+                gate_missing(format!(
                     "gate missing: {key} (documentation must be on record {} hours before implementation)",
                     gate.hours_before_start
-                )
+                ))
             })
         }
         _ => None,
@@ -289,6 +301,16 @@ mod tests {
         plan: Option<&RollbackPlan>,
         start: i64,
     ) -> Option<String> {
+        check_coded(policy, gate, evidence, plan, start).map(|v| v.message)
+    }
+
+    fn check_coded(
+        policy: &str,
+        gate: &str,
+        evidence: &[EvidenceRecord],
+        plan: Option<&RollbackPlan>,
+        start: i64,
+    ) -> Option<Violation> {
         let policy = Policy::load(policy).unwrap();
         unmet(
             policy.gate(gate).unwrap(),
@@ -301,6 +323,15 @@ mod tests {
 
     #[test]
     fn plain_evidence_gates_need_a_latest_pass() {
+        assert_eq!(
+            check_coded("tiered-cab", "unit_tests", &[], None, 0).map(|v| v.code),
+            Some(ViolationCode::GateMissing)
+        );
+        let failing = record("unit_tests", EvidenceStatus::Failed, json!({}), 1);
+        assert_eq!(
+            check_coded("tiered-cab", "unit_tests", &[failing], None, 2).map(|v| v.code),
+            Some(ViolationCode::GateFailed)
+        );
         assert_eq!(
             check("tiered-cab", "unit_tests", &[], None, 0).unwrap(),
             "gate missing: unit_tests"

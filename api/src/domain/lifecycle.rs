@@ -18,6 +18,7 @@
 use chrono::{DateTime, Utc};
 use entity::{ChangeOutcome, ChangeStatus};
 
+use super::violation::{Violation, ViolationCode};
 use super::{
     approval::{ApprovalState, Outcome},
     deadlines,
@@ -31,7 +32,7 @@ pub struct ChangeFacts<'a> {
     pub change_type: &'a ChangeType,
     pub approval: &'a ApprovalState,
     /// Gates not met if implementation started now.
-    pub unmet_gates: Vec<String>,
+    pub unmet_gates: Vec<Violation>,
     pub has_template: bool,
     pub approved_at: Option<DateTime<Utc>>,
     pub scheduled_start: Option<DateTime<Utc>>,
@@ -50,23 +51,26 @@ pub fn status_name(status: ChangeStatus) -> String {
         .unwrap_or_default()
 }
 
-fn must_be_in(status: ChangeStatus, allowed: &[ChangeStatus], action: &str) -> Vec<String> {
+fn must_be_in(status: ChangeStatus, allowed: &[ChangeStatus], action: &str) -> Vec<Violation> {
     if allowed.contains(&status) {
         Vec::new()
     } else {
-        vec![format!(
-            "cannot {action} a change that is {}; allowed from {}",
-            status_name(status),
-            allowed
-                .iter()
-                .map(|s| status_name(*s))
-                .collect::<Vec<_>>()
-                .join(", ")
+        vec![Violation::new(
+            ViolationCode::WrongStatus,
+            format!(
+                "cannot {action} a change that is {}; allowed from {}",
+                status_name(status),
+                allowed
+                    .iter()
+                    .map(|s| status_name(*s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         )]
     }
 }
 
-fn refuse_or<T>(violations: Vec<String>, next: T) -> Result<T, Vec<String>> {
+fn refuse_or<T>(violations: Vec<Violation>, next: T) -> Result<T, Vec<Violation>> {
     if violations.is_empty() {
         Ok(next)
     } else {
@@ -87,12 +91,15 @@ fn retroactive(facts: &ChangeFacts<'_>) -> bool {
 }
 
 /// DRAFT -> AWAITING_APPROVAL, or APPROVED for a pre-approved type.
-pub fn submit(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+pub fn submit(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
     let mut violations = must_be_in(facts.status, &[ChangeStatus::Draft], "submit");
     if facts.change_type.requires_template && !facts.has_template {
-        violations.push(format!(
-            "template missing: a {} change must reference a standard change catalog template",
-            facts.change_type.key
+        violations.push(Violation::new(
+            ViolationCode::TemplateMissing,
+            format!(
+                "template missing: a {} change must reference a standard change catalog template",
+                facts.change_type.key
+            ),
         ));
     }
     let next = if facts.change_type.pre_approved {
@@ -105,7 +112,7 @@ pub fn submit(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
 
 /// Statuses in which decisions are taken. Emergency changes that started
 /// before approval keep collecting their (retroactive) approval afterwards.
-pub fn can_decide(facts: &ChangeFacts<'_>) -> Result<(), Vec<String>> {
+pub fn can_decide(facts: &ChangeFacts<'_>) -> Result<(), Vec<Violation>> {
     let mut allowed = vec![ChangeStatus::AwaitingApproval, ChangeStatus::Deferred];
     if retroactive(facts) && facts.approved_at.is_none() {
         allowed.extend([
@@ -137,7 +144,7 @@ pub fn after_decision(status: ChangeStatus, outcome: Outcome) -> ChangeStatus {
 }
 
 /// REJECTED or DEFERRED -> DRAFT, for the requester to revise.
-pub fn revise(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+pub fn revise(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
     refuse_or(
         must_be_in(
             facts.status,
@@ -154,32 +161,42 @@ pub fn schedule(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<ChangeStatus, Vec<String>> {
+) -> Result<ChangeStatus, Vec<Violation>> {
     let mut violations = must_be_in(
         facts.status,
         &[ChangeStatus::Approved, ChangeStatus::Scheduled],
         "schedule",
     );
     if end <= start {
-        violations.push("the scheduled end must be after the start".into());
+        violations.push(Violation::new(
+            ViolationCode::EndBeforeStart,
+            "the scheduled end must be after the start",
+        ));
     }
     if start < now {
-        violations.push("the scheduled start is in the past".into());
+        violations.push(Violation::new(
+            ViolationCode::StartInPast,
+            "the scheduled start is in the past",
+        ));
     }
     let notice = facts.change_type.notice_hours;
     if notice > 0 && start < deadlines::after_hours(now, notice) {
         let given = (start - now).num_minutes().max(0) as f64 / 60.0;
-        violations.push(format!(
-            "notice period not met: {notice} hours required, {given:.1} hours given"
+        violations.push(Violation::new(
+            ViolationCode::NoticePeriod,
+            format!("notice period not met: {notice} hours required, {given:.1} hours given"),
         ));
     }
     if let (Some(hours), Some(approved_at)) =
         (facts.change_type.implement_within_hours, facts.approved_at)
         && start > deadlines::after_hours(approved_at, hours)
     {
-        violations.push(format!(
-            "a {} change must be implemented within {hours} hours of approval",
-            facts.change_type.key
+        violations.push(Violation::new(
+            ViolationCode::ImplementationDeadline,
+            format!(
+                "a {} change must be implemented within {hours} hours of approval",
+                facts.change_type.key
+            ),
         ));
     }
     refuse_or(violations, ChangeStatus::Scheduled)
@@ -193,7 +210,7 @@ pub struct StartDeadlines {
 }
 
 /// Every reason implementation may not start at `now` (empty: it may).
-pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<String> {
+pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Violation> {
     let emergency = is_emergency(facts);
     let mut allowed = vec![ChangeStatus::Scheduled];
     if emergency {
@@ -206,9 +223,12 @@ pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Stri
     }
     let mut violations = must_be_in(facts.status, &allowed, "start implementing");
     if !(retroactive(facts) || facts.approval.outcome == Outcome::Approved) {
-        violations.extend(facts.approval.missing());
+        violations.extend(facts.approval.missing_violations());
         if facts.approval.outcome == Outcome::Rejected {
-            violations.push("the change was rejected".into());
+            violations.push(Violation::new(
+                ViolationCode::Rejected,
+                "the change was rejected",
+            ));
         }
     }
     violations.extend(facts.unmet_gates.iter().cloned());
@@ -216,14 +236,20 @@ pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Stri
         && let (Some(start), Some(end)) = (facts.scheduled_start, facts.scheduled_end)
     {
         if now < start {
-            violations.push(format!(
-                "outside the scheduled window: it opens at {}",
-                start.to_rfc3339()
+            violations.push(Violation::new(
+                ViolationCode::OutsideScheduledSlot,
+                format!(
+                    "outside the scheduled window: it opens at {}",
+                    start.to_rfc3339()
+                ),
             ));
         } else if now > end {
-            violations.push(format!(
-                "outside the scheduled window: it closed at {}; reschedule the change",
-                end.to_rfc3339()
+            violations.push(Violation::new(
+                ViolationCode::OutsideScheduledSlot,
+                format!(
+                    "outside the scheduled window: it closed at {}; reschedule the change",
+                    end.to_rfc3339()
+                ),
             ));
         }
     }
@@ -231,7 +257,10 @@ pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Stri
 }
 
 /// -> IMPLEMENTING, with the deadlines an emergency start sets.
-pub fn start(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Result<StartDeadlines, Vec<String>> {
+pub fn start(
+    facts: &ChangeFacts<'_>,
+    now: DateTime<Utc>,
+) -> Result<StartDeadlines, Vec<Violation>> {
     let violations = start_violations(facts, now);
     let rules = facts.change_type.emergency.as_ref();
     let approval_due_at = rules
@@ -255,7 +284,7 @@ pub fn complete(
     facts: &ChangeFacts<'_>,
     outcome: ChangeOutcome,
     now: DateTime<Utc>,
-) -> Result<(ChangeStatus, Option<DateTime<Utc>>), Vec<String>> {
+) -> Result<(ChangeStatus, Option<DateTime<Utc>>), Vec<Violation>> {
     let mut violations = must_be_in(facts.status, &[ChangeStatus::Implementing], "complete");
     let next = match outcome {
         ChangeOutcome::Successful | ChangeOutcome::SuccessfulWithIssues => {
@@ -263,8 +292,10 @@ pub fn complete(
         }
         ChangeOutcome::Failed => ChangeStatus::Failed,
         ChangeOutcome::RolledBack => {
-            violations
-                .push("a rollback is recorded with rollBackChange, which takes the reason".into());
+            violations.push(Violation::new(
+                ViolationCode::RollbackThroughRollBack,
+                "a rollback is recorded with rollBackChange, which takes the reason",
+            ));
             ChangeStatus::RolledBack
         }
     };
@@ -276,10 +307,13 @@ pub fn roll_back(
     facts: &ChangeFacts<'_>,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, Vec<String>> {
+) -> Result<Option<DateTime<Utc>>, Vec<Violation>> {
     let mut violations = must_be_in(facts.status, &[ChangeStatus::Implementing], "roll back");
     if reason.trim().is_empty() {
-        violations.push("a rollback needs a reason".into());
+        violations.push(Violation::new(
+            ViolationCode::RollbackReasonMissing,
+            "a rollback needs a reason",
+        ));
     }
     refuse_or(violations, review_due(facts, now))
 }
@@ -295,7 +329,7 @@ fn review_due(facts: &ChangeFacts<'_>, ended_at: DateTime<Utc>) -> Option<DateTi
 }
 
 /// A review may be recorded once implementation has ended.
-pub fn can_review(facts: &ChangeFacts<'_>) -> Result<(), Vec<String>> {
+pub fn can_review(facts: &ChangeFacts<'_>) -> Result<(), Vec<Violation>> {
     refuse_or(
         must_be_in(
             facts.status,
@@ -321,7 +355,7 @@ pub fn review_required(facts: &ChangeFacts<'_>) -> bool {
 }
 
 /// IMPLEMENTED, FAILED or ROLLED_BACK -> CLOSED, once everything owed is in.
-pub fn close(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+pub fn close(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
     let mut violations = must_be_in(
         facts.status,
         &[
@@ -332,19 +366,28 @@ pub fn close(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
         "close",
     );
     if review_required(facts) && facts.reviewed_at.is_none() {
-        violations.push("post-implementation review missing".into());
+        violations.push(Violation::new(
+            ViolationCode::ReviewMissing,
+            "post-implementation review missing",
+        ));
     }
     if facts.approved_at.is_none() {
-        violations.push("retroactive approval missing".into());
-        violations.extend(facts.approval.missing());
+        violations.push(Violation::new(
+            ViolationCode::RetroactiveApprovalMissing,
+            "retroactive approval missing",
+        ));
+        violations.extend(facts.approval.missing_violations());
     }
     if facts.documentation_due_at.is_some() && facts.documented_at.is_none() {
-        violations.push("emergency documentation missing".into());
+        violations.push(Violation::new(
+            ViolationCode::DocumentationMissing,
+            "emergency documentation missing",
+        ));
     }
     refuse_or(violations, ChangeStatus::Closed)
 }
 
-pub fn cancel(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<String>> {
+pub fn cancel(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
     refuse_or(
         must_be_in(
             facts.status,

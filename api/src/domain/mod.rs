@@ -21,6 +21,7 @@ pub mod risk;
 pub mod roles;
 pub mod systems;
 pub mod timestamps;
+pub mod violation;
 
 /// A rule broken by client input, naming the offending field the way the
 /// GraphQL API spells it (`rollbackPlan.owner`).

@@ -155,7 +155,7 @@ pub async fn slot_violations<C: ConnectionTrait>(
     change: &change::Model,
     approver_roles: &std::collections::BTreeSet<String>,
     slot: Interval,
-) -> ServiceResult<Vec<String>> {
+) -> ServiceResult<Vec<crate::domain::violation::Violation>> {
     let rules = rules(conn, policy).await?;
     let emergency = policy
         .change_type(&change.change_type)

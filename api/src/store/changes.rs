@@ -22,6 +22,7 @@ use crate::{
         gates::{self, EvidenceRecord},
         lifecycle::{ChangeFacts, OverdueKind},
         numbering,
+        violation::{Violation, ViolationCode},
     },
     error::{ServiceError, ServiceResult},
     policy::{ChangeType, Policy},
@@ -192,7 +193,7 @@ impl Snapshot {
         )
     }
 
-    pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<String> {
+    pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<Violation> {
         let plan = content_of(&self.change, Vec::new()).rollback_plan;
         self.change_type
             .gates
@@ -245,9 +246,12 @@ pub async fn snapshot<C: ConnectionTrait>(
         .change_type(&change.change_type)
         .cloned()
         .ok_or_else(|| {
-            ServiceError::PolicyViolation(vec![format!(
-                "change type `{}` is not defined by the active policy `{}`",
-                change.change_type, policy.name
+            ServiceError::PolicyViolation(vec![Violation::new(
+                ViolationCode::UnknownChangeType,
+                format!(
+                    "change type `{}` is not defined by the active policy `{}`",
+                    change.change_type, policy.name
+                ),
             )])
         })?;
     let votes = votes_of(conn, &change).await?;

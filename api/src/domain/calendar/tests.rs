@@ -3,8 +3,19 @@ use chrono::{NaiveDate, Timelike};
 use super::*;
 use crate::domain::budget::Deadline;
 
+/// The messages of the violations (the codes are checked in
+/// `each_calendar_refusal_has_its_code`).
 fn violations(check: &SlotCheck<'_>, slot: Interval) -> Vec<String> {
-    slot_violations(check, slot, &Deadline::unbounded()).unwrap()
+    crate::domain::violation::messages(
+        &slot_violations(check, slot, &Deadline::unbounded()).unwrap(),
+    )
+}
+
+fn violation_codes(
+    check: &SlotCheck<'_>,
+    slot: Interval,
+) -> Vec<crate::domain::violation::ViolationCode> {
+    crate::domain::violation::codes(&slot_violations(check, slot, &Deadline::unbounded()).unwrap())
 }
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -144,6 +155,10 @@ fn slots_must_fit_inside_one_occurrence() {
         late,
         vec!["outside every allowed window for normal changes (Deployment window)".to_owned()]
     );
+    assert_eq!(
+        violation_codes(&normal, slot(utc(2026, 11, 29, 5, 0), 120)),
+        [crate::domain::violation::ViolationCode::OutsideWindow]
+    );
     // Friday and Saturday are not deployment days.
     assert_eq!(
         violations(&normal, slot(utc(2026, 11, 27, 2, 0), 60)).len(),
@@ -214,6 +229,10 @@ fn freezes_block_exactly_their_period() {
         inside,
         vec!["hard freeze: Christmas/New Year freeze (2026-12-24 00:00 UTC to 2027-01-02 00:00 UTC); only emergency changes".to_owned()]
     );
+    assert_eq!(
+        violation_codes(&normal, slot(utc(2026, 12, 23, 23, 0), 120)),
+        [crate::domain::violation::ViolationCode::HardFreeze]
+    );
     assert!(
         violations(&normal, slot(utc(2027, 1, 2, 0, 0), 60)).is_empty(),
         "starts as it ends"
@@ -238,6 +257,13 @@ fn a_soft_freeze_needs_the_extra_approval() {
     assert!(
         found[0].starts_with("soft freeze") && found[0].ends_with("roles cto"),
         "{found:?}"
+    );
+    assert_eq!(
+        violation_codes(
+            &check(&[], &freezes, &none, "normal"),
+            slot(utc(2026, 12, 28, 3, 0), 60)
+        ),
+        [crate::domain::violation::ViolationCode::SoftFreeze]
     );
     let cto: BTreeSet<String> = ["cto".to_owned()].into();
     assert!(
@@ -272,7 +298,10 @@ fn conflicts_name_the_other_change_and_ignore_adjacent_slots() {
     let own = Uuid::new_v4();
     assert_eq!(
         conflicts(own, slot(utc(2026, 11, 29, 2, 30), 60), &scope, &bookings),
-        vec!["conflict with CR-2026-0007 on payments-db (2026-11-29 02:00 UTC to 2026-11-29 03:00 UTC)".to_owned()]
+        vec![crate::domain::violation::Violation::new(
+            crate::domain::violation::ViolationCode::Conflict,
+            "conflict with CR-2026-0007 on payments-db (2026-11-29 02:00 UTC to 2026-11-29 03:00 UTC)"
+        )]
     );
     assert!(
         conflicts(own, slot(utc(2026, 11, 29, 3, 0), 60), &scope, &bookings).is_empty(),

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
+use crate::domain::violation::{Violation, ViolationCode, codes};
 use crate::{
     domain::approval::{self, BoardVote, Vote},
     policy::Policy,
@@ -162,7 +163,11 @@ fn submit_routes_by_type_and_requires_templates_where_the_policy_says() {
     );
     let standard = policy.change_type("standard").unwrap();
     let without = submit(&facts(standard, ChangeStatus::Draft, &pending)).unwrap_err();
-    assert!(without[0].starts_with("template missing"), "{without:?}");
+    assert_eq!(
+        codes(&without),
+        [ViolationCode::TemplateMissing],
+        "{without:?}"
+    );
     let mut with = facts(standard, ChangeStatus::Draft, &pending);
     with.has_template = true;
     assert_eq!(submit(&with), Ok(ChangeStatus::Approved));
@@ -174,22 +179,25 @@ fn start_lists_every_missing_approval_gate_and_window_problem() {
     let normal = policy.change_type("normal").unwrap();
     let pending = pending_state();
     let mut f = facts(normal, ChangeStatus::Scheduled, &pending);
-    f.unmet_gates = vec![
-        "gate missing: unit_tests".into(),
-        "gate missing: qa_review".into(),
-    ];
+    f.unmet_gates = vec![gate_missing("unit_tests"), gate_missing("qa_review")];
     f.scheduled_start = Some(now() + Duration::hours(1));
     f.scheduled_end = Some(now() + Duration::hours(2));
     let violations = start(&f, now()).unwrap_err();
     assert_eq!(
         violations,
         vec![
-            "approval missing: role change_manager".to_owned(),
-            "gate missing: unit_tests".into(),
-            "gate missing: qa_review".into(),
-            format!(
-                "outside the scheduled window: it opens at {}",
-                (now() + Duration::hours(1)).to_rfc3339()
+            Violation::new(
+                ViolationCode::ApprovalMissing,
+                "approval missing: role change_manager"
+            ),
+            gate_missing("unit_tests"),
+            gate_missing("qa_review"),
+            Violation::new(
+                ViolationCode::OutsideScheduledSlot,
+                format!(
+                    "outside the scheduled window: it opens at {}",
+                    (now() + Duration::hours(1)).to_rfc3339()
+                )
             ),
         ]
     );
@@ -199,7 +207,9 @@ fn start_lists_every_missing_approval_gate_and_window_problem() {
     ok.scheduled_end = Some(now() + Duration::hours(1));
     assert_eq!(start(&ok, now()), Ok(StartDeadlines::default()));
     ok.scheduled_end = Some(now() - Duration::seconds(1));
-    assert!(start(&ok, now()).unwrap_err()[0].contains("closed"));
+    let closed = start(&ok, now()).unwrap_err();
+    assert_eq!(codes(&closed), [ViolationCode::OutsideScheduledSlot]);
+    assert!(closed[0].message.contains("closed"));
 }
 
 #[test]
@@ -216,10 +226,10 @@ fn emergencies_with_retroactive_approval_start_unapproved_and_get_deadlines() {
     );
     // Gates still apply to emergencies under seed 001 (unit tests required).
     let mut gated = facts(emergency, ChangeStatus::AwaitingApproval, &pending);
-    gated.unmet_gates = vec!["gate missing: unit_tests".into()];
+    gated.unmet_gates = vec![gate_missing("unit_tests")];
     assert_eq!(
         start(&gated, now()).unwrap_err(),
-        vec!["gate missing: unit_tests".to_owned()]
+        vec![gate_missing("unit_tests")]
     );
     // Seed 000: expedited approval comes first.
     let cab = Policy::load("cab-quorum").unwrap();
@@ -229,10 +239,11 @@ fn emergencies_with_retroactive_approval_start_unapproved_and_get_deadlines() {
         now(),
     )
     .unwrap_err();
+    assert!(codes(&refused).contains(&ViolationCode::WrongStatus));
     assert!(
         refused
             .iter()
-            .any(|v| v.starts_with("cannot start implementing"))
+            .any(|v| v.message.starts_with("cannot start implementing"))
     );
     let approved = approved_state();
     assert!(start(&facts(expedited, ChangeStatus::Approved, &approved), now()).is_ok());
@@ -253,7 +264,10 @@ fn scheduling_enforces_notice_and_implementation_deadlines() {
     .unwrap_err();
     assert_eq!(
         too_soon,
-        vec!["notice period not met: 168 hours required, 24.0 hours given".to_owned()]
+        vec![Violation::new(
+            ViolationCode::NoticePeriod,
+            "notice period not met: 168 hours required, 24.0 hours given"
+        )]
     );
     assert!(
         schedule(
@@ -271,7 +285,7 @@ fn scheduling_enforces_notice_and_implementation_deadlines() {
         now(),
     )
     .unwrap_err();
-    assert!(backwards.contains(&"the scheduled end must be after the start".to_owned()));
+    assert!(codes(&backwards).contains(&ViolationCode::EndBeforeStart));
 
     let standard = policy.change_type("standard").unwrap();
     let mut s = facts(standard, ChangeStatus::Approved, &approved);
@@ -294,7 +308,10 @@ fn scheduling_enforces_notice_and_implementation_deadlines() {
     .unwrap_err();
     assert_eq!(
         late,
-        vec!["a standard change must be implemented within 48 hours of approval".to_owned()]
+        vec![Violation::new(
+            ViolationCode::ImplementationDeadline,
+            "a standard change must be implemented within 48 hours of approval"
+        )]
     );
 }
 
@@ -310,10 +327,22 @@ fn closing_needs_review_retroactive_approval_and_documentation() {
     assert_eq!(
         violations,
         vec![
-            "post-implementation review missing".to_owned(),
-            "retroactive approval missing".into(),
-            "approval missing: role change_manager".into(),
-            "emergency documentation missing".into(),
+            Violation::new(
+                ViolationCode::ReviewMissing,
+                "post-implementation review missing"
+            ),
+            Violation::new(
+                ViolationCode::RetroactiveApprovalMissing,
+                "retroactive approval missing"
+            ),
+            Violation::new(
+                ViolationCode::ApprovalMissing,
+                "approval missing: role change_manager"
+            ),
+            Violation::new(
+                ViolationCode::DocumentationMissing,
+                "emergency documentation missing"
+            ),
         ]
     );
     f.reviewed_at = Some(now());
@@ -326,8 +355,8 @@ fn closing_needs_review_retroactive_approval_and_documentation() {
     let mut rolled_back = facts(normal, ChangeStatus::RolledBack, &approved);
     rolled_back.approved_at = Some(now());
     assert_eq!(
-        close(&rolled_back).unwrap_err(),
-        vec!["post-implementation review missing".to_owned()]
+        codes(&close(&rolled_back).unwrap_err()),
+        [ViolationCode::ReviewMissing]
     );
 }
 
@@ -462,7 +491,7 @@ proptest! {
         let mut scheduled = None;
         for step in steps {
             let approval = approval::evaluate(change_type, policy.board.as_ref(), &[], &votes, requester, BoardVote::Open);
-            let unmet_gates = if gates_recorded { vec![] } else { change_type.gates.iter().map(|g| format!("gate missing: {g}")).collect() };
+            let unmet_gates = if gates_recorded { vec![] } else { change_type.gates.iter().map(|g| gate_missing(g)).collect() };
             let mut f = facts(change_type, status, &approval);
             f.unmet_gates = unmet_gates.clone();
             f.has_template = true;
@@ -510,4 +539,8 @@ proptest! {
             }
         }
     }
+}
+
+fn gate_missing(key: &str) -> Violation {
+    Violation::new(ViolationCode::GateMissing, format!("gate missing: {key}"))
 }

@@ -22,8 +22,11 @@ pub struct GateStatus {
     pub number: String,
     pub status: entity::ChangeStatus,
     pub may_deploy: bool,
-    /// Every reason it may not (empty when it may).
+    /// Every reason it may not (empty when it may), for people.
     pub reasons: Vec<String>,
+    /// The stable code of each reason, in the same order: what a
+    /// pipeline matches.
+    pub reason_codes: Vec<crate::domain::violation::ViolationCode>,
 }
 
 /// The Change Advisory Board.
@@ -51,7 +54,8 @@ impl LifecycleQuery {
             number: status.change.number,
             status: status.change.status,
             may_deploy: status.may_deploy,
-            reasons: status.reasons,
+            reason_codes: crate::domain::violation::codes(&status.reasons),
+            reasons: crate::domain::violation::messages(&status.reasons),
         })
     }
 

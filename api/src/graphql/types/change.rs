@@ -297,7 +297,8 @@ impl Change {
                     key: gate.key.clone(),
                     label: gate.label.clone(),
                     met: reason.is_none(),
-                    reason,
+                    reason_code: reason.as_ref().map(|v| v.code),
+                    reason: reason.map(|v| v.message),
                 }
             })
             .collect())

@@ -160,6 +160,8 @@ pub struct GateResult {
     pub label: String,
     pub met: bool,
     pub reason: Option<String>,
+    /// The stable code of `reason` (`GATE_MISSING`, `GATE_FAILED`).
+    pub reason_code: Option<crate::domain::violation::ViolationCode>,
 }
 
 pub struct Evidence(pub evidence::Model);

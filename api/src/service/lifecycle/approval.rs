@@ -6,6 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::audit_action;
+use crate::domain::violation::{Violation, ViolationCode};
 use crate::store;
 use crate::store::accounts;
 use crate::store::transitions::Request;
@@ -118,17 +119,25 @@ pub async fn decide(
             .err()
             .unwrap_or_default();
     if actor.user_id == change.requester_id {
-        violations.push("requester cannot approve own change".into());
+        violations.push(Violation::new(
+            ViolationCode::SelfApproval,
+            "requester cannot approve own change",
+        ));
     }
     if !approvals::qualifies(&snapshot.change_type, &standing.roles, seat) {
-        violations.push(format!(
-            "you are not an approver of {} changes ({})",
-            snapshot.change_type.key, snapshot.change_type.approval_summary
+        violations.push(Violation::new(
+            ViolationCode::NotAnApprover,
+            format!(
+                "you are not an approver of {} changes ({})",
+                snapshot.change_type.key, snapshot.change_type.approval_summary
+            ),
         ));
     }
     if snapshot.votes.iter().any(|v| v.person == actor.user_id) {
-        violations
-            .push("you have already decided on this approval round (one person, one vote)".into());
+        violations.push(Violation::new(
+            ViolationCode::AlreadyDecided,
+            "you have already decided on this approval round (one person, one vote)",
+        ));
     }
     if !violations.is_empty() {
         return Err(ServiceError::PolicyViolation(violations));

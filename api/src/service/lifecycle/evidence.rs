@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::domain::audit_action;
+use crate::domain::violation::{Violation, ViolationCode};
 use crate::store;
 use crate::store::accounts;
 use crate::store::transitions::Request;
@@ -73,9 +74,12 @@ pub async fn record_evidence(
         permissions::record_evidence(actor, model.requester_id, gate_rules.is_review())
     })?;
     if matches!(model.status, ChangeStatus::Closed | ChangeStatus::Cancelled) {
-        return Err(ServiceError::PolicyViolation(vec![format!(
-            "cannot record evidence on a change that is {}",
-            status_name(model.status)
+        return Err(ServiceError::PolicyViolation(vec![Violation::new(
+            ViolationCode::WrongStatus,
+            format!(
+                "cannot record evidence on a change that is {}",
+                status_name(model.status)
+            ),
         )]));
     }
     // Reviewers are accounts: the stored details are the server's account

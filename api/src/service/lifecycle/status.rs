@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{ChangeStatus, change};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::domain::violation::{Violation, ViolationCode};
 use crate::store;
 use crate::{
     domain::{
@@ -18,7 +19,7 @@ use crate::{
 pub struct GateStatus {
     pub change: change::Model,
     pub may_deploy: bool,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Violation>,
 }
 
 pub async fn gate_status(
@@ -34,9 +35,9 @@ pub async fn gate_status(
     let reasons = if snapshot.change.status == ChangeStatus::Implementing {
         // Deploying is what implementing means; the window still binds.
         match snapshot.change.scheduled_end {
-            Some(end) if now > end => vec![format!(
-                "the scheduled window closed at {}",
-                end.to_rfc3339()
+            Some(end) if now > end => vec![Violation::new(
+                ViolationCode::OutsideScheduledSlot,
+                format!("the scheduled window closed at {}", end.to_rfc3339()),
             )],
             _ => Vec::new(),
         }

@@ -16,7 +16,9 @@ use crate::{
     error::{ServiceError, ServiceResult},
 };
 
-pub(super) fn refuse<T>(result: Result<T, Vec<String>>) -> ServiceResult<T> {
+pub(super) fn refuse<T>(
+    result: Result<T, Vec<crate::domain::violation::Violation>>,
+) -> ServiceResult<T> {
     result.map_err(ServiceError::PolicyViolation)
 }
 

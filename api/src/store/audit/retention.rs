@@ -56,8 +56,12 @@ pub async fn purge(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> ServiceResult<PurgeOutcome> {
-    audit_chain::check_purge_cutoff(purge_before, now, retention_years)
-        .map_err(|reason| ServiceError::PolicyViolation(vec![reason]))?;
+    audit_chain::check_purge_cutoff(purge_before, now, retention_years).map_err(|reason| {
+        ServiceError::PolicyViolation(vec![crate::domain::violation::Violation::new(
+            crate::domain::violation::ViolationCode::RetentionNotElapsed,
+            reason,
+        )])
+    })?;
     seal(db).await?;
     let txn = db.begin().await?;
     lock_chain(&txn).await?;
