@@ -361,7 +361,8 @@ async fn tiered_cab_normal_change_end_to_end() {
     assert!(approved["approvedAt"].is_string());
     // One person, one vote.
     let again = flow.decide(&manager.token, id, "APPROVE").await;
-    assert_eq!(violation_codes(&again), ["ALREADY_DECIDED"]);
+    // Approved already, and decided by this person: both are said.
+    assert_eq!(violation_codes(&again), ["WRONG_STATUS", "ALREADY_DECIDED"]);
 
     let scheduled = flow.schedule(id, 1).await;
     assert_eq!(scheduled["data"]["scheduleChange"]["status"], "SCHEDULED");

@@ -319,12 +319,7 @@ fn validate_rollback_plan(plan: &RollbackPlan) -> Result<(), ValidationError> {
 
 fn validate_link(field: &str, link: &Link) -> Result<(), ValidationError> {
     let url_field = format!("{field}.url");
-    required_text(&url_field, &link.url, MAX_URL)?;
-    if !(link.url.starts_with("https://") || link.url.starts_with("http://"))
-        || link.url.chars().any(char::is_whitespace)
-    {
-        return Err(ValidationError::new(url_field, "must be an http(s) URL"));
-    }
+    super::http_url(&url_field, &link.url, MAX_URL)?;
     optional_text(&format!("{field}.title"), link.title.as_deref(), MAX_TITLE)
 }
 

@@ -49,6 +49,20 @@ impl std::fmt::Display for ValidationError {
 impl std::error::Error for ValidationError {}
 
 /// Checks that a required text is present, not blank and not too long.
+/// An http(s) URL as links and evidence carry them: required, at most
+/// `max` characters, `http://` or `https://`, and no whitespace anywhere
+/// (a URL with a space or a line break in it is a paste gone wrong, and
+/// would be rendered split in reports and evidence packs).
+pub fn http_url(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    required_text(field, value, max)?;
+    if !(value.starts_with("https://") || value.starts_with("http://"))
+        || value.chars().any(char::is_whitespace)
+    {
+        return Err(ValidationError::new(field, "must be an http(s) URL"));
+    }
+    Ok(())
+}
+
 pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be blank"));
@@ -117,6 +131,24 @@ mod tests {
         ] {
             let error = json_without_nul("data", &value).expect_err("refused");
             assert_eq!(error.field, "data");
+        }
+    }
+
+    #[test]
+    fn one_url_rule_for_links_and_evidence() {
+        for ok in ["https://ci.example.com/run/1", "http://wiki/page?a=b#c"] {
+            assert!(http_url("url", ok, 2_000).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ftp://example.com",
+            "https://example.com/a b",
+            "https://example.com/\nrun",
+            "https://example.com\t",
+            " https://example.com",
+            "",
+        ] {
+            let error = http_url("url", bad, 2_000).expect_err(bad);
+            assert_eq!(error.field, "url");
         }
     }
 }

@@ -119,7 +119,10 @@ mod tests {
             serde_json::to_value(v.code).unwrap(),
             serde_json::json!("NOTICE_PERIOD")
         );
-        assert_eq!(codes(std::slice::from_ref(&v)), vec![ViolationCode::NoticePeriod]);
+        assert_eq!(
+            codes(std::slice::from_ref(&v)),
+            vec![ViolationCode::NoticePeriod]
+        );
         assert_eq!(messages(&[v]), vec!["notice period not met".to_owned()]);
     }
 }

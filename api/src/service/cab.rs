@@ -120,17 +120,17 @@ pub async fn remove_member(
         .ok_or(ServiceError::NotFound {
             entity: "board member",
         })?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::CAB_MEMBER_REMOVED,
         "user",
         &user_id.to_string(),
         &json!({}),
     );
-    seat.delete(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    audit::write(txn, db, event, async move |recording| {
+        seat.delete(recording).await
+    })
+    .await?;
     Ok(())
 }
 
@@ -324,16 +324,16 @@ pub async fn close_meeting(
     active.held_at = Set(Some(request.now));
     active.minutes = Set(Some(record));
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         request.caller,
         audit_action::CAB_MEETING_HELD,
         "cab_meeting",
         &id.to_string(),
         &json!({"minutes": preview.minutes, "decisions": decisions}),
     );
-    let held = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, request.db).await?;
+    let held = audit::write(txn, request.db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(held)
 }

@@ -290,8 +290,7 @@ pub async fn create_rule(
         created_at: Set(crate::db::now()),
     };
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::CALENDAR_RULE_CREATED,
         "calendar_rule",
@@ -300,9 +299,10 @@ pub async fn create_rule(
                 "durationMinutes": preview.duration_minutes, "timeZone": preview.time_zone, "changeTypes": new.change_types,
                 "freezeKind": preview.freeze_kind, "approverRoles": new.approver_roles}),
     );
-    let model = active.insert(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.insert(recording).await
+    })
+    .await?;
     Ok(model)
 }
 
@@ -322,17 +322,17 @@ pub async fn retire_rule(
     let mut active: calendar_rule::ActiveModel = rule.into();
     active.active = Set(false);
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::CALENDAR_RULE_RETIRED,
         "calendar_rule",
         &id.to_string(),
         &json!({"name": preview.name}),
     );
-    let model = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(model)
 }
 
@@ -369,17 +369,17 @@ pub async fn issue_feed_token(
         revoked_at: Set(None),
     };
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::FEED_TOKEN_ISSUED,
         "feed_token",
         &preview.id.to_string(),
         &json!({"name": preview.name}),
     );
-    let model = active.insert(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.insert(recording).await
+    })
+    .await?;
     Ok((model, secret))
 }
 
@@ -400,17 +400,17 @@ pub async fn revoke_feed_token(
     let mut active: feed_token::ActiveModel = token.into();
     active.revoked_at = Set(Some(crate::db::now()));
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::FEED_TOKEN_REVOKED,
         "feed_token",
         &id.to_string(),
         &json!({"name": preview.name}),
     );
-    let model = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(model)
 }
 

@@ -103,17 +103,17 @@ pub async fn update(
         active.parent_id = Set(parent);
     }
     let after = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::SYSTEM_UPDATED,
         "system",
         &id.to_string(),
         &json!({"before": before, "after": {"name": after.name, "description": after.description, "parentId": after.parent_id}}),
     );
-    let model = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(model)
 }
 

@@ -94,17 +94,17 @@ pub async fn create(
         created_at: Set(crate::db::now()),
     };
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::TEMPLATE_CREATED,
         "change_template",
         &preview.id.to_string(),
         &json!({"key": key, "name": name, "changeType": change_type, "description": description, "procedure": procedure}),
     );
-    let model = active.insert(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.insert(recording).await
+    })
+    .await?;
     Ok(model)
 }
 
@@ -120,8 +120,7 @@ pub async fn set_active(
     let mut active: change_template::ActiveModel = template.into();
     active.active = Set(active_flag);
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         if active_flag {
             audit_action::TEMPLATE_ACTIVATED
@@ -132,9 +131,10 @@ pub async fn set_active(
         &id.to_string(),
         &json!({"key": preview.key}),
     );
-    let model = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(model)
 }
 

@@ -77,17 +77,17 @@ pub async fn revoke(
     let mut active: api_token::ActiveModel = token.into();
     active.revoked_at = Set(Some(db::now()));
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::TOKEN_REVOKED,
         "token",
         &token_id.to_string(),
         &json!({"userId": preview.user_id, "name": preview.name}),
     );
-    let token = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let token = audit::write(txn, db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(token)
 }
 

@@ -107,17 +107,17 @@ pub async fn create(
         created_at: Set(db::now()),
     };
     let preview = active.clone().try_into_model()?;
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::USER_CREATED,
         "user",
         &preview.id.to_string(),
         &json!({"name": preview.name, "email": preview.email, "roles": roles}),
     );
-    let model = active.insert(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.insert(recording).await
+    })
+    .await?;
     Ok(model)
 }
 
@@ -157,17 +157,17 @@ pub async fn set_roles(
     .await?;
     let mut active: user::ActiveModel = existing.into();
     active.roles = Set(json!(roles));
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         audit_action::USER_ROLES_CHANGED,
         "user",
         &user_id.to_string(),
         &json!({"before": before, "after": roles}),
     );
-    let model = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(model)
 }
 
@@ -209,8 +209,7 @@ pub async fn set_active(
     } else {
         json!({"active": false, "revokedTokens": revoked})
     };
-    let recording = audit::recording(
-        &txn,
+    let event = audit::Event::new(
         caller,
         if active_flag {
             audit_action::USER_ACTIVATED
@@ -221,9 +220,10 @@ pub async fn set_active(
         &user_id.to_string(),
         &payload,
     );
-    let model = active.update(&recording).await?;
-    recording.finish().await?;
-    audit::commit(txn, db).await?;
+    let model = audit::write(txn, db, event, async move |recording| {
+        active.update(recording).await
+    })
+    .await?;
     Ok(model)
 }
 

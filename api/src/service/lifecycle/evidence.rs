@@ -15,7 +15,7 @@ use crate::{
         ValidationError,
         gates::{self},
         lifecycle::status_name,
-        optional_text, permissions, required_text,
+        optional_text, permissions,
     },
     error::{ServiceError, ServiceResult},
 };
@@ -52,10 +52,7 @@ pub async fn record_evidence(
     })?;
     optional_text("summary", summary, 10_000)?;
     if let Some(url) = url {
-        required_text("url", url, 2_000)?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(ValidationError::new("url", "must be an http(s) URL").into());
-        }
+        crate::domain::http_url("url", url, 2_000)?;
     }
     if !data.is_object() {
         return Err(ValidationError::new("data", "must be a JSON object").into());

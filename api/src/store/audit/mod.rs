@@ -8,6 +8,7 @@ pub mod record;
 pub mod retention;
 pub mod seal;
 pub mod verify;
+pub mod write;
 
 pub use chain::{data_generation, head};
 pub use read::{EventFilter, list};
@@ -15,3 +16,4 @@ pub use record::{Recording, append, recording};
 pub use retention::{PURGE_ACTION, PurgeOutcome, purge};
 pub use seal::{commit, seal, seal_before_reading, spawn_sealer};
 pub use verify::{Verification, verify};
+pub use write::{Event, write};

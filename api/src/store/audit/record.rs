@@ -244,6 +244,17 @@ pub struct Recording<'a> {
     linked: std::sync::Mutex<Option<audit_event::Model>>,
 }
 
+impl<'a> Recording<'a> {
+    /// A recording of an event built beforehand (`write::Event`).
+    pub(super) fn of(txn: &'a DatabaseTransaction, event: PendingEvent) -> Self {
+        Recording {
+            txn,
+            pending: std::sync::Mutex::new(Some(event)),
+            linked: std::sync::Mutex::new(None),
+        }
+    }
+}
+
 impl Recording<'_> {
     fn take_pending(&self) -> Option<PendingEvent> {
         self.pending
