@@ -413,3 +413,90 @@ async fn the_ical_feed_parses_with_an_independent_parser() {
         .await;
     assert_eq!(fetch(url).await.0, 401);
 }
+
+/// A freeze created after a change was scheduled binds it: the pipeline's
+/// `gateStatus` says so and implementation cannot start until the freeze is
+/// retired (seed 001 §6.3, "only emergency changes allowed").
+#[tokio::test]
+async fn a_freeze_added_after_scheduling_stops_the_start() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let pipeline = flow.person("CI Pipeline", &["pipeline"]).await;
+    let change = approved_normal(&flow, &manager, json!({})).await;
+    let id = &change["id"];
+    let scheduled = flow.schedule(id, 1).await;
+    assert!(scheduled.get("errors").is_none(), "{scheduled:#}");
+    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
+        .await;
+    let slot_start: DateTime<Utc> = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { scheduledStart } }",
+            json!({"id": id}),
+        )
+        .await["change"]["scheduledStart"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let freeze = flow
+        .app
+        .data(
+            &manager.token,
+            "mutation($input: CalendarRuleInput!) { createFreeze(input: $input, kind: HARD) { id blocks } }",
+            json!({"input": {"name": "Customer launch", "dtstart": (slot_start - Duration::hours(1)).format("%Y-%m-%dT%H:%M").to_string(), "durationMinutes": 24 * 60, "timeZone": "UTC"}}),
+        )
+        .await;
+    let freeze_id = freeze["createFreeze"]["id"].clone();
+    // The change manager learns at once which scheduled changes now stop,
+    // and the calendar shows it on the freeze.
+    assert_eq!(freeze["createFreeze"]["blocks"], json!([change["number"]]));
+    let view = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "query($from: DateTime!, $to: DateTime!) { calendar(from: $from, to: $to) { freezes { name blocks } } }",
+            json!({"from": slot_start.to_rfc3339(), "to": (slot_start + Duration::days(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        view["calendar"]["freezes"],
+        json!([{"name": "Customer launch", "blocks": [change["number"]]}])
+    );
+
+    flow.advance_to_start(id).await;
+    let query = "query($n: String!) { gateStatus(number: $n) { mayDeploy reasons reasonCodes } }";
+    let vars = json!({"n": change["number"]});
+    let gate = flow.app.data(&pipeline.token, query, vars.clone()).await["gateStatus"].clone();
+    assert_eq!(gate["mayDeploy"], false, "{gate}");
+    assert_eq!(gate["reasonCodes"], json!(["HARD_FREEZE"]), "{gate}");
+    assert!(
+        gate["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("Customer launch"),
+        "{gate}"
+    );
+    let refused = flow.start(id).await;
+    assert_eq!(
+        crate::lifecycle::violation_codes(&refused),
+        ["HARD_FREEZE"],
+        "{refused:#}"
+    );
+    assert_eq!(flow.get(id).await["status"], "SCHEDULED");
+
+    flow.app
+        .data(
+            &manager.token,
+            "mutation($id: ID!) { retireCalendarRule(id: $id) { id } }",
+            json!({"id": freeze_id}),
+        )
+        .await;
+    let ready = flow.app.data(&pipeline.token, query, vars).await["gateStatus"].clone();
+    assert_eq!(ready["mayDeploy"], true, "{ready}");
+    let started = flow.start(id).await;
+    assert!(started.get("errors").is_none(), "{started:#}");
+    assert_eq!(flow.get(id).await["status"], "IMPLEMENTING");
+}

@@ -561,6 +561,7 @@ async fn tiered_cab_emergency_starts_before_approval_and_tracks_deadlines() {
         refused,
         vec![
             "post-implementation review missing",
+            "the CAB's post-implementation review missing: record a BOARD review from its meeting",
             "emergency documentation missing"
         ]
     );
@@ -576,6 +577,12 @@ async fn tiered_cab_emergency_starts_before_approval_and_tracks_deadlines() {
     let review = flow.review(&reviewer.token, id, "POST_EMERGENCY").await;
     assert!(review.get("errors").is_none(), "{review:#}");
     flow.pass(id, &["emergency_documentation"]).await;
+    // "Present to CAB at next meeting for review" (seed 001 §3.2).
+    let refused = flow.close(id).await;
+    assert_eq!(violation_codes(&refused), ["BOARD_REVIEW_MISSING"]);
+    let board = flow.board(2).await;
+    let by_board = flow.review(&board[1].token, id, "BOARD").await;
+    assert!(by_board.get("errors").is_none(), "{by_board:#}");
     let closed = flow.close(id).await;
     assert_eq!(
         closed["data"]["closeChange"]["status"], "CLOSED",
@@ -862,8 +869,22 @@ async fn cab_quorum_meeting_defers_without_quorum_and_reviews_emergencies() {
         "{agenda:?}"
     );
     flow.complete(id, "SUCCESSFUL").await;
+    // "Post-implementation CAB review": the change manager's review alone
+    // does not satisfy it; the board's does.
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let by_manager = flow.review(&manager.token, id, "POST_IMPLEMENTATION").await;
+    assert!(by_manager.get("errors").is_none(), "{by_manager:#}");
+    let closing = flow.close(id).await;
+    assert_eq!(
+        violation_codes(&closing),
+        ["BOARD_REVIEW_MISSING"],
+        "{closing:#}"
+    );
     let review = flow.review(&board[1].token, id, "BOARD").await;
     assert!(review.get("errors").is_none(), "{review:#}");
+    let closed = flow.close(id).await;
+    assert!(closed.get("errors").is_none(), "{closed:#}");
+    assert_eq!(flow.get(id).await["status"], "CLOSED");
     let after = flow
         .app
         .data(
@@ -1161,7 +1182,7 @@ async fn every_type_of_every_preset_reaches_closed() {
                 "{ policy { board { quorum } gates { key kind hoursBeforeStart review }
                    changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
                      approvals { roles rule count board }
-                     emergency { retroactiveApproval documentationDeadlineHours } } } }",
+                     emergency { retroactiveApproval documentationDeadlineHours boardReview } } } }",
                 json!({}),
             )
             .await["policy"]
@@ -1307,6 +1328,10 @@ async fn every_type_of_every_preset_reaches_closed() {
                     "POST_IMPLEMENTATION"
                 };
                 let review = flow.review(&reviewer.token, id, kind).await;
+                assert!(review.get("errors").is_none(), "{context}: {review:#}");
+            }
+            if emergency && change_type["emergency"]["boardReview"] == true {
+                let review = flow.review(&board[1].token, id, "BOARD").await;
                 assert!(review.get("errors").is_none(), "{context}: {review:#}");
             }
             let closed = flow.close(id).await;

@@ -552,6 +552,29 @@ impl Expansion<'_> {
     }
 }
 
+/// A scheduled change as a freeze sees it.
+#[derive(Debug, Clone)]
+pub struct ScheduledChange {
+    pub number: String,
+    /// Emergency types are exempt from freezes.
+    pub emergency: bool,
+    pub slot: Interval,
+}
+
+/// The numbers of the scheduled changes a freeze's occurrences stop (a
+/// hard freeze) or hold until the freeze's approvers let them in (a soft
+/// one), in slot order: what the change manager who creates a freeze must
+/// see at once.
+pub fn blocked_by(occurrences: &[Interval], scheduled: &[ScheduledChange]) -> Vec<String> {
+    let mut blocked: Vec<&ScheduledChange> = scheduled
+        .iter()
+        .filter(|c| !c.emergency)
+        .filter(|c| occurrences.iter().any(|o| o.overlaps(&c.slot)))
+        .collect();
+    blocked.sort_by(|a, b| a.slot.cmp(&b.slot).then(a.number.cmp(&b.number)));
+    blocked.into_iter().map(|c| c.number.clone()).collect()
+}
+
 /// Window and freeze violations of `slot`.
 pub fn slot_violations(
     check: &SlotCheck<'_>,

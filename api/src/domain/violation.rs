@@ -50,6 +50,8 @@ pub enum ViolationCode {
     RollbackReasonMissing,
     /// Closing needs the post-implementation review on record.
     ReviewMissing,
+    /// Closing needs the CAB's review of the emergency (a BOARD review).
+    BoardReviewMissing,
     /// Closing needs the emergency's retroactive approval.
     RetroactiveApprovalMissing,
     /// Closing needs the emergency's documentation.

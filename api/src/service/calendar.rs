@@ -102,7 +102,16 @@ pub async fn suggest_slots(
 pub struct CalendarView {
     pub changes: Vec<change::Model>,
     pub windows: Vec<(String, Interval)>,
-    pub freezes: Vec<(String, FreezeKind, Interval)>,
+    pub freezes: Vec<FreezeOccurrence>,
+}
+
+/// One occurrence of a freeze in a view, with the scheduled changes of the
+/// view it stops.
+pub struct FreezeOccurrence {
+    pub name: String,
+    pub kind: FreezeKind,
+    pub interval: Interval,
+    pub blocks: Vec<String>,
 }
 
 pub async fn view(
@@ -153,6 +162,19 @@ pub async fn view(
         expand_view(&rules, range, &deadline)
     })
     .await?;
+    let scheduled: Vec<calendar::ScheduledChange> = changes
+        .iter()
+        .filter_map(|c| store::calendar::as_scheduled(policy, c))
+        .collect();
+    let freezes = freezes
+        .into_iter()
+        .map(|(name, kind, interval)| FreezeOccurrence {
+            blocks: calendar::blocked_by(&[interval], &scheduled),
+            name,
+            kind,
+            interval,
+        })
+        .collect();
     Ok(CalendarView {
         changes,
         windows,
@@ -304,6 +326,16 @@ pub async fn create_rule(
     })
     .await?;
     Ok(model)
+}
+
+/// The scheduled changes a run-time freeze stops from now on.
+pub async fn blocked_by(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    rule: &calendar_rule::Model,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<String>> {
+    store::calendar::blocked_by(db, policy, rule, now).await
 }
 
 pub async fn retire_rule(

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        calendar::{self, Booking, Freeze, FreezeKind, Interval, Window},
+        calendar::{self, Booking, Freeze, FreezeKind, Interval, ScheduledChange, Window},
         systems as hierarchy,
     },
     error::ServiceResult,
@@ -177,6 +177,89 @@ pub async fn slot_violations<C: ConnectionTrait>(
     let booked = bookings(conn, slot, Some(&scope)).await?;
     violations.extend(calendar::conflicts(change.id, slot, &scope, &booked));
     Ok(violations)
+}
+
+/// A change with a slot as a freeze sees it.
+pub fn as_scheduled(policy: &Policy, change: &change::Model) -> Option<ScheduledChange> {
+    if change.status != ChangeStatus::Scheduled {
+        return None;
+    }
+    let (Some(start), Some(end)) = (change.scheduled_start, change.scheduled_end) else {
+        return None;
+    };
+    Some(ScheduledChange {
+        number: change.number.clone(),
+        emergency: policy
+            .change_type(&change.change_type)
+            .is_some_and(|t| t.emergency.is_some()),
+        slot: Interval { start, end },
+    })
+}
+
+/// The scheduled changes the freeze `rule` stops, from `now` on: the
+/// answer a change manager gets on creating a freeze.
+pub async fn blocked_by<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    rule: &calendar_rule::Model,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<String>> {
+    if rule.kind != "FREEZE" || !rule.active {
+        return Ok(Vec::new());
+    }
+    let Ok(parsed) = calendar_rule(
+        &rule.name,
+        &rule.dtstart,
+        rule.rrule.as_deref(),
+        rule.duration_minutes.max(0) as u32,
+        &rule.time_zone,
+    ) else {
+        return Ok(Vec::new());
+    };
+    let scheduled: Vec<ScheduledChange> = change::Entity::find()
+        .filter(change::Column::Status.eq(ChangeStatus::Scheduled))
+        .filter(change::Column::ScheduledEnd.gt(now))
+        .all(conn)
+        .await?
+        .iter()
+        .filter_map(|c| as_scheduled(policy, c))
+        .collect();
+    let Some(last) = scheduled.iter().map(|c| c.slot.end).max() else {
+        return Ok(Vec::new());
+    };
+    heavy::run(heavy::CALENDAR, move |deadline| {
+        let occurrences = parsed.occurrences(now, last, &deadline)?;
+        Ok(calendar::blocked_by(&occurrences, &scheduled))
+    })
+    .await
+}
+
+/// Every calendar reason a scheduled change may not start in its slot,
+/// read from the windows and freezes in force now, not those in force when
+/// it was scheduled. Empty for a change without a slot (an emergency
+/// started straight from approval): the calendar does not bind it.
+pub async fn start_violations<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    snapshot: &changes::Snapshot,
+) -> ServiceResult<Vec<crate::domain::violation::Violation>> {
+    let change = &snapshot.change;
+    let (ChangeStatus::Scheduled, Some(start), Some(end)) =
+        (change.status, change.scheduled_start, change.scheduled_end)
+    else {
+        return Ok(Vec::new());
+    };
+    if end <= start {
+        return Ok(Vec::new());
+    }
+    slot_violations(
+        conn,
+        policy,
+        change,
+        &snapshot.approving_roles(),
+        Interval { start, end },
+    )
+    .await
 }
 
 /// One change-system pair of a booking: id, number, slot, system id, name.

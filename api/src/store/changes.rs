@@ -4,12 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    Decision, approval, cab_member, change, change_sequence, change_system, change_template,
-    evidence, user,
+    Decision, ReviewKind, approval, cab_member, change, change_sequence, change_system,
+    change_template, evidence, review, user,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use serde_json::json;
@@ -179,6 +179,8 @@ pub struct Snapshot {
     pub seats: Vec<Seat>,
     pub evidence: Vec<EvidenceRecord>,
     pub has_template: bool,
+    /// The CAB has reviewed the change (a BOARD review is on record).
+    pub board_reviewed: bool,
 }
 
 impl Snapshot {
@@ -191,6 +193,12 @@ impl Snapshot {
             self.change.requester_id,
             board_vote,
         )
+    }
+
+    /// The roles of the people who approved the change: a soft freeze
+    /// lets the change in when one of them is a role the freeze names.
+    pub fn approving_roles(&self) -> std::collections::BTreeSet<String> {
+        roles_of_approvers(&self.votes)
     }
 
     pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<Violation> {
@@ -223,6 +231,7 @@ impl Snapshot {
             change_type: &self.change_type,
             approval,
             unmet_gates: self.unmet_gates(policy, now),
+            calendar_violations: Vec::new(),
             has_template: self.has_template,
             approved_at: c.approved_at,
             scheduled_start: c.scheduled_start,
@@ -232,6 +241,7 @@ impl Snapshot {
             documented_at: c.documented_at,
             review_due_at: c.review_due_at,
             reviewed_at: c.reviewed_at,
+            board_reviewed: self.board_reviewed,
         }
     }
 }
@@ -276,6 +286,12 @@ pub async fn snapshot<C: ConnectionTrait>(
             .is_some_and(|t| t.active && t.change_type == change.change_type),
         None => false,
     };
+    let board_reviewed = review::Entity::find()
+        .filter(review::Column::ChangeId.eq(change.id))
+        .filter(review::Column::Kind.eq(ReviewKind::Board))
+        .count(conn)
+        .await?
+        > 0;
     Ok(Snapshot {
         change,
         change_type,
@@ -283,6 +299,7 @@ pub async fn snapshot<C: ConnectionTrait>(
         seats,
         evidence,
         has_template,
+        board_reviewed,
     })
 }
 
@@ -315,12 +332,15 @@ pub async fn approver_roles<C: ConnectionTrait>(
     conn: &C,
     change: &change::Model,
 ) -> ServiceResult<std::collections::BTreeSet<String>> {
-    Ok(votes_of(conn, change)
-        .await?
-        .into_iter()
+    Ok(roles_of_approvers(&votes_of(conn, change).await?))
+}
+
+fn roles_of_approvers(votes: &[Vote]) -> std::collections::BTreeSet<String> {
+    votes
+        .iter()
         .filter(|v| v.decision == Decision::Approve)
-        .flat_map(|v| v.roles)
-        .collect())
+        .flat_map(|v| v.roles.iter().cloned())
+        .collect()
 }
 
 /// The board seats that count now: those whose holders may act on the

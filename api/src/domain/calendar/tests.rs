@@ -695,3 +695,32 @@ fn overlapping_window_occurrences_give_each_candidate_once() {
         ]
     );
 }
+
+#[test]
+fn a_freeze_names_the_scheduled_changes_it_stops() {
+    let change = |number: &str, emergency: bool, start: DateTime<Utc>| ScheduledChange {
+        number: number.into(),
+        emergency,
+        slot: slot(start, 60),
+    };
+    let occurrences = [
+        slot(utc(2026, 12, 24, 0, 0), 24 * 60),
+        slot(utc(2026, 12, 31, 0, 0), 24 * 60),
+    ];
+    let scheduled = [
+        change("CHG-4", false, utc(2026, 12, 31, 10, 0)),
+        change("CHG-1", false, utc(2026, 12, 24, 3, 0)),
+        // Ends exactly when the freeze begins: not stopped.
+        change("CHG-2", false, utc(2026, 12, 23, 23, 0)),
+        // Emergencies are exempt.
+        change("CHG-3", true, utc(2026, 12, 24, 5, 0)),
+        // Overlaps the freeze's end.
+        change("CHG-5", false, utc(2026, 12, 24, 23, 30)),
+        change("CHG-6", false, utc(2026, 12, 27, 12, 0)),
+    ];
+    assert_eq!(
+        blocked_by(&occurrences, &scheduled),
+        ["CHG-1", "CHG-5", "CHG-4"]
+    );
+    assert!(blocked_by(&[], &scheduled).is_empty());
+}

@@ -65,6 +65,7 @@ fn facts<'a>(
         change_type,
         approval,
         unmet_gates: vec![],
+        calendar_violations: vec![],
         has_template: false,
         approved_at: None,
         scheduled_start: None,
@@ -74,6 +75,7 @@ fn facts<'a>(
         documented_at: None,
         review_due_at: None,
         reviewed_at: None,
+        board_reviewed: false,
     }
 }
 
@@ -332,6 +334,10 @@ fn closing_needs_review_retroactive_approval_and_documentation() {
                 "post-implementation review missing"
             ),
             Violation::new(
+                ViolationCode::BoardReviewMissing,
+                "the CAB's post-implementation review missing: record a BOARD review from its meeting"
+            ),
+            Violation::new(
                 ViolationCode::RetroactiveApprovalMissing,
                 "retroactive approval missing"
             ),
@@ -348,6 +354,7 @@ fn closing_needs_review_retroactive_approval_and_documentation() {
     f.reviewed_at = Some(now());
     f.approved_at = Some(now());
     f.documented_at = Some(now());
+    f.board_reviewed = true;
     assert_eq!(close(&f), Ok(ChangeStatus::Closed));
 
     let normal = policy.change_type("normal").unwrap();
@@ -543,4 +550,52 @@ proptest! {
 
 fn gate_missing(key: &str) -> Violation {
     Violation::new(ViolationCode::GateMissing, format!("gate missing: {key}"))
+}
+
+#[test]
+fn where_the_cab_reviews_emergencies_its_review_is_the_one_owed() {
+    use entity::ReviewKind;
+    let cab_quorum = Policy::load("cab-quorum").unwrap();
+    let emergency = cab_quorum.change_type("emergency").unwrap();
+    assert!(review_satisfies(emergency, ReviewKind::Board));
+    assert!(!review_satisfies(emergency, ReviewKind::PostImplementation));
+    assert!(!review_satisfies(emergency, ReviewKind::PostEmergency));
+    // Seed 001 owes both: a post-emergency review within 5 days, and the
+    // CAB's review at its next meeting.
+    let tiered = Policy::load("tiered-cab").unwrap();
+    let tiered_emergency = tiered.change_type("emergency").unwrap();
+    assert!(review_satisfies(
+        tiered_emergency,
+        ReviewKind::PostEmergency
+    ));
+    assert!(review_satisfies(tiered_emergency, ReviewKind::Board));
+    // Without a board review, every review kind is a review.
+    let normal = cab_quorum.change_type("normal").unwrap();
+    assert!(review_satisfies(normal, ReviewKind::PostImplementation));
+
+    let approved = approved_state();
+    let mut f = facts(emergency, ChangeStatus::Implemented, &approved);
+    f.approved_at = Some(now());
+    assert_eq!(
+        codes(&close(&f).unwrap_err()),
+        [ViolationCode::BoardReviewMissing]
+    );
+    f.board_reviewed = true;
+    f.reviewed_at = Some(now());
+    assert_eq!(close(&f), Ok(ChangeStatus::Closed));
+
+    let mut t = facts(tiered_emergency, ChangeStatus::Implemented, &approved);
+    t.approved_at = Some(now());
+    assert_eq!(
+        codes(&close(&t).unwrap_err()),
+        [
+            ViolationCode::ReviewMissing,
+            ViolationCode::BoardReviewMissing
+        ]
+    );
+    t.reviewed_at = Some(now());
+    assert_eq!(
+        codes(&close(&t).unwrap_err()),
+        [ViolationCode::BoardReviewMissing]
+    );
 }

@@ -32,6 +32,9 @@ pub struct Occurrence {
     pub end: DateTime<Utc>,
     /// For freezes.
     pub freeze_kind: Option<FreezeKind>,
+    /// For freezes: the numbers of the scheduled changes in this view the
+    /// occurrence stops (a soft freeze until its approvers let them in).
+    pub blocks: Vec<String>,
 }
 
 #[derive(SimpleObject)]
@@ -74,16 +77,18 @@ impl CalendarQuery {
                     start: o.start,
                     end: o.end,
                     freeze_kind: None,
+                    blocks: Vec::new(),
                 })
                 .collect(),
             freezes: view
                 .freezes
                 .into_iter()
-                .map(|(name, kind, o)| Occurrence {
-                    name,
-                    start: o.start,
-                    end: o.end,
-                    freeze_kind: Some(kind),
+                .map(|f| Occurrence {
+                    name: f.name,
+                    start: f.interval.start,
+                    end: f.interval.end,
+                    freeze_kind: Some(f.kind),
+                    blocks: f.blocks,
                 })
                 .collect(),
         })

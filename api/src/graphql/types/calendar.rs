@@ -1,4 +1,6 @@
-use async_graphql::{ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use crate::{error::GqlResultExt, graphql::context::ContextExt};
 use chrono::{DateTime, Utc};
 use entity::{calendar_rule, feed_token};
 
@@ -42,6 +44,14 @@ impl CalendarRuleRecord {
     }
     async fn active(&self) -> bool {
         self.0.active
+    }
+    /// For a freeze in force: the numbers of the scheduled changes it
+    /// stops from now on (a soft freeze until its approvers let them in).
+    async fn blocks(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        let state = ctx.state()?;
+        crate::service::calendar::blocked_by(&state.db, &state.policy, &self.0, state.clock.now())
+            .await
+            .gql()
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn record_review(
     let before = snapshot.change.status;
     let already_reviewed = snapshot.change.reviewed_at.is_some();
     let mut active: change::ActiveModel = snapshot.change.into();
-    if !already_reviewed && kind != ReviewKind::Board {
+    if !already_reviewed && lifecycle::review_satisfies(&snapshot.change_type, kind) {
         active.reviewed_at = Set(Some(request.now));
     }
     store::transitions::finish(

@@ -1,7 +1,7 @@
 //! Scheduling and implementing: schedule, start, complete, roll back.
 
 use chrono::{DateTime, Utc};
-use entity::{ChangeOutcome, ChangeStatus, Decision, IncidentPriority, change, incident};
+use entity::{ChangeOutcome, ChangeStatus, IncidentPriority, change, incident};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 use uuid::Uuid;
@@ -40,12 +40,7 @@ pub async fn schedule(
     .err()
     .unwrap_or_default();
     if end > start {
-        let roles = snapshot
-            .votes
-            .iter()
-            .filter(|v| v.decision == Decision::Approve)
-            .flat_map(|v| v.roles.iter().cloned())
-            .collect();
+        let roles = snapshot.approving_roles();
         let slot = crate::domain::calendar::Interval { start, end };
         violations.extend(
             crate::store::calendar::slot_violations(
@@ -92,10 +87,10 @@ pub async fn start_implementation(
 ) -> ServiceResult<change::Model> {
     let (txn, snapshot, approval) =
         open_transition(request, id, expected_version, permissions::implement_change).await?;
-    let deadlines = refuse(lifecycle::start(
-        &snapshot.facts(request.policy, &approval, request.now),
-        request.now,
-    ))?;
+    let mut facts = snapshot.facts(request.policy, &approval, request.now);
+    facts.calendar_violations =
+        store::calendar::start_violations(&txn, request.policy, &snapshot).await?;
+    let deadlines = refuse(lifecycle::start(&facts, request.now))?;
     let before = snapshot.change.status;
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(ChangeStatus::Implementing);

@@ -31,7 +31,8 @@ pub async fn gate_status(
     let model = store::changes::find_by_number(db, number).await?;
     let snapshot = store::changes::snapshot(db, policy, model).await?;
     let approval = snapshot.approval(policy, BoardVote::Open);
-    let facts = snapshot.facts(policy, &approval, now);
+    let mut facts = snapshot.facts(policy, &approval, now);
+    facts.calendar_violations = store::calendar::start_violations(db, policy, &snapshot).await?;
     let reasons = if snapshot.change.status == ChangeStatus::Implementing {
         // Deploying is what implementing means; the window still binds.
         match snapshot.change.scheduled_end {
