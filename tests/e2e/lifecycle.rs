@@ -911,6 +911,97 @@ async fn cab_quorum_meeting_defers_without_quorum_and_reviews_emergencies() {
     assert!(violations(&not_yet)[0].starts_with("cannot schedule a change that is DEFERRED"));
 }
 
+/// Seed 000 "Rollback Authority": emergencies by the CISO or CTO, critical
+/// outages by any CAB member; the requester has no such authority.
+#[tokio::test]
+async fn cab_quorum_rollback_authority_is_the_policys() {
+    let flow = Flow::new("cab-quorum").await;
+    let board = flow.board(2).await;
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let ciso = flow.person("Cleo CISO", &["ciso"]).await;
+    let started_emergency = async || {
+        let change = flow.create("emergency", json!({})).await;
+        let id = change["id"].clone();
+        flow.submit(&id).await;
+        flow.approve(&cto.token, &id).await;
+        flow.pass(&id, &["validation_plan"]).await;
+        let started = flow.start(&id).await;
+        assert_eq!(
+            started["data"]["startImplementation"]["status"], "IMPLEMENTING",
+            "{started:#}"
+        );
+        id
+    };
+    let roll_back = async |token: &str, id: &Value, priority: &str| {
+        flow.app
+            .graphql(
+                token,
+                "mutation($id: ID!, $p: IncidentPriority) { rollBackChange(id: $id, reason: \"errors\", incidentPriority: $p) { change { status } } }",
+                json!({"id": id, "p": priority}),
+            )
+            .await
+    };
+
+    let first = started_emergency().await;
+    // Implementers and change managers roll back under other policies;
+    // here they hold no rollback authority.
+    let implementer = flow
+        .person("Ivo Implementer", &["implementer", "change_manager"])
+        .await;
+    let by_implementer = roll_back(&implementer.token, &first, "P3").await;
+    assert_eq!(
+        error_code(&by_implementer),
+        "FORBIDDEN",
+        "{by_implementer:#}"
+    );
+    assert!(
+        by_implementer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ciso or cto"),
+        "{by_implementer:#}"
+    );
+    // A CAB member only in a critical outage.
+    let by_member = roll_back(&board[1].token, &first, "P2").await;
+    assert_eq!(error_code(&by_member), "FORBIDDEN", "{by_member:#}");
+    let critical = roll_back(&board[1].token, &first, "P1").await;
+    assert_eq!(
+        critical["data"]["rollBackChange"]["change"]["status"], "ROLLED_BACK",
+        "{critical:#}"
+    );
+
+    let second = started_emergency().await;
+    let by_ciso = roll_back(&ciso.token, &second, "P3").await;
+    assert_eq!(
+        by_ciso["data"]["rollBackChange"]["change"]["status"], "ROLLED_BACK",
+        "{by_ciso:#}"
+    );
+    let events = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ auditEvents(filter: {action: \"change.rolled_back\"}) { edges { node { payload } } } }",
+            json!({}),
+        )
+        .await;
+    let authorities: Vec<String> = events["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let payload = &e["node"]["payload"];
+            let payload: Value = match payload.as_str() {
+                Some(text) => serde_json::from_str(text).unwrap(),
+                None => payload.clone(),
+            };
+            payload["authority"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(authorities.len(), 2, "{events:#}");
+    assert!(authorities.contains(&"CAB member, critical outage (P1)".to_owned()));
+    assert!(authorities.contains(&"role ciso".to_owned()));
+}
+
 #[tokio::test]
 async fn weekly_cab_documentation_is_due_48_hours_before_implementation() {
     let flow = Flow::new("weekly-cab").await;

@@ -201,6 +201,45 @@ pub fn implement_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
     )
 }
 
+/// Who may roll a change back: the roles the policy names for its type
+/// (and any CAB member in a critical outage, where it says so), or by
+/// default whoever may implement it. Returns the authority acted on, for
+/// the audit trail.
+pub fn roll_back_change(
+    actor: &Actor,
+    requester: Uuid,
+    change_type: &crate::policy::ChangeType,
+    board_member: bool,
+    critical: bool,
+) -> Result<String, Denied> {
+    let authority = &change_type.authority;
+    if authority.roll_back.is_empty() && !authority.roll_back_board_when_critical {
+        implement_change(actor, requester)?;
+        return Ok("implementer".into());
+    }
+    if let Some(role) = authority.roll_back.iter().find(|r| actor.has_role(r)) {
+        return Ok(format!("role {role}"));
+    }
+    if authority.roll_back_board_when_critical && board_member && critical {
+        return Ok("CAB member, critical outage (P1)".into());
+    }
+    let mut who = if authority.roll_back.is_empty() {
+        String::new()
+    } else {
+        format!("a holder of role {}", authority.roll_back.join(" or "))
+    };
+    if authority.roll_back_board_when_critical {
+        if !who.is_empty() {
+            who.push_str(", or ");
+        }
+        who.push_str("any CAB member when the outage is critical (incident priority P1)");
+    }
+    Err(format!(
+        "rolling back {} changes is for {who}",
+        change_type.key
+    ))
+}
+
 /// `review` is whether the gate records a review (QA, code or security
 /// review, `Gate::is_review`): a review of one's own change is no review,
 /// so the requester records pipeline results but never a review.
@@ -587,5 +626,37 @@ mod tests {
         };
         assert!(sit_on_board(&member).is_ok());
         assert_eq!(member.board_seat(), Some(BoardRole::Member));
+    }
+
+    #[test]
+    fn rollback_authority_is_the_policys_where_it_names_one() {
+        let policy = crate::policy::Policy::load("cab-quorum").unwrap();
+        let emergency = policy.change_type("emergency").unwrap();
+        let requester = Uuid::now_v7();
+        let cto = actor(&["cto"]);
+        assert_eq!(
+            roll_back_change(&cto, requester, emergency, false, false),
+            Ok("role cto".to_owned())
+        );
+        let implementer = actor(&["implementer", "change_manager"]);
+        let refused = roll_back_change(&implementer, requester, emergency, false, false);
+        assert_eq!(
+            refused,
+            Err("rolling back emergency changes is for a holder of role ciso or cto, or any CAB member when the outage is critical (incident priority P1)".to_owned())
+        );
+        let member = actor(&["requester"]);
+        assert!(roll_back_change(&member, requester, emergency, true, false).is_err());
+        assert_eq!(
+            roll_back_change(&member, requester, emergency, true, true),
+            Ok("CAB member, critical outage (P1)".to_owned())
+        );
+        // Without authority in the policy: whoever may implement.
+        let tiered = crate::policy::Policy::load("tiered-cab").unwrap();
+        let normal = tiered.change_type("normal").unwrap();
+        assert_eq!(
+            roll_back_change(&implementer, requester, normal, false, false),
+            Ok("implementer".to_owned())
+        );
+        assert!(roll_back_change(&member, requester, normal, true, true).is_err());
     }
 }

@@ -351,6 +351,26 @@ pub struct ChangeType {
     /// A post-implementation review is required before closing.
     #[serde(default)]
     pub review_required: bool,
+    /// Who may take which action on a change of this type, where the
+    /// document names them (`[change_type.authority]`).
+    #[serde(default)]
+    pub authority: Authority,
+}
+
+/// Who may act on a change of one type, where the document says so. An
+/// empty list keeps Gatehouse's default (the requester, the change manager
+/// or an implementer); a non-empty one replaces it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyAuthority")]
+pub struct Authority {
+    /// Roles that may roll the change back.
+    #[serde(default)]
+    pub roll_back: Vec<String>,
+    /// Any CAB member may also roll it back when the rollback is a critical
+    /// outage (recorded as a P1 incident).
+    #[serde(default)]
+    pub roll_back_board_when_critical: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
@@ -479,6 +499,14 @@ impl Policy {
                 roles::parse_roles(step.roles.iter().chain(&step.substitutes)).map_err(|e| {
                     format!("change type `{key}` step `{}`: {}", step.key, e.message)
                 })?;
+            }
+            let authority = &change_type.authority;
+            roles::parse_roles(&authority.roll_back)
+                .map_err(|e| format!("change type `{key}` authority.roll_back: {}", e.message))?;
+            if authority.roll_back_board_when_critical && self.board.is_none() {
+                return Err(format!(
+                    "change type `{key}` authority.roll_back_board_when_critical needs a [board]"
+                ));
             }
         }
         if let Some(matrix) = &self.risk_matrix {

@@ -79,6 +79,17 @@ fn seed_000_cab_quorum() {
         .as_ref()
         .unwrap();
     assert!(!emergency.retroactive_approval && emergency.board_review);
+    // "Rollback Authority".
+    let authority = |key: &str| p.change_type(key).unwrap().authority.clone();
+    assert_eq!(
+        authority("normal").roll_back,
+        strings(&["system_owner", "devsecops_lead"])
+    );
+    assert_eq!(authority("emergency").roll_back, strings(&["ciso", "cto"]));
+    assert!(
+        authority("normal").roll_back_board_when_critical
+            && authority("emergency").roll_back_board_when_critical
+    );
     // 5x5: the lowest ratings suggest standard, the rest normal.
     let matrix = p.risk_matrix.as_ref().unwrap();
     assert_eq!(matrix.suggest(1, 1), Some("standard"));
@@ -326,6 +337,8 @@ fn inconsistent_policies_are_rejected() {
             "name = \"tiered-cab\"",
             "name = \"tiered-cab\"\nunknown_key = 1",
         ),
+        format!("{base}\n[change_type.authority]\nroll_back = [\"Incident Commander\"]\n"),
+        format!("{base}\n[change_type.authority]\nroll_back_sometimes = true\n"),
     ];
     for text in broken {
         assert!(Policy::parse("broken", &text).is_err());

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{ChangeOutcome, ChangeStatus, IncidentPriority, change, incident};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use crate::store::transitions::Request;
 use crate::{
     domain::{
         ValidationError,
-        approval::Outcome,
+        approval::{BoardVote, Outcome},
         lifecycle::{self},
         optional_text, permissions, required_text,
     },
@@ -163,8 +163,19 @@ pub async fn roll_back(
         .into());
     }
     let actor = account(request.caller)?;
-    let (txn, snapshot, approval) =
-        open_transition(request, id, None, permissions::implement_change).await?;
+    let txn = request.db.begin().await?;
+    let model = store::transitions::claim(&txn, id, None).await?;
+    let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
+    let board_member = snapshot.seats.iter().any(|s| s.person == actor.user_id);
+    let authority = permissions::roll_back_change(
+        actor,
+        snapshot.change.requester_id,
+        &snapshot.change_type,
+        board_member,
+        priority == IncidentPriority::P1,
+    )
+    .map_err(ServiceError::Forbidden)?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
     let review_due = refuse(lifecycle::roll_back(
         &snapshot.facts(request.policy, &approval, request.now),
         reason,
@@ -201,7 +212,7 @@ pub async fn roll_back(
         active,
         audit_action::CHANGE_ROLLED_BACK,
         before,
-        json!({"reason": reason, "incidentId": opened.id, "incidentPriority": priority}),
+        json!({"reason": reason, "incidentId": opened.id, "incidentPriority": priority, "authority": authority}),
     )
     .await?;
     Ok((model, opened))
