@@ -500,3 +500,66 @@ async fn a_freeze_added_after_scheduling_stops_the_start() {
     assert!(started.get("errors").is_none(), "{started:#}");
     assert_eq!(flow.get(id).await["status"], "IMPLEMENTING");
 }
+
+/// A soft freeze is opened by the roles it names, who need not approve the
+/// change's type: the CFO lets an approved normal change into a soft
+/// freeze the change manager declared with `approverRoles: ["cfo"]`.
+#[tokio::test]
+async fn a_soft_freeze_is_opened_by_its_own_approvers() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let cfo = flow.person("Fay CFO", &["cfo"]).await;
+    let now = flow.app.clock.now();
+    let freeze = flow
+        .app
+        .data(
+            &manager.token,
+            "mutation($input: CalendarRuleInput!) { createFreeze(input: $input, kind: SOFT, approverRoles: [\"cfo\"]) { id } }",
+            json!({"input": {"name": "Quarter close", "dtstart": (now - Duration::hours(1)).format("%Y-%m-%dT%H:%M").to_string(), "durationMinutes": 14 * 24 * 60, "timeZone": "UTC"}}),
+        )
+        .await;
+    assert!(freeze["createFreeze"]["id"].is_string(), "{freeze}");
+    let change = approved_normal(&flow, &manager, json!({})).await;
+    let id = &change["id"];
+    // Monday 03:00 UTC is inside the Sunday-Thursday window.
+    let monday = next(now, Weekday::Mon, 3);
+    let refused = schedule(&flow, id, monday, 60).await;
+    assert_eq!(
+        crate::lifecycle::violation_codes(&refused),
+        ["SOFT_FREEZE"],
+        "{refused:#}"
+    );
+
+    // The CFO approves no change type, yet grants the freeze's approval.
+    let decide = flow.decide(&cfo.token, id, "APPROVE").await;
+    assert!(decide.to_string().contains("NOT_AN_APPROVER"), "{decide:#}");
+    let entry = "approveFreezeEntry(changeId: $id, comment: \"quarter-close risk accepted\")";
+    let by_requester = flow
+        .call(&flow.requester.token, entry, "", json!({"id": id}))
+        .await;
+    assert!(
+        crate::lifecycle::violation_codes(&by_requester).contains(&"SELF_APPROVAL".to_owned()),
+        "{by_requester:#}"
+    );
+    let by_manager = flow
+        .call(&manager.token, entry, "", json!({"id": id}))
+        .await;
+    assert!(
+        crate::lifecycle::violation_codes(&by_manager).contains(&"NOT_AN_APPROVER".to_owned()),
+        "{by_manager:#}"
+    );
+    let granted = flow.call(&cfo.token, entry, "", json!({"id": id})).await;
+    assert!(granted.get("errors").is_none(), "{granted:#}");
+    assert_eq!(granted["data"]["approveFreezeEntry"]["status"], "APPROVED");
+
+    let scheduled = schedule(&flow, id, monday, 60).await;
+    assert!(scheduled.get("errors").is_none(), "{scheduled:#}");
+    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
+        .await;
+    flow.advance_to_start(id).await;
+    let started = flow.start(id).await;
+    assert_eq!(
+        started["data"]["startImplementation"]["status"], "IMPLEMENTING",
+        "{started:#}"
+    );
+}

@@ -19,6 +19,7 @@ pub const CHANGE_COMPLETED: &str = "change.completed";
 pub const CHANGE_CREATED: &str = "change.created";
 pub const CHANGE_DECISION: &str = "change.decision";
 pub const CHANGE_EVIDENCE_RECORDED: &str = "change.evidence_recorded";
+pub const CHANGE_FREEZE_ENTRY_APPROVED: &str = "change.freeze_entry_approved";
 pub const CHANGE_IMPLEMENTATION_STARTED: &str = "change.implementation_started";
 pub const CHANGE_IMPORTED: &str = "change.imported";
 pub const CHANGE_REVIEWED: &str = "change.reviewed";
@@ -47,7 +48,7 @@ pub const USER_DEACTIVATED: &str = "user.deactivated";
 pub const USER_ROLES_CHANGED: &str = "user.roles_changed";
 
 /// Every action, for checks over the whole vocabulary.
-pub const ALL: [&str; 34] = [
+pub const ALL: [&str; 35] = [
     AUDIT_PURGED,
     CAB_MEETING_HELD,
     CAB_MEETING_SCHEDULED,
@@ -61,6 +62,7 @@ pub const ALL: [&str; 34] = [
     CHANGE_CREATED,
     CHANGE_DECISION,
     CHANGE_EVIDENCE_RECORDED,
+    CHANGE_FREEZE_ENTRY_APPROVED,
     CHANGE_IMPLEMENTATION_STARTED,
     CHANGE_IMPORTED,
     CHANGE_REVIEWED,

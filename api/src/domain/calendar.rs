@@ -552,6 +552,19 @@ impl Expansion<'_> {
     }
 }
 
+/// The roles of `roles` that let a change into one of the soft freezes:
+/// who holds one grants the freeze's extra approval, whether or not they
+/// approve the change's type.
+pub fn soft_freeze_roles_held(freezes: &[Freeze], roles: &BTreeSet<String>) -> BTreeSet<String> {
+    freezes
+        .iter()
+        .filter(|f| f.kind == FreezeKind::Soft)
+        .flat_map(|f| &f.approver_roles)
+        .filter(|r| roles.contains(*r))
+        .cloned()
+        .collect()
+}
+
 /// A scheduled change as a freeze sees it.
 #[derive(Debug, Clone)]
 pub struct ScheduledChange {

@@ -130,6 +130,24 @@ pub fn can_decide(facts: &ChangeFacts<'_>) -> Result<(), Vec<Violation>> {
     refuse_or(must_be_in(facts.status, &allowed, "decide on"), ())
 }
 
+/// A soft freeze's extra approval is given before implementation: while
+/// the change is decided on, approved, or scheduled.
+pub fn can_approve_freeze_entry(facts: &ChangeFacts<'_>) -> Result<(), Vec<Violation>> {
+    refuse_or(
+        must_be_in(
+            facts.status,
+            &[
+                ChangeStatus::AwaitingApproval,
+                ChangeStatus::Deferred,
+                ChangeStatus::Approved,
+                ChangeStatus::Scheduled,
+            ],
+            "approve a freeze entry for",
+        ),
+        (),
+    )
+}
+
 /// The status after a decision was counted. Before implementation the
 /// approval outcome moves the change; afterwards (retroactive approval) the
 /// status stays and only the approval time is recorded.

@@ -724,3 +724,19 @@ fn a_freeze_names_the_scheduled_changes_it_stops() {
     );
     assert!(blocked_by(&[], &scheduled).is_empty());
 }
+
+#[test]
+fn a_soft_freezes_approvers_are_the_roles_it_names() {
+    let mut soft = christmas(FreezeKind::Soft);
+    soft.approver_roles = vec!["cfo".into(), "cab_chair".into()];
+    let mut hard = christmas(FreezeKind::Hard);
+    hard.approver_roles = vec!["ceo".into()];
+    let freezes = [soft, hard];
+    let roles = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        soft_freeze_roles_held(&freezes, &roles(&["cfo", "cto"])),
+        roles(&["cfo"])
+    );
+    // A hard freeze has no approvers: only emergencies pass it.
+    assert!(soft_freeze_roles_held(&freezes, &roles(&["ceo"])).is_empty());
+}

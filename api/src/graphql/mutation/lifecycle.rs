@@ -105,6 +105,26 @@ impl LifecycleMutation {
         .gql()
     }
 
+    /// A soft freeze's extra approval: a holder of one of the roles a soft
+    /// freeze in force names lets the change into the freeze (before
+    /// implementation; never the requester).
+    async fn approve_freeze_entry(
+        &self,
+        ctx: &Context<'_>,
+        change_id: ID,
+        comment: Option<String>,
+    ) -> async_graphql::Result<Change> {
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        lifecycle::approve_freeze_entry(
+            &transition(state, &caller),
+            parse_id("changeId", &change_id)?,
+            comment.as_deref(),
+        )
+        .await
+        .map(Change)
+        .gql()
+    }
+
     /// Records a gate result (tests, code review, SAST, documentation, ...).
     async fn record_evidence(
         &self,

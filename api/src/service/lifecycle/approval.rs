@@ -184,3 +184,82 @@ pub async fn decide(
     )
     .await
 }
+
+/// A soft freeze's extra approval, given by a holder of one of the roles
+/// the freeze names (seed 001 §6.3: "extra testing and CAB approval during
+/// a freeze"), whether or not they approve the change's type. It is
+/// recorded as an approval of the current round carrying only the freeze
+/// roles held, so it lets the change into the freeze and fills no approval
+/// step a freeze role does not name.
+#[tracing::instrument(skip_all, fields(change_id = %id))]
+pub async fn approve_freeze_entry(
+    request: &Request<'_>,
+    id: Uuid,
+    comment: Option<&str>,
+) -> ServiceResult<change::Model> {
+    optional_text("comment", comment, 10_000)?;
+    let actor = account(request.caller)?;
+    let txn = request.db.begin().await?;
+    let model = store::transitions::claim(&txn, id, None).await?;
+    let standing = accounts::standing(&txn, actor.user_id).await?;
+    permissions::decide_approvals(&standing).map_err(ServiceError::Forbidden)?;
+    let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
+    let approval = snapshot.approval(request.policy, BoardVote::Open);
+    let mut violations = lifecycle::can_approve_freeze_entry(&snapshot.facts(
+        request.policy,
+        &approval,
+        request.now,
+    ))
+    .err()
+    .unwrap_or_default();
+    if actor.user_id == snapshot.change.requester_id {
+        violations.push(Violation::new(
+            ViolationCode::SelfApproval,
+            "requester cannot approve own change into a freeze",
+        ));
+    }
+    let rules = store::calendar::rules(&txn, request.policy).await?;
+    let held = crate::domain::calendar::soft_freeze_roles_held(&rules.freezes, &standing.roles);
+    if held.is_empty() {
+        violations.push(Violation::new(
+            ViolationCode::NotAnApprover,
+            "you hold none of the roles a soft freeze in force names as its approvers",
+        ));
+    }
+    if snapshot.votes.iter().any(|v| v.person == actor.user_id) {
+        violations.push(Violation::new(
+            ViolationCode::AlreadyDecided,
+            "you have already decided on this approval round (one person, one vote)",
+        ));
+    }
+    if !violations.is_empty() {
+        return Err(ServiceError::PolicyViolation(violations));
+    }
+    let change = snapshot.change;
+    approval::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        change_id: Set(change.id),
+        round: Set(change.approval_round),
+        approver_id: Set(actor.user_id),
+        decision: Set(Decision::Approve),
+        comment: Set(comment.map(str::to_owned)),
+        decided_at: Set(request.now),
+        meeting_id: Set(None),
+        retroactive: Set(false),
+        approver_roles: Set(json!(held)),
+        board_role: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    let before = change.status;
+    let active: change::ActiveModel = change.into();
+    store::transitions::finish(
+        txn,
+        request,
+        active,
+        audit_action::CHANGE_FREEZE_ENTRY_APPROVED,
+        before,
+        json!({"freezeRoles": held, "comment": comment}),
+    )
+    .await
+}

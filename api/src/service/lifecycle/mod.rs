@@ -13,7 +13,7 @@ mod status;
 mod transition;
 
 pub use crate::store::transitions::Request;
-pub use approval::{decide, revise, submit};
+pub use approval::{approve_freeze_entry, decide, revise, submit};
 pub use closing::{cancel, close, record_review};
 pub use evidence::record_evidence;
 pub use implementation::{complete, roll_back, schedule, start_implementation};
