@@ -591,6 +591,58 @@ async fn tiered_cab_emergency_starts_before_approval_and_tracks_deadlines() {
     assert_eq!(flow.get(id).await["overdue"], json!([]));
 }
 
+/// Seed 001: the CISO rejects the retroactive approval of an emergency
+/// already implementing. The rejection stays on record, the change is
+/// rolled back, reviewed (post-emergency and by the CAB) and then closes.
+#[tokio::test]
+async fn a_rejected_emergency_closes_after_rollback_and_review() {
+    let flow = Flow::new("tiered-cab").await;
+    let ciso = flow.person("Cleo CISO", &["ciso"]).await;
+    let reviewer = flow.person("Mia Manager", &["change_manager"]).await;
+    let change = flow.create("emergency", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    flow.pass(id, &["unit_tests"]).await;
+    assert_eq!(
+        flow.start(id).await["data"]["startImplementation"]["status"],
+        "IMPLEMENTING"
+    );
+    let rejected = flow.decide(&ciso.token, id, "REJECT").await;
+    assert!(rejected.get("errors").is_none(), "{rejected:#}");
+    assert_eq!(
+        rejected["data"]["decideApproval"]["approvalStatus"]["outcome"],
+        "REJECTED"
+    );
+    flow.app
+        .data(
+            &flow.requester.token,
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"approval rejected\") { change { status } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(flow.get(id).await["status"], "ROLLED_BACK");
+    flow.pass(id, &["emergency_documentation"]).await;
+    let refused = flow.close(id).await;
+    assert_eq!(
+        violation_codes(&refused),
+        ["REVIEW_MISSING", "BOARD_REVIEW_MISSING"],
+        "{refused:#}"
+    );
+    let review = flow.review(&reviewer.token, id, "POST_EMERGENCY").await;
+    assert!(review.get("errors").is_none(), "{review:#}");
+    let board = flow.board(2).await;
+    let by_board = flow.review(&board[1].token, id, "BOARD").await;
+    assert!(by_board.get("errors").is_none(), "{by_board:#}");
+    let closed = flow.close(id).await;
+    assert_eq!(
+        closed["data"]["closeChange"]["status"], "CLOSED",
+        "{closed:#}"
+    );
+    let after = flow.get(id).await;
+    assert_eq!(after["approvalStatus"]["outcome"], "REJECTED");
+    assert!(after["approvedAt"].is_null());
+}
+
 #[tokio::test]
 async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
     let flow = Flow::new("tiered-cab").await;

@@ -392,10 +392,18 @@ pub fn review_satisfies(change_type: &ChangeType, kind: ReviewKind) -> bool {
     }
 }
 
+/// An emergency implemented before approval whose retroactive approval was
+/// rejected: the rejection stays on record, and the change closes after
+/// its review instead of waiting for an approval that can no longer come.
+fn rejected_retroactively(facts: &ChangeFacts<'_>) -> bool {
+    retroactive(facts) && facts.approved_at.is_none() && facts.approval.outcome == Outcome::Rejected
+}
+
 /// Whether a post-implementation review must exist before closing.
 pub fn review_required(facts: &ChangeFacts<'_>) -> bool {
     facts.change_type.review_required
         || facts.review_due_at.is_some()
+        || rejected_retroactively(facts)
         || matches!(
             facts.status,
             ChangeStatus::RolledBack | ChangeStatus::Failed
@@ -429,7 +437,7 @@ pub fn close(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
             "the CAB's post-implementation review missing: record a BOARD review from its meeting",
         ));
     }
-    if facts.approved_at.is_none() {
+    if facts.approved_at.is_none() && !rejected_retroactively(facts) {
         violations.push(Violation::new(
             ViolationCode::RetroactiveApprovalMissing,
             "retroactive approval missing",

@@ -599,3 +599,36 @@ fn where_the_cab_reviews_emergencies_its_review_is_the_one_owed() {
         [ViolationCode::BoardReviewMissing]
     );
 }
+
+#[test]
+fn a_rejected_retroactive_approval_closes_after_its_review() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let emergency = policy.change_type("emergency").unwrap();
+    let rejected = ApprovalState {
+        outcome: Outcome::Rejected,
+        ..pending_state()
+    };
+    let mut f = facts(emergency, ChangeStatus::RolledBack, &rejected);
+    f.board_reviewed = true;
+    f.documented_at = Some(now());
+    f.documentation_due_at = Some(now());
+    // No approval can come any more; the review of what happened is owed.
+    assert_eq!(
+        codes(&close(&f).unwrap_err()),
+        [ViolationCode::ReviewMissing]
+    );
+    f.reviewed_at = Some(now());
+    assert_eq!(close(&f), Ok(ChangeStatus::Closed));
+    // Still pending: the approval is what closing waits for.
+    let pending = pending_state();
+    let mut waiting = facts(emergency, ChangeStatus::Implemented, &pending);
+    waiting.board_reviewed = true;
+    waiting.reviewed_at = Some(now());
+    assert_eq!(
+        codes(&close(&waiting).unwrap_err()),
+        [
+            ViolationCode::RetroactiveApprovalMissing,
+            ViolationCode::ApprovalMissing
+        ]
+    );
+}
