@@ -643,6 +643,34 @@ async fn a_rejected_emergency_closes_after_rollback_and_review() {
     assert!(after["approvedAt"].is_null());
 }
 
+/// Seed 001: the CTO is the CAB's backup. A backup acts when the board
+/// cannot, says why, and its decision counts either way: a CTO rejection
+/// rejects the major change.
+#[tokio::test]
+async fn the_cabs_backup_says_why_and_its_rejection_counts() {
+    let flow = Flow::new("tiered-cab").await;
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let change = flow.create("major", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let silent = flow
+        .call(
+            &cto.token,
+            "decideApproval(changeId: $id, decision: APPROVE)",
+            "",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        violation_codes(&silent),
+        ["SUBSTITUTE_REASON_MISSING"],
+        "{silent:#}"
+    );
+    let rejected = flow.decide(&cto.token, id, "REJECT").await;
+    assert!(rejected.get("errors").is_none(), "{rejected:#}");
+    assert_eq!(flow.get(id).await["status"], "REJECTED");
+}
+
 #[tokio::test]
 async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
     let flow = Flow::new("tiered-cab").await;

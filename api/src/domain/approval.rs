@@ -244,6 +244,20 @@ pub fn qualifies(
     })
 }
 
+/// Whether someone with these roles and seat would decide on this type
+/// only as a backup (a step's `substitutes`), not as one of its approvers:
+/// a backup acts when the primary cannot, and says why.
+pub fn stands_in_only(
+    change_type: &ChangeType,
+    roles: &BTreeSet<String>,
+    seat: Option<BoardRole>,
+) -> bool {
+    let primary = change_type.approvals.iter().any(|step| {
+        (step.board && votes_on_board(seat)) || step.roles.iter().any(|r| roles.contains(r))
+    });
+    !primary && qualifies(change_type, roles, seat)
+}
+
 fn votes_on_board(seat: Option<BoardRole>) -> bool {
     matches!(seat, Some(BoardRole::Chair | BoardRole::Member))
 }
@@ -381,17 +395,29 @@ pub fn evaluate(
                 continue;
             };
             let tally = tally_board(board, seats, &votes, board_vote);
-            let substitute = votes
-                .iter()
-                .find(|v| v.decision == Decision::Approve && holds_any(v, &step.substitutes));
-            state.satisfied = tally.decided == Some(BoardOutcome::Approved) || substitute.is_some();
+            // A backup stands in for a board that cannot decide: its
+            // decision counts either way, and never over the board's own.
+            let backup = |decision: Decision| {
+                votes.iter().find(|v| {
+                    v.decision == decision
+                        && holds_any(v, &step.substitutes)
+                        && !votes_on_board(v.seat)
+                })
+            };
+            let undecided = tally.decided.is_none();
+            let substitute = backup(Decision::Approve).filter(|_| undecided);
+            let backup_rejected = undecided && backup(Decision::Reject).is_some();
+            state.satisfied = (tally.decided == Some(BoardOutcome::Approved)
+                || substitute.is_some())
+                && !backup_rejected;
             if let Some(person) = substitute
                 .map(|v| v.person)
                 .filter(|_| tally.decided != Some(BoardOutcome::Approved))
             {
                 state.approvers.push(person);
             }
-            state.rejected = !state.satisfied && tally.decided == Some(BoardOutcome::Rejected);
+            state.rejected = !state.satisfied
+                && (tally.decided == Some(BoardOutcome::Rejected) || backup_rejected);
             state.deferred = !state.satisfied && tally.decided == Some(BoardOutcome::Deferred);
             if !state.satisfied {
                 state.missing.push(format!(
@@ -952,5 +978,75 @@ mod tests {
         assert!(!qualifies(major, &roles(&[]), Some(BoardRole::Advisor)));
         assert!(qualifies(major, &roles(&["cto"]), None));
         assert!(!qualifies(major, &roles(&["qa"]), None));
+    }
+
+    #[test]
+    fn a_board_backups_decision_counts_either_way_but_never_over_the_board() {
+        let requester = person();
+        let cto_rejects = run(
+            "tiered-cab",
+            "major",
+            &[],
+            &[vote(person(), &["cto"], Decision::Reject)],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(cto_rejects.outcome, Outcome::Rejected);
+
+        let (chair, a, b) = (person(), person(), person());
+        let seats = [
+            Seat {
+                person: chair,
+                role: BoardRole::Chair,
+            },
+            Seat {
+                person: a,
+                role: BoardRole::Member,
+            },
+            Seat {
+                person: b,
+                role: BoardRole::Member,
+            },
+        ];
+        let board_rejected = run(
+            "tiered-cab",
+            "major",
+            &seats,
+            &[
+                cast(&seats, chair, Decision::Reject),
+                cast(&seats, a, Decision::Reject),
+                cast(&seats, b, Decision::Reject),
+                vote(person(), &["cto"], Decision::Approve),
+            ],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(board_rejected.outcome, Outcome::Rejected);
+    }
+
+    #[test]
+    fn a_backup_is_told_apart_from_an_approver() {
+        let policy = Policy::load("tiered-cab").unwrap();
+        let roles = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let major = policy.change_type("major").unwrap();
+        assert!(stands_in_only(major, &roles(&["cto"]), None));
+        assert!(stands_in_only(
+            major,
+            &roles(&["cto"]),
+            Some(BoardRole::Advisor)
+        ));
+        assert!(!stands_in_only(
+            major,
+            &roles(&["cto"]),
+            Some(BoardRole::Member)
+        ));
+        let normal = policy.change_type("normal").unwrap();
+        assert!(stands_in_only(normal, &roles(&["engineering_lead"]), None));
+        assert!(!stands_in_only(
+            normal,
+            &roles(&["engineering_lead", "change_manager"]),
+            None
+        ));
+        assert!(!stands_in_only(normal, &roles(&["qa"]), None));
     }
 }

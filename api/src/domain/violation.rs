@@ -62,6 +62,8 @@ pub enum ViolationCode {
     NotAnApprover,
     /// The account already decided in this approval round.
     AlreadyDecided,
+    /// A backup approver decides without saying why the primary cannot.
+    SubstituteReasonMissing,
     /// The retention period does not allow purging these audit events.
     RetentionNotElapsed,
 }

@@ -139,6 +139,13 @@ pub async fn decide(
             "you have already decided on this approval round (one person, one vote)",
         ));
     }
+    let as_substitute = approvals::stands_in_only(&snapshot.change_type, &standing.roles, seat);
+    if as_substitute && comment.is_none_or(|c| c.trim().is_empty()) {
+        violations.push(Violation::new(
+            ViolationCode::SubstituteReasonMissing,
+            "you decide as a backup approver: say in the comment why the primary approver cannot act",
+        ));
+    }
     if !violations.is_empty() {
         return Err(ServiceError::PolicyViolation(violations));
     }
@@ -180,6 +187,7 @@ pub async fn decide(
             "boardRole": seat,
             "retroactive": retroactive,
             "meetingId": meeting_id,
+            "asSubstitute": as_substitute,
         }),
     )
     .await
