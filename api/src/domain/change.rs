@@ -43,6 +43,16 @@ pub struct RollbackPlan {
 }
 
 impl RollbackPlan {
+    /// The names of a plan's parts, as `required_parts` in a policy's
+    /// rollback-plan gate names them.
+    pub const PARTS: [&'static str; 5] = [
+        "trigger",
+        "steps",
+        "owner",
+        "verification",
+        "timeEstimateMinutes",
+    ];
+
     /// The parts of a complete plan (trigger, steps, owner, verification,
     /// time estimate) that this plan lacks.
     pub fn missing_parts(&self) -> Vec<&'static str> {

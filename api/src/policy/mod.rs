@@ -458,12 +458,42 @@ impl Policy {
             }
             roles::parse_roles(&gate.senior_roles)
                 .map_err(|e| format!("gate `{}`: senior_roles: {}", gate.key, e.message))?;
+            // A part name that does not exist would quietly drop the check
+            // for that part.
+            for part in &gate.required_parts {
+                if !crate::domain::change::RollbackPlan::PARTS.contains(&part.as_str()) {
+                    return Err(format!(
+                        "gate `{}`: required_parts names `{part}`, which is not a part of a rollback plan ({})",
+                        gate.key,
+                        crate::domain::change::RollbackPlan::PARTS.join(", ")
+                    ));
+                }
+            }
+            if gate.kind == GateKind::RollbackPlan && gate.required_parts.is_empty() {
+                return Err(format!(
+                    "gate `{}`: a rollback_plan gate names its required_parts",
+                    gate.key
+                ));
+            }
         }
         let mut type_keys = BTreeSet::new();
         for change_type in &self.change_types {
             let key = &change_type.key;
             if !type_keys.insert(key.as_str()) {
                 return Err(format!("change type `{key}` defined twice"));
+            }
+            if change_type.pre_approved && !change_type.approvals.is_empty() {
+                return Err(format!(
+                    "change type `{key}` is pre-approved and also has approval steps; it is one or the other"
+                ));
+            }
+            if let Some(emergency) = &change_type.emergency
+                && emergency.retroactive_approval
+                && emergency.approval_deadline_hours.is_none()
+            {
+                return Err(format!(
+                    "change type `{key}`: a retroactive approval needs approval_deadline_hours, the time it is due after the start"
+                ));
             }
             if !change_type.pre_approved && change_type.approvals.is_empty() {
                 return Err(format!(
@@ -481,6 +511,12 @@ impl Policy {
                 if step.board && self.board.is_none() {
                     return Err(format!(
                         "change type `{key}` step `{}` needs a [board]",
+                        step.key
+                    ));
+                }
+                if step.board && !step.roles.is_empty() {
+                    return Err(format!(
+                        "change type `{key}` step `{}` is a board vote and also lists roles; a board step's voters are its members (backups go in `substitutes`)",
                         step.key
                     ));
                 }
@@ -521,7 +557,26 @@ impl Policy {
                 }
             }
         }
+        let mut rule_names = BTreeSet::new();
+        for name in self
+            .windows
+            .iter()
+            .map(|w| &w.name)
+            .chain(self.freezes.iter().map(|f| &f.name))
+        {
+            if !rule_names.insert(name.as_str()) {
+                return Err(format!(
+                    "window or freeze `{name}` defined twice; calendar clients tell them apart by name"
+                ));
+            }
+        }
         for window in &self.windows {
+            if window.change_types.is_empty() {
+                return Err(format!(
+                    "window `{}` lists no change_types, so it binds nothing",
+                    window.name
+                ));
+            }
             // A rule that never occurs would cost every expansion the
             // rrule crate's whole step limit; checked once, here.
             window
@@ -542,7 +597,25 @@ impl Policy {
                 .to_freeze()
                 .and_then(|f| f.rule.check_occurs())
                 .map_err(|e| format!("freeze `{}`: {e}", freeze.name))?;
+            roles::parse_roles(&freeze.approver_roles)
+                .map_err(|e| format!("freeze `{}`: approver_roles: {}", freeze.name, e.message))?;
+            match freeze.kind {
+                FreezeKind::Soft if freeze.approver_roles.is_empty() => {
+                    return Err(format!(
+                        "freeze `{}` is soft but names no approver_roles, so nobody could let a change in",
+                        freeze.name
+                    ));
+                }
+                FreezeKind::Hard if !freeze.approver_roles.is_empty() => {
+                    return Err(format!(
+                        "freeze `{}` is hard (only emergency changes) and lists approver_roles, which a hard freeze never asks",
+                        freeze.name
+                    ));
+                }
+                _ => {}
+            }
         }
+
         if let Some(board) = &self.board
             && (board.quorum == 0 || board.quorum > board.seats)
         {

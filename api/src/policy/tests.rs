@@ -447,3 +447,59 @@ fn policy_windows_and_freezes_are_bounded_like_run_time_rules() {
         assert!(error.contains(expected), "{rrule}: {error}");
     }
 }
+
+#[test]
+fn meaningless_entries_are_refused_with_the_entry_named() {
+    let base = include_str!("presets/tiered-cab.toml");
+    let cases = [
+        (
+            base.replace("required_parts = [\"steps\"]", "required_parts = [\"stepz\"]"),
+            "gate `rollback_plan`: required_parts names `stepz`",
+        ),
+        (
+            base.replace(
+                "requires_template = true\ngates = [\"unit_tests\"]",
+                "requires_template = true\ngates = [\"unit_tests\"]\n\n[[change_type.approval]]\nkey = \"cm\"\nlabel = \"CM\"\nroles = [\"change_manager\"]",
+            ),
+            "change type `standard` is pre-approved and also has approval steps",
+        ),
+        (
+            base.replace("board = true\nsubstitutes = [\"cto\"]", "board = true\nroles = [\"cto\"]"),
+            "change type `major` step `cab` is a board vote and also lists roles",
+        ),
+        (
+            base.replace("approval_deadline_hours = 24\n", ""),
+            "change type `emergency`: a retroactive approval needs approval_deadline_hours",
+        ),
+        (
+            base.replace(
+                "change_types = [\"standard\", \"normal\", \"major\"]",
+                "change_types = []",
+            ),
+            "window `Standard deployment window` lists no change_types",
+        ),
+        (
+            base.replace("name = \"Christmas/New Year freeze\"", "name = \"Standard deployment window\""),
+            "window or freeze `Standard deployment window` defined twice",
+        ),
+        (
+            base.replace("kind = \"hard\"", "kind = \"soft\""),
+            "freeze `Christmas/New Year freeze` is soft but names no approver_roles",
+        ),
+        (
+            base.replace("kind = \"hard\"", "kind = \"soft\"\napprover_roles = [\"Head of Sales\"]"),
+            "freeze `Christmas/New Year freeze`: approver_roles:",
+        ),
+        (
+            base.replace("kind = \"hard\"", "kind = \"hard\"\napprover_roles = [\"cfo\"]"),
+            "freeze `Christmas/New Year freeze` is hard",
+        ),
+    ];
+    for (text, expected) in cases {
+        let message = invalid(&text);
+        assert!(
+            message.contains(expected),
+            "{message} should say {expected}"
+        );
+    }
+}
