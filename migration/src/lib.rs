@@ -11,6 +11,7 @@ mod m20261129_000005_board_decision;
 mod m20261130_000006_metrics_input_index;
 mod m20261202_sod_cab_approval_standing;
 mod m20261202_token_issuer;
+mod m20261202_vote_per_phase;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_metrics_input_index::Migration),
             Box::new(m20261202_sod_cab_approval_standing::Migration),
             Box::new(m20261202_token_issuer::Migration),
+            Box::new(m20261202_vote_per_phase::Migration),
         ]
     }
 }

@@ -840,16 +840,31 @@ async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
 async fn dual_approval_emergency_takes_the_engineering_lead_when_the_ciso_is_unavailable() {
     let flow = Flow::new("dual-approval").await;
     let lead = flow.person("Lena Lead", &["engineering_lead"]).await;
+    let ciso = flow.person("Cleo CISO", &["ciso"]).await;
     let change = flow.create("emergency", json!({})).await;
     let id = &change["id"];
     flow.submit(id).await;
+    // Seed 002 §5: "Obtain verbal approval from CISO (or Engineering Lead
+    // if CISO unavailable)", then implement.
+    let too_soon = flow.start(id).await;
+    assert_eq!(
+        violation_codes(&too_soon),
+        ["APPROVAL_MISSING"],
+        "{too_soon:#}"
+    );
+    let verbal = flow.approve(&lead.token, id).await;
+    assert!(verbal["approvedAt"].is_null(), "the sign-off is still owed");
     let started = flow.start(id).await;
     assert_eq!(
         started["data"]["startImplementation"]["status"], "IMPLEMENTING",
         "{started:#}"
     );
-    let approved = flow.approve(&lead.token, id).await;
-    assert!(approved["approvedAt"].is_string());
+    // "File change record with retroactive sign-off from CISO": the lead's
+    // sign-off is no sign-off.
+    let lead_signs = flow.approve(&lead.token, id).await;
+    assert!(lead_signs["approvedAt"].is_null(), "{lead_signs:#}");
+    let signed = flow.approve(&ciso.token, id).await;
+    assert!(signed["approvedAt"].is_string(), "{signed:#}");
     let before = flow.app.clock.now();
     let done = flow.complete(id, "SUCCESSFUL").await;
     let after = flow.app.clock.now();
@@ -1352,7 +1367,7 @@ async fn every_type_of_every_preset_reaches_closed() {
                 &flow.requester.token,
                 "{ policy { board { quorum } gates { key kind hoursBeforeStart review }
                    changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
-                     approvals { roles rule count board }
+                     approvals { roles rule count board timing }
                      emergency { retroactiveApproval documentationDeadlineHours boardReview } } } }",
                 json!({}),
             )
@@ -1396,13 +1411,19 @@ async fn every_type_of_every_preset_reaches_closed() {
             };
             assert_eq!(submitted["status"], expected, "{context}");
 
-            // Approvals: the people each step names.
+            // Approvals: the people each step names; a sign-off that only
+            // counts after the start is given after it.
+            let mut sign_offs = Vec::new();
             for (index, step) in change_type["approvals"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .enumerate()
             {
+                if step["timing"] == "AFTER_START" {
+                    sign_offs.push(step["roles"][0].as_str().unwrap().to_owned());
+                    continue;
+                }
                 if step["board"] == true {
                     for member in &board[1..4] {
                         flow.approve(&member.token, id).await;
@@ -1429,7 +1450,12 @@ async fn every_type_of_every_preset_reaches_closed() {
                     flow.approve(&approver.token, id).await;
                 }
             }
-            assert_eq!(flow.get(id).await["status"], "APPROVED", "{context}");
+            let expected = if sign_offs.is_empty() {
+                "APPROVED"
+            } else {
+                "AWAITING_APPROVAL"
+            };
+            assert_eq!(flow.get(id).await["status"], expected, "{context}");
 
             // Evidence for every gate.
             let mut waits_for_documentation = 0;
@@ -1477,6 +1503,15 @@ async fn every_type_of_every_preset_reaches_closed() {
                 started["data"]["startImplementation"]["status"], "IMPLEMENTING",
                 "{context}: {started:#}"
             );
+            for (n, role) in sign_offs.iter().enumerate() {
+                let signer = flow
+                    .person(&format!("{preset} {key} sign-off {n}"), &[role])
+                    .await;
+                flow.approve(&signer.token, id).await;
+            }
+            if !sign_offs.is_empty() {
+                assert!(flow.get(id).await["approvedAt"].is_string(), "{context}");
+            }
             flow.complete(id, "SUCCESSFUL").await;
 
             if emergency && !change_type["emergency"]["documentationDeadlineHours"].is_null() {

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use entity::{BoardOutcome, BoardRole, Decision};
 use uuid::Uuid;
 
-use crate::policy::{ApprovalRule, ApprovalStep, BoardPolicy, ChangeType};
+use crate::policy::{ApprovalRule, ApprovalStep, BoardPolicy, ChangeType, StepTiming};
 
 /// A decision cast on the current approval round.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct Vote {
     /// The board seat the person held when deciding (if it counted then).
     pub seat: Option<BoardRole>,
     pub decision: Decision,
+    /// Cast after implementation started (a retroactive approval).
+    pub after_start: bool,
 }
 
 /// A seat on the board that counts now (its holder may act on the board:
@@ -62,6 +64,8 @@ pub struct StepState {
     pub rejected: bool,
     pub deferred: bool,
     pub board: Option<BoardTally>,
+    /// The start waits for this step even where approval may follow it.
+    pub before_start: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +121,7 @@ pub enum BoardVote {
 struct Slot<'a> {
     step: usize,
     roles: Vec<&'a str>,
+    timing: StepTiming,
 }
 
 fn slots<'a>(steps: &'a [ApprovalStep]) -> Vec<Slot<'a>> {
@@ -136,12 +141,14 @@ fn slots<'a>(steps: &'a [ApprovalStep]) -> Vec<Slot<'a>> {
             ApprovalRule::Any => slots.push(Slot {
                 step: index,
                 roles: with_substitutes(all_roles),
+                timing: step.timing,
             }),
             ApprovalRule::All => {
                 for role in &step.roles {
                     slots.push(Slot {
                         step: index,
                         roles: with_substitutes(vec![role.as_str()]),
+                        timing: step.timing,
                     });
                 }
             }
@@ -150,6 +157,7 @@ fn slots<'a>(steps: &'a [ApprovalStep]) -> Vec<Slot<'a>> {
                     slots.push(Slot {
                         step: index,
                         roles: with_substitutes(all_roles.clone()),
+                        timing: step.timing,
                     });
                 }
             }
@@ -195,6 +203,7 @@ fn match_slots(slots: &[Slot<'_>], approvers: &[&Vote]) -> Vec<Option<usize>> {
     ) -> bool {
         for (slot_index, slot) in slots.iter().enumerate() {
             if visited[slot_index]
+                || !slot.timing.counts(approvers[approver].after_start)
                 || !slot
                     .roles
                     .iter()
@@ -371,6 +380,7 @@ pub fn evaluate(
             rejected: false,
             deferred: false,
             board: None,
+            before_start: step.timing == StepTiming::BeforeStart,
         })
         .collect();
     for (slot, approver) in slots.iter().zip(&assigned) {
@@ -466,6 +476,7 @@ mod tests {
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             seat: None,
             decision,
+            after_start: false,
         }
     }
 
@@ -476,6 +487,7 @@ mod tests {
             roles: BTreeSet::new(),
             seat: seats.iter().find(|s| s.person == person).map(|s| s.role),
             decision,
+            after_start: false,
         }
     }
 
@@ -936,6 +948,7 @@ mod tests {
             roles: BTreeSet::new(),
             seat: Some(BoardRole::Chair),
             decision,
+            after_start: false,
         };
         let votes = [
             from_chair(old_chair, Decision::Approve),
@@ -1048,5 +1061,55 @@ mod tests {
             None
         ));
         assert!(!stands_in_only(normal, &roles(&["qa"]), None));
+    }
+
+    #[test]
+    fn a_sign_off_counts_only_after_the_start_and_only_from_its_roles() {
+        let requester = person();
+        let (ciso, lead) = (person(), person());
+        let after = |mut v: Vote| {
+            v.after_start = true;
+            v
+        };
+        // The lead's verbal approval meets the step the start waits for.
+        let verbal = run(
+            "dual-approval",
+            "emergency",
+            &[],
+            &[vote(lead, &["engineering_lead"], Decision::Approve)],
+            requester,
+            BoardVote::Open,
+        );
+        assert!(verbal.steps[0].satisfied && verbal.steps[0].before_start);
+        assert!(!verbal.steps[1].satisfied);
+        assert_eq!(verbal.outcome, Outcome::Pending);
+        // The lead's sign-off is no sign-off; a CISO approval before the
+        // start is the verbal one, not the sign-off.
+        let lead_signs = run(
+            "dual-approval",
+            "emergency",
+            &[],
+            &[
+                vote(lead, &["engineering_lead"], Decision::Approve),
+                after(vote(lead, &["engineering_lead"], Decision::Approve)),
+                vote(ciso, &["ciso"], Decision::Approve),
+            ],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(lead_signs.outcome, Outcome::Pending);
+        // The CISO's verbal approval, then the CISO's sign-off.
+        let ciso_both = run(
+            "dual-approval",
+            "emergency",
+            &[],
+            &[
+                vote(ciso, &["ciso"], Decision::Approve),
+                after(vote(ciso, &["ciso"], Decision::Approve)),
+            ],
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(ciso_both.outcome, Outcome::Approved);
     }
 }

@@ -245,6 +245,16 @@ pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Viol
         }
     }
     let mut violations = must_be_in(facts.status, &allowed, "start implementing");
+    if retroactive(facts) && facts.approval.outcome != Outcome::Approved {
+        // Approval may follow the start, except the steps the start waits for.
+        for step in facts.approval.steps.iter().filter(|s| s.before_start) {
+            violations.extend(
+                step.missing
+                    .iter()
+                    .map(|m| Violation::new(ViolationCode::ApprovalMissing, m.clone())),
+            );
+        }
+    }
     if !(retroactive(facts) || facts.approval.outcome == Outcome::Approved) {
         violations.extend(facts.approval.missing_violations());
         if facts.approval.outcome == Outcome::Rejected {

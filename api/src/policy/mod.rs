@@ -312,6 +312,34 @@ pub struct ApprovalStep {
     /// may stand in for any missing approver of the step.
     #[serde(default)]
     pub substitutes: Vec<String>,
+    /// When the step's approvals are given, in a type with retroactive
+    /// approval: `any` (before or after the start), `before_start` (an
+    /// approval the start waits for, e.g. a verbal approval), or
+    /// `after_start` (the retroactive sign-off, counted only when given
+    /// after implementation started).
+    #[serde(default)]
+    pub timing: StepTiming,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StepTiming {
+    #[default]
+    Any,
+    BeforeStart,
+    AfterStart,
+}
+
+impl StepTiming {
+    /// Whether an approval given before (`false`) or after (`true`) the
+    /// start counts for a step of this timing.
+    pub fn counts(self, given_after_start: bool) -> bool {
+        match self {
+            Self::Any => true,
+            Self::BeforeStart => !given_after_start,
+            Self::AfterStart => given_after_start,
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -514,6 +542,16 @@ impl Policy {
                         step.key
                     ));
                 }
+                let retroactive = change_type
+                    .emergency
+                    .as_ref()
+                    .is_some_and(|e| e.retroactive_approval);
+                if step.timing != StepTiming::Any && !retroactive {
+                    return Err(format!(
+                        "change type `{key}` step `{}`: timing only matters where approval may follow the start (retroactive_approval)",
+                        step.key
+                    ));
+                }
                 if step.board && !step.roles.is_empty() {
                     return Err(format!(
                         "change type `{key}` step `{}` is a board vote and also lists roles; a board step's voters are its members (backups go in `substitutes`)",
@@ -535,6 +573,18 @@ impl Policy {
                 roles::parse_roles(step.roles.iter().chain(&step.substitutes)).map_err(|e| {
                     format!("change type `{key}` step `{}`: {}", step.key, e.message)
                 })?;
+            }
+            // One person may approve once before and once after the start
+            // only where every step says which of the two it takes.
+            let timings: BTreeSet<_> = change_type
+                .approvals
+                .iter()
+                .map(|s| format!("{:?}", s.timing))
+                .collect();
+            if timings.contains("AfterStart") && timings.contains("Any") {
+                return Err(format!(
+                    "change type `{key}` has an after_start step: give every step of it a timing (before_start or after_start)"
+                ));
             }
             let authority = &change_type.authority;
             roles::parse_roles(&authority.roll_back)

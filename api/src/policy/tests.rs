@@ -218,6 +218,18 @@ fn seed_002_dual_approval() {
         strings(&["engineering_lead", "ciso"])
     );
     assert_eq!(steps(&p, "emergency")[0].4, strings(&["engineering_lead"]));
+    // The lead stands in for the verbal approval only; the sign-off is
+    // the CISO's.
+    let emergency_steps = &p.change_type("emergency").unwrap().approvals;
+    assert_eq!(emergency_steps[0].timing, StepTiming::BeforeStart);
+    assert_eq!(
+        (
+            emergency_steps[1].timing,
+            emergency_steps[1].roles.clone(),
+            emergency_steps[1].substitutes.is_empty()
+        ),
+        (StepTiming::AfterStart, strings(&["ciso"]), true)
+    );
     let review = p.gate("code_review").unwrap();
     assert_eq!(
         (

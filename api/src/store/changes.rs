@@ -322,6 +322,7 @@ pub async fn votes_of<C: ConnectionTrait>(
             roles: parse_json(&vote.approver_roles),
             seat: vote.board_role,
             decision: vote.decision,
+            after_start: vote.retroactive,
         })
         .collect())
 }

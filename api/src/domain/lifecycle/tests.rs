@@ -50,6 +50,7 @@ fn pending_state() -> ApprovalState {
             rejected: false,
             deferred: false,
             board: None,
+            before_start: false,
         }],
         outcome: Outcome::Pending,
     }
@@ -514,7 +515,7 @@ proptest! {
                     // The service refuses the requester and unqualified people.
                     if can_decide(&f).is_ok() && *person != requester && approval::qualifies(change_type, roles, None)
                         && !votes.iter().any(|v| v.person == *person) {
-                        votes.push(Vote { person: *person, roles: roles.clone(), seat: None, decision });
+                        votes.push(Vote { person: *person, roles: roles.clone(), seat: None, decision, after_start: false });
                         let after = approval::evaluate(change_type, policy.board.as_ref(), &[], &votes, requester, BoardVote::Open);
                         if after.outcome == Outcome::Approved && approved_at.is_none() { approved_at = Some(now()); }
                         status = after_decision(status, after.outcome);

@@ -133,7 +133,20 @@ pub async fn decide(
             ),
         ));
     }
-    if snapshot.votes.iter().any(|v| v.person == actor.user_id) {
+    // Where a type's steps are split by the start, one person decides once
+    // before it and once after (the CISO's verbal approval, then the
+    // CISO's sign-off); otherwise once per round.
+    let after_start = change.actual_start.is_some();
+    let split = snapshot
+        .change_type
+        .approvals
+        .iter()
+        .any(|s| s.timing == crate::policy::StepTiming::AfterStart);
+    if snapshot
+        .votes
+        .iter()
+        .any(|v| v.person == actor.user_id && (!split || v.after_start == after_start))
+    {
         violations.push(Violation::new(
             ViolationCode::AlreadyDecided,
             "you have already decided on this approval round (one person, one vote)",
@@ -174,6 +187,7 @@ pub async fn decide(
         roles: standing.roles.clone(),
         seat,
         decision,
+        after_start: retroactive,
     });
     store::transitions::apply_outcome(
         txn,
