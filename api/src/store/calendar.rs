@@ -41,13 +41,7 @@ pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResu
         .all(conn)
         .await?
     {
-        let Ok(rule) = calendar_rule(
-            &row.name,
-            &row.dtstart,
-            row.rrule.as_deref(),
-            row.duration_minutes.max(0) as u32,
-            &row.time_zone,
-        ) else {
+        let Some(rule) = recurrence_of(&row) else {
             continue;
         };
         if row.kind == "WINDOW" {
@@ -68,6 +62,19 @@ pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResu
         }
     }
     Ok(Rules { windows, freezes })
+}
+
+/// The recurrence of a stored run-time rule. It was validated when it was
+/// created; one that no longer parses binds nothing.
+fn recurrence_of(row: &calendar_rule::Model) -> Option<crate::domain::calendar::CalendarRule> {
+    calendar_rule(
+        &row.name,
+        &row.dtstart,
+        row.rrule.as_deref(),
+        row.duration_minutes.max(0) as u32,
+        &row.time_zone,
+    )
+    .ok()
 }
 
 /// A change's systems with their parents and children: a change to a
@@ -207,13 +214,7 @@ pub async fn blocked_by<C: ConnectionTrait>(
     if rule.kind != "FREEZE" || !rule.active {
         return Ok(Vec::new());
     }
-    let Ok(parsed) = calendar_rule(
-        &rule.name,
-        &rule.dtstart,
-        rule.rrule.as_deref(),
-        rule.duration_minutes.max(0) as u32,
-        &rule.time_zone,
-    ) else {
+    let Some(parsed) = recurrence_of(rule) else {
         return Ok(Vec::new());
     };
     let scheduled: Vec<ScheduledChange> = change::Entity::find()
