@@ -32,6 +32,9 @@ impl Application {
     #[tracing::instrument(name = "gatehouse.startup", skip_all)]
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let policy = Arc::new(Policy::load(&settings.policy)?);
+        for warning in policy.warnings() {
+            tracing::warn!(policy = %policy.name, "{warning}");
+        }
         let queries = QueryCounter::default();
         let db = db::connect(&settings.database_url, &queries).await?;
         db::migrate_up(&db).await?;

@@ -91,9 +91,14 @@ pub enum ChangeOutcome {
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RiskLevel {
+    // Policy files write levels in lower case, like their other values.
+    #[serde(alias = "low")]
     Low,
+    #[serde(alias = "medium")]
     Medium,
+    #[serde(alias = "high")]
     High,
+    #[serde(alias = "critical")]
     Critical,
 }
 

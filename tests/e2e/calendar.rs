@@ -238,7 +238,13 @@ async fn the_ical_feed_parses_with_an_independent_parser() {
     let board = flow.board(4).await;
     let api = flow.app.system("api", None).await;
     let web = flow.app.system("web", None).await;
-    let change = flow.create("normal", json!({"title": "Upgrade API gateway", "systemIds": [api], "likelihood": 4, "impact": 4})).await;
+    let change = flow
+        .create(
+            "normal",
+            json!({"title": "Upgrade API gateway", "systemIds": [api], "likelihood": 4, "impact": 4,
+        "residualLikelihood": 4, "residualImpact": 4}),
+        )
+        .await;
     let id = &change["id"];
     flow.submit(id).await;
     for member in &board[1..4] {

@@ -36,6 +36,80 @@ fn schema_command_prints_the_sdl() {
     assert_eq!(stdout(&output), api::graphql::sdl());
 }
 
+fn policy_command(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("policy")
+        .args(args)
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .expect("gatehouse runs")
+}
+
+#[test]
+fn policy_check_validates_a_file_without_a_server_and_names_the_bad_entry() {
+    let preset = include_str!("../../api/src/policy/presets/cab-quorum.toml");
+    let dir = std::env::temp_dir().join(format!("gh_policy_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("ours.toml");
+    std::fs::write(
+        &good,
+        preset.replace("name = \"cab-quorum\"", "name = \"ours\""),
+    )
+    .unwrap();
+    let said = stdout(&policy_command(&["check", good.to_str().unwrap()]));
+    assert!(
+        said.contains("valid policy `ours` with 3 change types (standard, normal, emergency)"),
+        "{said}"
+    );
+    assert!(!said.contains("warning"), "{said}");
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        preset.replace("\"planned_window\"]", "\"planned_windows\"]"),
+    )
+    .unwrap();
+    let refused = policy_command(&["check", bad.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("planned_windows"), "{said}");
+    assert!(
+        said.contains("line"),
+        "the TOML error points at the line: {said}"
+    );
+
+    let unusual = dir.join("unusual.toml");
+    std::fs::write(&unusual, preset.replace("max_risk_level = \"low\"\n", "")).unwrap();
+    let said = stdout(&policy_command(&["check", unusual.to_str().unwrap()]));
+    assert!(
+        said.contains("warning: change type `standard` is pre-approved at any risk"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn policy_explain_says_per_type_who_approves_and_what_is_due() {
+    let said = stdout(&policy_command(&["explain", "dual-approval"]));
+    for expected in [
+        "Policy `dual-approval`",
+        "Emergency",
+        "Approval: ",
+        "given before implementation starts",
+        "a sign-off given after implementation started",
+        "Documentation due 24 hours after implementation starts.",
+        "Review due 5 business days after implementation ends.",
+        "Before implementation: ",
+        "Notice: scheduled at least 24 hours before the start.",
+        "Audit trail: kept for 3 years",
+    ] {
+        assert!(said.contains(expected), "missing {expected:?} in\n{said}");
+    }
+    let refused = policy_command(&["explain", "no-such-policy"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a preset either"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_and_tokens_from_the_cli_work_over_http() {
     let database_url = fresh_database_url().await;

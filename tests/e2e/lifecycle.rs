@@ -17,11 +17,23 @@ pub struct Flow {
     /// A QA reviewer and a senior engineer, made on first use: reviews are
     /// never the requester's to record or to give.
     reviewers: tokio::sync::OnceCell<(TestUser, TestUser)>,
+    /// Systems made so far, one per change (`create`).
+    systems_made: std::sync::atomic::AtomicUsize,
 }
 
 /// Gates whose evidence is a review (`review = true` or a code review in
 /// the presets), recorded by the flow's reviewer.
 const REVIEW_GATES: &[&str] = &["qa_review", "security_review", "code_review"];
+
+/// What a passing record of `gate` states: unit tests their coverage,
+/// which the presets bound (at least 80 %).
+pub fn passing_data(gate: &str) -> Value {
+    if gate == "unit_tests" {
+        json!({"coveragePercent": 86.5})
+    } else {
+        json!({})
+    }
+}
 
 /// The violations of a POLICY_VIOLATION error.
 pub fn violations(response: &Value) -> Vec<String> {
@@ -71,6 +83,7 @@ impl Flow {
             app,
             requester,
             reviewers: tokio::sync::OnceCell::new(),
+            systems_made: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -98,12 +111,34 @@ impl Flow {
         self.app.user(name, roles).await
     }
 
+    /// Files a change of `change_type` stating everything a seed's
+    /// request form asks (its own system, so bookings never conflict;
+    /// plan, tests, rollback, a low residual risk, a planned window),
+    /// overridden by `extra`.
     pub async fn create(&self, change_type: &str, extra: Value) -> Value {
+        let planned = self.app.clock.now() + Duration::days(2);
         let mut fields = json!({
             "type": change_type,
+            "implementationPlan": {"steps": ["deploy to canary", "watch error rates", "deploy to all"]},
+            "testPlan": "staging run of the regression suite; accepted when every check is green",
+            "mitigations": "canary first, automated rollback",
+            "residualLikelihood": 1,
+            "residualImpact": 2,
+            "plannedStart": planned.to_rfc3339(),
+            "plannedEnd": (planned + Duration::hours(1)).to_rfc3339(),
             "rollbackPlan": {"trigger": "error rate above 5%", "steps": ["redeploy previous release"], "owner": "SRE on call",
                              "verification": ["smoke tests pass"], "timeEstimateMinutes": 15},
         });
+        if extra.get("systemIds").is_none() {
+            let n = self
+                .systems_made
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let system = self
+                .app
+                .system(&format!("Flow system {n} of {change_type}"), None)
+                .await;
+            fields["systemIds"] = json!([system]);
+        }
         for (key, value) in extra.as_object().cloned().unwrap_or_default() {
             fields[key] = value;
         }
@@ -179,7 +214,9 @@ impl Flow {
             } else {
                 &self.requester.token
             };
-            let response = self.evidence(token, id, gate, "PASSED", json!({})).await;
+            let response = self
+                .evidence(token, id, gate, "PASSED", passing_data(gate))
+                .await;
             assert!(response.get("errors").is_none(), "{gate}: {response:#}");
         }
     }
@@ -1331,7 +1368,7 @@ async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
     flow.schedule(id, 1).await;
     for gate in ["unit_tests", "integration_tests", "qa_review"] {
         let recorded = flow
-            .evidence(&pipeline.token, id, gate, "PASSED", json!({}))
+            .evidence(&pipeline.token, id, gate, "PASSED", passing_data(gate))
             .await;
         assert!(recorded.get("errors").is_none(), "{recorded:#}");
     }
@@ -1365,7 +1402,7 @@ async fn every_type_of_every_preset_reaches_closed() {
             .app
             .data(
                 &flow.requester.token,
-                "{ policy { board { quorum } gates { key kind hoursBeforeStart review }
+                "{ policy { board { quorum } gates { key kind hoursBeforeStart review conditions { field atLeast atMost } }
                    changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
                      approvals { roles rule count board timing }
                      emergency { retroactiveApproval documentationDeadlineHours boardReview } } } }",
@@ -1461,12 +1498,21 @@ async fn every_type_of_every_preset_reaches_closed() {
             let mut waits_for_documentation = 0;
             for gate in change_type_gates(&flow, key).await {
                 let rules = &gate_kinds[&gate];
-                let data = match rules["kind"].as_str().unwrap() {
+                let mut data = match rules["kind"].as_str().unwrap() {
                     "CODE_REVIEW" => flow.code_review().await,
                     "SAST" => json!({"unaddressedCritical": 0, "unaddressedHigh": 0}),
                     "ROLLBACK_PLAN" => continue,
                     _ => json!({}),
                 };
+                // Numbers the gate bounds are stated at the bound itself.
+                for condition in rules["conditions"].as_array().unwrap() {
+                    let at_bound = if condition["atLeast"].is_null() {
+                        condition["atMost"].clone()
+                    } else {
+                        condition["atLeast"].clone()
+                    };
+                    data[condition["field"].as_str().unwrap()] = at_bound;
+                }
                 waits_for_documentation =
                     waits_for_documentation.max(rules["hoursBeforeStart"].as_i64().unwrap());
                 // Reviews come from the reviewer, the rest from the requester.
@@ -1569,4 +1615,165 @@ async fn change_type_gates(flow: &Flow, key: &str) -> Vec<String> {
         .iter()
         .map(|g| g.as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Seed 000 "Required Information" and "Pre-approved, low-risk": a request
+/// lacking what its type needs is refused item by item and stays a draft;
+/// a standard change above low risk is refused although it follows a
+/// catalog template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_refuses_missing_information_and_risk_above_the_types_ceiling() {
+    let flow = Flow::new("cab-quorum").await;
+    let policy = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ policy { changeTypes { key requiredInformation maxRiskLevel } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        policy["policy"]["changeTypes"][1],
+        json!({"key": "normal", "maxRiskLevel": null, "requiredInformation": [
+            "AFFECTED_SYSTEMS", "IMPLEMENTATION_PLAN", "TEST_PLAN", "ROLLBACK_PLAN", "RISK_ASSESSMENT", "PLANNED_WINDOW"]})
+    );
+    assert_eq!(policy["policy"]["changeTypes"][0]["maxRiskLevel"], "LOW");
+
+    let bare = flow
+        .app
+        .create_change(&flow.requester.token, json!({"type": "normal"}))
+        .await;
+    let refused = flow
+        .call(
+            &flow.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": bare["id"]}),
+        )
+        .await;
+    assert_eq!(violation_codes(&refused), vec!["INFORMATION_MISSING"; 6]);
+    let said = violations(&refused).join("\n");
+    for field in [
+        "systemIds",
+        "implementationPlan.steps",
+        "testPlan",
+        "rollbackPlan",
+        "residualLikelihood",
+        "plannedStart",
+    ] {
+        assert!(said.contains(field), "{field} not named in {said}");
+    }
+    assert_eq!(flow.get(&bare["id"]).await["status"], "DRAFT");
+    // Stating the plan alone leaves the rest listed.
+    let edited = flow
+        .app
+        .graphql(
+            &flow.requester.token,
+            "mutation($id: ID!, $v: Int!) { updateChange(id: $id, expectedVersion: $v, input: {implementationPlan: {steps: [\"migrate\"]}, testPlan: \"replay yesterday's traffic\"}) { version } }",
+            json!({"id": bare["id"], "v": bare["version"]}),
+        )
+        .await;
+    assert!(edited.get("errors").is_none(), "{edited:#}");
+    let refused = flow
+        .call(
+            &flow.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": bare["id"]}),
+        )
+        .await;
+    assert_eq!(violation_codes(&refused), vec!["INFORMATION_MISSING"; 4]);
+    let complete = flow.create("normal", json!({})).await;
+    assert_eq!(
+        flow.submit(&complete["id"]).await["status"],
+        "AWAITING_APPROVAL"
+    );
+
+    // A standard change with its template, rated 4 x 4 with no mitigation.
+    let template = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "mutation { createTemplate(input: {key: \"index\", name: \"Create an index\", changeType: \"standard\",
+                description: \"Concurrent index build\", procedure: [\"CREATE INDEX CONCURRENTLY\"]}) { id } }",
+            json!({}),
+        )
+        .await["createTemplate"]["id"]
+        .clone();
+    let risky = flow
+        .create(
+            "standard",
+            json!({"templateId": template, "likelihood": 4, "impact": 4,
+                   "mitigations": null, "residualLikelihood": null, "residualImpact": null}),
+        )
+        .await;
+    let refused = flow
+        .call(
+            &flow.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": risky["id"]}),
+        )
+        .await;
+    assert_eq!(violation_codes(&refused), ["RISK_ABOVE_CEILING"]);
+    assert_eq!(
+        violations(&refused),
+        [
+            "risk too high for the type: a standard change accepts at most LOW risk and this one is CRITICAL; the risk matrix suggests a normal change"
+        ]
+    );
+    assert_eq!(flow.get(&risky["id"]).await["status"], "DRAFT");
+    // Mitigated to a low residual risk, it is pre-approved on submission.
+    let low = flow
+        .create(
+            "standard",
+            json!({"templateId": template, "likelihood": 4, "impact": 4}),
+        )
+        .await;
+    assert_eq!(flow.submit(&low["id"]).await["status"], "APPROVED");
+}
+
+/// Seed 001 §5.3 "Minimum 80% code coverage": a passing unit-test record
+/// below the bound does not open the gate, and `gateStatus` says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unit_tests_below_the_coverage_bound_keep_the_gate_shut() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Chris Manager", &["change_manager"]).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    flow.approve(&manager.token, id).await;
+    flow.pass(id, &["integration_tests", "qa_review"]).await;
+    let low = flow
+        .evidence(
+            &flow.requester.token,
+            id,
+            "unit_tests",
+            "PASSED",
+            json!({"coveragePercent": 72}),
+        )
+        .await;
+    assert!(low.get("errors").is_none(), "{low:#}");
+    flow.schedule(id, 2).await;
+    flow.advance_to_start(id).await;
+    let status = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "query($n: String!) { gateStatus(number: $n) { mayDeploy reasons reasonCodes } }",
+            json!({"n": change["number"]}),
+        )
+        .await["gateStatus"]
+        .clone();
+    assert_eq!(status["mayDeploy"], false);
+    assert_eq!(status["reasonCodes"], json!(["GATE_THRESHOLD"]));
+    assert_eq!(
+        status["reasons"],
+        json!(["gate threshold not met: unit_tests (coveragePercent 72 is below the required 80)"])
+    );
+    assert_eq!(violation_codes(&flow.start(id).await), ["GATE_THRESHOLD"]);
+    // The re-run that reaches the bound opens it.
+    flow.pass(id, &["unit_tests"]).await;
+    let started = flow.start(id).await;
+    assert!(started.get("errors").is_none(), "{started:#}");
 }

@@ -36,6 +36,7 @@ async fn graphql_ws_client_receives_committed_events_from_another_process() {
     ensure_node_modules();
     let a = spawn_app().await;
     let requester = a.user("Rita Requester", &["requester"]).await;
+    let system = a.system("Edge proxies", None).await;
     let second = postgres_admin_url().map(|_| serve(&a.database_url, &[]));
     let b_url = second
         .as_ref()
@@ -51,6 +52,7 @@ async fn graphql_ws_client_receives_committed_events_from_another_process() {
         .env("A_URL", &a.base_url)
         .env("B_URL", &b_url)
         .env("TOKEN", &requester.token)
+        .env("SYSTEM_ID", &system)
         .output()
         .await
         .expect("node runs");
@@ -162,13 +164,18 @@ async fn graphql_on(base_url: &str, token: &str, query: &str, variables: Value) 
     body["data"].clone()
 }
 
-async fn create_on(base_url: &str, token: &str, title: &str) -> Value {
+/// Files a normal change stating what the default policy asks before
+/// submission, on `system`.
+async fn create_on(base_url: &str, token: &str, title: &str, system: &str) -> Value {
     graphql_on(
         base_url,
         token,
         "mutation($input: CreateChangeInput!) { createChange(input: $input) { id number version } }",
         json!({"input": {"title": title, "description": "d", "businessJustification": "b",
-                         "type": "normal", "likelihood": 2, "impact": 3}}),
+                         "type": "normal", "likelihood": 2, "impact": 3, "systemIds": [system],
+                         "implementationPlan": {"steps": ["deploy"]}, "testPlan": "smoke tests",
+                         "rollbackPlan": {"trigger": "errors", "steps": ["redeploy"]},
+                         "plannedStart": "2030-01-07T02:00:00Z", "plannedEnd": "2030-01-07T03:00:00Z"}}),
     )
     .await["createChange"]
         .clone()
@@ -185,12 +192,13 @@ async fn events_committed_while_the_listener_is_away_are_replayed_once() {
     };
     let a: TestApp = spawn_app().await;
     let requester = a.user("Rita Requester", &["requester"]).await;
+    let system = a.system("Payments API", None).await;
     let b = serve(&a.database_url, &[]);
     let mut socket = subscribe(&a.base_url, &requester.token).await;
     let wait = std::time::Duration::from_secs(15);
 
     // The live path first: the listener is up.
-    let first = create_on(&b.base_url, &requester.token, "Before the outage").await;
+    let first = create_on(&b.base_url, &requester.token, "Before the outage", &system).await;
     let event = next_event(&mut socket, wait).await.expect("live event");
     assert_eq!(event["number"], first["number"]);
 
@@ -232,7 +240,7 @@ async fn events_committed_while_the_listener_is_away_are_replayed_once() {
         json!({"id": first["id"]}),
     )
     .await;
-    let during = create_on(&b.base_url, &requester.token, "During the outage").await;
+    let during = create_on(&b.base_url, &requester.token, "During the outage", &system).await;
     // Nothing can arrive while the listener is away.
     assert_eq!(
         next_event(&mut socket, std::time::Duration::from_secs(2)).await,
@@ -257,7 +265,7 @@ async fn events_committed_while_the_listener_is_away_are_replayed_once() {
         ]
     );
     // Live again, and nothing delivered twice.
-    let after = create_on(&b.base_url, &requester.token, "After the outage").await;
+    let after = create_on(&b.base_url, &requester.token, "After the outage", &system).await;
     let event = next_event(&mut socket, wait)
         .await
         .expect("live event after");

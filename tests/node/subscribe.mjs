@@ -4,11 +4,12 @@
 // without a valid token is refused and that A's live-subscription gauge
 // returns to its starting value after the clients go away.
 //
-// Environment: A_URL, B_URL (http://host:port), TOKEN.
+// Environment: A_URL, B_URL (http://host:port), TOKEN, SYSTEM_ID (a system
+// the change touches).
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const { A_URL, B_URL, TOKEN } = process.env;
+const { A_URL, B_URL, TOKEN, SYSTEM_ID } = process.env;
 const wsUrl = `${A_URL.replace(/^http/, 'ws')}/graphql/ws`;
 const deadline = (ms, what) =>
   new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms));
@@ -101,7 +102,18 @@ await waitForGauge(before + 3);
 
 const created = await graphqlOnB(
   `mutation($input: CreateChangeInput!) { createChange(input: $input) { id number version } }`,
-  { input: { title: 'Rotate TLS certificates', description: 'Replace expiring certificates', businessJustification: 'Avoid an outage', type: 'normal', likelihood: 2, impact: 3 } },
+  {
+    input: {
+      title: 'Rotate TLS certificates', description: 'Replace expiring certificates', businessJustification: 'Avoid an outage',
+      type: 'normal', likelihood: 2, impact: 3,
+      // What the default policy's normal changes state before submission.
+      systemIds: [SYSTEM_ID],
+      implementationPlan: { steps: ['install the new certificates', 'reload the proxies'] },
+      testPlan: 'TLS handshake checks pass against every endpoint',
+      rollbackPlan: { trigger: 'handshake failures', steps: ['restore the previous certificates'] },
+      plannedStart: '2030-01-07T02:00:00Z', plannedEnd: '2030-01-07T03:00:00Z',
+    },
+  },
 );
 // Edits of a draft are events too.
 await graphqlOnB(

@@ -69,6 +69,27 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Generate a realistic, reproducible change history (same seed, same data).
     DemoData(demo::DemoArgs),
+    /// Check a policy file, or explain a policy in words; no server or
+    /// database needed.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Validate a policy file (or preset) as the server would at start.
+    Check {
+        /// Path of a policy TOML file, or a preset name.
+        file: String,
+    },
+    /// Print, per change type, who approves, what the request states, the
+    /// gates, windows, freezes, notice periods and deadlines.
+    Explain {
+        /// Path of a policy TOML file, or a preset name.
+        policy: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,7 +211,38 @@ async fn execute(command: Command, settings: &Settings) -> anyhow::Result<ExitCo
         Command::Report { action } => report::run(settings, action).await,
         Command::Import(args) => import::run(settings, args).await,
         Command::DemoData(args) => demo::run(settings, args).await,
+        Command::Policy { action } => Ok(policy(action)),
     }
+}
+
+fn policy(action: PolicyAction) -> ExitCode {
+    let (PolicyAction::Check { file: source } | PolicyAction::Explain { policy: source }) = &action;
+    let policy = match crate::policy::Policy::load(source) {
+        Ok(policy) => policy,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match action {
+        PolicyAction::Check { .. } => {
+            println!(
+                "{source}: valid policy `{}` with {} change types ({}), {} gates, {} windows, {} freezes, {} targets",
+                policy.name,
+                policy.change_types.len(),
+                policy.change_type_keys().join(", "),
+                policy.gates.len(),
+                policy.windows.len(),
+                policy.freezes.len(),
+                policy.targets.len()
+            );
+            for warning in policy.warnings() {
+                println!("warning: {warning}");
+            }
+        }
+        PolicyAction::Explain { .. } => print!("{}", crate::policy::explain::explain(&policy)),
+    }
+    ExitCode::SUCCESS
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<ExitCode> {

@@ -153,7 +153,7 @@ fn slots<'a>(steps: &'a [ApprovalStep]) -> Vec<Slot<'a>> {
                 }
             }
             ApprovalRule::NOf => {
-                for _ in 0..step.count {
+                for _ in 0..step.count.unwrap_or(1) {
                     slots.push(Slot {
                         step: index,
                         roles: with_substitutes(all_roles.clone()),

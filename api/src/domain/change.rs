@@ -128,6 +128,51 @@ pub struct ChangeContent {
     pub template_id: Option<Uuid>,
 }
 
+/// A part of a change request a policy may require at submission (seed 000
+/// "Required Information", 002 §2, 003 §4.1, 004's request template).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, async_graphql::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RequiredItem {
+    /// At least one affected system (`systemIds`).
+    AffectedSystems,
+    /// At least one implementation step (`implementationPlan.steps`).
+    ImplementationPlan,
+    /// A test plan with its acceptance criteria (`testPlan`).
+    TestPlan,
+    /// A rollback plan with its trigger and steps (`rollbackPlan`).
+    RollbackPlan,
+    /// Mitigations and the residual ratings after them (`mitigations`,
+    /// `residualLikelihood`, `residualImpact`); likelihood and impact are
+    /// always required.
+    RiskAssessment,
+    /// The planned implementation window and so its duration
+    /// (`plannedStart`, `plannedEnd`).
+    PlannedWindow,
+}
+
+impl RequiredItem {
+    /// What a requester reads when the item is missing, naming the input
+    /// fields that supply it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::AffectedSystems => "affected systems (systemIds)",
+            Self::ImplementationPlan => {
+                "an implementation plan with steps (implementationPlan.steps)"
+            }
+            Self::TestPlan => "a test plan and acceptance criteria (testPlan)",
+            Self::RollbackPlan => "a rollback plan with its trigger and steps (rollbackPlan)",
+            Self::RiskAssessment => {
+                "a risk assessment: mitigations and residual risk (mitigations, residualLikelihood, residualImpact)"
+            }
+            Self::PlannedWindow => {
+                "the planned implementation window and duration (plannedStart, plannedEnd)"
+            }
+        }
+    }
+}
+
 /// Scores derived from the content; never supplied by a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskScores {
@@ -148,6 +193,33 @@ impl ChangeContent {
             residual_score,
             level: risk::effective_level(inherent_score, residual_score),
         }
+    }
+
+    /// The items of `required` this request does not yet supply, in the
+    /// order given. Blank text counts as missing.
+    pub fn missing_information(&self, required: &[RequiredItem]) -> Vec<RequiredItem> {
+        let blank = |text: &Option<String>| text.as_deref().is_none_or(|t| t.trim().is_empty());
+        required
+            .iter()
+            .copied()
+            .filter(|item| match item {
+                RequiredItem::AffectedSystems => self.system_ids.is_empty(),
+                RequiredItem::ImplementationPlan => self.implementation_steps.is_empty(),
+                RequiredItem::TestPlan => blank(&self.test_plan),
+                RequiredItem::RollbackPlan => self
+                    .rollback_plan
+                    .as_ref()
+                    .is_none_or(|plan| blank(&plan.trigger) || plan.steps.is_empty()),
+                RequiredItem::RiskAssessment => {
+                    blank(&self.mitigations)
+                        || self.residual_likelihood.is_none()
+                        || self.residual_impact.is_none()
+                }
+                RequiredItem::PlannedWindow => {
+                    self.planned_start.is_none() || self.planned_end.is_none()
+                }
+            })
+            .collect()
     }
 
     /// Checks every rule; the first broken one is reported with its field.
@@ -379,6 +451,40 @@ pub(crate) mod tests {
     #[test]
     fn a_complete_draft_is_valid() {
         assert_eq!(sample().validate(TYPES), Ok(()));
+    }
+
+    #[test]
+    fn each_required_item_is_missing_until_its_fields_are_given() {
+        use RequiredItem::*;
+        let all = [
+            AffectedSystems,
+            ImplementationPlan,
+            TestPlan,
+            RollbackPlan,
+            RiskAssessment,
+            PlannedWindow,
+        ];
+        let mut c = sample();
+        c.implementation_steps.clear();
+        c.test_plan = Some("  ".into());
+        c.mitigations = Some("canary first".into());
+        c.residual_likelihood = Some(1);
+        c.rollback_plan = Some(super::RollbackPlan {
+            steps: vec!["redeploy".into()],
+            ..super::RollbackPlan::default()
+        });
+        assert_eq!(c.missing_information(&all), all.to_vec());
+        assert_eq!(c.missing_information(&[]), vec![]);
+
+        c.system_ids = vec![Uuid::nil()];
+        c.implementation_steps = vec!["Upgrade".into()];
+        c.test_plan = Some("replica passes the smoke suite".into());
+        c.rollback_plan.as_mut().unwrap().trigger = Some("errors above 1%".into());
+        c.residual_impact = Some(2);
+        c.planned_start = Some(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+        assert_eq!(c.missing_information(&all), vec![PlannedWindow]);
+        c.planned_end = Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap());
+        assert_eq!(c.missing_information(&all), vec![]);
     }
 
     #[test]

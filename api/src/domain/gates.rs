@@ -201,6 +201,9 @@ pub fn unmet(
     if record.status == EvidenceStatus::Failed {
         return Some(gate_failed(format!("gate failed: {key}")));
     }
+    if let Some(violation) = outside_conditions(gate, &record.data) {
+        return Some(violation);
+    }
     match gate.kind {
         GateKind::CodeReview => {
             let review: CodeReview =
@@ -256,6 +259,34 @@ pub fn unmet(
         }
         _ => None,
     }
+}
+
+/// The first of the gate's conditions the recorded data does not meet: a
+/// number missing, not a number, or out of bounds.
+fn outside_conditions(gate: &Gate, data: &Value) -> Option<Violation> {
+    gate.conditions.iter().find_map(|condition| {
+        let field = &condition.field;
+        let value = field
+            .split('.')
+            .try_fold(data, |node, key| node.get(key))
+            .and_then(Value::as_f64);
+        let problem = match value {
+            None => format!("{field} is not recorded as a number"),
+            Some(v) if condition.at_least.is_some_and(|low| v < low) => format!(
+                "{field} {v} is below the required {}",
+                condition.at_least.unwrap_or_default()
+            ),
+            Some(v) if condition.at_most.is_some_and(|high| v > high) => format!(
+                "{field} {v} is above the allowed {}",
+                condition.at_most.unwrap_or_default()
+            ),
+            Some(_) => return None,
+        };
+        Some(Violation::new(
+            ViolationCode::GateThreshold,
+            format!("gate threshold not met: {} ({problem})", gate.key),
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -322,6 +353,65 @@ mod tests {
     }
 
     #[test]
+    fn conditions_bound_the_numbers_a_passing_record_states() {
+        let coverage = |data: Value| {
+            check_coded(
+                "tiered-cab",
+                "unit_tests",
+                &[record("unit_tests", EvidenceStatus::Passed, data, 1)],
+                None,
+                2,
+            )
+        };
+        let below = coverage(json!({"coveragePercent": 72.5})).unwrap();
+        assert_eq!(below.code, ViolationCode::GateThreshold);
+        assert_eq!(
+            below.message,
+            "gate threshold not met: unit_tests (coveragePercent 72.5 is below the required 80)"
+        );
+        assert_eq!(
+            coverage(json!({})).unwrap().message,
+            "gate threshold not met: unit_tests (coveragePercent is not recorded as a number)"
+        );
+        assert_eq!(
+            coverage(json!({"coveragePercent": "95"})).unwrap().code,
+            ViolationCode::GateThreshold
+        );
+        assert_eq!(coverage(json!({"coveragePercent": 80})), None);
+        assert_eq!(coverage(json!({"coveragePercent": 100.0})), None);
+
+        let mut gate = Policy::load("tiered-cab")
+            .unwrap()
+            .gate("unit_tests")
+            .unwrap()
+            .clone();
+        gate.conditions = vec![crate::policy::GateCondition {
+            field: "tests.failed".into(),
+            at_least: None,
+            at_most: Some(0.0),
+        }];
+        let nested = |failed: i64| {
+            unmet(
+                &gate,
+                &[record(
+                    "unit_tests",
+                    EvidenceStatus::Passed,
+                    json!({"tests": {"failed": failed}}),
+                    1,
+                )],
+                REQUESTER,
+                None,
+                at(2),
+            )
+        };
+        assert_eq!(nested(0), None);
+        assert_eq!(
+            nested(3).unwrap().message,
+            "gate threshold not met: unit_tests (tests.failed 3 is above the allowed 0)"
+        );
+    }
+
+    #[test]
     fn plain_evidence_gates_need_a_latest_pass() {
         assert_eq!(
             check_coded("tiered-cab", "unit_tests", &[], None, 0).map(|v| v.code),
@@ -336,7 +426,12 @@ mod tests {
             check("tiered-cab", "unit_tests", &[], None, 0).unwrap(),
             "gate missing: unit_tests"
         );
-        let passed = record("unit_tests", EvidenceStatus::Passed, json!({}), 0);
+        let passed = record(
+            "unit_tests",
+            EvidenceStatus::Passed,
+            json!({"coveragePercent": 91}),
+            0,
+        );
         let failed = record("unit_tests", EvidenceStatus::Failed, json!({}), 1);
         assert_eq!(
             check(
@@ -359,7 +454,12 @@ mod tests {
             .unwrap(),
             "gate failed: unit_tests"
         );
-        let rerun = record("unit_tests", EvidenceStatus::Passed, json!({}), 2);
+        let rerun = record(
+            "unit_tests",
+            EvidenceStatus::Passed,
+            json!({"coveragePercent": 80}),
+            2,
+        );
         assert_eq!(
             check(
                 "tiered-cab",
@@ -444,7 +544,11 @@ mod tests {
         let own_code_review = [by_requester("code_review", reviewers, 0)];
         assert!(check("dual-approval", "code_review", &own_code_review, None, 1).is_some());
         // Pipeline results are not reviews: the requester may record them.
-        let tests = [by_requester("unit_tests", json!({}), 0)];
+        let tests = [by_requester(
+            "unit_tests",
+            json!({"coveragePercent": 91}),
+            0,
+        )];
         assert_eq!(check("tiered-cab", "unit_tests", &tests, None, 1), None);
     }
 

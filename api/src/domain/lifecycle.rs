@@ -16,11 +16,12 @@
 //! Every refusal lists all unmet rules, not just the first.
 
 use chrono::{DateTime, Utc};
-use entity::{ChangeOutcome, ChangeStatus, ReviewKind};
+use entity::{ChangeOutcome, ChangeStatus, ReviewKind, RiskLevel};
 
 use super::violation::{Violation, ViolationCode};
 use super::{
     approval::{ApprovalState, Outcome},
+    change::RequiredItem,
     deadlines,
 };
 use crate::policy::ChangeType;
@@ -37,6 +38,12 @@ pub struct ChangeFacts<'a> {
     /// slot: a freeze created after the change was scheduled binds it too.
     pub calendar_violations: Vec<Violation>,
     pub has_template: bool,
+    /// What the type's `required_information` asks and the request lacks.
+    pub missing_information: Vec<RequiredItem>,
+    /// The change's effective risk level (residual when assessed).
+    pub risk_level: RiskLevel,
+    /// The type the policy's risk matrix suggests for the ratings.
+    pub suggested_type: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
     pub scheduled_start: Option<DateTime<Utc>>,
     pub scheduled_end: Option<DateTime<Utc>>,
@@ -51,6 +58,13 @@ pub struct ChangeFacts<'a> {
 
 pub fn status_name(status: ChangeStatus) -> String {
     serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn level_name(level: RiskLevel) -> String {
+    serde_json::to_value(level)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
@@ -104,6 +118,35 @@ pub fn submit(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
             format!(
                 "template missing: a {} change must reference a standard change catalog template",
                 facts.change_type.key
+            ),
+        ));
+    }
+    for item in &facts.missing_information {
+        violations.push(Violation::new(
+            ViolationCode::InformationMissing,
+            format!(
+                "information missing: a {} change states {} before it is submitted",
+                facts.change_type.key,
+                item.describe()
+            ),
+        ));
+    }
+    if let Some(ceiling) = facts.change_type.max_risk_level
+        && facts.risk_level > ceiling
+    {
+        let suggestion = facts
+            .suggested_type
+            .as_deref()
+            .filter(|suggested| *suggested != facts.change_type.key)
+            .map(|suggested| format!("; the risk matrix suggests a {suggested} change"))
+            .unwrap_or_default();
+        violations.push(Violation::new(
+            ViolationCode::RiskAboveCeiling,
+            format!(
+                "risk too high for the type: a {} change accepts at most {} risk and this one is {}{suggestion}",
+                facts.change_type.key,
+                level_name(ceiling),
+                level_name(facts.risk_level),
             ),
         ));
     }

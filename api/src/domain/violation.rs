@@ -15,6 +15,10 @@ pub enum ViolationCode {
     WrongStatus,
     /// The change type needs a standard change template and none is set.
     TemplateMissing,
+    /// The request lacks information its type requires at submission.
+    InformationMissing,
+    /// The change's risk level is above what its type accepts.
+    RiskAboveCeiling,
     /// The change type is not defined by the active policy.
     UnknownChangeType,
     /// The scheduled end is not after its start.
@@ -36,6 +40,9 @@ pub enum ViolationCode {
     GateMissing,
     /// A gate's record says it failed.
     GateFailed,
+    /// A gate's record states a number outside the policy's bounds (e.g.
+    /// coverage below 80 %).
+    GateThreshold,
     /// The slot lies outside every change window for the type.
     OutsideWindow,
     /// The slot falls in a hard freeze.

@@ -11,11 +11,15 @@ use std::collections::BTreeSet;
 use async_graphql::{ComplexObject, Enum, SimpleObject};
 use serde::{Deserialize, Serialize};
 
+use entity::RiskLevel;
+
 use crate::domain::{
     calendar::{CalendarRule, Freeze, FreezeKind, Window},
+    change::RequiredItem,
     roles,
 };
 
+pub mod explain;
 pub mod targets;
 
 pub use targets::PolicyTarget;
@@ -31,6 +35,25 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("presets/security-officer.toml"),
     ),
 ];
+
+/// Role keys as a policy must write them: well-formed and exactly as
+/// accounts hold them (a key with surrounding spaces would never match).
+fn role_keys<'a>(
+    keys: impl IntoIterator<Item = &'a String>,
+) -> Result<(), crate::domain::ValidationError> {
+    let keys: Vec<&String> = keys.into_iter().collect();
+    if let Some(key) = keys.iter().find(|k| k.trim() != k.as_str()) {
+        return Err(crate::domain::ValidationError::new(
+            "roles",
+            format!("`{key}` has surrounding spaces, so no account's role would match it"),
+        ));
+    }
+    roles::parse_roles(keys).map(|_| ())
+}
+
+/// Roles whose accounts can never approve, so naming them as approvers
+/// would make a step impossible to meet.
+const NEVER_APPROVE: [&str; 2] = [roles::AUDITOR, roles::SERVICE];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -268,6 +291,25 @@ pub struct Gate {
     /// documentation: at least this many hours before implementation starts.
     #[serde(default)]
     pub hours_before_start: u32,
+    /// Bounds on numbers in the evidence's data (`[[gate.condition]]`):
+    /// a passing record meets the gate only within them.
+    #[serde(rename = "condition", default)]
+    pub conditions: Vec<GateCondition>,
+}
+
+/// A bound on one number the evidence records, e.g. unit-test coverage of
+/// at least 80 % (seed 001 §5.3, seed 003 §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyGateCondition")]
+pub struct GateCondition {
+    /// The key in the record's `data`, as recorded (`coveragePercent`);
+    /// dots reach into nested objects (`tests.failed`).
+    pub field: String,
+    /// The number must be at least this.
+    pub at_least: Option<f64>,
+    /// The number must be at most this.
+    pub at_most: Option<f64>,
 }
 
 impl Gate {
@@ -302,9 +344,8 @@ pub struct ApprovalStep {
     pub roles: Vec<String>,
     #[serde(default)]
     pub rule: ApprovalRule,
-    /// For `n_of`.
-    #[serde(default = "one")]
-    pub count: u32,
+    /// For `n_of` (required there, refused with `any` and `all`).
+    pub count: Option<u32>,
     /// The step is decided by a vote of the board.
     #[serde(default)]
     pub board: bool,
@@ -342,10 +383,6 @@ impl StepTiming {
     }
 }
 
-fn one() -> u32 {
-    1
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(deny_unknown_fields)]
 #[graphql(name = "PolicyChangeType")]
@@ -363,6 +400,14 @@ pub struct ChangeType {
     /// Must reference a template of the standard change catalog.
     #[serde(default)]
     pub requires_template: bool,
+    /// What the request must state before it can be submitted; submitting
+    /// without it is refused item by item.
+    #[serde(default)]
+    pub required_information: Vec<RequiredItem>,
+    /// The highest risk level a change of this type may carry (residual
+    /// risk when mitigations were assessed, inherent otherwise): a
+    /// pre-approved type is for low-risk changes only.
+    pub max_risk_level: Option<RiskLevel>,
     /// All steps must be met.
     #[serde(rename = "approval", default)]
     pub approvals: Vec<ApprovalStep>,
@@ -484,7 +529,7 @@ impl Policy {
                     gate.key
                 ));
             }
-            roles::parse_roles(&gate.senior_roles)
+            role_keys(&gate.senior_roles)
                 .map_err(|e| format!("gate `{}`: senior_roles: {}", gate.key, e.message))?;
             // A part name that does not exist would quietly drop the check
             // for that part.
@@ -496,6 +541,69 @@ impl Policy {
                         crate::domain::change::RollbackPlan::PARTS.join(", ")
                     ));
                 }
+            }
+            for condition in &gate.conditions {
+                let bad = |why: &str| {
+                    Err(format!(
+                        "gate `{}` condition on `{}`: {why}",
+                        gate.key, condition.field
+                    ))
+                };
+                if condition.field.trim().is_empty()
+                    || condition.field.split('.').any(str::is_empty)
+                {
+                    return bad("field names a key of the evidence data, like `coveragePercent`");
+                }
+                match (condition.at_least, condition.at_most) {
+                    (None, None) => return bad("give at_least, at_most or both"),
+                    (Some(low), Some(high)) if low > high => {
+                        return bad("at_least is above at_most, so no record could meet it");
+                    }
+                    (low, high) if low.into_iter().chain(high).any(|b| !b.is_finite()) => {
+                        return bad("bounds are finite numbers");
+                    }
+                    _ => {}
+                }
+                if gate.kind == GateKind::RollbackPlan {
+                    return bad("a rollback_plan gate reads the change's plan, not evidence data");
+                }
+            }
+            // A key read only by another kind would look enforced and not be.
+            let foreign = [
+                (
+                    "min_reviewers",
+                    gate.min_reviewers > 0,
+                    GateKind::CodeReview,
+                ),
+                (
+                    "min_senior_reviewers",
+                    gate.min_senior_reviewers > 0,
+                    GateKind::CodeReview,
+                ),
+                (
+                    "senior_roles",
+                    !gate.senior_roles.is_empty(),
+                    GateKind::CodeReview,
+                ),
+                (
+                    "required_parts",
+                    !gate.required_parts.is_empty(),
+                    GateKind::RollbackPlan,
+                ),
+                (
+                    "hours_before_start",
+                    gate.hours_before_start > 0,
+                    GateKind::Documentation,
+                ),
+            ];
+            if let Some((name, _, kind)) = foreign
+                .iter()
+                .find(|(_, given, kind)| *given && *kind != gate.kind)
+            {
+                return Err(format!(
+                    "gate `{}`: {name} applies to {kind:?} gates only, and this gate is {:?}",
+                    gate.key, gate.kind
+                ));
             }
             if gate.kind == GateKind::RollbackPlan && gate.required_parts.is_empty() {
                 return Err(format!(
@@ -535,6 +643,25 @@ impl Policy {
                     ));
                 }
             }
+            let mut step_keys = BTreeSet::new();
+            if let Some(step) = change_type
+                .approvals
+                .iter()
+                .find(|step| !step_keys.insert(step.key.as_str()))
+            {
+                return Err(format!(
+                    "change type `{key}` has two approval steps keyed `{}`; votes and the API name steps by key",
+                    step.key
+                ));
+            }
+            if let Some(emergency) = &change_type.emergency
+                && emergency.review_business_days
+                && emergency.review_deadline_days.is_none()
+            {
+                return Err(format!(
+                    "change type `{key}`: review_business_days needs review_deadline_days to count"
+                ));
+            }
             for step in &change_type.approvals {
                 if step.board && self.board.is_none() {
                     return Err(format!(
@@ -564,13 +691,33 @@ impl Policy {
                         step.key
                     ));
                 }
-                if step.rule == ApprovalRule::NOf && step.count == 0 {
+                match (step.rule, step.count) {
+                    (ApprovalRule::NOf, None | Some(0)) => {
+                        return Err(format!(
+                            "change type `{key}` step `{}`: rule n_of needs a count of at least 1",
+                            step.key
+                        ));
+                    }
+                    (ApprovalRule::Any | ApprovalRule::All, Some(_)) => {
+                        return Err(format!(
+                            "change type `{key}` step `{}`: count only applies to rule = \"n_of\" (any takes one approval, all one per role)",
+                            step.key
+                        ));
+                    }
+                    _ => {}
+                }
+                if let Some(role) = step
+                    .roles
+                    .iter()
+                    .chain(&step.substitutes)
+                    .find(|r| NEVER_APPROVE.contains(&r.as_str()))
+                {
                     return Err(format!(
-                        "change type `{key}` step `{}`: count must be at least 1",
+                        "change type `{key}` step `{}`: `{role}` accounts can never approve (auditors only read, service accounts hold no approval power)",
                         step.key
                     ));
                 }
-                roles::parse_roles(step.roles.iter().chain(&step.substitutes)).map_err(|e| {
+                role_keys(step.roles.iter().chain(&step.substitutes)).map_err(|e| {
                     format!("change type `{key}` step `{}`: {}", step.key, e.message)
                 })?;
             }
@@ -587,7 +734,7 @@ impl Policy {
                 ));
             }
             let authority = &change_type.authority;
-            roles::parse_roles(&authority.roll_back)
+            role_keys(&authority.roll_back)
                 .map_err(|e| format!("change type `{key}` authority.roll_back: {}", e.message))?;
             if authority.roll_back_board_when_critical && self.board.is_none() {
                 return Err(format!(
@@ -600,6 +747,25 @@ impl Policy {
                 return Err(
                     "risk_matrix: bands must end at 5 and have one row of cells each".into(),
                 );
+            }
+            if matrix.bands.first().is_some_and(|b| *b < 1)
+                || matrix.bands.windows(2).any(|w| w[0] >= w[1])
+            {
+                return Err(
+                    "risk_matrix: bands are upper bounds on the 1-5 scale, strictly increasing"
+                        .into(),
+                );
+            }
+            if let Some(row) = matrix
+                .cells
+                .iter()
+                .position(|row| row.len() != matrix.bands.len())
+            {
+                return Err(format!(
+                    "risk_matrix: cells row {row} has {} entries; each row has one per band ({})",
+                    matrix.cells[row].len(),
+                    matrix.bands.len()
+                ));
             }
             for cell in matrix.cells.iter().flatten() {
                 if !type_keys.contains(cell.as_str()) {
@@ -647,8 +813,18 @@ impl Policy {
                 .to_freeze()
                 .and_then(|f| f.rule.check_occurs())
                 .map_err(|e| format!("freeze `{}`: {e}", freeze.name))?;
-            roles::parse_roles(&freeze.approver_roles)
+            role_keys(&freeze.approver_roles)
                 .map_err(|e| format!("freeze `{}`: approver_roles: {}", freeze.name, e.message))?;
+            if let Some(role) = freeze
+                .approver_roles
+                .iter()
+                .find(|r| NEVER_APPROVE.contains(&r.as_str()))
+            {
+                return Err(format!(
+                    "freeze `{}`: approver_roles: `{role}` accounts can never approve",
+                    freeze.name
+                ));
+            }
             match freeze.kind {
                 FreezeKind::Soft if freeze.approver_roles.is_empty() => {
                     return Err(format!(
@@ -672,6 +848,26 @@ impl Policy {
             return Err("board: quorum must be between 1 and the number of seats".into());
         }
         Ok(())
+    }
+
+    /// Entries that are legitimate but rarely what a document means: shown
+    /// by `gatehouse policy check` and logged when the server starts.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.audit_retention_years == Some(0) {
+            warnings.push(
+                "audit_retention_years = 0: every audit event may be purged as soon as it is written; SOC 2 evidence is usually kept for years (leave the key out to keep everything)".to_owned(),
+            );
+        }
+        for change_type in &self.change_types {
+            if change_type.pre_approved && change_type.max_risk_level.is_none() {
+                warnings.push(format!(
+                    "change type `{}` is pre-approved at any risk; documents usually pre-approve low-risk changes only (max_risk_level = \"low\")",
+                    change_type.key
+                ));
+            }
+        }
+        warnings
     }
 
     pub fn change_type_keys(&self) -> Vec<&str> {

@@ -506,6 +506,42 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
             base.replace("kind = \"hard\"", "kind = \"hard\"\napprover_roles = [\"cfo\"]"),
             "freeze `Christmas/New Year freeze` is hard",
         ),
+        (
+            base.replace("roles = [\"change_manager\"]", "roles = [\"change_manager\"]\ncount = 2"),
+            "change type `normal` step `change_manager`: count only applies to rule = \"n_of\"",
+        ),
+        (
+            base.replace("roles = [\"change_manager\"]", "roles = [\"change_manager\"]\nrule = \"n_of\""),
+            "change type `normal` step `change_manager`: rule n_of needs a count of at least 1",
+        ),
+        (
+            base.replace("roles = [\"change_manager\"]", "roles = [\"auditor\"]"),
+            "change type `normal` step `change_manager`: `auditor` accounts can never approve",
+        ),
+        (
+            base.replace("roles = [\"change_manager\"]", "roles = [\" change_manager\"]"),
+            "has surrounding spaces",
+        ),
+        (
+            base.replace("field = \"coveragePercent\"\nat_least = 80", "field = \"coveragePercent\""),
+            "gate `unit_tests` condition on `coveragePercent`: give at_least, at_most or both",
+        ),
+        (
+            base.replace("at_least = 80", "at_least = 80\nat_most = 50"),
+            "at_least is above at_most",
+        ),
+        (
+            base.replace("required_parts = [\"steps\"]", "required_parts = [\"steps\"]\nhours_before_start = 4"),
+            "gate `rollback_plan`: hours_before_start applies to Documentation gates only",
+        ),
+        (
+            base.replace("required_information = [\"affected_systems\",", "required_information = [\"afected_systems\","),
+            "afected_systems",
+        ),
+        (
+            base.replace("max_risk_level = \"low\"", "max_risk_level = \"tiny\""),
+            "tiny",
+        ),
     ];
     for (text, expected) in cases {
         let message = invalid(&text);
@@ -514,4 +550,26 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
             "{message} should say {expected}"
         );
     }
+}
+
+#[test]
+fn legitimate_but_unusual_entries_are_warned_about() {
+    for (name, _) in super::PRESETS {
+        assert_eq!(
+            Policy::load(name).unwrap().warnings(),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+    let base = include_str!("presets/tiered-cab.toml");
+    let text = base
+        .replace(
+            "source = \"seed 001\"",
+            "source = \"seed 001\"\naudit_retention_years = 0",
+        )
+        .replace("max_risk_level = \"low\"\n", "");
+    let warnings = Policy::parse("unusual", &text).unwrap().warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].starts_with("audit_retention_years = 0"));
+    assert!(warnings[1].starts_with("change type `standard` is pre-approved at any risk"));
 }

@@ -179,6 +179,8 @@ pub struct Snapshot {
     pub seats: Vec<Seat>,
     pub evidence: Vec<EvidenceRecord>,
     pub has_template: bool,
+    /// The systems the change touches.
+    pub system_ids: Vec<Uuid>,
     /// The CAB has reviewed the change (a BOARD review is on record).
     pub board_reviewed: bool,
 }
@@ -226,6 +228,7 @@ impl Snapshot {
         now: DateTime<Utc>,
     ) -> ChangeFacts<'a> {
         let c = &self.change;
+        let content = content_of(c, self.system_ids.clone());
         ChangeFacts {
             status: c.status,
             change_type: &self.change_type,
@@ -233,6 +236,14 @@ impl Snapshot {
             unmet_gates: self.unmet_gates(policy, now),
             calendar_violations: Vec::new(),
             has_template: self.has_template,
+            missing_information: content
+                .missing_information(&self.change_type.required_information),
+            risk_level: content.risk().level,
+            suggested_type: policy
+                .risk_matrix
+                .as_ref()
+                .and_then(|m| m.suggest(c.likelihood, c.impact))
+                .map(str::to_owned),
             approved_at: c.approved_at,
             scheduled_start: c.scheduled_start,
             scheduled_end: c.scheduled_end,
@@ -292,6 +303,7 @@ pub async fn snapshot<C: ConnectionTrait>(
         .count(conn)
         .await?
         > 0;
+    let system_ids = system_ids_of(conn, change.id).await?;
     Ok(Snapshot {
         change,
         change_type,
@@ -299,6 +311,7 @@ pub async fn snapshot<C: ConnectionTrait>(
         seats,
         evidence,
         has_template,
+        system_ids,
         board_reviewed,
     })
 }

@@ -68,6 +68,9 @@ fn facts<'a>(
         unmet_gates: vec![],
         calendar_violations: vec![],
         has_template: false,
+        missing_information: vec![],
+        risk_level: RiskLevel::Low,
+        suggested_type: None,
         approved_at: None,
         scheduled_start: None,
         scheduled_end: None,
@@ -174,6 +177,43 @@ fn submit_routes_by_type_and_requires_templates_where_the_policy_says() {
     let mut with = facts(standard, ChangeStatus::Draft, &pending);
     with.has_template = true;
     assert_eq!(submit(&with), Ok(ChangeStatus::Approved));
+}
+
+#[test]
+fn submit_lists_each_missing_item_and_a_risk_above_the_types_ceiling() {
+    use crate::domain::change::RequiredItem;
+    let mut standard = Policy::load("tiered-cab")
+        .unwrap()
+        .change_type("standard")
+        .unwrap()
+        .clone();
+    standard.required_information = vec![RequiredItem::TestPlan, RequiredItem::PlannedWindow];
+    standard.max_risk_level = Some(RiskLevel::Low);
+    let pending = pending_state();
+    let mut f = facts(&standard, ChangeStatus::Draft, &pending);
+    f.has_template = true;
+    f.missing_information = standard.required_information.clone();
+    f.risk_level = RiskLevel::High;
+    f.suggested_type = Some("normal".into());
+    let refused = submit(&f).unwrap_err();
+    assert_eq!(
+        codes(&refused),
+        [
+            ViolationCode::InformationMissing,
+            ViolationCode::InformationMissing,
+            ViolationCode::RiskAboveCeiling
+        ]
+    );
+    assert!(refused[0].message.contains("testPlan"), "{refused:?}");
+    assert!(refused[1].message.contains("plannedStart"), "{refused:?}");
+    assert_eq!(
+        refused[2].message,
+        "risk too high for the type: a standard change accepts at most LOW risk and this one is HIGH; the risk matrix suggests a normal change"
+    );
+    // At the ceiling the type accepts it; with everything stated it goes.
+    f.missing_information.clear();
+    f.risk_level = RiskLevel::Low;
+    assert_eq!(submit(&f), Ok(ChangeStatus::Approved));
 }
 
 #[test]
