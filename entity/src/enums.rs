@@ -152,9 +152,14 @@ pub enum Priority {
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeploymentMethod {
+    // Policy files write methods in lower case, like their other values.
+    #[serde(alias = "canary")]
     Canary,
+    #[serde(alias = "blue_green")]
     BlueGreen,
+    #[serde(alias = "rolling")]
     Rolling,
+    #[serde(alias = "direct")]
     Direct,
 }
 

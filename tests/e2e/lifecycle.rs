@@ -17,6 +17,8 @@ pub struct Flow {
     /// A QA reviewer and a senior engineer, made on first use: reviews are
     /// never the requester's to record or to give.
     reviewers: tokio::sync::OnceCell<(TestUser, TestUser)>,
+    /// The policy's change types, read on first use.
+    change_types: tokio::sync::OnceCell<Value>,
     /// Systems made so far, one per change (`create`).
     systems_made: std::sync::atomic::AtomicUsize,
 }
@@ -83,6 +85,7 @@ impl Flow {
             app,
             requester,
             reviewers: tokio::sync::OnceCell::new(),
+            change_types: tokio::sync::OnceCell::new(),
             systems_made: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -129,6 +132,9 @@ impl Flow {
             "rollbackPlan": {"trigger": "error rate above 5%", "steps": ["redeploy previous release"], "owner": "SRE on call",
                              "verification": ["smoke tests pass"], "timeEstimateMinutes": 15},
         });
+        if let Some(method) = self.deployment_method_of(change_type).await {
+            fields["implementationPlan"]["deploymentMethod"] = method;
+        }
         if extra.get("systemIds").is_none() {
             let n = self
                 .systems_made
@@ -143,6 +149,29 @@ impl Flow {
             fields[key] = value;
         }
         self.app.create_change(&self.requester.token, fields).await
+    }
+
+    /// The first deployment method the policy allows for the type, if it
+    /// names any.
+    async fn deployment_method_of(&self, change_type: &str) -> Option<Value> {
+        let types = self
+            .change_types
+            .get_or_init(|| async {
+                self.app
+                    .data(
+                        ADMIN_TOKEN,
+                        "{ policy { changeTypes { key deploymentMethods } } }",
+                        json!({}),
+                    )
+                    .await["policy"]["changeTypes"]
+                    .clone()
+            })
+            .await;
+        types
+            .as_array()?
+            .iter()
+            .find(|t| t["key"] == change_type)
+            .and_then(|t| t["deploymentMethods"].get(0).cloned())
     }
 
     pub async fn call(&self, token: &str, mutation: &str, args: &str, variables: Value) -> Value {
@@ -1776,4 +1805,52 @@ async fn unit_tests_below_the_coverage_bound_keep_the_gate_shut() {
     flow.pass(id, &["unit_tests"]).await;
     let started = flow.start(id).await;
     assert!(started.get("errors").is_none(), "{started:#}");
+}
+
+/// Seed 001 §6.1: blue-green for major changes, canary (or blue-green or
+/// rolling) for normal ones, rolling for standard ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_major_change_deploys_blue_green_as_seed_001_says() {
+    let flow = Flow::new("tiered-cab").await;
+    let canary = flow
+        .create(
+            "major",
+            json!({"implementationPlan": {"steps": ["deploy"], "deploymentMethod": "CANARY", "canaryStages": [5, 25, 50, 100]}}),
+        )
+        .await;
+    let refused = flow
+        .call(
+            &flow.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": canary["id"]}),
+        )
+        .await;
+    assert_eq!(violation_codes(&refused), ["DEPLOYMENT_METHOD_NOT_ALLOWED"]);
+    assert_eq!(
+        violations(&refused),
+        [
+            "deployment method not allowed: a major change deploys by BLUE_GREEN and this one says CANARY (implementationPlan.deploymentMethod)"
+        ]
+    );
+    let unstated = flow
+        .create(
+            "normal",
+            json!({"implementationPlan": {"steps": ["deploy"]}}),
+        )
+        .await;
+    let refused = flow
+        .call(
+            &flow.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": unstated["id"]}),
+        )
+        .await;
+    assert_eq!(violation_codes(&refused), ["DEPLOYMENT_METHOD_NOT_ALLOWED"]);
+    let blue_green = flow.create("major", json!({})).await;
+    assert_eq!(
+        flow.submit(&blue_green["id"]).await["status"],
+        "AWAITING_APPROVAL"
+    );
 }

@@ -173,7 +173,7 @@ async fn create_on(base_url: &str, token: &str, title: &str, system: &str) -> Va
         "mutation($input: CreateChangeInput!) { createChange(input: $input) { id number version } }",
         json!({"input": {"title": title, "description": "d", "businessJustification": "b",
                          "type": "normal", "likelihood": 2, "impact": 3, "systemIds": [system],
-                         "implementationPlan": {"steps": ["deploy"]}, "testPlan": "smoke tests",
+                         "implementationPlan": {"steps": ["deploy"], "deploymentMethod": "CANARY"}, "testPlan": "smoke tests",
                          "rollbackPlan": {"trigger": "errors", "steps": ["redeploy"]},
                          "plannedStart": "2030-01-07T02:00:00Z", "plannedEnd": "2030-01-07T03:00:00Z"}}),
     )

@@ -108,7 +108,7 @@ const created = await graphqlOnB(
       type: 'normal', likelihood: 2, impact: 3,
       // What the default policy's normal changes state before submission.
       systemIds: [SYSTEM_ID],
-      implementationPlan: { steps: ['install the new certificates', 'reload the proxies'] },
+      implementationPlan: { steps: ['install the new certificates', 'reload the proxies'], deploymentMethod: 'ROLLING' },
       testPlan: 'TLS handshake checks pass against every endpoint',
       rollbackPlan: { trigger: 'handshake failures', steps: ['restore the previous certificates'] },
       plannedStart: '2030-01-07T02:00:00Z', plannedEnd: '2030-01-07T03:00:00Z',

@@ -16,7 +16,7 @@
 //! Every refusal lists all unmet rules, not just the first.
 
 use chrono::{DateTime, Utc};
-use entity::{ChangeOutcome, ChangeStatus, ReviewKind, RiskLevel};
+use entity::{ChangeOutcome, ChangeStatus, DeploymentMethod, ReviewKind, RiskLevel};
 
 use super::violation::{Violation, ViolationCode};
 use super::{
@@ -44,6 +44,8 @@ pub struct ChangeFacts<'a> {
     pub risk_level: RiskLevel,
     /// The type the policy's risk matrix suggests for the ratings.
     pub suggested_type: Option<String>,
+    /// How the change will be deployed, as its plan says.
+    pub deployment_method: Option<DeploymentMethod>,
     pub approved_at: Option<DateTime<Utc>>,
     pub scheduled_start: Option<DateTime<Utc>>,
     pub scheduled_end: Option<DateTime<Utc>>,
@@ -63,8 +65,9 @@ pub fn status_name(status: ChangeStatus) -> String {
         .unwrap_or_default()
 }
 
-fn level_name(level: RiskLevel) -> String {
-    serde_json::to_value(level)
+/// An enum value as clients write it (`CRITICAL`, `BLUE_GREEN`).
+fn enum_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
@@ -145,8 +148,31 @@ pub fn submit(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
             format!(
                 "risk too high for the type: a {} change accepts at most {} risk and this one is {}{suggestion}",
                 facts.change_type.key,
-                level_name(ceiling),
-                level_name(facts.risk_level),
+                enum_name(ceiling),
+                enum_name(facts.risk_level),
+            ),
+        ));
+    }
+    let allowed = &facts.change_type.deployment_methods;
+    if !allowed.is_empty()
+        && facts
+            .deployment_method
+            .is_none_or(|method| !allowed.contains(&method))
+    {
+        let stated = facts.deployment_method.map_or_else(
+            || "states none".to_owned(),
+            |m| format!("says {}", enum_name(m)),
+        );
+        violations.push(Violation::new(
+            ViolationCode::DeploymentMethodNotAllowed,
+            format!(
+                "deployment method not allowed: a {} change deploys by {} and this one {stated} (implementationPlan.deploymentMethod)",
+                facts.change_type.key,
+                allowed
+                    .iter()
+                    .map(|m| enum_name(*m))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
             ),
         ));
     }

@@ -19,6 +19,8 @@ pub enum ViolationCode {
     InformationMissing,
     /// The change's risk level is above what its type accepts.
     RiskAboveCeiling,
+    /// The change's deployment method is not one its type allows.
+    DeploymentMethodNotAllowed,
     /// The change type is not defined by the active policy.
     UnknownChangeType,
     /// The scheduled end is not after its start.

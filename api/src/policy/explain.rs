@@ -87,6 +87,14 @@ fn explain_type(out: &mut String, policy: &Policy, change_type: &ChangeType) {
             "Risk: at most {ceiling:?} (residual risk when assessed); a riskier change is refused at submission."
         ));
     }
+    if !change_type.deployment_methods.is_empty() {
+        let methods: Vec<String> = change_type
+            .deployment_methods
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect();
+        line(format!("Deployed by: {}.", methods.join(" or ")));
+    }
     if change_type.requires_template {
         line("Follows a template of the standard change catalog.".into());
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use async_graphql::{ComplexObject, Enum, SimpleObject};
 use serde::{Deserialize, Serialize};
 
-use entity::RiskLevel;
+use entity::{DeploymentMethod, RiskLevel};
 
 use crate::domain::{
     calendar::{CalendarRule, Freeze, FreezeKind, Window},
@@ -408,6 +408,10 @@ pub struct ChangeType {
     /// risk when mitigations were assessed, inherent otherwise): a
     /// pre-approved type is for low-risk changes only.
     pub max_risk_level: Option<RiskLevel>,
+    /// The deployment methods a change of this type may use (seed 001
+    /// §6.1); empty allows any, including none stated.
+    #[serde(default)]
+    pub deployment_methods: Vec<DeploymentMethod>,
     /// All steps must be met.
     #[serde(rename = "approval", default)]
     pub approvals: Vec<ApprovalStep>,

@@ -244,6 +244,7 @@ impl Snapshot {
                 .as_ref()
                 .and_then(|m| m.suggest(c.likelihood, c.impact))
                 .map(str::to_owned),
+            deployment_method: c.deployment_method,
             approved_at: c.approved_at,
             scheduled_start: c.scheduled_start,
             scheduled_end: c.scheduled_end,

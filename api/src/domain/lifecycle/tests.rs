@@ -71,6 +71,7 @@ fn facts<'a>(
         missing_information: vec![],
         risk_level: RiskLevel::Low,
         suggested_type: None,
+        deployment_method: change_type.deployment_methods.first().copied(),
         approved_at: None,
         scheduled_start: None,
         scheduled_end: None,
@@ -189,9 +190,11 @@ fn submit_lists_each_missing_item_and_a_risk_above_the_types_ceiling() {
         .clone();
     standard.required_information = vec![RequiredItem::TestPlan, RequiredItem::PlannedWindow];
     standard.max_risk_level = Some(RiskLevel::Low);
+    standard.deployment_methods = vec![entity::DeploymentMethod::Rolling];
     let pending = pending_state();
     let mut f = facts(&standard, ChangeStatus::Draft, &pending);
     f.has_template = true;
+    f.deployment_method = Some(entity::DeploymentMethod::Rolling);
     f.missing_information = standard.required_information.clone();
     f.risk_level = RiskLevel::High;
     f.suggested_type = Some("normal".into());
@@ -210,6 +213,21 @@ fn submit_lists_each_missing_item_and_a_risk_above_the_types_ceiling() {
         refused[2].message,
         "risk too high for the type: a standard change accepts at most LOW risk and this one is HIGH; the risk matrix suggests a normal change"
     );
+    // A type naming its deployment methods refuses others, and none.
+    for (method, said) in [
+        (None, "states none"),
+        (Some(entity::DeploymentMethod::Direct), "says DIRECT"),
+    ] {
+        f.deployment_method = method;
+        let refused = submit(&f).unwrap_err();
+        assert_eq!(
+            refused.last().unwrap().message,
+            format!(
+                "deployment method not allowed: a standard change deploys by ROLLING and this one {said} (implementationPlan.deploymentMethod)"
+            )
+        );
+    }
+    f.deployment_method = Some(entity::DeploymentMethod::Rolling);
     // At the ceiling the type accepts it; with everything stated it goes.
     f.missing_information.clear();
     f.risk_level = RiskLevel::Low;
