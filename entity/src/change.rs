@@ -73,6 +73,8 @@ pub struct Model {
     /// When the post-implementation / post-emergency review is due.
     pub review_due_at: Option<DateTimeUtc>,
     pub reviewed_at: Option<DateTimeUtc>,
+    /// The account that started implementation (segregation of duties).
+    pub implementation_started_by: Option<Uuid>,
     /// The CAB's decision in the current approval round, when the change
     /// went before the board.
     pub board_outcome: Option<BoardOutcome>,

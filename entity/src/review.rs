@@ -13,6 +13,8 @@ pub struct Model {
     pub reviewer_id: Uuid,
     pub summary: String,
     pub lessons_learned: Option<String>,
+    /// Why it went wrong, where the policy asks a review for it.
+    pub root_cause: Option<String>,
     pub reviewed_at: DateTimeUtc,
 }
 

@@ -355,7 +355,7 @@ impl Flow {
         self.app
             .graphql(
                 token,
-                "mutation($id: ID!, $k: ReviewKind!) { recordReview(id: $id, kind: $k, summary: \"Root cause understood\", lessonsLearned: \"Add a canary\") { id kind } }",
+                "mutation($id: ID!, $k: ReviewKind!) { recordReview(id: $id, kind: $k, summary: \"Root cause understood\", lessonsLearned: \"Add a canary\", rootCause: \"A missing index\") { id kind } }",
                 json!({"id": id, "k": kind}),
             )
             .await
@@ -773,8 +773,42 @@ async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
         violations(&flow.close(id).await),
         vec!["post-implementation review missing"]
     );
+    // Seed 001 §7.2 "Post-Rollback: Document lessons learned, Root cause
+    // analysis": a review stating neither is refused and not stored.
+    let thin = flow
+        .app
+        .graphql(
+            &manager.token,
+            "mutation($id: ID!) { recordReview(id: $id, summary: \"Rolled back\", rootCause: \"  \") { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        violation_codes(&thin),
+        ["REVIEW_CONTENT_MISSING", "REVIEW_CONTENT_MISSING"]
+    );
+    assert_eq!(
+        violations(&thin),
+        [
+            "review content missing: a review of a failed or rolled-back normal change states the lessons learned (lessonsLearned)",
+            "review content missing: a review of a failed or rolled-back normal change states the root cause (rootCause)"
+        ]
+    );
     let review = flow.review(&manager.token, id, "POST_IMPLEMENTATION").await;
     assert!(review.get("errors").is_none(), "{review:#}");
+    let reviews = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { reviews { summary lessonsLearned rootCause } } }",
+            json!({"id": id}),
+        )
+        .await["change"]["reviews"]
+        .clone();
+    assert_eq!(
+        reviews,
+        json!([{"summary": "Root cause understood", "lessonsLearned": "Add a canary", "rootCause": "A missing index"}])
+    );
     assert_eq!(
         flow.close(id).await["data"]["closeChange"]["status"],
         "CLOSED"
@@ -1433,6 +1467,7 @@ async fn every_type_of_every_preset_reaches_closed() {
                 &flow.requester.token,
                 "{ policy { board { quorum } gates { key kind hoursBeforeStart review conditions { field atLeast atMost } }
                    changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
+                     authority { review }
                      approvals { roles rule count board timing }
                      emergency { retroactiveApproval documentationDeadlineHours boardReview } } } }",
                 json!({}),
@@ -1607,6 +1642,21 @@ async fn every_type_of_every_preset_reaches_closed() {
                     "POST_EMERGENCY"
                 } else {
                     "POST_IMPLEMENTATION"
+                };
+                // The roles the policy names for the type's reviews, else
+                // the change manager.
+                let named: Vec<&str> = change_type["authority"]["review"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect();
+                let named_reviewer;
+                let reviewer = if named.is_empty() {
+                    &reviewer
+                } else {
+                    named_reviewer = flow.person(&format!("{context} reviewer"), &named).await;
+                    &named_reviewer
                 };
                 let review = flow.review(&reviewer.token, id, kind).await;
                 assert!(review.get("errors").is_none(), "{context}: {review:#}");
@@ -1853,4 +1903,39 @@ async fn a_major_change_deploys_blue_green_as_seed_001_says() {
         flow.submit(&blue_green["id"]).await["status"],
         "AWAITING_APPROVAL"
     );
+}
+
+/// Seed 004: "Security Officer reviews emergency change ... Documents
+/// lessons learned": the change manager, who reviews other changes, may not
+/// review an emergency, and the officer's review states what was learned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_officer_alone_reviews_an_emergency() {
+    let flow = Flow::new("security-officer").await;
+    let manager = flow.person("Max Manager", &["change_manager"]).await;
+    let officer = flow.person("Sol Officer", &["security_officer"]).await;
+    let change = flow.create("emergency", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let started = flow.start(id).await;
+    assert!(started.get("errors").is_none(), "{started:#}");
+    flow.complete(id, "SUCCESSFUL").await;
+    let refused = flow.review(&manager.token, id, "POST_EMERGENCY").await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
+    assert!(
+        refused["errors"][0]["message"].as_str().unwrap().contains(
+            "reviews of emergency changes are recorded by a holder of role security_officer"
+        ),
+        "{refused:#}"
+    );
+    let thin = flow
+        .app
+        .graphql(
+            &officer.token,
+            "mutation($id: ID!) { recordReview(id: $id, kind: POST_EMERGENCY, summary: \"Appropriate\") { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(violation_codes(&thin), ["REVIEW_CONTENT_MISSING"]);
+    let review = flow.review(&officer.token, id, "POST_EMERGENCY").await;
+    assert!(review.get("errors").is_none(), "{review:#}");
 }

@@ -368,6 +368,7 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
             reviewer_id: Set(id_of(&people[1])),
             summary: Set("Went fine".into()),
             lessons_learned: Set(None),
+            root_cause: Set(None),
             reviewed_at: Set(now),
         }
         .insert(&app.db)

@@ -207,6 +207,7 @@ pub const REVIEWS: Dataset = Dataset {
         "reviewerId",
         "summary",
         "lessonsLearned",
+        "rootCause",
         "reviewedAt",
     ],
 };

@@ -432,19 +432,96 @@ fn review_due(facts: &ChangeFacts<'_>, ended_at: DateTime<Utc>) -> Option<DateTi
 }
 
 /// A review may be recorded once implementation has ended.
-pub fn can_review(facts: &ChangeFacts<'_>) -> Result<(), Vec<Violation>> {
-    refuse_or(
-        must_be_in(
-            facts.status,
-            &[
-                ChangeStatus::Implemented,
-                ChangeStatus::Failed,
-                ChangeStatus::RolledBack,
-            ],
-            "review",
-        ),
-        (),
-    )
+pub fn can_review(
+    facts: &ChangeFacts<'_>,
+    review: &ReviewContents<'_>,
+) -> Result<(), Vec<Violation>> {
+    let mut violations = must_be_in(
+        facts.status,
+        &[
+            ChangeStatus::Implemented,
+            ChangeStatus::Failed,
+            ChangeStatus::RolledBack,
+        ],
+        "review",
+    );
+    let went_wrong = matches!(
+        facts.status,
+        ChangeStatus::Failed | ChangeStatus::RolledBack
+    );
+    let owed = facts.change_type.review_contents.iter().chain(
+        went_wrong
+            .then_some(&facts.change_type.rollback_review_contents)
+            .into_iter()
+            .flatten(),
+    );
+    let mut missing: Vec<ReviewItem> = owed.copied().filter(|item| !review.states(*item)).collect();
+    missing.sort();
+    missing.dedup();
+    for item in missing {
+        violations.push(Violation::new(
+            ViolationCode::ReviewContentMissing,
+            format!(
+                "review content missing: a review of {} {} change states {}",
+                if went_wrong {
+                    "a failed or rolled-back"
+                } else {
+                    "a"
+                },
+                facts.change_type.key,
+                item.describe()
+            ),
+        ));
+    }
+    refuse_or(violations, ())
+}
+
+/// What a review must state, where the policy asks (`review_contents`,
+/// `rollback_review_contents`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    async_graphql::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewItem {
+    /// What the team learned (`lessonsLearned`).
+    LessonsLearned,
+    /// Why it failed or was rolled back (`rootCause`).
+    RootCause,
+}
+
+impl ReviewItem {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::LessonsLearned => "the lessons learned (lessonsLearned)",
+            Self::RootCause => "the root cause (rootCause)",
+        }
+    }
+}
+
+/// The free-text parts of a review being recorded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReviewContents<'a> {
+    pub lessons_learned: Option<&'a str>,
+    pub root_cause: Option<&'a str>,
+}
+
+impl ReviewContents<'_> {
+    fn states(&self, item: ReviewItem) -> bool {
+        let text = match item {
+            ReviewItem::LessonsLearned => self.lessons_learned,
+            ReviewItem::RootCause => self.root_cause,
+        };
+        text.is_some_and(|t| !t.trim().is_empty())
+    }
 }
 
 /// Whether the type's emergencies owe the CAB's review at its next

@@ -213,9 +213,13 @@ pub fn roll_back_change(
     critical: bool,
 ) -> Result<String, Denied> {
     let authority = &change_type.authority;
-    if authority.roll_back.is_empty() && !authority.roll_back_board_when_critical {
-        implement_change(actor, requester)?;
-        return Ok("implementer".into());
+    // No roles named: whoever may implement it rolls it back, and the
+    // CAB in a critical outage comes on top of them, never instead.
+    if authority.roll_back.is_empty() {
+        let implementer = implement_change(actor, requester);
+        if implementer.is_ok() || !authority.roll_back_board_when_critical {
+            return implementer.map(|()| "implementer".into());
+        }
     }
     if let Some(role) = authority.roll_back.iter().find(|r| actor.has_role(r)) {
         return Ok(format!("role {role}"));
@@ -224,7 +228,7 @@ pub fn roll_back_change(
         return Ok("CAB member, critical outage (P1)".into());
     }
     let mut who = if authority.roll_back.is_empty() {
-        String::new()
+        "whoever may implement it (the requester, change_manager, implementer)".to_owned()
     } else {
         format!("a holder of role {}", authority.roll_back.join(" or "))
     };
@@ -262,16 +266,32 @@ pub fn close_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
     requester_or(actor, requester, &[CHANGE_MANAGER], "closing or cancelling")
 }
 
-/// Reviews are independent: never by the requester; by the change manager,
-/// a board member, or someone the policy lets approve this type.
+/// Reviews are independent: never by the requester; by the roles the
+/// policy names for the type's reviews (`authority.review`), or by default
+/// the change manager, a board member, or someone the policy lets approve
+/// this type. A board review is a CAB member's whatever the policy names.
 pub fn review_change(
     actor: &Actor,
     requester: Uuid,
+    change_type: &crate::policy::ChangeType,
+    board_review: bool,
     qualified_approver: bool,
     board_member: bool,
 ) -> Result<(), Denied> {
     if actor.user_id == requester {
         return Err("the requester cannot review their own change".into());
+    }
+    let named = &change_type.authority.review;
+    if !board_review && !named.is_empty() {
+        return if named.iter().any(|role| actor.has_role(role)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "reviews of {} changes are recorded by a holder of role {}",
+                change_type.key,
+                named.join(" or ")
+            ))
+        };
     }
     if qualified_approver || board_member || actor.has_role(CHANGE_MANAGER) {
         Ok(())
@@ -525,9 +545,21 @@ mod tests {
         assert!(record_evidence(&engineer, engineer.user_id, false).is_ok());
         assert!(record_evidence(&engineer, engineer.user_id, true).is_err());
         assert!(implement_change(&engineer, other).is_err());
-        assert!(review_change(&engineer, engineer.user_id, true, true).is_err());
-        assert!(review_change(&pipeline, other, false, false).is_err());
-        assert!(review_change(&pipeline, other, false, true).is_ok());
+        let policy = crate::policy::Policy::load("tiered-cab").unwrap();
+        let normal = policy.change_type("normal").unwrap();
+        assert!(review_change(&engineer, engineer.user_id, normal, false, true, true).is_err());
+        assert!(review_change(&pipeline, other, normal, false, false, false).is_err());
+        assert!(review_change(&pipeline, other, normal, false, false, true).is_ok());
+        // Where the policy names the reviewers, only they review (seed 004:
+        // the Security Officer reviews emergencies); a board review stays
+        // the CAB's.
+        let security = crate::policy::Policy::load("security-officer").unwrap();
+        let emergency = security.change_type("emergency").unwrap();
+        assert!(review_change(&manager, other, emergency, false, true, true).is_err());
+        let officer = actor(&["security_officer"]);
+        assert!(review_change(&officer, other, emergency, false, false, false).is_ok());
+        assert!(review_change(&officer, officer.user_id, emergency, false, true, true).is_err());
+        assert!(review_change(&manager, other, emergency, true, false, true).is_ok());
         assert!(close_change(&manager, other).is_ok());
         assert!(manage_templates(&actor(&["admin"])).is_err());
     }
@@ -658,5 +690,18 @@ mod tests {
             Ok("implementer".to_owned())
         );
         assert!(roll_back_change(&member, requester, normal, true, true).is_err());
+        // The CAB in a critical outage adds to the implementers, never
+        // replaces them, when the policy names no roles.
+        let mut board_only = normal.clone();
+        board_only.authority.roll_back_board_when_critical = true;
+        assert_eq!(
+            roll_back_change(&implementer, requester, &board_only, false, false),
+            Ok("implementer".to_owned())
+        );
+        assert_eq!(
+            roll_back_change(&member, requester, &board_only, true, true),
+            Ok("CAB member, critical outage (P1)".to_owned())
+        );
+        assert!(roll_back_change(&member, requester, &board_only, true, false).is_err());
     }
 }

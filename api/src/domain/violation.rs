@@ -59,6 +59,9 @@ pub enum ViolationCode {
     RollbackReasonMissing,
     /// Closing needs the post-implementation review on record.
     ReviewMissing,
+    /// A review lacks what the policy asks it to state (lessons learned,
+    /// root cause after a rollback).
+    ReviewContentMissing,
     /// Closing needs the CAB's review of the emergency (a BOARD review).
     BoardReviewMissing,
     /// Closing needs the emergency's retroactive approval.

@@ -201,6 +201,31 @@ fn explain_type(out: &mut String, policy: &Policy, change_type: &ChangeType) {
     if change_type.review_required {
         line("Closing needs a post-implementation review.".into());
     }
+    let describe = |items: &[crate::domain::lifecycle::ReviewItem]| {
+        items
+            .iter()
+            .map(|item| item.describe())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    if !change_type.review_contents.is_empty() {
+        line(format!(
+            "Every review states {}.",
+            describe(&change_type.review_contents)
+        ));
+    }
+    if !change_type.rollback_review_contents.is_empty() {
+        line(format!(
+            "After a failure or rollback the review states {}.",
+            describe(&change_type.rollback_review_contents)
+        ));
+    }
+    if !change_type.authority.review.is_empty() {
+        line(format!(
+            "Reviewed only by {}.",
+            change_type.authority.review.join(" or ")
+        ));
+    }
     let authority = &change_type.authority;
     if !authority.roll_back.is_empty() {
         line(format!(

@@ -16,6 +16,7 @@ use entity::{DeploymentMethod, RiskLevel};
 use crate::domain::{
     calendar::{CalendarRule, Freeze, FreezeKind, Window},
     change::RequiredItem,
+    lifecycle::ReviewItem,
     roles,
 };
 
@@ -428,6 +429,13 @@ pub struct ChangeType {
     /// A post-implementation review is required before closing.
     #[serde(default)]
     pub review_required: bool,
+    /// What every review of a change of this type states.
+    #[serde(default)]
+    pub review_contents: Vec<ReviewItem>,
+    /// What a review states, in addition, when the change failed or was
+    /// rolled back (seed 000 "Post-Rollback Procedures").
+    #[serde(default)]
+    pub rollback_review_contents: Vec<ReviewItem>,
     /// Who may take which action on a change of this type, where the
     /// document names them (`[change_type.authority]`).
     #[serde(default)]
@@ -448,6 +456,11 @@ pub struct Authority {
     /// outage (recorded as a P1 incident).
     #[serde(default)]
     pub roll_back_board_when_critical: bool,
+    /// Roles that record the change's post-implementation and
+    /// post-emergency reviews (seed 004: the Security Officer reviews
+    /// emergencies); board reviews stay the CAB's.
+    #[serde(default)]
+    pub review: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
@@ -740,6 +753,8 @@ impl Policy {
             let authority = &change_type.authority;
             role_keys(&authority.roll_back)
                 .map_err(|e| format!("change type `{key}` authority.roll_back: {}", e.message))?;
+            role_keys(&authority.review)
+                .map_err(|e| format!("change type `{key}` authority.review: {}", e.message))?;
             if authority.roll_back_board_when_critical && self.board.is_none() {
                 return Err(format!(
                     "change type `{key}` authority.roll_back_board_when_critical needs a [board]"

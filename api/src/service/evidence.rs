@@ -269,6 +269,7 @@ pub async fn export(
                     json!(r.reviewer_id),
                     json!(r.summary),
                     json!(r.lessons_learned),
+                    json!(r.root_cause),
                     json!(at(r.reviewed_at)),
                 ],
             )

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::violation::{Violation, ViolationCode, codes};
+use crate::domain::violation::{Violation, ViolationCode, codes, messages};
 use crate::{
     domain::approval::{self, BoardVote, Vote},
     policy::Policy,
@@ -138,7 +138,13 @@ fn each_action_is_allowed_from_exactly_its_statuses() {
         set(&["IMPLEMENTING"])
     );
     assert_eq!(
-        allowed(&|f| can_review(f).is_ok()),
+        allowed(&|f| {
+            let stated = ReviewContents {
+                lessons_learned: Some("lessons"),
+                root_cause: Some("cause"),
+            };
+            can_review(f, &stated).is_ok()
+        }),
         set(&["IMPLEMENTED", "FAILED", "ROLLED_BACK"])
     );
     assert_eq!(
@@ -690,4 +696,42 @@ fn a_rejected_retroactive_approval_closes_after_its_review() {
             ViolationCode::ApprovalMissing
         ]
     );
+}
+
+#[test]
+fn a_review_states_what_the_policy_asks_and_more_after_a_rollback() {
+    let mut normal = Policy::load("tiered-cab")
+        .unwrap()
+        .change_type("normal")
+        .unwrap()
+        .clone();
+    normal.review_contents = vec![ReviewItem::LessonsLearned];
+    normal.rollback_review_contents = vec![ReviewItem::RootCause, ReviewItem::LessonsLearned];
+    let approved = approved_state();
+    let bare = ReviewContents::default();
+    let full = ReviewContents {
+        lessons_learned: Some("canary first next time"),
+        root_cause: Some("a missing index"),
+    };
+    let implemented = facts(&normal, ChangeStatus::Implemented, &approved);
+    let refused = can_review(&implemented, &bare).unwrap_err();
+    assert_eq!(
+        messages(&refused),
+        [
+            "review content missing: a review of a normal change states the lessons learned (lessonsLearned)"
+        ]
+    );
+    let lessons_only = ReviewContents {
+        root_cause: Some("   "),
+        ..full
+    };
+    assert_eq!(can_review(&implemented, &lessons_only), Ok(()));
+    let rolled_back = facts(&normal, ChangeStatus::RolledBack, &approved);
+    let refused = can_review(&rolled_back, &lessons_only).unwrap_err();
+    assert_eq!(codes(&refused), [ViolationCode::ReviewContentMissing]);
+    assert_eq!(
+        refused[0].message,
+        "review content missing: a review of a failed or rolled-back normal change states the root cause (rootCause)"
+    );
+    assert_eq!(can_review(&rolled_back, &full), Ok(()));
 }

@@ -243,6 +243,10 @@ impl LifecycleMutation {
         #[graphql(default_with = "ReviewKind::PostImplementation")] kind: ReviewKind,
         summary: String,
         lessons_learned: Option<String>,
+        #[graphql(
+            desc = "Why the change failed or was rolled back (required there where the policy says so)."
+        )]
+        root_cause: Option<String>,
     ) -> async_graphql::Result<Review> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::record_review(
@@ -251,6 +255,7 @@ impl LifecycleMutation {
             kind,
             &summary,
             lessons_learned.as_deref(),
+            root_cause.as_deref(),
         )
         .await
         .map(Review)

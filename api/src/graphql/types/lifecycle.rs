@@ -241,6 +241,10 @@ impl Review {
     async fn lessons_learned(&self) -> Option<&str> {
         self.0.lessons_learned.as_deref()
     }
+    /// Why the change failed or was rolled back, where the review says.
+    async fn root_cause(&self) -> Option<&str> {
+        self.0.root_cause.as_deref()
+    }
     async fn reviewed_at(&self) -> DateTime<Utc> {
         self.0.reviewed_at
     }

@@ -26,9 +26,11 @@ pub async fn record_review(
     kind: ReviewKind,
     summary: &str,
     lessons_learned: Option<&str>,
+    root_cause: Option<&str>,
 ) -> ServiceResult<review::Model> {
     required_text("summary", summary, 20_000)?;
     optional_text("lessonsLearned", lessons_learned, 20_000)?;
+    optional_text("rootCause", root_cause, 20_000)?;
     let actor = account(request.caller)?;
     let txn = request.db.begin().await?;
     let model = store::transitions::claim(&txn, id, None).await?;
@@ -39,6 +41,8 @@ pub async fn record_review(
         permissions::review_change(
             actor,
             snapshot.change.requester_id,
+            &snapshot.change_type,
+            kind == ReviewKind::Board,
             qualified,
             seat.is_some(),
         )
@@ -49,11 +53,13 @@ pub async fn record_review(
         ));
     }
     let approval = snapshot.approval(request.policy, BoardVote::Open);
-    refuse(lifecycle::can_review(&snapshot.facts(
-        request.policy,
-        &approval,
-        request.now,
-    )))?;
+    refuse(lifecycle::can_review(
+        &snapshot.facts(request.policy, &approval, request.now),
+        &lifecycle::ReviewContents {
+            lessons_learned,
+            root_cause,
+        },
+    ))?;
     let recorded = review::ActiveModel {
         id: Set(Uuid::now_v7()),
         change_id: Set(id),
@@ -61,6 +67,7 @@ pub async fn record_review(
         reviewer_id: Set(actor.user_id),
         summary: Set(summary.to_owned()),
         lessons_learned: Set(lessons_learned.map(str::to_owned)),
+        root_cause: Set(root_cause.map(str::to_owned)),
         reviewed_at: Set(request.now),
     }
     .insert(&txn)
@@ -77,7 +84,7 @@ pub async fn record_review(
         active,
         audit_action::CHANGE_REVIEWED,
         before,
-        json!({"reviewId": recorded.id, "kind": kind, "summary": summary, "lessonsLearned": lessons_learned}),
+        json!({"reviewId": recorded.id, "kind": kind, "summary": summary, "lessonsLearned": lessons_learned, "rootCause": root_cause}),
     )
     .await?;
     Ok(recorded)

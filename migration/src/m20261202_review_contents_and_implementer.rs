@@ -1,0 +1,68 @@
+//! What a review states and who started an implementation.
+//!
+//! `reviews.root_cause`: seed 000 and seed 001 §7.2 ask a review after a
+//! rollback for its root cause, next to the lessons learned the table
+//! already holds. `changes.implementation_started_by`: the account that
+//! started implementation, which a policy's segregation of duties compares
+//! with the approvers and the reviewer. Rows from before this migration
+//! have neither; the start is still in the `change.implementation_started`
+//! audit event.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Reviews {
+    Table,
+    RootCause,
+}
+
+#[derive(DeriveIden)]
+enum Changes {
+    Table,
+    ImplementationStartedBy,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Reviews::Table)
+                    .add_column(text_null(Reviews::RootCause))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Changes::Table)
+                    .add_column(uuid_null(Changes::ImplementationStartedBy))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Changes::Table)
+                    .drop_column(Changes::ImplementationStartedBy)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Reviews::Table)
+                    .drop_column(Reviews::RootCause)
+                    .to_owned(),
+            )
+            .await
+    }
+}
