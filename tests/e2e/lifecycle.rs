@@ -1939,3 +1939,66 @@ async fn security_officer_alone_reviews_an_emergency() {
     let review = flow.review(&officer.token, id, "POST_EMERGENCY").await;
     assert!(review.get("errors").is_none(), "{review:#}");
 }
+
+/// A policy's `[segregation]`: who approved a change does not implement
+/// it, and who implemented it does not review it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_can_keep_approvers_from_implementing_and_implementers_from_reviewing() {
+    let preset = include_str!("../../api/src/policy/presets/tiered-cab.toml");
+    let path = std::env::temp_dir().join(format!(
+        "gh_policy_segregation_{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &path,
+        format!("{preset}\n[segregation]\napprover_not_implementer = true\nreviewer_not_implementer = true\n"),
+    )
+    .unwrap();
+    let flow = Flow::new(path.to_str().unwrap()).await;
+    let segregation = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ policy { segregation { approverNotImplementer reviewerNotImplementer } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        segregation["policy"]["segregation"],
+        json!({"approverNotImplementer": true, "reviewerNotImplementer": true})
+    );
+    let manager = flow.person("Ada Approver", &["change_manager"]).await;
+    let engineer = flow
+        .person("Ian Implementer", &["implementer", "change_manager"])
+        .await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    flow.approve(&manager.token, id).await;
+    flow.schedule(id, 1).await;
+    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
+        .await;
+    flow.advance_to_start(id).await;
+    let start = "startImplementation(id: $id)";
+    let refused = flow
+        .call(&manager.token, start, "", json!({"id": id}))
+        .await;
+    assert_eq!(violation_codes(&refused), ["SEGREGATION_OF_DUTIES"]);
+    assert_eq!(
+        violations(&refused),
+        ["segregation of duties: you approved this change, so someone else implements it"]
+    );
+    assert_eq!(flow.get(id).await["status"], "SCHEDULED");
+    let started = flow
+        .call(&engineer.token, start, "", json!({"id": id}))
+        .await;
+    assert!(started.get("errors").is_none(), "{started:#}");
+    flow.complete(id, "SUCCESSFUL").await;
+    let own = flow
+        .review(&engineer.token, id, "POST_IMPLEMENTATION")
+        .await;
+    assert_eq!(violation_codes(&own), ["SEGREGATION_OF_DUTIES"]);
+    let review = flow.review(&manager.token, id, "POST_IMPLEMENTATION").await;
+    assert!(review.get("errors").is_none(), "{review:#}");
+    std::fs::remove_file(path).ok();
+}

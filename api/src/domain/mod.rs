@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod permissions;
 pub mod risk;
 pub mod roles;
+pub mod segregation;
 pub mod systems;
 pub mod timestamps;
 pub mod violation;

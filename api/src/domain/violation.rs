@@ -74,6 +74,9 @@ pub enum ViolationCode {
     NotAnApprover,
     /// The account already decided in this approval round.
     AlreadyDecided,
+    /// The policy's segregation of duties keeps this person from the act
+    /// (an approver implementing, an implementer reviewing).
+    SegregationOfDuties,
     /// A backup approver decides without saying why the primary cannot.
     SubstituteReasonMissing,
     /// The retention period does not allow purging these audit events.

@@ -38,6 +38,18 @@ pub fn explain(policy: &Policy) -> String {
             let _ = writeln!(out, "Board composition: {}.", board.composition.join(", "));
         }
     }
+    if policy.segregation.approver_not_implementer {
+        let _ = writeln!(
+            out,
+            "Segregation: who approved a change does not implement it, nor approve what they implemented."
+        );
+    }
+    if policy.segregation.reviewer_not_implementer {
+        let _ = writeln!(
+            out,
+            "Segregation: who implemented a change does not review it."
+        );
+    }
     for change_type in &policy.change_types {
         out.push('\n');
         explain_type(&mut out, policy, change_type);

@@ -96,6 +96,9 @@ pub struct Policy {
     /// Change freezes.
     #[serde(rename = "freeze", default)]
     pub freezes: Vec<PolicyFreeze>,
+    /// Segregation of duties the document asks beyond Gatehouse's own.
+    #[serde(default)]
+    pub segregation: SegregationRules,
     /// The metric targets the document sets (`[targets]`, see
     /// `targets`), in the catalogue's order (`reports::Metric::with_targets()`).
     #[serde(
@@ -109,6 +112,21 @@ pub struct Policy {
     /// enforce (with the reason), so readers see what was left to people.
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// Duties one person may not combine on one change (`[segregation]`).
+/// Nobody approves or reviews their own change under any policy; these
+/// go further.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct SegregationRules {
+    /// Who approved a change does not start its implementation, and who
+    /// started it does not approve it afterwards.
+    #[serde(default)]
+    pub approver_not_implementer: bool,
+    /// Who started a change's implementation does not review it.
+    #[serde(default)]
+    pub reviewer_not_implementer: bool,
 }
 
 /// A recurring window as the policy file writes it: local start of the

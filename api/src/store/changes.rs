@@ -197,6 +197,14 @@ impl Snapshot {
         )
     }
 
+    /// The people whose approval of the current round is on record.
+    pub fn approvers(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.votes
+            .iter()
+            .filter(|v| v.decision == entity::Decision::Approve)
+            .map(|v| v.person)
+    }
+
     /// The roles of the people who approved the change: a soft freeze
     /// lets the change in when one of them is a role the freeze names.
     pub fn approving_roles(&self) -> std::collections::BTreeSet<String> {

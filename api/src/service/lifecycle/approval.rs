@@ -159,6 +159,13 @@ pub async fn decide(
             "you decide as a backup approver: say in the comment why the primary approver cannot act",
         ));
     }
+    if decision == Decision::Approve {
+        violations.extend(crate::domain::segregation::may_approve(
+            &request.policy.segregation,
+            actor.user_id,
+            change.implementation_started_by,
+        ));
+    }
     if !violations.is_empty() {
         return Err(ServiceError::PolicyViolation(violations));
     }

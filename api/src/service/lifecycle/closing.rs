@@ -53,13 +53,23 @@ pub async fn record_review(
         ));
     }
     let approval = snapshot.approval(request.policy, BoardVote::Open);
-    refuse(lifecycle::can_review(
+    let mut refusals = lifecycle::can_review(
         &snapshot.facts(request.policy, &approval, request.now),
         &lifecycle::ReviewContents {
             lessons_learned,
             root_cause,
         },
-    ))?;
+    )
+    .err()
+    .unwrap_or_default();
+    refusals.extend(crate::domain::segregation::may_review(
+        &request.policy.segregation,
+        actor.user_id,
+        snapshot.change.implementation_started_by,
+    ));
+    if !refusals.is_empty() {
+        return Err(ServiceError::PolicyViolation(refusals));
+    }
     let recorded = review::ActiveModel {
         id: Set(Uuid::now_v7()),
         change_id: Set(id),

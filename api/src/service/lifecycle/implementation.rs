@@ -14,7 +14,7 @@ use crate::{
         ValidationError,
         approval::{BoardVote, Outcome},
         lifecycle::{self},
-        optional_text, permissions, required_text,
+        optional_text, permissions, required_text, segregation,
     },
     error::{ServiceError, ServiceResult},
 };
@@ -87,13 +87,27 @@ pub async fn start_implementation(
 ) -> ServiceResult<change::Model> {
     let (txn, snapshot, approval) =
         open_transition(request, id, expected_version, permissions::implement_change).await?;
+    let implementer = account(request.caller)?.user_id;
     let mut facts = snapshot.facts(request.policy, &approval, request.now);
     facts.calendar_violations =
         store::calendar::start_violations(&txn, request.policy, &snapshot).await?;
-    let deadlines = refuse(lifecycle::start(&facts, request.now))?;
+    let duty = segregation::may_implement(
+        &request.policy.segregation,
+        implementer,
+        snapshot.approvers(),
+    );
+    let deadlines = match (lifecycle::start(&facts, request.now), duty) {
+        (Ok(deadlines), None) => deadlines,
+        (Ok(_), Some(duty)) => return Err(ServiceError::PolicyViolation(vec![duty])),
+        (Err(mut violations), duty) => {
+            violations.extend(duty);
+            return Err(ServiceError::PolicyViolation(violations));
+        }
+    };
     let before = snapshot.change.status;
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(ChangeStatus::Implementing);
+    active.implementation_started_by = Set(Some(implementer));
     active.actual_start = Set(Some(request.now));
     active.approval_due_at = Set(deadlines.approval_due_at);
     active.documentation_due_at = Set(deadlines.documentation_due_at);
