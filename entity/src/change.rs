@@ -75,6 +75,9 @@ pub struct Model {
     pub reviewed_at: Option<DateTimeUtc>,
     /// The account that started implementation (segregation of duties).
     pub implementation_started_by: Option<Uuid>,
+    /// JSON array of the policy's attribute keys the change carries;
+    /// NULL for none.
+    pub attributes: Option<Json>,
     /// The CAB's decision in the current approval round, when the change
     /// went before the board.
     pub board_outcome: Option<BoardOutcome>,

@@ -9,7 +9,7 @@ mod m20261123_000003_calendar;
 mod m20261123_000004_audit_sealing;
 mod m20261129_000005_board_decision;
 mod m20261130_000006_metrics_input_index;
-mod m20261202_review_contents_and_implementer;
+mod m20261202_review_contents_implementer_attributes;
 mod m20261202_sod_cab_approval_standing;
 mod m20261202_token_issuer;
 mod m20261202_vote_per_phase;
@@ -29,7 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_sod_cab_approval_standing::Migration),
             Box::new(m20261202_token_issuer::Migration),
             Box::new(m20261202_vote_per_phase::Migration),
-            Box::new(m20261202_review_contents_and_implementer::Migration),
+            Box::new(m20261202_review_contents_implementer_attributes::Migration),
         ]
     }
 }

@@ -1429,12 +1429,18 @@ async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
     flow.submit(id).await;
     flow.approve(&manager.token, id).await;
     flow.schedule(id, 1).await;
-    for gate in ["unit_tests", "integration_tests", "qa_review"] {
+    for gate in ["unit_tests", "integration_tests"] {
         let recorded = flow
             .evidence(&pipeline.token, id, gate, "PASSED", passing_data(gate))
             .await;
         assert!(recorded.get("errors").is_none(), "{recorded:#}");
     }
+    // The QA review is the QA team's (seed 001 §3.1), never a pipeline's.
+    let by_pipeline = flow
+        .evidence(&pipeline.token, id, "qa_review", "PASSED", json!({}))
+        .await;
+    assert_eq!(error_code(&by_pipeline), "FORBIDDEN", "{by_pipeline:#}");
+    flow.pass(id, &["qa_review"]).await;
     let early = flow.app.data(&pipeline.token, query, vars.clone()).await["gateStatus"].clone();
     assert_eq!(early["mayDeploy"], false);
     assert_eq!(early["reasons"].as_array().unwrap().len(), 1);
@@ -1465,7 +1471,7 @@ async fn every_type_of_every_preset_reaches_closed() {
             .app
             .data(
                 &flow.requester.token,
-                "{ policy { board { quorum } gates { key kind hoursBeforeStart review conditions { field atLeast atMost } }
+                "{ policy { board { quorum } attributes { key } gates { key kind hoursBeforeStart review recordedBy conditions { field atLeast atMost } }
                    changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
                      authority { review }
                      approvals { roles rule count board timing }
@@ -1489,7 +1495,16 @@ async fn every_type_of_every_preset_reaches_closed() {
         for change_type in policy["changeTypes"].as_array().unwrap() {
             let key = change_type["key"].as_str().unwrap();
             let context = format!("{preset}/{key}");
-            let mut extra = json!({"title": format!("{context} walkthrough")});
+            // Every attribute the policy knows, so every conditional gate
+            // applies to the walked change.
+            let attributes: Vec<Value> = policy["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["key"].clone())
+                .collect();
+            let mut extra =
+                json!({"title": format!("{context} walkthrough"), "attributes": attributes});
             if change_type["requiresTemplate"] == true {
                 let template = flow
                     .app
@@ -1579,8 +1594,21 @@ async fn every_type_of_every_preset_reaches_closed() {
                 }
                 waits_for_documentation =
                     waits_for_documentation.max(rules["hoursBeforeStart"].as_i64().unwrap());
-                // Reviews come from the reviewer, the rest from the requester.
-                let recorder = if rules["review"] == true || rules["kind"] == "CODE_REVIEW" {
+                // The roles a gate names record it; otherwise reviews come
+                // from the reviewer, the rest from the requester.
+                let named: Vec<&str> = rules["recordedBy"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect();
+                let named_recorder;
+                let recorder = if !named.is_empty() {
+                    named_recorder = flow
+                        .person(&format!("{context} {gate} recorder"), &named)
+                        .await;
+                    &named_recorder
+                } else if rules["review"] == true || rules["kind"] == "CODE_REVIEW" {
                     &flow.reviewers().await.0
                 } else {
                     &flow.requester
@@ -2001,4 +2029,97 @@ async fn a_policy_can_keep_approvers_from_implementing_and_implementers_from_rev
     let review = flow.review(&manager.token, id, "POST_IMPLEMENTATION").await;
     assert!(review.get("errors").is_none(), "{review:#}");
     std::fs::remove_file(path).ok();
+}
+
+/// Seed 002 §2 "Security reviews risk for changes affecting auth, data
+/// access, or encryption" and seed 004 "Security Review Required For":
+/// a change says what it touches, and only then is the review required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_review_is_required_only_of_changes_touching_what_the_seed_names() {
+    let flow = Flow::new("dual-approval").await;
+    let gates_of = |id: Value| {
+        let flow = &flow;
+        async move {
+            let change = flow
+                .app
+                .data(
+                    ADMIN_TOKEN,
+                    "query($id: ID) { change(id: $id) { attributes gates { key met } } }",
+                    json!({"id": id}),
+                )
+                .await["change"]
+                .clone();
+            let keys: Vec<String> = change["gates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["key"].as_str().unwrap().to_owned())
+                .collect();
+            (change["attributes"].clone(), keys)
+        }
+    };
+    let plain = flow.create("normal", json!({})).await;
+    let (attributes, keys) = gates_of(plain["id"].clone()).await;
+    assert_eq!(attributes, json!([]));
+    assert!(!keys.contains(&"security_review".to_owned()), "{keys:?}");
+
+    let crypto = flow
+        .create("normal", json!({"attributes": ["encryption"]}))
+        .await;
+    let (attributes, keys) = gates_of(crypto["id"].clone()).await;
+    assert_eq!(attributes, json!(["encryption"]));
+    assert!(keys.contains(&"security_review".to_owned()), "{keys:?}");
+    let status = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "query($n: String!) { gateStatus(number: $n) { reasons } }",
+            json!({"n": crypto["number"]}),
+        )
+        .await["gateStatus"]["reasons"]
+        .clone();
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .contains(&json!("gate missing: security_review")),
+        "{status}"
+    );
+    // An attribute the policy does not define is refused, naming it.
+    let unknown = flow
+        .app
+        .graphql(
+            &flow.requester.token,
+            "mutation($input: CreateChangeInput!) { createChange(input: $input) { id } }",
+            json!({"input": {"title": "t", "description": "d", "businessJustification": "b",
+                "type": "normal", "likelihood": 1, "impact": 1, "attributes": ["pricing"]}}),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), "VALIDATION");
+    assert!(
+        unknown["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`pricing` is not an attribute of the active policy (one of: authentication, data_access, encryption)"),
+        "{unknown:#}"
+    );
+
+    // Seed 004: the security review is the Security Officer's to record.
+    let officer_flow = Flow::new("security-officer").await;
+    let officer = officer_flow
+        .person("Sol Officer", &["security_officer"])
+        .await;
+    let qa = officer_flow.person("Quinn QA", &["qa"]).await;
+    let api_change = officer_flow
+        .create("major", json!({"attributes": ["api_endpoint"]}))
+        .await;
+    let id = &api_change["id"];
+    let by_qa = officer_flow
+        .evidence(&qa.token, id, "security_review", "PASSED", json!({}))
+        .await;
+    assert_eq!(error_code(&by_qa), "FORBIDDEN", "{by_qa:#}");
+    let by_officer = officer_flow
+        .evidence(&officer.token, id, "security_review", "PASSED", json!({}))
+        .await;
+    assert!(by_officer.get("errors").is_none(), "{by_officer:#}");
 }

@@ -126,6 +126,9 @@ pub struct ChangeContent {
     pub planned_end: Option<DateTime<Utc>>,
     /// The standard change catalog template this change follows.
     pub template_id: Option<Uuid>,
+    /// Keys of the policy's attributes the change carries
+    /// (`authentication`, `user_facing`): conditional gates read them.
+    pub attributes: Vec<String>,
 }
 
 /// A part of a change request a policy may require at submission (seed 000
@@ -193,6 +196,36 @@ impl ChangeContent {
             residual_score,
             level: risk::effective_level(inherent_score, residual_score),
         }
+    }
+
+    /// Checks the attributes against the keys the active policy defines.
+    pub fn validate_attributes(&self, known: &[&str]) -> Result<(), ValidationError> {
+        validate_list("attributes", &self.attributes, |field, attribute| {
+            if known.contains(&attribute.as_str()) {
+                Ok(())
+            } else if known.is_empty() {
+                Err(ValidationError::new(
+                    field,
+                    "the active policy defines no attributes",
+                ))
+            } else {
+                Err(ValidationError::new(
+                    field,
+                    format!(
+                        "`{attribute}` is not an attribute of the active policy (one of: {})",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        })?;
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = self.attributes.iter().find(|a| !seen.insert(a.as_str())) {
+            return Err(ValidationError::new(
+                "attributes",
+                format!("lists `{twice}` twice"),
+            ));
+        }
+        Ok(())
     }
 
     /// The items of `required` this request does not yet supply, in the
@@ -441,6 +474,7 @@ pub(crate) mod tests {
             planned_start: None,
             planned_end: None,
             template_id: None,
+            attributes: vec![],
         }
     }
 
@@ -603,6 +637,7 @@ pub struct ChangePatch {
     pub planned_start: Option<Option<DateTime<Utc>>>,
     pub planned_end: Option<Option<DateTime<Utc>>>,
     pub template_id: Option<Option<Uuid>>,
+    pub attributes: Option<Vec<String>>,
 }
 
 macro_rules! apply_fields {
@@ -619,7 +654,7 @@ impl ChangePatch {
             change_type, likelihood, impact, mitigations, residual_likelihood, residual_impact,
             system_ids, services, customers_affected, downtime_required, performance_impact,
             implementation_steps, deployment_method, canary_stages, test_plan, rollback_plan,
-            links, planned_start, planned_end, template_id,
+            links, planned_start, planned_end, template_id, attributes,
         );
     }
 }

@@ -235,6 +235,7 @@ fn one_change(
             planned_start: None,
             planned_end: None,
             template_id: None,
+            attributes: vec![],
         },
         system_names,
         requester_email: requester,

@@ -440,6 +440,7 @@ pub fn parse_row(
         planned_start,
         planned_end,
         template_id: None,
+        attributes: vec![],
     };
     if let Err(error) = content.validate(change_types) {
         return Err(vec![RowError::new(line, error.field, error.message)]);

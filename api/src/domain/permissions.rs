@@ -247,12 +247,29 @@ pub fn roll_back_change(
 /// `review` is whether the gate records a review (QA, code or security
 /// review, `Gate::is_review`): a review of one's own change is no review,
 /// so the requester records pipeline results but never a review.
-pub fn record_evidence(actor: &Actor, requester: Uuid, review: bool) -> Result<(), Denied> {
+/// `recorders` are the roles the gate names for its evidence (seed 001
+/// §5.3: the QA review by the QA team); when set, only they record it.
+pub fn record_evidence(
+    actor: &Actor,
+    requester: Uuid,
+    review: bool,
+    recorders: &[String],
+) -> Result<(), Denied> {
     if review && actor.user_id == requester {
         return Err(
             "the requester cannot record a review of their own change; the reviewer or QA records it"
                 .into(),
         );
+    }
+    if !recorders.is_empty() {
+        return if recorders.iter().any(|role| actor.has_role(role)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "this gate's evidence is recorded by a holder of role {}",
+                recorders.join(" or ")
+            ))
+        };
     }
     requester_or(
         actor,
@@ -540,10 +557,17 @@ mod tests {
         assert!(submit_change(&manager, engineer.user_id).is_err());
         assert!(schedule_change(&manager, other).is_ok());
         assert!(schedule_change(&pipeline, other).is_err());
-        assert!(record_evidence(&pipeline, other, false).is_ok());
-        assert!(record_evidence(&pipeline, other, true).is_ok());
-        assert!(record_evidence(&engineer, engineer.user_id, false).is_ok());
-        assert!(record_evidence(&engineer, engineer.user_id, true).is_err());
+        assert!(record_evidence(&pipeline, other, false, &[]).is_ok());
+        assert!(record_evidence(&pipeline, other, true, &[]).is_ok());
+        assert!(record_evidence(&engineer, engineer.user_id, false, &[]).is_ok());
+        assert!(record_evidence(&engineer, engineer.user_id, true, &[]).is_err());
+        // A gate naming its recorders: only they, never the requester.
+        let qa_team = ["qa".to_owned()];
+        assert!(record_evidence(&pipeline, other, true, &qa_team).is_err());
+        assert!(record_evidence(&manager, other, true, &qa_team).is_err());
+        let qa = actor(&["qa"]);
+        assert!(record_evidence(&qa, other, true, &qa_team).is_ok());
+        assert!(record_evidence(&qa, qa.user_id, true, &qa_team).is_err());
         assert!(implement_change(&engineer, other).is_err());
         let policy = crate::policy::Policy::load("tiered-cab").unwrap();
         let normal = policy.change_type("normal").unwrap();

@@ -38,6 +38,18 @@ pub fn explain(policy: &Policy) -> String {
             let _ = writeln!(out, "Board composition: {}.", board.composition.join(", "));
         }
     }
+    if !policy.attributes.is_empty() {
+        let keys: Vec<String> = policy
+            .attributes
+            .iter()
+            .map(|a| format!("{} ({})", a.key, a.label))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Change attributes (a change marks what it touches; some gates apply only then): {}.",
+            keys.join(", ")
+        );
+    }
     if policy.segregation.approver_not_implementer {
         let _ = writeln!(
             out,
@@ -330,6 +342,16 @@ fn describe_gate(gate: &super::Gate) -> String {
     if gate.is_review() {
         text.push_str("; a review by someone other than the requester");
     }
+    if !gate.recorded_by.is_empty() {
+        let _ = write!(text, "; recorded by {}", gate.recorded_by.join(" or "));
+    }
+    if !gate.when_attributes.is_empty() {
+        let _ = write!(
+            text,
+            "; only for changes marked {}",
+            gate.when_attributes.join(", ")
+        );
+    }
     text.push('.');
     text
 }
@@ -389,6 +411,11 @@ mod tests {
 
         let tiered = explain(&Policy::load("tiered-cab").unwrap());
         assert!(tiered.contains("coveragePercent at least 80"), "{tiered}");
+        assert!(
+            tiered.contains("only for changes marked high_traffic, infrastructure"),
+            "{tiered}"
+        );
+        assert!(tiered.contains("recorded by qa"), "{tiered}");
         assert!(tiered.contains("the chair breaking ties"), "{tiered}");
         assert!(
             tiered.contains("Submitting needs the request to state: affected systems (systemIds)"),

@@ -84,6 +84,10 @@ pub struct Policy {
     pub board: Option<BoardPolicy>,
     /// Suggests a change type from the risk ratings.
     pub risk_matrix: Option<RiskMatrix>,
+    /// What a change may say it touches (`[[attribute]]`), for gates that
+    /// apply only to some changes (`when_attributes`).
+    #[serde(rename = "attribute", default)]
+    pub attributes: Vec<PolicyAttribute>,
     /// Evidence gates that change types refer to by key.
     #[serde(rename = "gate", default)]
     pub gates: Vec<Gate>,
@@ -112,6 +116,16 @@ pub struct Policy {
     /// enforce (with the reason), so readers see what was left to people.
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// Something a change may touch that some gates depend on (seed 002 §2:
+/// "changes affecting auth, data access, or encryption").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyAttribute {
+    /// The key a change lists in `attributes` (`authentication`).
+    pub key: String,
+    pub label: String,
 }
 
 /// Duties one person may not combine on one change (`[segregation]`).
@@ -310,6 +324,15 @@ pub struct Gate {
     /// documentation: at least this many hours before implementation starts.
     #[serde(default)]
     pub hours_before_start: u32,
+    /// Roles that record the gate's evidence (seed 001 §5.3: QA review
+    /// "Approved by QA team"); empty: the default recorders.
+    #[serde(default)]
+    pub recorded_by: Vec<String>,
+    /// The gate applies only to changes carrying one of these attribute
+    /// keys (a security review for authentication changes); empty: to
+    /// every change of the types listing it.
+    #[serde(default)]
+    pub when_attributes: Vec<String>,
     /// Bounds on numbers in the evidence's data (`[[gate.condition]]`):
     /// a passing record meets the gate only within them.
     #[serde(rename = "condition", default)]
@@ -336,6 +359,12 @@ impl Gate {
     /// change's requester.
     pub fn is_review(&self) -> bool {
         self.review || self.kind == GateKind::CodeReview
+    }
+
+    /// Whether the gate applies to a change carrying `attributes`.
+    pub fn applies_to(&self, attributes: &[String]) -> bool {
+        self.when_attributes.is_empty()
+            || self.when_attributes.iter().any(|a| attributes.contains(a))
     }
 }
 
@@ -547,8 +576,30 @@ impl Policy {
         if self.change_types.is_empty() {
             return Err("defines no change types".into());
         }
+        let mut attribute_keys = BTreeSet::new();
+        for attribute in &self.attributes {
+            if !attribute_keys.insert(attribute.key.as_str()) {
+                return Err(format!("attribute `{}` defined twice", attribute.key));
+            }
+            roles::parse_roles([&attribute.key]).map_err(|_| {
+                format!(
+                    "attribute `{}`: a key is lowercase letters, digits and _, starting with a letter",
+                    attribute.key
+                )
+            })?;
+        }
         let mut gate_keys = BTreeSet::new();
         for gate in &self.gates {
+            if let Some(unknown) = gate
+                .when_attributes
+                .iter()
+                .find(|a| !attribute_keys.contains(a.as_str()))
+            {
+                return Err(format!(
+                    "gate `{}`: when_attributes names `{unknown}`, which no [[attribute]] defines",
+                    gate.key
+                ));
+            }
             if !gate_keys.insert(gate.key.as_str()) {
                 return Err(format!("gate `{}` defined twice", gate.key));
             }
@@ -564,6 +615,8 @@ impl Policy {
                     gate.key
                 ));
             }
+            role_keys(&gate.recorded_by)
+                .map_err(|e| format!("gate `{}`: recorded_by: {}", gate.key, e.message))?;
             role_keys(&gate.senior_roles)
                 .map_err(|e| format!("gate `{}`: senior_roles: {}", gate.key, e.message))?;
             // A part name that does not exist would quietly drop the check
@@ -905,6 +958,10 @@ impl Policy {
             }
         }
         warnings
+    }
+
+    pub fn attribute_keys(&self) -> Vec<&str> {
+        self.attributes.iter().map(|a| a.key.as_str()).collect()
     }
 
     pub fn change_type_keys(&self) -> Vec<&str> {

@@ -153,9 +153,24 @@ fn seed_001_tiered_cab() {
             "unit_tests",
             "integration_tests",
             "qa_review",
-            "rollback_plan"
+            "rollback_plan",
+            "load_testing",
+            "ui_screenshots"
         ])
     );
+    // Section 5.3-5.4: load testing and screenshots only for the changes
+    // they name.
+    assert_eq!(
+        p.gate("load_testing").unwrap().when_attributes,
+        strings(&["high_traffic", "infrastructure"])
+    );
+    assert!(!p.gate("ui_screenshots").unwrap().applies_to(&[]));
+    assert!(
+        p.gate("ui_screenshots")
+            .unwrap()
+            .applies_to(&strings(&["user_interface"]))
+    );
+    assert_eq!(p.gate("qa_review").unwrap().recorded_by, strings(&["qa"]));
     assert_eq!(
         gates("major"),
         strings(&[
@@ -164,7 +179,8 @@ fn seed_001_tiered_cab() {
             "qa_review",
             "security_review",
             "performance_testing",
-            "rollback_plan"
+            "rollback_plan",
+            "ui_screenshots"
         ])
     );
     assert_eq!(gates("emergency"), strings(&["unit_tests"]));
@@ -244,17 +260,24 @@ fn seed_002_dual_approval() {
     for t in ["standard", "normal", "major"] {
         let change_type = p.change_type(t).unwrap();
         assert_eq!(change_type.notice_hours, 24);
-        assert_eq!(
-            change_type.gates,
-            strings(&[
-                "code_review",
-                "ci_passed",
-                "sast",
-                "staging_validation",
-                "rollback_plan"
-            ])
-        );
+        let mut expected = strings(&[
+            "code_review",
+            "ci_passed",
+            "sast",
+            "staging_validation",
+            "rollback_plan",
+        ]);
+        // Section 2: "Security reviews risk for changes affecting auth,
+        // data access, or encryption" (the normal process).
+        if t != "standard" {
+            expected.push("security_review".into());
+        }
+        assert_eq!(change_type.gates, expected, "{t}");
     }
+    assert_eq!(
+        p.gate("security_review").unwrap().when_attributes,
+        strings(&["authentication", "data_access", "encryption"])
+    );
     let emergency = p
         .change_type("emergency")
         .unwrap()
@@ -541,6 +564,18 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
         (
             base.replace("max_risk_level = \"low\"", "max_risk_level = \"tiny\""),
             "tiny",
+        ),
+        (
+            base.replace("when_attributes = [\"user_interface\"]", "when_attributes = [\"ui\"]"),
+            "gate `ui_screenshots`: when_attributes names `ui`, which no [[attribute]] defines",
+        ),
+        (
+            base.replace("key = \"infrastructure\"", "key = \"high_traffic\""),
+            "attribute `high_traffic` defined twice",
+        ),
+        (
+            base.replace("recorded_by = [\"qa\"]", "recorded_by = [\"QA team\"]"),
+            "gate `qa_review`: recorded_by:",
         ),
     ];
     for (text, expected) in cases {

@@ -85,6 +85,7 @@ pub async fn create(
         .ok_or_else(|| ServiceError::forbidden("a change request is filed by an account"))?
         .user_id;
     content.validate(&policy.change_type_keys())?;
+    content.validate_attributes(&policy.attribute_keys())?;
     let now = db::now();
     let txn = db.begin().await?;
     // Numbering first: on SQLite it makes this transaction the writer before
@@ -188,6 +189,7 @@ pub async fn update(
     let mut after = before.clone();
     patch.apply(&mut after);
     after.validate(&policy.change_type_keys())?;
+    after.validate_attributes(&policy.attribute_keys())?;
     if after.system_ids != before.system_ids {
         ensure_systems_exist(&txn, &after.system_ids).await?;
         store::changes::replace_systems(&txn, id, &after.system_ids).await?;

@@ -129,6 +129,7 @@ pub fn write_content(active: &mut change::ActiveModel, content: &ChangeContent) 
     active.planned_start = Set(content.planned_start);
     active.planned_end = Set(content.planned_end);
     active.template_id = Set(content.template_id);
+    active.attributes = Set(Some(json!(content.attributes)));
 }
 
 /// The JSON columns were written by `write_content` from validated values,
@@ -163,6 +164,11 @@ pub fn content_of(model: &change::Model, mut system_ids: Vec<Uuid>) -> ChangeCon
         planned_start: model.planned_start,
         planned_end: model.planned_end,
         template_id: model.template_id,
+        attributes: model
+            .attributes
+            .as_ref()
+            .map(parse_json)
+            .unwrap_or_default(),
     }
 }
 
@@ -211,21 +217,37 @@ impl Snapshot {
         roles_of_approvers(&self.votes)
     }
 
-    pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<Violation> {
-        let plan = content_of(&self.change, Vec::new()).rollback_plan;
+    /// The gates that apply to the change (its type's, narrowed by the
+    /// change's attributes), each with why it is unmet if it is, were
+    /// implementation to start at `start_at`.
+    pub fn gate_results<'p>(
+        &self,
+        policy: &'p Policy,
+        start_at: DateTime<Utc>,
+    ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
+        let content = content_of(&self.change, Vec::new());
         self.change_type
             .gates
             .iter()
             .filter_map(|key| policy.gate(key))
-            .filter_map(|gate| {
-                gates::unmet(
+            .filter(|gate| gate.applies_to(&content.attributes))
+            .map(|gate| {
+                let unmet = gates::unmet(
                     gate,
                     &self.evidence,
                     self.change.requester_id,
-                    plan.as_ref(),
+                    content.rollback_plan.as_ref(),
                     start_at,
-                )
+                );
+                (gate, unmet)
             })
+            .collect()
+    }
+
+    pub fn unmet_gates(&self, policy: &Policy, start_at: DateTime<Utc>) -> Vec<Violation> {
+        self.gate_results(policy, start_at)
+            .into_iter()
+            .filter_map(|(_, unmet)| unmet)
             .collect()
     }
 

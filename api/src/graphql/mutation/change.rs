@@ -65,6 +65,11 @@ pub struct CreateChangeInput {
     /// Standard change catalog template (required for standard changes
     /// where the policy says so).
     pub template_id: Option<ID>,
+    /// Attribute keys of the active policy the change carries
+    /// (`policy.attributes`, e.g. `authentication`): conditional gates
+    /// apply by them.
+    #[graphql(default)]
+    pub attributes: Vec<String>,
 }
 
 /// Fields to change on a draft; omitted fields stay, `null` clears.
@@ -95,6 +100,7 @@ pub struct UpdateChangeInput {
     pub planned_start: MaybeUndefined<DateTime<Utc>>,
     pub planned_end: MaybeUndefined<DateTime<Utc>>,
     pub template_id: MaybeUndefined<ID>,
+    pub attributes: Option<Vec<String>>,
 }
 
 fn parse_ids(ids: &[ID]) -> async_graphql::Result<Vec<uuid::Uuid>> {
@@ -154,6 +160,7 @@ impl CreateChangeInput {
                 .as_ref()
                 .map(|id| parse_id("templateId", id))
                 .transpose()?,
+            attributes: self.attributes,
         })
     }
 }
@@ -199,6 +206,7 @@ impl UpdateChangeInput {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(id) => Some(Some(parse_id("templateId", id)?)),
             },
+            attributes: self.attributes,
         })
     }
 }

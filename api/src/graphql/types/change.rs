@@ -172,6 +172,15 @@ impl Change {
     async fn planned_end(&self) -> Option<DateTime<Utc>> {
         self.0.planned_end
     }
+    /// The policy's attribute keys the change carries (conditional gates
+    /// apply by them).
+    async fn attributes(&self) -> Vec<String> {
+        self.0
+            .attributes
+            .as_ref()
+            .map(crate::store::changes::parse_json::<Vec<String>>)
+            .unwrap_or_default()
+    }
     /// The window the change was scheduled into.
     async fn scheduled_start(&self) -> Option<DateTime<Utc>> {
         self.0.scheduled_start
@@ -275,31 +284,20 @@ impl Change {
             snapshot.approval(&ctx.state()?.policy, BoardVote::Open),
         ))
     }
-    /// The gates the policy requires for this type, met or not (now).
+    /// The gates the policy requires of this change (its type's, narrowed
+    /// by the change's attributes), met or not (now).
     async fn gates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GateResult>> {
         let state = ctx.state()?;
         let snapshot = self.snapshot(ctx).await?;
-        let plan = crate::store::changes::content_of(&self.0, Vec::new()).rollback_plan;
         Ok(snapshot
-            .change_type
-            .gates
-            .iter()
-            .filter_map(|key| state.policy.gate(key))
-            .map(|gate| {
-                let reason = crate::domain::gates::unmet(
-                    gate,
-                    &snapshot.evidence,
-                    self.0.requester_id,
-                    plan.as_ref(),
-                    state.clock.now(),
-                );
-                GateResult {
-                    key: gate.key.clone(),
-                    label: gate.label.clone(),
-                    met: reason.is_none(),
-                    reason_code: reason.as_ref().map(|v| v.code),
-                    reason: reason.map(|v| v.message),
-                }
+            .gate_results(&state.policy, state.clock.now())
+            .into_iter()
+            .map(|(gate, reason)| GateResult {
+                key: gate.key.clone(),
+                label: gate.label.clone(),
+                met: reason.is_none(),
+                reason_code: reason.as_ref().map(|v| v.code),
+                reason: reason.map(|v| v.message),
             })
             .collect())
     }

@@ -68,7 +68,12 @@ pub async fn record_evidence(
     let txn = request.db.begin().await?;
     let model = store::transitions::claim(&txn, id, None).await?;
     request.caller.authorize(|actor| {
-        permissions::record_evidence(actor, model.requester_id, gate_rules.is_review())
+        permissions::record_evidence(
+            actor,
+            model.requester_id,
+            gate_rules.is_review(),
+            &gate_rules.recorded_by,
+        )
     })?;
     if matches!(model.status, ChangeStatus::Closed | ChangeStatus::Cancelled) {
         return Err(ServiceError::PolicyViolation(vec![Violation::new(

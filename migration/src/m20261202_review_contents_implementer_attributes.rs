@@ -1,4 +1,5 @@
-//! What a review states and who started an implementation.
+//! What a review states, who started an implementation, and the
+//! attributes a change carries.
 //!
 //! `reviews.root_cause`: seed 000 and seed 001 §7.2 ask a review after a
 //! rollback for its root cause, next to the lessons learned the table
@@ -6,7 +7,9 @@
 //! started implementation, which a policy's segregation of duties compares
 //! with the approvers and the reviewer. Rows from before this migration
 //! have neither; the start is still in the `change.implementation_started`
-//! audit event.
+//! audit event. `changes.attributes`: a JSON array of the policy's
+//! attribute keys the change carries (`authentication`, `user_facing`),
+//! which conditional gates read; NULL reads as none.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -23,6 +26,7 @@ enum Reviews {
 enum Changes {
     Table,
     ImplementationStartedBy,
+    Attributes,
 }
 
 #[async_trait::async_trait]
@@ -44,18 +48,28 @@ impl MigrationTrait for Migration {
                     .add_column(uuid_null(Changes::ImplementationStartedBy))
                     .to_owned(),
             )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            .await?;
         manager
             .alter_table(
                 Table::alter()
                     .table(Changes::Table)
-                    .drop_column(Changes::ImplementationStartedBy)
+                    .add_column(json_null(Changes::Attributes))
                     .to_owned(),
             )
-            .await?;
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [Changes::Attributes, Changes::ImplementationStartedBy] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Changes::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .alter_table(
                 Table::alter()
