@@ -75,6 +75,9 @@ pub struct Model {
     pub reviewed_at: Option<DateTimeUtc>,
     /// The account that started implementation (segregation of duties).
     pub implementation_started_by: Option<Uuid>,
+    /// When an approved change is due to have started (the type's
+    /// `implement_within_hours` after approval).
+    pub implementation_due_at: Option<DateTimeUtc>,
     /// JSON array of the policy's attribute keys the change carries;
     /// NULL for none.
     pub attributes: Option<Json>,

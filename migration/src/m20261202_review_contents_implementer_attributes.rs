@@ -10,6 +10,9 @@
 //! audit event. `changes.attributes`: a JSON array of the policy's
 //! attribute keys the change carries (`authentication`, `user_facing`),
 //! which conditional gates read; NULL reads as none.
+//! `changes.implementation_due_at`: when an approved change must have
+//! started (the type's `implement_within_hours` after approval), so that
+//! one never scheduled is overdue too.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -27,6 +30,7 @@ enum Changes {
     Table,
     ImplementationStartedBy,
     Attributes,
+    ImplementationDueAt,
 }
 
 #[async_trait::async_trait]
@@ -56,11 +60,23 @@ impl MigrationTrait for Migration {
                     .add_column(json_null(Changes::Attributes))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Changes::Table)
+                    .add_column(timestamp_with_time_zone_null(Changes::ImplementationDueAt))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [Changes::Attributes, Changes::ImplementationStartedBy] {
+        for column in [
+            Changes::ImplementationDueAt,
+            Changes::Attributes,
+            Changes::ImplementationStartedBy,
+        ] {
             manager
                 .alter_table(
                     Table::alter()

@@ -467,6 +467,16 @@ async fn tiered_cab_normal_change_end_to_end() {
     );
     let implemented = flow.complete(id, "SUCCESSFUL").await;
     assert_eq!(implemented["status"], "IMPLEMENTED");
+    // Section 6.2: "Monitor for 1 hour (normal)" before it closes.
+    let early = flow.close(id).await;
+    assert_eq!(violation_codes(&early), ["MONITORING_PERIOD"]);
+    assert!(
+        violations(&early)[0].starts_with(
+            "monitoring period: a normal change is monitored for 1 hour after implementation"
+        ),
+        "{early:#}"
+    );
+    flow.app.clock.advance(Duration::minutes(61));
     let closed = flow.close(id).await;
     assert_eq!(
         closed["data"]["closeChange"]["status"], "CLOSED",
@@ -1472,7 +1482,7 @@ async fn every_type_of_every_preset_reaches_closed() {
             .data(
                 &flow.requester.token,
                 "{ policy { board { quorum } attributes { key } gates { key kind hoursBeforeStart review recordedBy conditions { field atLeast atMost } }
-                   changeTypes { key preApproved requiresTemplate noticeHours reviewRequired
+                   changeTypes { key preApproved requiresTemplate noticeHours reviewRequired monitorHours
                      authority { review }
                      approvals { roles rule count board timing }
                      emergency { retroactiveApproval documentationDeadlineHours boardReview } } } }",
@@ -1692,6 +1702,13 @@ async fn every_type_of_every_preset_reaches_closed() {
             if emergency && change_type["emergency"]["boardReview"] == true {
                 let review = flow.review(&board[1].token, id, "BOARD").await;
                 assert!(review.get("errors").is_none(), "{context}: {review:#}");
+            }
+            if let Some(hours) = change_type["monitorHours"].as_i64() {
+                let early = flow.close(id).await;
+                assert_eq!(violation_codes(&early), ["MONITORING_PERIOD"], "{context}");
+                flow.app
+                    .clock
+                    .advance(Duration::hours(hours) + Duration::minutes(1));
             }
             let closed = flow.close(id).await;
             assert_eq!(
@@ -2122,4 +2139,152 @@ async fn a_security_review_is_required_only_of_changes_touching_what_the_seed_na
         .evidence(&officer.token, id, "security_review", "PASSED", json!({}))
         .await;
     assert!(by_officer.get("errors").is_none(), "{by_officer:#}");
+}
+
+/// Seed 000: an emergency approved "within 30 minutes"; a standard change
+/// "implemented within 48 hours" of its pre-approval, overdue when it has
+/// not started by then even if never scheduled; after a rollback,
+/// "Schedule CAB review for failed change": on the next meeting's agenda,
+/// and closed only with the board's review.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cab_quorum_deadlines_run_from_submission_and_approval_and_a_rollback_goes_to_the_cab() {
+    let flow = Flow::new("cab-quorum").await;
+    let board = flow.board(3).await;
+    let overdue = async || -> Vec<(String, String)> {
+        let data = flow
+            .app
+            .data(
+                ADMIN_TOKEN,
+                "{ overdue { number overdue { kind } } }",
+                json!({}),
+            )
+            .await;
+        data["overdue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| {
+                c["overdue"].as_array().unwrap().iter().map(|o| {
+                    (
+                        c["number"].as_str().unwrap().to_owned(),
+                        o["kind"].as_str().unwrap().to_owned(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let emergency = flow.create("emergency", json!({})).await;
+    flow.submit(&emergency["id"]).await;
+    let submitted = flow.get(&emergency["id"]).await;
+    assert!(
+        !submitted["deadlines"]["approvalDueAt"].is_null(),
+        "{submitted:#}"
+    );
+    assert_eq!(overdue().await, vec![]);
+
+    let template = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "mutation { createTemplate(input: {key: \"index\", name: \"Create an index\", changeType: \"standard\",
+                description: \"Concurrent index build\", procedure: [\"CREATE INDEX CONCURRENTLY\"]}) { id } }",
+            json!({}),
+        )
+        .await["createTemplate"]["id"]
+        .clone();
+    let standard = flow
+        .create("standard", json!({"templateId": template}))
+        .await;
+    assert_eq!(flow.submit(&standard["id"]).await["status"], "APPROVED");
+    let due = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { approvedAt deadlines { implementationDueAt } } }",
+            json!({"id": standard["id"]}),
+        )
+        .await["change"]
+        .clone();
+    let approved_at: chrono::DateTime<Utc> = due["approvedAt"].as_str().unwrap().parse().unwrap();
+    let implementation_due: chrono::DateTime<Utc> = due["deadlines"]["implementationDueAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(implementation_due - approved_at, Duration::hours(48));
+
+    flow.app.clock.advance(Duration::minutes(31));
+    let emergency_number = emergency["number"].as_str().unwrap().to_owned();
+    assert_eq!(
+        overdue().await,
+        vec![(emergency_number.clone(), "APPROVAL".to_owned())]
+    );
+    flow.app.clock.advance(Duration::hours(48));
+    let mut late = overdue().await;
+    late.sort();
+    let mut expected = vec![
+        (emergency_number, "APPROVAL".to_owned()),
+        (
+            standard["number"].as_str().unwrap().to_owned(),
+            "IMPLEMENTATION".to_owned(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(late, expected);
+
+    // A rolled-back emergency goes to the CAB (seed 000 already sends
+    // every emergency there); a rolled-back standard change too.
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    flow.approve(&cto.token, &emergency["id"]).await;
+    let fresh = flow
+        .create("standard", json!({"templateId": template}))
+        .await;
+    let id = &fresh["id"];
+    flow.submit(id).await;
+    flow.pass(id, &["ci_tests", "automated_rollback"]).await;
+    let scheduled = flow.schedule(id, 1).await;
+    assert!(scheduled.get("errors").is_none(), "{scheduled:#}");
+    flow.advance_to_start(id).await;
+    let started = flow.start(id).await;
+    assert!(started.get("errors").is_none(), "{started:#}");
+    let rolled_back = flow
+        .app
+        .graphql(
+            &flow.requester.token,
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"index build locked the table\") { change { status } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(rolled_back.get("errors").is_none(), "{rolled_back:#}");
+    let meeting = flow
+        .app
+        .data(
+            &board[0].token,
+            "mutation($at: DateTime!) { scheduleCabMeeting(at: $at) { agenda { reason change { number } } } }",
+            json!({"at": (flow.app.clock.now() + Duration::days(1)).to_rfc3339()}),
+        )
+        .await["scheduleCabMeeting"]["agenda"]
+        .clone();
+    assert!(
+        meeting
+            .as_array()
+            .unwrap()
+            .contains(&json!({"reason": "ROLLBACK_REVIEW", "change": {"number": fresh["number"]}})),
+        "{meeting:#}"
+    );
+    let reviewer = flow.person("Mia Manager", &["change_manager"]).await;
+    let review = flow
+        .review(&reviewer.token, id, "POST_IMPLEMENTATION")
+        .await;
+    assert!(review.get("errors").is_none(), "{review:#}");
+    assert_eq!(
+        violation_codes(&flow.close(id).await),
+        ["BOARD_REVIEW_MISSING"]
+    );
+    let board_review = flow.review(&board[1].token, id, "BOARD").await;
+    assert!(board_review.get("errors").is_none(), "{board_review:#}");
+    assert_eq!(
+        flow.close(id).await["data"]["closeChange"]["status"],
+        "CLOSED"
+    );
 }

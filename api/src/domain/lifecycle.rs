@@ -49,6 +49,11 @@ pub struct ChangeFacts<'a> {
     pub approved_at: Option<DateTime<Utc>>,
     pub scheduled_start: Option<DateTime<Utc>>,
     pub scheduled_end: Option<DateTime<Utc>>,
+    /// When implementation ended (completed, failed or rolled back).
+    pub actual_end: Option<DateTime<Utc>>,
+    /// When an approved change is due to have started.
+    pub implementation_due_at: Option<DateTime<Utc>>,
+    pub actual_start: Option<DateTime<Utc>>,
     pub approval_due_at: Option<DateTime<Utc>>,
     pub documentation_due_at: Option<DateTime<Utc>>,
     pub documented_at: Option<DateTime<Utc>>,
@@ -366,11 +371,14 @@ pub fn start(
 ) -> Result<StartDeadlines, Vec<Violation>> {
     let violations = start_violations(facts, now);
     let rules = facts.change_type.emergency.as_ref();
+    // A deadline set at submission (approve_within_minutes) stands.
     let approval_due_at = rules
         .filter(|r| r.retroactive_approval && facts.approval.outcome != Outcome::Approved)
         .and_then(|r| r.approval_deadline_hours)
-        .map(|hours| deadlines::after_hours(now, hours));
+        .map(|hours| deadlines::after_hours(now, hours))
+        .or(facts.approval_due_at);
     let documentation_due_at = rules
+        .filter(|r| !r.documentation_from_end)
         .and_then(|r| r.documentation_deadline_hours)
         .map(|hours| deadlines::after_hours(now, hours));
     refuse_or(
@@ -387,7 +395,7 @@ pub fn complete(
     facts: &ChangeFacts<'_>,
     outcome: ChangeOutcome,
     now: DateTime<Utc>,
-) -> Result<(ChangeStatus, Option<DateTime<Utc>>), Vec<Violation>> {
+) -> Result<(ChangeStatus, EndDeadlines), Vec<Violation>> {
     let mut violations = must_be_in(facts.status, &[ChangeStatus::Implementing], "complete");
     let next = match outcome {
         ChangeOutcome::Successful | ChangeOutcome::SuccessfulWithIssues => {
@@ -402,7 +410,52 @@ pub fn complete(
             ChangeStatus::RolledBack
         }
     };
-    refuse_or(violations, (next, review_due(facts, now)))
+    refuse_or(violations, (next, end_deadlines(facts, now)))
+}
+
+/// The deadlines the end of implementation sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndDeadlines {
+    pub review_due_at: Option<DateTime<Utc>>,
+    /// Where the documentation is counted from the end (seed 003 §3.1).
+    pub documentation_due_at: Option<DateTime<Utc>>,
+}
+
+fn end_deadlines(facts: &ChangeFacts<'_>, ended_at: DateTime<Utc>) -> EndDeadlines {
+    EndDeadlines {
+        review_due_at: review_due(facts, ended_at),
+        documentation_due_at: facts
+            .change_type
+            .emergency
+            .as_ref()
+            .filter(|r| r.documentation_from_end)
+            .and_then(|r| r.documentation_deadline_hours)
+            .map(|hours| deadlines::after_hours(ended_at, hours)),
+    }
+}
+
+/// The deadlines submission sets: an approval due within minutes where
+/// the type says so (seed 000's emergencies).
+pub fn submission_approval_due(
+    change_type: &ChangeType,
+    submitted_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    change_type
+        .approve_within_minutes
+        .filter(|_| !change_type.pre_approved)
+        .map(|minutes| submitted_at + chrono::Duration::minutes(i64::from(minutes)))
+}
+
+/// An approved change is due to start within the type's
+/// `implement_within_hours` of approval (seed 000: standard changes within
+/// 48 hours), scheduled or not.
+pub fn implementation_due(
+    change_type: &ChangeType,
+    approved_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    change_type
+        .implement_within_hours
+        .map(|hours| deadlines::after_hours(approved_at, hours))
 }
 
 /// IMPLEMENTING -> ROLLED_BACK (an incident is opened by the service).
@@ -410,7 +463,7 @@ pub fn roll_back(
     facts: &ChangeFacts<'_>,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, Vec<Violation>> {
+) -> Result<EndDeadlines, Vec<Violation>> {
     let mut violations = must_be_in(facts.status, &[ChangeStatus::Implementing], "roll back");
     if reason.trim().is_empty() {
         violations.push(Violation::new(
@@ -418,7 +471,7 @@ pub fn roll_back(
             "a rollback needs a reason",
         ));
     }
-    refuse_or(violations, review_due(facts, now))
+    refuse_or(violations, end_deadlines(facts, now))
 }
 
 fn review_due(facts: &ChangeFacts<'_>, ended_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -527,11 +580,16 @@ impl ReviewContents<'_> {
 /// Whether the type's emergencies owe the CAB's review at its next
 /// meeting (seed 000: "post-implementation CAB review").
 fn board_review_owed(facts: &ChangeFacts<'_>) -> bool {
+    let went_wrong = matches!(
+        facts.status,
+        ChangeStatus::Failed | ChangeStatus::RolledBack
+    );
     facts
         .change_type
         .emergency
         .as_ref()
         .is_some_and(|e| e.board_review)
+        || (went_wrong && facts.change_type.board_review_after_rollback)
 }
 
 /// Whether a review of `kind` is the post-implementation review the
@@ -567,7 +625,7 @@ pub fn review_required(facts: &ChangeFacts<'_>) -> bool {
 }
 
 /// IMPLEMENTED, FAILED or ROLLED_BACK -> CLOSED, once everything owed is in.
-pub fn close(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
+pub fn close(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Result<ChangeStatus, Vec<Violation>> {
     let mut violations = must_be_in(
         facts.status,
         &[
@@ -577,6 +635,24 @@ pub fn close(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
         ],
         "close",
     );
+    if let (Some(hours), Some(ended), ChangeStatus::Implemented) = (
+        facts.change_type.monitor_hours,
+        facts.actual_end,
+        facts.status,
+    ) {
+        let until = deadlines::after_hours(ended, hours);
+        if now < until {
+            violations.push(Violation::new(
+                ViolationCode::MonitoringPeriod,
+                format!(
+                    "monitoring period: a {} change is monitored for {hours} hour{} after implementation; it closes from {}",
+                    facts.change_type.key,
+                    if hours == 1 { "" } else { "s" },
+                    until.to_rfc3339()
+                ),
+            ));
+        }
+    }
     // Where only the CAB's review can be the review owed, saying so once
     // (BOARD_REVIEW_MISSING) is the clearer answer.
     let only_the_board_reviews =
@@ -636,6 +712,9 @@ pub enum OverdueKind {
     Documentation,
     /// Post-emergency / post-implementation review.
     Review,
+    /// An approved change not started within the type's
+    /// `implement_within_hours` of approval.
+    Implementation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -647,7 +726,12 @@ pub struct Overdue {
 impl OverdueKind {
     /// Every deadline a change can carry: the one table the API's overdue
     /// items, the `overdue` query and the `/metrics` gauge all read.
-    pub const ALL: [OverdueKind; 3] = [Self::Approval, Self::Documentation, Self::Review];
+    pub const ALL: [OverdueKind; 4] = [
+        Self::Approval,
+        Self::Documentation,
+        Self::Review,
+        Self::Implementation,
+    ];
 
     /// The deadline's name in `/metrics` (`changes_overdue{kind=...}`).
     pub fn label(self) -> &'static str {
@@ -655,6 +739,7 @@ impl OverdueKind {
             Self::Approval => "approval",
             Self::Documentation => "documentation",
             Self::Review => "review",
+            Self::Implementation => "implementation",
         }
     }
 }
@@ -667,6 +752,11 @@ impl ChangeFacts<'_> {
             OverdueKind::Approval => (self.approval_due_at, self.approved_at.is_some()),
             OverdueKind::Documentation => (self.documentation_due_at, self.documented_at.is_some()),
             OverdueKind::Review => (self.review_due_at, self.reviewed_at.is_some()),
+            // A cancelled change owes no start.
+            OverdueKind::Implementation => (
+                self.implementation_due_at,
+                self.actual_start.is_some() || self.status == ChangeStatus::Cancelled,
+            ),
         }
     }
 }

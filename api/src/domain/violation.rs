@@ -64,6 +64,8 @@ pub enum ViolationCode {
     ReviewContentMissing,
     /// Closing needs the CAB's review of the emergency (a BOARD review).
     BoardReviewMissing,
+    /// Closing waits for the type's monitoring period after implementation.
+    MonitoringPeriod,
     /// Closing needs the emergency's retroactive approval.
     RetroactiveApprovalMissing,
     /// Closing needs the emergency's documentation.

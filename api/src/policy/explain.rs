@@ -153,7 +153,20 @@ fn explain_type(out: &mut String, policy: &Policy, change_type: &ChangeType) {
         ));
     }
     if let Some(hours) = change_type.implement_within_hours {
-        line(format!("Implemented within {hours} hours of approval."));
+        line(format!(
+            "Implemented within {hours} hours of approval (overdue after, scheduled or not)."
+        ));
+    }
+    if let Some(minutes) = change_type.approve_within_minutes {
+        line(format!("Approval due {minutes} minutes after submission."));
+    }
+    if let Some(hours) = change_type.monitor_hours {
+        line(format!(
+            "Monitored {hours} hours after implementation before it may close."
+        ));
+    }
+    if change_type.board_review_after_rollback {
+        line("After a failure or rollback the board reviews it at its next meeting; closing needs that review.".into());
     }
     let windows: Vec<String> = policy
         .windows
@@ -205,7 +218,12 @@ fn explain_type(out: &mut String, policy: &Policy, change_type: &ChangeType) {
         }
         if let Some(hours) = emergency.documentation_deadline_hours {
             line(format!(
-                "Documentation due {hours} hours after implementation starts."
+                "Documentation due {hours} hours after implementation {}.",
+                if emergency.documentation_from_end {
+                    "ends"
+                } else {
+                    "starts"
+                }
             ));
         }
         if let Some(days) = emergency.review_deadline_days {

@@ -469,8 +469,22 @@ pub struct ChangeType {
     /// Minimum hours between scheduling and the scheduled start.
     #[serde(default)]
     pub notice_hours: u32,
-    /// Must be implemented within this many hours of approval.
+    /// Must be implemented within this many hours of approval: the slot
+    /// must start by then, and an approved change not started by then is
+    /// overdue (`IMPLEMENTATION`) even when never scheduled.
     pub implement_within_hours: Option<u32>,
+    /// The approval is due this many minutes after submission (seed 000:
+    /// the CISO or CTO approves an emergency "within 30 minutes"); past it
+    /// the change is overdue (`APPROVAL`).
+    pub approve_within_minutes: Option<u32>,
+    /// Monitored this many hours after implementation ends before it may
+    /// close (seed 001 §6.2: 1 hour for normal, 24 for major changes).
+    pub monitor_hours: Option<u32>,
+    /// A failed or rolled-back change goes before the board at its next
+    /// meeting, and closes only with the board's review (seed 000
+    /// "Schedule CAB review for failed change").
+    #[serde(default)]
+    pub board_review_after_rollback: bool,
     /// Emergency handling, when the type is an emergency type.
     pub emergency: Option<EmergencyRules>,
     /// A post-implementation review is required before closing.
@@ -519,6 +533,11 @@ pub struct EmergencyRules {
     pub approval_deadline_hours: Option<u32>,
     /// Hours after implementation starts by which documentation is due.
     pub documentation_deadline_hours: Option<u32>,
+    /// Count `documentation_deadline_hours` from the end of implementation
+    /// instead of its start (seed 003 §3.1: "Post-implementation within 24
+    /// hours").
+    #[serde(default)]
+    pub documentation_from_end: bool,
     /// Days after implementation ends by which the review is due.
     pub review_deadline_days: Option<u32>,
     /// Count only Monday-Friday for `review_deadline_days`.
@@ -717,6 +736,38 @@ impl Policy {
             {
                 return Err(format!(
                     "change type `{key}`: a retroactive approval needs approval_deadline_hours, the time it is due after the start"
+                ));
+            }
+            if let Some(emergency) = &change_type.emergency
+                && !emergency.retroactive_approval
+                && emergency.approval_deadline_hours.is_some()
+            {
+                return Err(format!(
+                    "change type `{key}`: approval_deadline_hours counts from the start for a retroactive approval; without retroactive_approval it would do nothing (an approval due after submission is approve_within_minutes)"
+                ));
+            }
+            if change_type.approve_within_minutes.is_some()
+                && (change_type.pre_approved
+                    || change_type
+                        .emergency
+                        .as_ref()
+                        .is_some_and(|e| e.retroactive_approval))
+            {
+                return Err(format!(
+                    "change type `{key}`: approve_within_minutes counts from submission to an approval before the start; a pre-approved or retroactively approved type has none"
+                ));
+            }
+            if change_type.board_review_after_rollback && self.board.is_none() {
+                return Err(format!(
+                    "change type `{key}`: board_review_after_rollback needs a [board]"
+                ));
+            }
+            if let Some(emergency) = &change_type.emergency
+                && emergency.documentation_from_end
+                && emergency.documentation_deadline_hours.is_none()
+            {
+                return Err(format!(
+                    "change type `{key}`: documentation_from_end needs documentation_deadline_hours to count"
                 ));
             }
             if !change_type.pre_approved && change_type.approvals.is_empty() {

@@ -566,6 +566,15 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
             "tiny",
         ),
         (
+            base.replace("retroactive_approval = true", "retroactive_approval = false"),
+            "change type `emergency`: approval_deadline_hours counts from the start",
+        ),
+        (
+            base.replace("monitor_hours = 1\n", "monitor_hours = 1\napprove_within_minutes = 30\n")
+                .replace("key = \"standard\"\nlabel", "key = \"standard\"\napprove_within_minutes = 5\nlabel"),
+            "change type `standard`: approve_within_minutes counts from submission",
+        ),
+        (
             base.replace("when_attributes = [\"user_interface\"]", "when_attributes = [\"ui\"]"),
             "gate `ui_screenshots`: when_attributes names `ui`, which no [[attribute]] defines",
         ),

@@ -197,6 +197,9 @@ pub enum AgendaReason {
     Decision,
     /// An emergency change the board reviews after the fact.
     EmergencyReview,
+    /// A failed or rolled-back change the policy sends to the board
+    /// (seed 000 "Schedule CAB review for failed change").
+    RollbackReview,
 }
 
 /// The board's business: changes whose type needs a board decision and
@@ -218,6 +221,12 @@ pub async fn agenda<C: ConnectionTrait>(
         .filter(|t| t.emergency.as_ref().is_some_and(|e| e.board_review))
         .map(|t| t.key.clone())
         .collect();
+    let rollback_types: Vec<String> = policy
+        .change_types
+        .iter()
+        .filter(|t| t.board_review_after_rollback)
+        .map(|t| t.key.clone())
+        .collect();
     let mut items = Vec::new();
     if !board_types.is_empty() {
         for change in change::Entity::find()
@@ -233,14 +242,31 @@ pub async fn agenda<C: ConnectionTrait>(
             items.push((change, AgendaReason::Decision));
         }
     }
-    if !review_types.is_empty() {
-        let reviewed: Vec<Uuid> = review::Entity::find()
+    let reviewed: Vec<Uuid> = if review_types.is_empty() && rollback_types.is_empty() {
+        Vec::new()
+    } else {
+        review::Entity::find()
             .filter(review::Column::Kind.eq(ReviewKind::Board))
             .all(conn)
             .await?
             .into_iter()
             .map(|r| r.change_id)
-            .collect();
+            .collect()
+    };
+    if !rollback_types.is_empty() {
+        for change in change::Entity::find()
+            .filter(change::Column::ChangeType.is_in(rollback_types))
+            .filter(change::Column::Status.is_in([ChangeStatus::Failed, ChangeStatus::RolledBack]))
+            .order_by_asc(change::Column::ActualEnd)
+            .all(conn)
+            .await?
+        {
+            if !reviewed.contains(&change.id) {
+                items.push((change, AgendaReason::RollbackReview));
+            }
+        }
+    }
+    if !review_types.is_empty() {
         for change in change::Entity::find()
             .filter(change::Column::ChangeType.is_in(review_types))
             .filter(change::Column::ActualStart.is_not_null())

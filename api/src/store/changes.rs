@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    Decision, ReviewKind, approval, cab_member, change, change_sequence, change_system,
-    change_template, evidence, review, user,
+    ChangeStatus, Decision, ReviewKind, approval, cab_member, change, change_sequence,
+    change_system, change_template, evidence, review, user,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
@@ -278,6 +278,9 @@ impl Snapshot {
             approved_at: c.approved_at,
             scheduled_start: c.scheduled_start,
             scheduled_end: c.scheduled_end,
+            actual_end: c.actual_end,
+            implementation_due_at: c.implementation_due_at,
+            actual_start: c.actual_start,
             approval_due_at: c.approval_due_at,
             documentation_due_at: c.documentation_due_at,
             documented_at: c.documented_at,
@@ -426,13 +429,23 @@ fn deadline_columns(kind: OverdueKind) -> (change::Column, change::Column) {
             change::Column::DocumentedAt,
         ),
         OverdueKind::Review => (change::Column::ReviewDueAt, change::Column::ReviewedAt),
+        OverdueKind::Implementation => (
+            change::Column::ImplementationDueAt,
+            change::Column::ActualStart,
+        ),
     }
 }
 
 /// Changes whose deadline of `kind` passed before `now` without its record.
 pub fn overdue_condition(kind: OverdueKind, now: DateTime<Utc>) -> Condition {
     let (due, done) = deadline_columns(kind);
-    Condition::all().add(due.lt(now)).add(done.is_null())
+    let condition = Condition::all().add(due.lt(now)).add(done.is_null());
+    if kind == OverdueKind::Implementation {
+        // A cancelled change owes no start (`ChangeFacts::deadline`).
+        condition.add(change::Column::Status.ne(ChangeStatus::Cancelled))
+    } else {
+        condition
+    }
 }
 
 /// Changes with any deadline passed and its record missing.

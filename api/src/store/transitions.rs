@@ -152,6 +152,10 @@ pub async fn apply_outcome(
     active.status = Set(next);
     if newly_approved {
         active.approved_at = Set(Some(request.now));
+        active.implementation_due_at = Set(crate::domain::lifecycle::implementation_due(
+            &snapshot.change_type,
+            request.now,
+        ));
     }
     if let Some((outcome, decided_at)) = board_decision {
         active.board_outcome = Set(Some(outcome));

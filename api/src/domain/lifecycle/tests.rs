@@ -75,6 +75,9 @@ fn facts<'a>(
         approved_at: None,
         scheduled_start: None,
         scheduled_end: None,
+        actual_end: None,
+        implementation_due_at: None,
+        actual_start: None,
         approval_due_at: None,
         documentation_due_at: None,
         documented_at: None,
@@ -148,7 +151,7 @@ fn each_action_is_allowed_from_exactly_its_statuses() {
         set(&["IMPLEMENTED", "FAILED", "ROLLED_BACK"])
     );
     assert_eq!(
-        allowed(&|f| close(f).is_ok()),
+        allowed(&|f| close(f, now()).is_ok()),
         set(&["IMPLEMENTED", "FAILED", "ROLLED_BACK"])
     );
     assert_eq!(
@@ -390,7 +393,7 @@ fn closing_needs_review_retroactive_approval_and_documentation() {
     let mut f = facts(emergency, ChangeStatus::Implemented, &pending);
     f.documentation_due_at = Some(now());
     f.review_due_at = Some(now());
-    let violations = close(&f).unwrap_err();
+    let violations = close(&f, now()).unwrap_err();
     assert_eq!(
         violations,
         vec![
@@ -420,14 +423,14 @@ fn closing_needs_review_retroactive_approval_and_documentation() {
     f.approved_at = Some(now());
     f.documented_at = Some(now());
     f.board_reviewed = true;
-    assert_eq!(close(&f), Ok(ChangeStatus::Closed));
+    assert_eq!(close(&f, now()), Ok(ChangeStatus::Closed));
 
     let normal = policy.change_type("normal").unwrap();
     let approved = approved_state();
     let mut rolled_back = facts(normal, ChangeStatus::RolledBack, &approved);
     rolled_back.approved_at = Some(now());
     assert_eq!(
-        codes(&close(&rolled_back).unwrap_err()),
+        codes(&close(&rolled_back, now()).unwrap_err()),
         [ViolationCode::ReviewMissing]
     );
 }
@@ -446,7 +449,7 @@ fn completion_sets_business_day_review_deadlines_for_emergencies() {
     .unwrap();
     assert_eq!(status, ChangeStatus::Implemented);
     assert_eq!(
-        review_due,
+        review_due.review_due_at,
         Some(Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap())
     );
     let normal = policy.change_type("normal").unwrap();
@@ -456,7 +459,7 @@ fn completion_sets_business_day_review_deadlines_for_emergencies() {
         friday,
     )
     .unwrap();
-    assert_eq!((failed, none), (ChangeStatus::Failed, None));
+    assert_eq!((failed, none.review_due_at), (ChangeStatus::Failed, None));
     assert!(
         complete(
             &facts(normal, ChangeStatus::Implementing, &approved),
@@ -642,17 +645,17 @@ fn where_the_cab_reviews_emergencies_its_review_is_the_one_owed() {
     let mut f = facts(emergency, ChangeStatus::Implemented, &approved);
     f.approved_at = Some(now());
     assert_eq!(
-        codes(&close(&f).unwrap_err()),
+        codes(&close(&f, now()).unwrap_err()),
         [ViolationCode::BoardReviewMissing]
     );
     f.board_reviewed = true;
     f.reviewed_at = Some(now());
-    assert_eq!(close(&f), Ok(ChangeStatus::Closed));
+    assert_eq!(close(&f, now()), Ok(ChangeStatus::Closed));
 
     let mut t = facts(tiered_emergency, ChangeStatus::Implemented, &approved);
     t.approved_at = Some(now());
     assert_eq!(
-        codes(&close(&t).unwrap_err()),
+        codes(&close(&t, now()).unwrap_err()),
         [
             ViolationCode::ReviewMissing,
             ViolationCode::BoardReviewMissing
@@ -660,7 +663,7 @@ fn where_the_cab_reviews_emergencies_its_review_is_the_one_owed() {
     );
     t.reviewed_at = Some(now());
     assert_eq!(
-        codes(&close(&t).unwrap_err()),
+        codes(&close(&t, now()).unwrap_err()),
         [ViolationCode::BoardReviewMissing]
     );
 }
@@ -679,18 +682,18 @@ fn a_rejected_retroactive_approval_closes_after_its_review() {
     f.documentation_due_at = Some(now());
     // No approval can come any more; the review of what happened is owed.
     assert_eq!(
-        codes(&close(&f).unwrap_err()),
+        codes(&close(&f, now()).unwrap_err()),
         [ViolationCode::ReviewMissing]
     );
     f.reviewed_at = Some(now());
-    assert_eq!(close(&f), Ok(ChangeStatus::Closed));
+    assert_eq!(close(&f, now()), Ok(ChangeStatus::Closed));
     // Still pending: the approval is what closing waits for.
     let pending = pending_state();
     let mut waiting = facts(emergency, ChangeStatus::Implemented, &pending);
     waiting.board_reviewed = true;
     waiting.reviewed_at = Some(now());
     assert_eq!(
-        codes(&close(&waiting).unwrap_err()),
+        codes(&close(&waiting, now()).unwrap_err()),
         [
             ViolationCode::RetroactiveApprovalMissing,
             ViolationCode::ApprovalMissing
@@ -734,4 +737,88 @@ fn a_review_states_what_the_policy_asks_and_more_after_a_rollback() {
         "review content missing: a review of a failed or rolled-back normal change states the root cause (rootCause)"
     );
     assert_eq!(can_review(&rolled_back, &full), Ok(()));
+}
+
+#[test]
+fn the_seed_deadlines_count_from_submission_approval_and_the_end() {
+    let cab = Policy::load("cab-quorum").unwrap();
+    let submitted = now();
+    // Seed 000: an emergency approved "within 30 minutes" of submission.
+    let emergency = cab.change_type("emergency").unwrap();
+    assert_eq!(
+        submission_approval_due(emergency, submitted),
+        Some(submitted + Duration::minutes(30))
+    );
+    assert_eq!(
+        submission_approval_due(cab.change_type("normal").unwrap(), submitted),
+        None
+    );
+    // Seed 000: a standard change "implemented within 48 hours", overdue
+    // when not started by then, scheduled or not; a cancelled one owes
+    // nothing.
+    let standard = cab.change_type("standard").unwrap();
+    let due = implementation_due(standard, submitted).unwrap();
+    assert_eq!(due, submitted + Duration::hours(48));
+    let approved = approved_state();
+    let mut f = facts(standard, ChangeStatus::Approved, &approved);
+    f.implementation_due_at = Some(due);
+    assert_eq!(overdue(&f, due - Duration::minutes(1)), vec![]);
+    assert_eq!(
+        overdue(&f, due + Duration::minutes(1)),
+        vec![Overdue {
+            kind: OverdueKind::Implementation,
+            due_at: due
+        }]
+    );
+    f.status = ChangeStatus::Cancelled;
+    assert_eq!(overdue(&f, due + Duration::minutes(1)), vec![]);
+    f.status = ChangeStatus::Implementing;
+    f.actual_start = Some(due - Duration::hours(1));
+    assert_eq!(overdue(&f, due + Duration::minutes(1)), vec![]);
+
+    // Seed 003 §3.1: emergency documentation "post-implementation within
+    // 24 hours", counted from the end rather than the start.
+    let weekly = Policy::load("weekly-cab").unwrap();
+    let weekly_emergency = weekly.change_type("emergency").unwrap();
+    let mut running = facts(weekly_emergency, ChangeStatus::Implementing, &approved);
+    running.approval_due_at = None;
+    assert_eq!(start_deadlines_of(&running).documentation_due_at, None);
+    let ended = now() + Duration::hours(5);
+    let (_, end) = complete(&running, ChangeOutcome::Successful, ended).unwrap();
+    assert_eq!(end.documentation_due_at, Some(ended + Duration::hours(24)));
+
+    // Seed 001 §6.2: a normal change is monitored for an hour before it
+    // closes.
+    let tiered = Policy::load("tiered-cab").unwrap();
+    let normal = tiered.change_type("normal").unwrap();
+    let mut done = facts(normal, ChangeStatus::Implemented, &approved);
+    done.approved_at = Some(now() - Duration::hours(3));
+    done.actual_end = Some(now() - Duration::minutes(30));
+    let refused = close(&done, now()).unwrap_err();
+    assert_eq!(codes(&refused), [ViolationCode::MonitoringPeriod]);
+    assert!(refused[0].message.starts_with(
+        "monitoring period: a normal change is monitored for 1 hour after implementation; it closes from "
+    ));
+    done.actual_end = Some(now() - Duration::minutes(61));
+    assert_eq!(close(&done, now()), Ok(ChangeStatus::Closed));
+
+    // Seed 000: a rolled-back change closes only after the CAB's review.
+    let cab_normal = cab.change_type("normal").unwrap();
+    let mut rolled_back = facts(cab_normal, ChangeStatus::RolledBack, &approved);
+    rolled_back.approved_at = Some(now() - Duration::hours(3));
+    rolled_back.reviewed_at = Some(now());
+    assert_eq!(
+        codes(&close(&rolled_back, now()).unwrap_err()),
+        [ViolationCode::BoardReviewMissing]
+    );
+    rolled_back.board_reviewed = true;
+    assert_eq!(close(&rolled_back, now()), Ok(ChangeStatus::Closed));
+}
+
+/// The deadlines the start of an approved `f` at `now()` sets.
+fn start_deadlines_of(f: &ChangeFacts<'_>) -> StartDeadlines {
+    let mut f = f.clone();
+    f.status = ChangeStatus::Approved;
+    f.approved_at = Some(now() - Duration::hours(1));
+    start(&f, now()).expect("the approved emergency starts")
 }

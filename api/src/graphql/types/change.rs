@@ -258,6 +258,7 @@ impl Change {
             documented_at: self.0.documented_at,
             review_due_at: self.0.review_due_at,
             reviewed_at: self.0.reviewed_at,
+            implementation_due_at: self.0.implementation_due_at,
         }
     }
     /// Decisions, newest first; of the current round unless `allRounds`.

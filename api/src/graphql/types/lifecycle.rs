@@ -265,6 +265,9 @@ pub struct Deadlines {
     pub documented_at: Option<DateTime<Utc>>,
     pub review_due_at: Option<DateTime<Utc>>,
     pub reviewed_at: Option<DateTime<Utc>>,
+    /// An approved change must have started by then (the type's
+    /// `implement_within_hours` after approval), scheduled or not.
+    pub implementation_due_at: Option<DateTime<Utc>>,
 }
 
 pub struct Template(pub change_template::Model);

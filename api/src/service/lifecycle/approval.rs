@@ -41,6 +41,15 @@ pub async fn submit(
     active.submitted_at = Set(Some(request.now));
     if next == ChangeStatus::Approved {
         active.approved_at = Set(Some(request.now));
+        active.implementation_due_at = Set(lifecycle::implementation_due(
+            &snapshot.change_type,
+            request.now,
+        ));
+    } else {
+        active.approval_due_at = Set(lifecycle::submission_approval_due(
+            &snapshot.change_type,
+            request.now,
+        ));
     }
     store::transitions::finish(
         txn,

@@ -108,11 +108,10 @@ pub async fn close(
 ) -> ServiceResult<change::Model> {
     let (txn, snapshot, approval) =
         open_transition(request, id, expected_version, permissions::close_change).await?;
-    let next = refuse(lifecycle::close(&snapshot.facts(
-        request.policy,
-        &approval,
+    let next = refuse(lifecycle::close(
+        &snapshot.facts(request.policy, &approval, request.now),
         request.now,
-    )))?;
+    ))?;
     let before = snapshot.change.status;
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(next);

@@ -136,7 +136,7 @@ pub async fn complete(
     optional_text("notes", notes, 10_000)?;
     let (txn, snapshot, approval) =
         open_transition(request, id, None, permissions::implement_change).await?;
-    let (next, review_due) = refuse(lifecycle::complete(
+    let (next, due) = refuse(lifecycle::complete(
         &snapshot.facts(request.policy, &approval, request.now),
         outcome,
         request.now,
@@ -146,7 +146,11 @@ pub async fn complete(
     active.status = Set(next);
     active.outcome = Set(Some(outcome));
     active.actual_end = Set(Some(request.now));
-    active.review_due_at = Set(review_due);
+    active.review_due_at = Set(due.review_due_at);
+    if let Some(documentation_due_at) = due.documentation_due_at {
+        active.documentation_due_at = Set(Some(documentation_due_at));
+    }
+    let review_due = due.review_due_at;
     store::transitions::finish(
         txn,
         request,
@@ -190,7 +194,7 @@ pub async fn roll_back(
     )
     .map_err(ServiceError::Forbidden)?;
     let approval = snapshot.approval(request.policy, BoardVote::Open);
-    let review_due = refuse(lifecycle::roll_back(
+    let due = refuse(lifecycle::roll_back(
         &snapshot.facts(request.policy, &approval, request.now),
         reason,
         request.now,
@@ -219,7 +223,10 @@ pub async fn roll_back(
     active.outcome = Set(Some(ChangeOutcome::RolledBack));
     active.actual_end = Set(Some(request.now));
     active.rollback_reason = Set(Some(reason.to_owned()));
-    active.review_due_at = Set(review_due);
+    active.review_due_at = Set(due.review_due_at);
+    if let Some(documentation_due_at) = due.documentation_due_at {
+        active.documentation_due_at = Set(Some(documentation_due_at));
+    }
     let model = store::transitions::finish(
         txn,
         request,
