@@ -78,6 +78,9 @@ pub struct Model {
     /// When an approved change is due to have started (the type's
     /// `implement_within_hours` after approval).
     pub implementation_due_at: Option<DateTimeUtc>,
+    /// When the approvers' first decision is due, and when it came.
+    pub response_due_at: Option<DateTimeUtc>,
+    pub responded_at: Option<DateTimeUtc>,
     /// JSON array of the policy's attribute keys the change carries;
     /// NULL for none.
     pub attributes: Option<Json>,

@@ -12,7 +12,9 @@
 //! which conditional gates read; NULL reads as none.
 //! `changes.implementation_due_at`: when an approved change must have
 //! started (the type's `implement_within_hours` after approval), so that
-//! one never scheduled is overdue too.
+//! one never scheduled is overdue too. `changes.response_due_at` and
+//! `changes.responded_at`: when the approvers' first decision is due (the
+//! type's `respond_within_hours` after submission) and when it came.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -31,6 +33,8 @@ enum Changes {
     ImplementationStartedBy,
     Attributes,
     ImplementationDueAt,
+    ResponseDueAt,
+    RespondedAt,
 }
 
 #[async_trait::async_trait]
@@ -68,11 +72,24 @@ impl MigrationTrait for Migration {
                     .add_column(timestamp_with_time_zone_null(Changes::ImplementationDueAt))
                     .to_owned(),
             )
-            .await
+            .await?;
+        for column in [Changes::ResponseDueAt, Changes::RespondedAt] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Changes::Table)
+                        .add_column(timestamp_with_time_zone_null(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for column in [
+            Changes::RespondedAt,
+            Changes::ResponseDueAt,
             Changes::ImplementationDueAt,
             Changes::Attributes,
             Changes::ImplementationStartedBy,

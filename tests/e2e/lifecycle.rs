@@ -2288,3 +2288,53 @@ async fn cab_quorum_deadlines_run_from_submission_and_approval_and_a_rollback_go
         "CLOSED"
     );
 }
+
+/// Seed 000 "CAB approval or rejection rationale": a CAB vote without its
+/// reason is refused, approvals too. Seed 004 "Response Time: 24 hours for
+/// standard changes": a standard change nobody has answered is overdue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cab_votes_state_their_reason_and_unanswered_requests_fall_overdue() {
+    let flow = Flow::new("cab-quorum").await;
+    let board = flow.board(3).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let silent = flow
+        .call(
+            &board[1].token,
+            "decideApproval(changeId: $id, decision: APPROVE)",
+            "",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(violation_codes(&silent), ["RATIONALE_MISSING"]);
+    flow.approve(&board[1].token, id).await;
+
+    let officer_flow = Flow::new("security-officer").await;
+    let officer = officer_flow
+        .person("Sol Officer", &["security_officer"])
+        .await;
+    let standard = officer_flow.create("standard", json!({})).await;
+    let id = &standard["id"];
+    officer_flow.submit(id).await;
+    let overdue_kinds = async || {
+        officer_flow.get(id).await["overdue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    officer_flow.app.clock.advance(Duration::hours(23));
+    assert_eq!(overdue_kinds().await, Vec::<String>::new());
+    officer_flow.app.clock.advance(Duration::hours(2));
+    assert_eq!(overdue_kinds().await, ["RESPONSE"]);
+    let listed = officer_flow
+        .app
+        .data(ADMIN_TOKEN, "{ overdue { number } }", json!({}))
+        .await["overdue"]
+        .clone();
+    assert_eq!(listed, json!([{"number": standard["number"]}]));
+    officer_flow.decide(&officer.token, id, "DEFER").await;
+    assert_eq!(overdue_kinds().await, Vec::<String>::new());
+}

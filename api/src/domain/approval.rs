@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use entity::{BoardOutcome, BoardRole, Decision};
 use uuid::Uuid;
 
-use crate::policy::{ApprovalRule, ApprovalStep, BoardPolicy, ChangeType, StepTiming};
+use crate::policy::{ApprovalRule, ApprovalStep, BoardPolicy, ChangeType, Majority, StepTiming};
 
 /// A decision cast on the current approval round.
 #[derive(Debug, Clone)]
@@ -299,7 +299,9 @@ fn tally_board(
     let members = electorate.len() as u32;
     let cast = approve + reject + defer;
     let absolute = |n: u32| cast >= board.quorum && n * 2 > members;
-    let decided = if absolute(approve) {
+    let decided = if board.majority == Majority::TwoThirds {
+        two_thirds(board, state, members, approve, reject, defer)
+    } else if absolute(approve) {
         Some(BoardOutcome::Approved)
     } else if absolute(reject) {
         Some(BoardOutcome::Rejected)
@@ -344,6 +346,64 @@ fn tally_board(
         voting_members: members,
         quorum: board.quorum,
         decided,
+    }
+}
+
+/// Whether a decision by someone with these roles and seat on a change of
+/// `change_type` must state its rationale even when it approves: a step
+/// they decide says so (seed 001: "Approve or reject (with reason)"), or
+/// it is a board step and the board records rationales (seed 000).
+pub fn rationale_owed(
+    board: Option<&BoardPolicy>,
+    change_type: &ChangeType,
+    roles: &BTreeSet<String>,
+    seat: Option<BoardRole>,
+) -> bool {
+    let board_records = board.is_some_and(|b| b.rationale_required);
+    change_type.approvals.iter().any(|step| {
+        let decides = if step.board {
+            votes_on_board(seat)
+        } else {
+            step.roles
+                .iter()
+                .chain(&step.substitutes)
+                .any(|r| roles.contains(r))
+        };
+        decides && (step.rationale_required || (step.board && board_records))
+    })
+}
+
+/// A two-thirds board: approved once approvals reach two thirds of the
+/// votes cast (early: of every voting member, so no later vote can undo
+/// it); rejected once more than a third of the voting members reject (two
+/// thirds can no longer be reached), or at the close when approvals fall
+/// short. Deferrals are votes cast not in favour; when they outnumber both
+/// other answers at the close the item is deferred. Members who do not
+/// vote abstain: they count only towards the quorum's shortfall.
+fn two_thirds(
+    board: &BoardPolicy,
+    state: BoardVote,
+    members: u32,
+    approve: u32,
+    reject: u32,
+    defer: u32,
+) -> Option<BoardOutcome> {
+    let cast = approve + reject + defer;
+    let quorate = cast >= board.quorum;
+    if quorate && approve * 3 >= members * 2 {
+        Some(BoardOutcome::Approved)
+    } else if quorate && reject * 3 > members {
+        Some(BoardOutcome::Rejected)
+    } else if state == BoardVote::Closed || (members > 0 && cast == members) {
+        if !quorate || (defer > approve && defer > reject) {
+            Some(BoardOutcome::Deferred)
+        } else if approve * 3 >= cast * 2 {
+            Some(BoardOutcome::Approved)
+        } else {
+            Some(BoardOutcome::Rejected)
+        }
+    } else {
+        None
     }
 }
 
@@ -661,6 +721,117 @@ mod tests {
             role: BoardRole::Advisor,
         }));
         seats
+    }
+
+    #[test]
+    fn a_two_thirds_board_counts_deferrals_as_votes_and_ignores_abstentions() {
+        let policy = Policy::load("tiered-cab").unwrap();
+        let major = policy.change_type("major").unwrap();
+        let mut board_rules = policy.board.clone().unwrap();
+        board_rules.majority = Majority::TwoThirds;
+        board_rules.chair_breaks_ties = false;
+        let requester = person();
+        let [chair, a, b, c, d] = [person(), person(), person(), person(), person()];
+        let seats = board(chair, &[a, b, c, d], &[]);
+        let outcome = |votes: &[(Uuid, Decision)], state: BoardVote| {
+            let votes: Vec<Vote> = votes.iter().map(|(p, d)| cast(&seats, *p, *d)).collect();
+            evaluate(major, Some(&board_rules), &seats, &votes, requester, state).board_outcome()
+        };
+        use Decision::{Approve, Defer, Reject};
+        // Three of five approving is a simple majority, not two thirds of
+        // every member: undecided while the meeting is open ...
+        let three = [(a, Approve), (b, Approve), (c, Approve)];
+        assert_eq!(outcome(&three, BoardVote::Open), None);
+        // ... and carried at the close, the two absent members abstaining.
+        assert_eq!(
+            outcome(&three, BoardVote::Closed),
+            Some(BoardOutcome::Approved)
+        );
+        // Four of five is two thirds of every member: decided at once.
+        let four = [(a, Approve), (b, Approve), (c, Approve), (d, Approve)];
+        assert_eq!(
+            outcome(&four, BoardVote::Open),
+            Some(BoardOutcome::Approved)
+        );
+        // Two rejections of five, with the quorum present: two thirds is
+        // out of reach.
+        let two_against = [(a, Reject), (b, Reject), (c, Approve)];
+        assert_eq!(
+            outcome(&two_against, BoardVote::Open),
+            Some(BoardOutcome::Rejected)
+        );
+        // A deferral is a vote cast not in favour: 3 of 5 cast is 60 %.
+        let with_deferrals = [
+            (a, Approve),
+            (b, Approve),
+            (c, Approve),
+            (d, Defer),
+            (chair, Defer),
+        ];
+        assert_eq!(
+            outcome(&with_deferrals, BoardVote::Closed),
+            Some(BoardOutcome::Rejected)
+        );
+        // Below the quorum (3) the item goes to the next meeting.
+        assert_eq!(
+            outcome(&[(a, Approve), (b, Approve)], BoardVote::Closed),
+            Some(BoardOutcome::Deferred)
+        );
+    }
+
+    #[test]
+    fn where_the_board_records_rationales_its_votes_need_one() {
+        let mut policy = Policy::load("cab-quorum").unwrap();
+        let normal = policy.change_type("normal").unwrap().clone();
+        let emergency = policy.change_type("emergency").unwrap().clone();
+        let board_rules = policy.board.as_mut().unwrap();
+        let none = BTreeSet::new();
+        board_rules.rationale_required = false;
+        assert!(!rationale_owed(
+            Some(board_rules),
+            &normal,
+            &none,
+            Some(BoardRole::Member)
+        ));
+        board_rules.rationale_required = true;
+        assert!(rationale_owed(
+            Some(board_rules),
+            &normal,
+            &none,
+            Some(BoardRole::Member)
+        ));
+        assert!(rationale_owed(
+            Some(board_rules),
+            &normal,
+            &none,
+            Some(BoardRole::Chair)
+        ));
+        // Advisors do not vote; the CISO approving an emergency is no board vote.
+        assert!(!rationale_owed(
+            Some(board_rules),
+            &normal,
+            &none,
+            Some(BoardRole::Advisor)
+        ));
+        assert!(!rationale_owed(
+            Some(board_rules),
+            &emergency,
+            &none,
+            Some(BoardRole::Member)
+        ));
+        assert!(!rationale_owed(
+            None,
+            &normal,
+            &none,
+            Some(BoardRole::Member)
+        ));
+        // A step of its own that asks for the reason (seed 001 normal
+        // changes: the Change Manager approves or rejects "with reason").
+        let mut reasoned = emergency.clone();
+        reasoned.approvals[0].rationale_required = true;
+        let ciso: BTreeSet<String> = ["ciso".to_owned()].into();
+        assert!(rationale_owed(None, &reasoned, &ciso, None));
+        assert!(!rationale_owed(None, &reasoned, &none, None));
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct ChangeFacts<'a> {
     pub actual_end: Option<DateTime<Utc>>,
     /// When an approved change is due to have started.
     pub implementation_due_at: Option<DateTime<Utc>>,
+    /// When the approvers' first decision is due, and when it came.
+    pub response_due_at: Option<DateTime<Utc>>,
+    pub responded_at: Option<DateTime<Utc>>,
     pub actual_start: Option<DateTime<Utc>>,
     pub approval_due_at: Option<DateTime<Utc>>,
     pub documentation_due_at: Option<DateTime<Utc>>,
@@ -446,6 +449,18 @@ pub fn submission_approval_due(
         .map(|minutes| submitted_at + chrono::Duration::minutes(i64::from(minutes)))
 }
 
+/// The approvers' first decision is due within the type's
+/// `respond_within_hours` of submission (seed 004: 24 hours).
+pub fn response_due(
+    change_type: &ChangeType,
+    submitted_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    change_type
+        .respond_within_hours
+        .filter(|_| !change_type.pre_approved)
+        .map(|hours| deadlines::after_hours(submitted_at, hours))
+}
+
 /// An approved change is due to start within the type's
 /// `implement_within_hours` of approval (seed 000: standard changes within
 /// 48 hours), scheduled or not.
@@ -715,6 +730,8 @@ pub enum OverdueKind {
     /// An approved change not started within the type's
     /// `implement_within_hours` of approval.
     Implementation,
+    /// No decision within the type's `respond_within_hours` of submission.
+    Response,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -726,11 +743,12 @@ pub struct Overdue {
 impl OverdueKind {
     /// Every deadline a change can carry: the one table the API's overdue
     /// items, the `overdue` query and the `/metrics` gauge all read.
-    pub const ALL: [OverdueKind; 4] = [
+    pub const ALL: [OverdueKind; 5] = [
         Self::Approval,
         Self::Documentation,
         Self::Review,
         Self::Implementation,
+        Self::Response,
     ];
 
     /// The deadline's name in `/metrics` (`changes_overdue{kind=...}`).
@@ -740,6 +758,7 @@ impl OverdueKind {
             Self::Documentation => "documentation",
             Self::Review => "review",
             Self::Implementation => "implementation",
+            Self::Response => "response",
         }
     }
 }
@@ -756,6 +775,10 @@ impl ChangeFacts<'_> {
             OverdueKind::Implementation => (
                 self.implementation_due_at,
                 self.actual_start.is_some() || self.status == ChangeStatus::Cancelled,
+            ),
+            OverdueKind::Response => (
+                self.response_due_at,
+                self.responded_at.is_some() || self.status == ChangeStatus::Cancelled,
             ),
         }
     }

@@ -79,6 +79,9 @@ pub enum ViolationCode {
     /// The policy's segregation of duties keeps this person from the act
     /// (an approver implementing, an implementer reviewing).
     SegregationOfDuties,
+    /// The board records a rationale with every decision and this vote
+    /// gives none.
+    RationaleMissing,
     /// A backup approver decides without saying why the primary cannot.
     SubstituteReasonMissing,
     /// The retention period does not allow purging these audit events.

@@ -23,10 +23,14 @@ pub fn explain(policy: &Policy) -> String {
     if let Some(board) = &policy.board {
         let _ = writeln!(
             out,
-            "Board: {}, {} seats, quorum {}, decided by a majority of votes cast{}; meets {}.",
+            "Board: {}, {} seats, quorum {}, decided by {} of votes cast{}; meets {}.",
             board.name,
             board.seats,
             board.quorum,
+            match board.majority {
+                super::Majority::Simple => "a majority",
+                super::Majority::TwoThirds => "two thirds",
+            },
             if board.chair_breaks_ties {
                 ", the chair breaking ties"
             } else {
@@ -34,6 +38,12 @@ pub fn explain(policy: &Policy) -> String {
             },
             board.meets
         );
+        if board.rationale_required {
+            let _ = writeln!(
+                out,
+                "Board: every vote states its rationale, approvals too."
+            );
+        }
         if !board.composition.is_empty() {
             let _ = writeln!(out, "Board composition: {}.", board.composition.join(", "));
         }
@@ -155,6 +165,11 @@ fn explain_type(out: &mut String, policy: &Policy, change_type: &ChangeType) {
     if let Some(hours) = change_type.implement_within_hours {
         line(format!(
             "Implemented within {hours} hours of approval (overdue after, scheduled or not)."
+        ));
+    }
+    if let Some(hours) = change_type.respond_within_hours {
+        line(format!(
+            "Approvers answer within {hours} hours of submission."
         ));
     }
     if let Some(minutes) = change_type.approve_within_minutes {
@@ -301,6 +316,9 @@ fn describe_step(policy: &Policy, step: &ApprovalStep, retroactive: bool) -> Str
         }
     };
     let mut text = format!("{} — {who}", step.label);
+    if step.rationale_required {
+        text.push_str("; every decision states its reason");
+    }
     if !step.substitutes.is_empty() {
         let _ = write!(
             text,

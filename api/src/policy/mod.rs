@@ -249,6 +249,25 @@ pub struct BoardPolicy {
     /// The roles the document puts on the board, for dashboards.
     #[serde(default)]
     pub composition: Vec<String>,
+    /// What carries a decision: `simple` (more approvals than rejections,
+    /// the default) or `two_thirds` (approvals at least two thirds of the
+    /// votes cast; a deferral is a vote cast not in favour, a member who
+    /// does not vote abstains and is not counted beyond the quorum).
+    #[serde(default)]
+    pub majority: Majority,
+    /// Every vote states its rationale, approvals too (seed 000: "CAB
+    /// approval or rejection rationale"); rejections and deferrals always
+    /// do.
+    #[serde(default)]
+    pub rationale_required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Majority {
+    #[default]
+    Simple,
+    TwoThirds,
 }
 
 /// Category suggestion from likelihood and impact. The 1-5 ratings are
@@ -408,6 +427,11 @@ pub struct ApprovalStep {
     /// after implementation started).
     #[serde(default)]
     pub timing: StepTiming,
+    /// Every decision of the step states its reason, approvals too (seed
+    /// 001: "Approve or reject (with reason)"); rejections and deferrals
+    /// always do.
+    #[serde(default)]
+    pub rationale_required: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
@@ -477,6 +501,11 @@ pub struct ChangeType {
     /// the CISO or CTO approves an emergency "within 30 minutes"); past it
     /// the change is overdue (`APPROVAL`).
     pub approve_within_minutes: Option<u32>,
+    /// The approvers answer (a first decision: approve, reject or defer)
+    /// within this many hours of submission (seed 004: "Response Time: 24
+    /// hours for standard changes"); past it the change is overdue
+    /// (`RESPONSE`).
+    pub respond_within_hours: Option<u32>,
     /// Monitored this many hours after implementation ends before it may
     /// close (seed 001 §6.2: 1 hour for normal, 24 for major changes).
     pub monitor_hours: Option<u32>,
@@ -757,6 +786,11 @@ impl Policy {
                     "change type `{key}`: approve_within_minutes counts from submission to an approval before the start; a pre-approved or retroactively approved type has none"
                 ));
             }
+            if change_type.respond_within_hours.is_some() && change_type.pre_approved {
+                return Err(format!(
+                    "change type `{key}`: respond_within_hours asks approvers to answer, and a pre-approved type has none"
+                ));
+            }
             if change_type.board_review_after_rollback && self.board.is_none() {
                 return Err(format!(
                     "change type `{key}`: board_review_after_rollback needs a [board]"
@@ -983,10 +1017,15 @@ impl Policy {
             }
         }
 
-        if let Some(board) = &self.board
-            && (board.quorum == 0 || board.quorum > board.seats)
-        {
-            return Err("board: quorum must be between 1 and the number of seats".into());
+        if let Some(board) = &self.board {
+            if board.quorum == 0 || board.quorum > board.seats {
+                return Err("board: quorum must be between 1 and the number of seats".into());
+            }
+            if board.majority == Majority::TwoThirds && board.chair_breaks_ties {
+                return Err(
+                    "board: a two-thirds majority has no ties for the chair to break; drop chair_breaks_ties".into(),
+                );
+            }
         }
         Ok(())
     }

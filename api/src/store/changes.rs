@@ -280,6 +280,8 @@ impl Snapshot {
             scheduled_end: c.scheduled_end,
             actual_end: c.actual_end,
             implementation_due_at: c.implementation_due_at,
+            response_due_at: c.response_due_at,
+            responded_at: c.responded_at,
             actual_start: c.actual_start,
             approval_due_at: c.approval_due_at,
             documentation_due_at: c.documentation_due_at,
@@ -433,6 +435,7 @@ fn deadline_columns(kind: OverdueKind) -> (change::Column, change::Column) {
             change::Column::ImplementationDueAt,
             change::Column::ActualStart,
         ),
+        OverdueKind::Response => (change::Column::ResponseDueAt, change::Column::RespondedAt),
     }
 }
 
@@ -440,7 +443,7 @@ fn deadline_columns(kind: OverdueKind) -> (change::Column, change::Column) {
 pub fn overdue_condition(kind: OverdueKind, now: DateTime<Utc>) -> Condition {
     let (due, done) = deadline_columns(kind);
     let condition = Condition::all().add(due.lt(now)).add(done.is_null());
-    if kind == OverdueKind::Implementation {
+    if matches!(kind, OverdueKind::Implementation | OverdueKind::Response) {
         // A cancelled change owes no start (`ChangeFacts::deadline`).
         condition.add(change::Column::Status.ne(ChangeStatus::Cancelled))
     } else {

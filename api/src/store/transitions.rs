@@ -148,8 +148,12 @@ pub async fn apply_outcome(
         }
         None => None,
     };
+    let first_response = snapshot.change.responded_at.is_none();
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(next);
+    if first_response {
+        active.responded_at = Set(Some(request.now));
+    }
     if newly_approved {
         active.approved_at = Set(Some(request.now));
         active.implementation_due_at = Set(crate::domain::lifecycle::implementation_due(

@@ -77,6 +77,8 @@ fn facts<'a>(
         scheduled_end: None,
         actual_end: None,
         implementation_due_at: None,
+        response_due_at: None,
+        responded_at: None,
         actual_start: None,
         approval_due_at: None,
         documentation_due_at: None,
@@ -776,6 +778,28 @@ fn the_seed_deadlines_count_from_submission_approval_and_the_end() {
     f.actual_start = Some(due - Duration::hours(1));
     assert_eq!(overdue(&f, due + Duration::minutes(1)), vec![]);
 
+    // Seed 004: the approver answers within 24 hours of submission.
+    let mut answered = standard.clone();
+    answered.pre_approved = false;
+    answered.respond_within_hours = Some(24);
+    let response_due = response_due(&answered, submitted).unwrap();
+    assert_eq!(response_due, submitted + Duration::hours(24));
+    assert_eq!(response_due_of_pre_approved(standard, submitted), None);
+    let mut waiting = facts(&answered, ChangeStatus::AwaitingApproval, &approved);
+    waiting.response_due_at = Some(response_due);
+    assert_eq!(
+        overdue(&waiting, response_due + Duration::minutes(1)),
+        vec![Overdue {
+            kind: OverdueKind::Response,
+            due_at: response_due
+        }]
+    );
+    waiting.responded_at = Some(response_due - Duration::hours(2));
+    assert_eq!(
+        overdue(&waiting, response_due + Duration::minutes(1)),
+        vec![]
+    );
+
     // Seed 003 §3.1: emergency documentation "post-implementation within
     // 24 hours", counted from the end rather than the start.
     let weekly = Policy::load("weekly-cab").unwrap();
@@ -821,4 +845,13 @@ fn start_deadlines_of(f: &ChangeFacts<'_>) -> StartDeadlines {
     f.status = ChangeStatus::Approved;
     f.approved_at = Some(now() - Duration::hours(1));
     start(&f, now()).expect("the approved emergency starts")
+}
+
+fn response_due_of_pre_approved(
+    change_type: &ChangeType,
+    submitted: chrono::DateTime<Utc>,
+) -> Option<chrono::DateTime<Utc>> {
+    let mut pre_approved = change_type.clone();
+    pre_approved.respond_within_hours = Some(24);
+    response_due(&pre_approved, submitted)
 }

@@ -259,6 +259,8 @@ impl Change {
             review_due_at: self.0.review_due_at,
             reviewed_at: self.0.reviewed_at,
             implementation_due_at: self.0.implementation_due_at,
+            response_due_at: self.0.response_due_at,
+            responded_at: self.0.responded_at,
         }
     }
     /// Decisions, newest first; of the current round unless `allRounds`.

@@ -268,6 +268,10 @@ pub struct Deadlines {
     /// An approved change must have started by then (the type's
     /// `implement_within_hours` after approval), scheduled or not.
     pub implementation_due_at: Option<DateTime<Utc>>,
+    /// The approvers' first decision is due by then (the type's
+    /// `respond_within_hours` after submission), and when it came.
+    pub response_due_at: Option<DateTime<Utc>>,
+    pub responded_at: Option<DateTime<Utc>>,
 }
 
 pub struct Template(pub change_template::Model);

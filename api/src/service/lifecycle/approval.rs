@@ -50,6 +50,8 @@ pub async fn submit(
             &snapshot.change_type,
             request.now,
         ));
+        active.response_due_at = Set(lifecycle::response_due(&snapshot.change_type, request.now));
+        active.responded_at = Set(None);
     }
     store::transitions::finish(
         txn,
@@ -159,6 +161,18 @@ pub async fn decide(
         violations.push(Violation::new(
             ViolationCode::AlreadyDecided,
             "you have already decided on this approval round (one person, one vote)",
+        ));
+    }
+    if approvals::rationale_owed(
+        request.policy.board.as_ref(),
+        &snapshot.change_type,
+        &standing.roles,
+        seat,
+    ) && comment.is_none_or(|c| c.trim().is_empty())
+    {
+        violations.push(Violation::new(
+            ViolationCode::RationaleMissing,
+            "the policy records the rationale of every decision on this type, approvals too: say why in the comment",
         ));
     }
     let as_substitute = approvals::stands_in_only(&snapshot.change_type, &standing.roles, seat);
