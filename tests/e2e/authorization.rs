@@ -144,7 +144,10 @@ fn matrix() -> Vec<(&'static str, Vec<Caller>)> {
         ),
         (
             "mutation { createWindow(input: {name: \"w\", dtstart: \"2030-01-06T02:00\", rrule: \"FREQ=WEEKLY\", durationMinutes: 60, timeZone: \"UTC\"}, changeTypes: [\"normal\"]) { id } }",
-            vec![Admin, ChangeManager],
+            // The default policy (seed 001 §9.2): "edit for Change Manager
+            // and CAB"; the owner sits on the CAB (seated by the row above),
+            // the admin does not edit.
+            vec![ChangeManager, Owner],
         ),
         (
             "mutation { issueFeedToken(name: \"cal\") { secret } }",

@@ -29,6 +29,9 @@ fn freeze(rrule: &str) -> Value {
 #[tokio::test]
 async fn rules_finer_than_daily_or_without_occurrences_are_refused() {
     let app = spawn_app().await;
+    // The default policy's calendar is the change manager's (seed 001 §9.2).
+    let manager = app.user("Cal Manager", &["change_manager"]).await;
+    let editor = manager.token.as_str();
     for rrule in [
         "FREQ=SECONDLY",
         "FREQ=MINUTELY",
@@ -40,7 +43,7 @@ async fn rules_finer_than_daily_or_without_occurrences_are_refused() {
         // Never occurs: every expansion would spend the crate's whole step limit.
         "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
     ] {
-        let refused = app.graphql(ADMIN_TOKEN, CREATE_FREEZE, freeze(rrule)).await;
+        let refused = app.graphql(editor, CREATE_FREEZE, freeze(rrule)).await;
         assert_eq!(error_code(&refused), "VALIDATION", "{rrule}: {refused:#}");
         assert_eq!(
             refused["errors"][0]["extensions"]["field"], "rrule",
@@ -48,7 +51,7 @@ async fn rules_finer_than_daily_or_without_occurrences_are_refused() {
         );
     }
     let secondly = app
-        .graphql(ADMIN_TOKEN, CREATE_FREEZE, freeze("FREQ=SECONDLY"))
+        .graphql(editor, CREATE_FREEZE, freeze("FREQ=SECONDLY"))
         .await;
     assert!(
         secondly["errors"][0]["message"]
@@ -65,7 +68,7 @@ async fn rules_finer_than_daily_or_without_occurrences_are_refused() {
         "FREQ=MONTHLY;BYDAY=1SU",
         "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
     ] {
-        app.data(ADMIN_TOKEN, CREATE_FREEZE, freeze(rrule)).await;
+        app.data(editor, CREATE_FREEZE, freeze(rrule)).await;
     }
     let rules = app
         .data(ADMIN_TOKEN, "{ calendarRules { rrule } }", json!({}))
@@ -94,8 +97,9 @@ async fn calendar_and_suggestions_in_year_9999_answer_with_correct_results() {
     let app = &flow.app;
     // Eight starts a day since 2026: expanded from its first date, one day
     // in 9999 cost 23 million steps.
+    let manager = flow.person("Cal Manager", &["change_manager"]).await;
     app.data(
-        ADMIN_TOKEN,
+        &manager.token,
         "mutation($input: CalendarRuleInput!) { createWindow(input: $input, changeTypes: [\"standard\"]) { id } }",
         json!({"input": {"name": "Every three hours", "dtstart": "2026-01-01T00:00", "rrule": "FREQ=DAILY;BYHOUR=0,3,6,9,12,15,18,21", "durationMinutes": 30, "timeZone": "UTC"}}),
     )

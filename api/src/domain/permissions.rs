@@ -416,13 +416,35 @@ pub fn alter_board(actor: Uuid, before_the_board: &[BoardItem<'_>]) -> Result<()
     ))
 }
 
-/// Run-time windows and freezes.
-pub fn manage_calendar(actor: &Actor) -> Result<(), Denied> {
-    require_any(
-        actor,
-        &[ADMIN, CHANGE_MANAGER],
-        "maintaining windows and freezes",
-    )
+/// Run-time windows and freezes: by the roles the policy names (and the
+/// CAB where it says so: seed 001 §9.2 "edit for Change Manager and
+/// CAB"), or by default an admin or a change manager.
+pub fn manage_calendar(
+    actor: &Actor,
+    editors: &crate::policy::CalendarEditors,
+    board_seat: Option<BoardRole>,
+) -> Result<(), Denied> {
+    if editors.roles.is_empty() && !editors.board {
+        return require_any(
+            actor,
+            &[ADMIN, CHANGE_MANAGER],
+            "maintaining windows and freezes",
+        );
+    }
+    if editors.roles.iter().any(|role| actor.has_role(role)) {
+        return Ok(());
+    }
+    if editors.board && matches!(board_seat, Some(BoardRole::Chair | BoardRole::Member)) {
+        return Ok(());
+    }
+    let mut who: Vec<String> = editors.roles.iter().map(|r| format!("role {r}")).collect();
+    if editors.board {
+        who.push("a CAB member".into());
+    }
+    Err(format!(
+        "the change calendar is maintained by {} under this policy",
+        who.join(" or ")
+    ))
 }
 
 /// The standard change catalog.
@@ -682,6 +704,28 @@ mod tests {
         };
         assert!(sit_on_board(&member).is_ok());
         assert_eq!(member.board_seat(), Some(BoardRole::Member));
+    }
+
+    #[test]
+    fn the_calendar_is_edited_by_whom_the_policy_names() {
+        let admin = actor(&["admin"]);
+        let manager = actor(&["change_manager"]);
+        let engineer = actor(&["requester"]);
+        let default = crate::policy::CalendarEditors::default();
+        assert!(manage_calendar(&admin, &default, None).is_ok());
+        assert!(manage_calendar(&manager, &default, None).is_ok());
+        assert!(manage_calendar(&engineer, &default, Some(BoardRole::Member)).is_err());
+        // Seed 001 §9.2: "edit for Change Manager and CAB".
+        let tiered = crate::policy::Policy::load("tiered-cab").unwrap();
+        let editors = &tiered.calendar;
+        assert!(manage_calendar(&manager, editors, None).is_ok());
+        assert!(manage_calendar(&engineer, editors, Some(BoardRole::Member)).is_ok());
+        assert!(manage_calendar(&engineer, editors, Some(BoardRole::Chair)).is_ok());
+        assert!(manage_calendar(&engineer, editors, Some(BoardRole::Advisor)).is_err());
+        assert_eq!(
+            manage_calendar(&admin, editors, None),
+            Err("the change calendar is maintained by role change_manager or a CAB member under this policy".to_owned())
+        );
     }
 
     #[test]

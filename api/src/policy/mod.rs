@@ -103,6 +103,9 @@ pub struct Policy {
     /// Segregation of duties the document asks beyond Gatehouse's own.
     #[serde(default)]
     pub segregation: SegregationRules,
+    /// Who maintains the run-time windows and freezes (`[calendar]`).
+    #[serde(default)]
+    pub calendar: CalendarEditors,
     /// The metric targets the document sets (`[targets]`, see
     /// `targets`), in the catalogue's order (`reports::Metric::with_targets()`).
     #[serde(
@@ -126,6 +129,19 @@ pub struct PolicyAttribute {
     /// The key a change lists in `attributes` (`authentication`).
     pub key: String,
     pub label: String,
+}
+
+/// Who edits the change calendar (`[calendar]`): the roles named, and the
+/// CAB's voting members where `board` is set. Neither given: an admin or a
+/// change manager.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyCalendarEditors")]
+pub struct CalendarEditors {
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub board: bool,
 }
 
 /// Duties one person may not combine on one change (`[segregation]`).
@@ -960,6 +976,10 @@ impl Policy {
                     "window or freeze `{name}` defined twice; calendar clients tell them apart by name"
                 ));
             }
+        }
+        role_keys(&self.calendar.roles).map_err(|e| format!("calendar.roles: {}", e.message))?;
+        if self.calendar.board && self.board.is_none() {
+            return Err("calendar.board lets the CAB edit the calendar and needs a [board]".into());
         }
         for window in &self.windows {
             if window.change_types.is_empty() {

@@ -241,13 +241,29 @@ pub struct NewRule<'a> {
     pub approver_roles: &'a [String],
 }
 
+/// The calendar's editors are the policy's, the CAB's seat read as it
+/// stands now.
+async fn authorize_editing(
+    db: &DatabaseConnection,
+    policy: &Policy,
+    caller: &Caller,
+) -> ServiceResult<()> {
+    let seat = match caller.account() {
+        Some(actor) => crate::store::accounts::standing(db, actor.user_id)
+            .await?
+            .board_seat(),
+        None => None,
+    };
+    caller.authorize(|actor| permissions::manage_calendar(actor, &policy.calendar, seat))
+}
+
 pub async fn create_rule(
     db: &DatabaseConnection,
     policy: &Policy,
     caller: &Caller,
     new: NewRule<'_>,
 ) -> ServiceResult<calendar_rule::Model> {
-    caller.authorize(permissions::manage_calendar)?;
+    authorize_editing(db, policy, caller).await?;
     let rule = calendar_rule(
         new.name,
         new.dtstart,
@@ -340,10 +356,11 @@ pub async fn blocked_by(
 
 pub async fn retire_rule(
     db: &DatabaseConnection,
+    policy: &Policy,
     caller: &Caller,
     id: Uuid,
 ) -> ServiceResult<calendar_rule::Model> {
-    caller.authorize(permissions::manage_calendar)?;
+    authorize_editing(db, policy, caller).await?;
     let txn = db.begin().await?;
     let rule = calendar_rule::Entity::find_by_id(id)
         .one(&txn)

@@ -85,7 +85,7 @@ impl CalendarMutation {
         id: ID,
     ) -> async_graphql::Result<CalendarRuleRecord> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        calendar::retire_rule(&state.db, &caller, parse_id("id", &id)?)
+        calendar::retire_rule(&state.db, &state.policy, &caller, parse_id("id", &id)?)
             .await
             .map(CalendarRuleRecord)
             .gql()
