@@ -374,9 +374,35 @@ impl Flow {
 
     /// Seats a chair and `members` members; returns their accounts.
     pub async fn board(&self, members: usize) -> Vec<TestUser> {
+        // Where the policy names the seats' roles, the chair holds the
+        // first chair role and members the last member role (the one with
+        // the least power elsewhere in the presets).
+        let seats = self
+            .app
+            .data(
+                ADMIN_TOKEN,
+                "{ policy { board { chairRoles memberRoles } } }",
+                json!({}),
+            )
+            .await["policy"]["board"]
+            .clone();
+        let first = |key: &str| seats[key].as_array().and_then(|r| r.first().cloned());
+        let chair_role = first("chairRoles");
+        let member_role = seats["memberRoles"]
+            .as_array()
+            .and_then(|r| r.last().cloned());
         let mut seated = Vec::new();
         for index in 0..=members {
-            let person = self.person(&format!("Board {index}"), &["cab"]).await;
+            let seat_role = if index == 0 {
+                &chair_role
+            } else {
+                &member_role
+            };
+            let mut roles = vec!["cab"];
+            if let Some(role) = seat_role {
+                roles.push(role.as_str().unwrap());
+            }
+            let person = self.person(&format!("Board {index}"), &roles).await;
             let role = if index == 0 { "CHAIR" } else { "MEMBER" };
             self.app
                 .data(
@@ -2289,13 +2315,33 @@ async fn cab_quorum_deadlines_run_from_submission_and_approval_and_a_rollback_go
     );
 }
 
-/// Seed 000 "CAB approval or rejection rationale": a CAB vote without its
-/// reason is refused, approvals too. Seed 004 "Response Time: 24 hours for
+/// Seed 000 "CAB Composition" and "CAB approval or rejection rationale":
+/// seats go to the roles named, and a CAB vote without its reason is
+/// refused, approvals too. Seed 004 "Response Time: 24 hours for
 /// standard changes": a standard change nobody has answered is overdue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cab_votes_state_their_reason_and_unanswered_requests_fall_overdue() {
     let flow = Flow::new("cab-quorum").await;
     let board = flow.board(3).await;
+    // "CAB Composition": the CTO chairs, the CISO, System Owner, DevSecOps
+    // Lead and Compliance Officer sit; nobody else takes a seat.
+    let outsider = flow.person("Olga Outsider", &["requester", "qa"]).await;
+    let refused = flow
+        .app
+        .graphql(
+            ADMIN_TOKEN,
+            "mutation($u: ID!) { setBoardMember(userId: $u, boardRole: MEMBER) { boardRole } }",
+            json!({"u": outsider.id}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "VALIDATION", "{refused:#}");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only from role ciso, system_owner, devsecops_lead, compliance_officer"),
+        "{refused:#}"
+    );
     let change = flow.create("normal", json!({})).await;
     let id = &change["id"];
     flow.submit(id).await;

@@ -416,6 +416,30 @@ pub fn alter_board(actor: Uuid, before_the_board: &[BoardItem<'_>]) -> Result<()
     ))
 }
 
+/// Whether someone holding `roles` may take `seat` on the board the policy
+/// describes: a seat whose roles the policy lists goes only to a holder of
+/// one of them (seed 000: the CTO chairs).
+pub fn take_seat(
+    board: &crate::policy::BoardPolicy,
+    seat: BoardRole,
+    roles: &std::collections::BTreeSet<String>,
+) -> Result<(), Denied> {
+    let (allowed, name) = match seat {
+        BoardRole::Chair => (&board.chair_roles, "chair"),
+        BoardRole::Member => (&board.member_roles, "member"),
+        BoardRole::Advisor => (&board.advisor_roles, "advisor"),
+    };
+    if allowed.is_empty() || allowed.iter().any(|role| roles.contains(role)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the policy seats a {name} of {} only from role {}",
+            board.name,
+            allowed.join(", ")
+        ))
+    }
+}
+
 /// Run-time windows and freezes: by the roles the policy names (and the
 /// CAB where it says so: seed 001 §9.2 "edit for Change Manager and
 /// CAB"), or by default an admin or a change manager.
@@ -704,6 +728,37 @@ mod tests {
         };
         assert!(sit_on_board(&member).is_ok());
         assert_eq!(member.board_seat(), Some(BoardRole::Member));
+    }
+
+    #[test]
+    fn board_seats_go_to_the_roles_the_policy_names() {
+        let cab = crate::policy::Policy::load("cab-quorum").unwrap();
+        let board = cab.board.as_ref().unwrap();
+        let roles = |keys: &[&str]| keys.iter().map(|k| (*k).to_owned()).collect();
+        assert!(take_seat(board, BoardRole::Chair, &roles(&["cto"])).is_ok());
+        assert_eq!(
+            take_seat(board, BoardRole::Chair, &roles(&["ciso"])),
+            Err("the policy seats a chair of Change Advisory Board only from role cto".to_owned())
+        );
+        assert!(
+            take_seat(
+                board,
+                BoardRole::Member,
+                &roles(&["requester", "devsecops_lead"])
+            )
+            .is_ok()
+        );
+        assert!(take_seat(board, BoardRole::Member, &roles(&["requester"])).is_err());
+        // No roles named for a seat: anyone.
+        let tiered = crate::policy::Policy::load("tiered-cab").unwrap();
+        assert!(
+            take_seat(
+                tiered.board.as_ref().unwrap(),
+                BoardRole::Member,
+                &roles(&["requester"])
+            )
+            .is_ok()
+        );
     }
 
     #[test]

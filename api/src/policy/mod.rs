@@ -271,6 +271,15 @@ pub struct BoardPolicy {
     /// does not vote abstains and is not counted beyond the quorum).
     #[serde(default)]
     pub majority: Majority,
+    /// Roles an account holds to be seated as chair, member or advisor
+    /// (seed 000: the CTO chairs; CISO, System Owner, DevSecOps Lead and
+    /// Compliance Officer sit); empty: anyone may be.
+    #[serde(default)]
+    pub chair_roles: Vec<String>,
+    #[serde(default)]
+    pub member_roles: Vec<String>,
+    #[serde(default)]
+    pub advisor_roles: Vec<String>,
     /// Every vote states its rationale, approvals too (seed 000: "CAB
     /// approval or rejection rationale"); rejections and deferrals always
     /// do.
@@ -1040,6 +1049,13 @@ impl Policy {
         if let Some(board) = &self.board {
             if board.quorum == 0 || board.quorum > board.seats {
                 return Err("board: quorum must be between 1 and the number of seats".into());
+            }
+            for (name, keys) in [
+                ("chair_roles", &board.chair_roles),
+                ("member_roles", &board.member_roles),
+                ("advisor_roles", &board.advisor_roles),
+            ] {
+                role_keys(keys).map_err(|e| format!("board.{name}: {}", e.message))?;
             }
             if board.majority == Majority::TwoThirds && board.chair_breaks_ties {
                 return Err(

@@ -530,19 +530,19 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
             "freeze `Christmas/New Year freeze` is hard",
         ),
         (
-            base.replace("roles = [\"change_manager\"]", "roles = [\"change_manager\"]\ncount = 2"),
+            base.replace("roles = [\"change_manager\"]\nsubstitutes", "roles = [\"change_manager\"]\ncount = 2\nsubstitutes"),
             "change type `normal` step `change_manager`: count only applies to rule = \"n_of\"",
         ),
         (
-            base.replace("roles = [\"change_manager\"]", "roles = [\"change_manager\"]\nrule = \"n_of\""),
+            base.replace("roles = [\"change_manager\"]\nsubstitutes", "roles = [\"change_manager\"]\nrule = \"n_of\"\nsubstitutes"),
             "change type `normal` step `change_manager`: rule n_of needs a count of at least 1",
         ),
         (
-            base.replace("roles = [\"change_manager\"]", "roles = [\"auditor\"]"),
+            base.replace("roles = [\"change_manager\"]\nsubstitutes", "roles = [\"auditor\"]\nsubstitutes"),
             "change type `normal` step `change_manager`: `auditor` accounts can never approve",
         ),
         (
-            base.replace("roles = [\"change_manager\"]", "roles = [\" change_manager\"]"),
+            base.replace("roles = [\"change_manager\"]\nsubstitutes", "roles = [\" change_manager\"]\nsubstitutes"),
             "has surrounding spaces",
         ),
         (

@@ -60,8 +60,13 @@ pub async fn set_member(
     let txn = db.begin().await?;
     refuse_a_stake(caller, &agenda(&txn, policy).await?)?;
     let person = accounts::find(&txn, user_id).await?;
-    permissions::sit_on_board(&accounts::standing_of(&person, None))
+    let standing = accounts::standing_of(&person, None);
+    permissions::sit_on_board(&standing)
         .map_err(|reason| ServiceError::validation("userId", reason))?;
+    if let Some(board) = &policy.board {
+        permissions::take_seat(board, role, &standing.roles)
+            .map_err(|reason| ServiceError::validation("userId", reason))?;
+    }
     if role == BoardRole::Chair
         && let Some(chair) = cab_member::Entity::find()
             .filter(cab_member::Column::BoardRole.eq(BoardRole::Chair))
