@@ -126,7 +126,7 @@ async fn one_person_one_vote_under_concurrency() {
     let board = flow.board(4).await;
     let change = flow.create("major", json!({})).await;
     let id = change["id"].clone();
-    flow.submit(&id).await;
+    flow.submit_to_board(&id).await;
     let attempts = (0..4).map(|_| flow.decide(&board[1].token, &id, "APPROVE"));
     let responses = join_all(attempts).await;
     assert_eq!(
@@ -138,7 +138,8 @@ async fn one_person_one_vote_under_concurrency() {
         "{responses:#?}"
     );
     let stored = flow.get(&id).await;
-    assert_eq!(stored["approvalStatus"]["steps"][0]["board"]["approve"], 1);
+    // Step 0 is the Change Manager's review, step 1 the CAB.
+    assert_eq!(stored["approvalStatus"]["steps"][1]["board"]["approve"], 1);
 }
 
 /// Two transitions racing: exactly one start, recorded once.

@@ -17,6 +17,8 @@ pub struct Flow {
     /// A QA reviewer and a senior engineer, made on first use: reviews are
     /// never the requester's to record or to give.
     reviewers: tokio::sync::OnceCell<(TestUser, TestUser)>,
+    /// The change manager who reviews before the board, made on first use.
+    change_manager: tokio::sync::OnceCell<TestUser>,
     /// The policy's change types, read on first use.
     change_types: tokio::sync::OnceCell<Value>,
     /// Systems made so far, one per change (`create`).
@@ -85,6 +87,7 @@ impl Flow {
             app,
             requester,
             reviewers: tokio::sync::OnceCell::new(),
+            change_manager: tokio::sync::OnceCell::new(),
             change_types: tokio::sync::OnceCell::new(),
             systems_made: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -199,6 +202,18 @@ impl Flow {
             json!({"id": id}),
         )
         .await
+    }
+
+    /// Submits a change whose board step waits for the Change Manager's
+    /// review (tiered-cab's major changes, seed 001 §3.2) and gives that
+    /// review, so the change is before the board.
+    pub async fn submit_to_board(&self, id: &Value) -> Value {
+        self.submit(id).await;
+        let manager = self
+            .change_manager
+            .get_or_init(|| self.app.user("Flow Change Manager", &["change_manager"]))
+            .await;
+        self.approve(&manager.token, id).await
     }
 
     pub async fn decide(&self, token: &str, id: &Value, decision: &str) -> Value {
@@ -576,7 +591,7 @@ async fn tiered_cab_major_change_goes_to_the_board() {
     let board = flow.board(4).await;
     let change = flow.create("major", json!({})).await;
     let id = &change["id"];
-    flow.submit(id).await;
+    flow.submit_to_board(id).await;
     let agenda = flow
         .app
         .data(
@@ -592,7 +607,8 @@ async fn tiered_cab_major_change_goes_to_the_board() {
     flow.approve(&board[1].token, id).await;
     let two = flow.approve(&board[2].token, id).await;
     assert_eq!(two["status"], "AWAITING_APPROVAL");
-    assert_eq!(two["approvalStatus"]["steps"][0]["board"]["approve"], 2);
+    // Step 0 is the Change Manager's review (seed 001 §3.2), step 1 the CAB.
+    assert_eq!(two["approvalStatus"]["steps"][1]["board"]["approve"], 2);
     let three = flow.approve(&board[3].token, id).await;
     assert_eq!(three["status"], "APPROVED");
     assert_eq!(three["boardOutcome"], "APPROVED");
@@ -754,7 +770,7 @@ async fn the_cabs_backup_says_why_and_its_rejection_counts() {
     let cto = flow.person("Theo CTO", &["cto"]).await;
     let change = flow.create("major", json!({})).await;
     let id = &change["id"];
-    flow.submit(id).await;
+    flow.submit_to_board(id).await;
     let silent = flow
         .call(
             &cto.token,
@@ -1364,7 +1380,7 @@ async fn a_board_rejection_counts_in_its_month_after_a_revision() {
     let change = flow.create("major", json!({})).await;
     let id = &change["id"];
     let started = flow.app.clock.now() - Duration::days(1);
-    flow.submit(id).await;
+    flow.submit_to_board(id).await;
     let mut rejected = Value::Null;
     for member in &board[1..4] {
         rejected = flow.decide(&member.token, id, "REJECT").await["data"]["decideApproval"].clone();
@@ -1431,7 +1447,7 @@ async fn a_board_rejection_counts_in_its_month_after_a_revision() {
 
     // The revised change is approved in a later month.
     flow.app.clock.advance(Duration::days(40));
-    flow.submit(id).await;
+    flow.submit_to_board(id).await;
     let mut approved = Value::Null;
     for member in &board[1..4] {
         approved = flow.approve(&member.token, id).await;
@@ -2383,4 +2399,57 @@ async fn cab_votes_state_their_reason_and_unanswered_requests_fall_overdue() {
     assert_eq!(listed, json!([{"number": standard["number"]}]));
     officer_flow.decide(&officer.token, id, "DEFER").await;
     assert_eq!(overdue_kinds().await, Vec::<String>::new());
+}
+
+/// Seed 001 §3.2 "For Major Changes: 1. Change Manager reviews request
+/// 2. Submit to Change Advisory Board": the CAB neither votes on nor lists
+/// a major change before the Change Manager's review.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cab_decides_a_major_change_only_after_the_change_managers_review() {
+    let flow = Flow::new("tiered-cab").await;
+    let board = flow.board(4).await;
+    let manager = flow.person("Mia Manager", &["change_manager"]).await;
+    let change = flow.create("major", json!({})).await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    let early = flow.decide(&board[1].token, id, "APPROVE").await;
+    assert_eq!(violation_codes(&early), ["STEP_NOT_OPEN"]);
+    assert_eq!(
+        violations(&early),
+        ["not open for your decision yet: Change Advisory Board waits for change_manager_review"]
+    );
+    let agenda = |at_days: i64| {
+        let flow = &flow;
+        let chair = board[0].token.clone();
+        async move {
+            flow.app
+                .data(
+                    &chair,
+                    "mutation($at: DateTime!) { scheduleCabMeeting(at: $at) { agenda { reason change { number } } } }",
+                    json!({"at": (flow.app.clock.now() + Duration::days(at_days)).to_rfc3339()}),
+                )
+                .await["scheduleCabMeeting"]["agenda"]
+                .clone()
+        }
+    };
+    assert_eq!(agenda(1).await, json!([]));
+    // The review states its reason (section 3.2 "with reason").
+    let silent = flow
+        .call(
+            &manager.token,
+            "decideApproval(changeId: $id, decision: APPROVE)",
+            "",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(violation_codes(&silent), ["RATIONALE_MISSING"]);
+    flow.approve(&manager.token, id).await;
+    assert_eq!(
+        agenda(2).await,
+        json!([{"reason": "DECISION", "change": {"number": change["number"]}}])
+    );
+    for member in &board[1..4] {
+        flow.approve(&member.token, id).await;
+    }
+    assert_eq!(flow.get(id).await["status"], "APPROVED");
 }

@@ -349,6 +349,44 @@ fn tally_board(
     }
 }
 
+/// Why someone with these roles and seat cannot decide yet: every step
+/// they would decide waits for an earlier step (`after`) that is not met.
+/// `None` when they decide some open step, or none at all (which
+/// `qualifies` answers).
+pub fn waits_for(
+    change_type: &ChangeType,
+    state: &ApprovalState,
+    roles: &BTreeSet<String>,
+    seat: Option<BoardRole>,
+) -> Option<String> {
+    let met = |key: &str| state.steps.iter().any(|s| s.key == key && s.satisfied);
+    let mut waiting = Vec::new();
+    for step in &change_type.approvals {
+        let decides = if step.board {
+            votes_on_board(seat) || step.substitutes.iter().any(|r| roles.contains(r))
+        } else {
+            step.roles
+                .iter()
+                .chain(&step.substitutes)
+                .any(|r| roles.contains(r))
+        };
+        if !decides {
+            continue;
+        }
+        let unmet: Vec<&str> = step
+            .after
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !met(k))
+            .collect();
+        if unmet.is_empty() {
+            return None;
+        }
+        waiting.push(format!("{} waits for {}", step.label, unmet.join(", ")));
+    }
+    (!waiting.is_empty()).then(|| waiting.join("; "))
+}
+
 /// Whether a decision by someone with these roles and seat on a change of
 /// `change_type` must state its rationale even when it approves: a step
 /// they decide says so (seed 001: "Approve or reject (with reason)"), or
@@ -551,6 +589,27 @@ mod tests {
         }
     }
 
+    /// The policy with its board steps standing alone: these tests are of
+    /// the board's tally, so the Change Manager's review that precedes
+    /// tiered-cab's CAB (`after`, tested in `a_board_step_waits_for_the_steps_it_names`)
+    /// is taken out.
+    fn board_tally_only(mut policy: Policy) -> Policy {
+        for change_type in &mut policy.change_types {
+            let waited_for: Vec<String> = change_type
+                .approvals
+                .iter()
+                .flat_map(|s| s.after.clone())
+                .collect();
+            change_type
+                .approvals
+                .retain(|s| !waited_for.contains(&s.key));
+            for step in &mut change_type.approvals {
+                step.after.clear();
+            }
+        }
+        policy
+    }
+
     fn run(
         policy: &str,
         change_type: &str,
@@ -559,7 +618,7 @@ mod tests {
         requester: Uuid,
         state: BoardVote,
     ) -> ApprovalState {
-        let policy = Policy::load(policy).unwrap();
+        let policy = board_tally_only(Policy::load(policy).unwrap());
         evaluate(
             policy.change_type(change_type).unwrap(),
             policy.board.as_ref(),
@@ -725,7 +784,7 @@ mod tests {
 
     #[test]
     fn a_two_thirds_board_counts_deferrals_as_votes_and_ignores_abstentions() {
-        let policy = Policy::load("tiered-cab").unwrap();
+        let policy = board_tally_only(Policy::load("tiered-cab").unwrap());
         let major = policy.change_type("major").unwrap();
         let mut board_rules = policy.board.clone().unwrap();
         board_rules.majority = Majority::TwoThirds;
@@ -777,6 +836,47 @@ mod tests {
             outcome(&[(a, Approve), (b, Approve)], BoardVote::Closed),
             Some(BoardOutcome::Deferred)
         );
+    }
+
+    #[test]
+    fn a_board_step_waits_for_the_steps_it_names() {
+        let policy = Policy::load("tiered-cab").unwrap();
+        let major = policy.change_type("major").unwrap();
+        let requester = person();
+        let [chair, a, b, c, d] = [person(), person(), person(), person(), person()];
+        let seats = board(chair, &[a, b, c, d], &[]);
+        let none = BTreeSet::new();
+        let manager: BTreeSet<String> = ["change_manager".to_owned()].into();
+        let before = evaluate(
+            major,
+            policy.board.as_ref(),
+            &seats,
+            &[],
+            requester,
+            BoardVote::Open,
+        );
+        // Seed 001 §3.2: the Change Manager reviews before the CAB decides.
+        assert_eq!(
+            waits_for(major, &before, &none, Some(BoardRole::Member)),
+            Some("Change Advisory Board waits for change_manager_review".to_owned())
+        );
+        assert_eq!(waits_for(major, &before, &manager, None), None);
+        let reviewed = [vote(person(), &["change_manager"], Decision::Approve)];
+        let after = evaluate(
+            major,
+            policy.board.as_ref(),
+            &seats,
+            &reviewed,
+            requester,
+            BoardVote::Open,
+        );
+        assert_eq!(
+            waits_for(major, &after, &none, Some(BoardRole::Member)),
+            None
+        );
+        assert_eq!(after.outcome, Outcome::Pending);
+        // Outside the board and the review: nothing to wait for.
+        assert_eq!(waits_for(major, &before, &none, None), None);
     }
 
     #[test]
@@ -1155,7 +1255,7 @@ mod tests {
 
     #[test]
     fn qualification_covers_roles_substitutes_and_voting_seats() {
-        let policy = Policy::load("tiered-cab").unwrap();
+        let policy = board_tally_only(Policy::load("tiered-cab").unwrap());
         let roles = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
         let major = policy.change_type("major").unwrap();
         assert!(qualifies(major, &roles(&[]), Some(BoardRole::Member)));
@@ -1210,7 +1310,7 @@ mod tests {
 
     #[test]
     fn a_backup_is_told_apart_from_an_approver() {
-        let policy = Policy::load("tiered-cab").unwrap();
+        let policy = board_tally_only(Policy::load("tiered-cab").unwrap());
         let roles = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
         let major = policy.change_type("major").unwrap();
         assert!(stands_in_only(major, &roles(&["cto"]), None));

@@ -82,6 +82,9 @@ pub enum ViolationCode {
     /// The board records a rationale with every decision and this vote
     /// gives none.
     RationaleMissing,
+    /// The step the person would decide waits for an earlier step (the
+    /// Change Manager's review before the CAB).
+    StepNotOpen,
     /// A backup approver decides without saying why the primary cannot.
     SubstituteReasonMissing,
     /// The retention period does not allow purging these audit events.

@@ -319,6 +319,9 @@ fn describe_step(policy: &Policy, step: &ApprovalStep, retroactive: bool) -> Str
     if step.rationale_required {
         text.push_str("; every decision states its reason");
     }
+    if !step.after.is_empty() {
+        let _ = write!(text, "; only after {}", step.after.join(", "));
+    }
     if !step.substitutes.is_empty() {
         let _ = write!(
             text,

@@ -457,6 +457,11 @@ pub struct ApprovalStep {
     /// always do.
     #[serde(default)]
     pub rationale_required: bool,
+    /// Keys of earlier steps that must be met before this step decides
+    /// (seed 001 §3.2: the Change Manager reviews a major change before it
+    /// goes to the CAB).
+    #[serde(default)]
+    pub after: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
@@ -859,6 +864,18 @@ impl Policy {
                 return Err(format!(
                     "change type `{key}`: review_business_days needs review_deadline_days to count"
                 ));
+            }
+            for (index, step) in change_type.approvals.iter().enumerate() {
+                let earlier: Vec<&str> = change_type.approvals[..index]
+                    .iter()
+                    .map(|s| s.key.as_str())
+                    .collect();
+                if let Some(unknown) = step.after.iter().find(|k| !earlier.contains(&k.as_str())) {
+                    return Err(format!(
+                        "change type `{key}` step `{}`: after names `{unknown}`, which is not an earlier step of the type",
+                        step.key
+                    ));
+                }
             }
             for step in &change_type.approvals {
                 if step.board && self.board.is_none() {

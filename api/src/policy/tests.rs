@@ -115,15 +115,29 @@ fn seed_001_tiered_cab() {
             strings(&["engineering_lead"])
         )]
     );
+    // Section 3.2: the Change Manager reviews, then the CAB decides.
+    assert_eq!(
+        p.change_type("major").unwrap().approvals[1].after,
+        strings(&["change_manager_review"])
+    );
     assert_eq!(
         steps(&p, "major"),
-        vec![(
-            "cab".into(),
-            vec![],
-            ApprovalRule::Any,
-            true,
-            strings(&["cto"])
-        )]
+        vec![
+            (
+                "change_manager_review".into(),
+                strings(&["change_manager"]),
+                ApprovalRule::Any,
+                false,
+                vec![]
+            ),
+            (
+                "cab".into(),
+                vec![],
+                ApprovalRule::Any,
+                true,
+                strings(&["cto"])
+            )
+        ]
     );
     assert_eq!(
         steps(&p, "emergency"),

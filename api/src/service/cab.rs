@@ -207,6 +207,33 @@ pub enum AgendaReason {
     RollbackReview,
 }
 
+/// Whether the change's board step may be decided: the steps it waits for
+/// (`after`, seed 001 §3.2: the Change Manager's review) are met.
+async fn board_step_open<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    change: &change::Model,
+) -> ServiceResult<bool> {
+    let Some(change_type) = policy.change_type(&change.change_type) else {
+        return Ok(false);
+    };
+    if change_type
+        .approvals
+        .iter()
+        .all(|s| !s.board || s.after.is_empty())
+    {
+        return Ok(true);
+    }
+    let snapshot = crate::store::changes::snapshot(conn, policy, change.clone()).await?;
+    let state = snapshot.approval(policy, crate::domain::approval::BoardVote::Open);
+    let met = |key: &String| state.steps.iter().any(|s| &s.key == key && s.satisfied);
+    Ok(change_type
+        .approvals
+        .iter()
+        .filter(|s| s.board)
+        .all(|s| s.after.iter().all(met)))
+}
+
 /// The board's business: changes whose type needs a board decision and
 /// that await it (or were deferred to this meeting), and emergency changes
 /// implemented under a policy that has the board review them afterwards.
@@ -244,7 +271,9 @@ pub async fn agenda<C: ConnectionTrait>(
             .all(conn)
             .await?
         {
-            items.push((change, AgendaReason::Decision));
+            if board_step_open(conn, policy, &change).await? {
+                items.push((change, AgendaReason::Decision));
+            }
         }
     }
     let reviewed: Vec<Uuid> = if review_types.is_empty() && rollback_types.is_empty() {

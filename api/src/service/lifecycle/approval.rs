@@ -163,6 +163,14 @@ pub async fn decide(
             "you have already decided on this approval round (one person, one vote)",
         ));
     }
+    if let Some(waiting) =
+        approvals::waits_for(&snapshot.change_type, &approval, &standing.roles, seat)
+    {
+        violations.push(Violation::new(
+            ViolationCode::StepNotOpen,
+            format!("not open for your decision yet: {waiting}"),
+        ));
+    }
     if approvals::rationale_owed(
         request.policy.board.as_ref(),
         &snapshot.change_type,
