@@ -23,13 +23,11 @@ pub struct Migration;
 
 #[derive(DeriveIden)]
 enum Reviews {
-    Table,
     RootCause,
 }
 
 #[derive(DeriveIden)]
 enum Changes {
-    Table,
     ImplementationStartedBy,
     Attributes,
     ImplementationDueAt,
@@ -37,48 +35,40 @@ enum Changes {
     RespondedAt,
 }
 
+/// The columns this migration adds, table by table, in order.
+fn added() -> Vec<(Alias, ColumnDef)> {
+    vec![
+        (Alias::new("reviews"), text_null(Reviews::RootCause)),
+        (
+            Alias::new("changes"),
+            uuid_null(Changes::ImplementationStartedBy),
+        ),
+        (Alias::new("changes"), json_null(Changes::Attributes)),
+        (
+            Alias::new("changes"),
+            timestamp_with_time_zone_null(Changes::ImplementationDueAt),
+        ),
+        (
+            Alias::new("changes"),
+            timestamp_with_time_zone_null(Changes::ResponseDueAt),
+        ),
+        (
+            Alias::new("changes"),
+            timestamp_with_time_zone_null(Changes::RespondedAt),
+        ),
+    ]
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per ALTER TABLE.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Reviews::Table)
-                    .add_column(text_null(Reviews::RootCause))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Changes::Table)
-                    .add_column(uuid_null(Changes::ImplementationStartedBy))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Changes::Table)
-                    .add_column(json_null(Changes::Attributes))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Changes::Table)
-                    .add_column(timestamp_with_time_zone_null(Changes::ImplementationDueAt))
-                    .to_owned(),
-            )
-            .await?;
-        for column in [Changes::ResponseDueAt, Changes::RespondedAt] {
+        for (table, mut column) in added() {
             manager
                 .alter_table(
                     Table::alter()
-                        .table(Changes::Table)
-                        .add_column(timestamp_with_time_zone_null(column))
+                        .table(table)
+                        .add_column(&mut column)
                         .to_owned(),
                 )
                 .await?;
@@ -87,29 +77,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [
-            Changes::RespondedAt,
-            Changes::ResponseDueAt,
-            Changes::ImplementationDueAt,
-            Changes::Attributes,
-            Changes::ImplementationStartedBy,
-        ] {
+        for (table, column) in added().into_iter().rev() {
             manager
                 .alter_table(
                     Table::alter()
-                        .table(Changes::Table)
-                        .drop_column(column)
+                        .table(table)
+                        .drop_column(Alias::new(column.get_column_name()))
                         .to_owned(),
                 )
                 .await?;
         }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Reviews::Table)
-                    .drop_column(Reviews::RootCause)
-                    .to_owned(),
-            )
-            .await
+        Ok(())
     }
 }

@@ -242,15 +242,21 @@ pub fn qualifies(
     roles: &BTreeSet<String>,
     seat: Option<BoardRole>,
 ) -> bool {
-    let votes_on_board = matches!(seat, Some(BoardRole::Chair | BoardRole::Member));
-    change_type.approvals.iter().any(|step| {
-        (step.board && votes_on_board)
-            || step
-                .roles
-                .iter()
-                .chain(&step.substitutes)
-                .any(|r| roles.contains(r))
-    })
+    change_type
+        .approvals
+        .iter()
+        .any(|step| decides(step, roles, seat))
+}
+
+/// Whether someone with these roles and seat decides `step`: a board
+/// step from a voting seat, any step as one of its roles or substitutes.
+fn decides(step: &ApprovalStep, roles: &BTreeSet<String>, seat: Option<BoardRole>) -> bool {
+    (step.board && votes_on_board(seat))
+        || step
+            .roles
+            .iter()
+            .chain(&step.substitutes)
+            .any(|r| roles.contains(r))
 }
 
 /// Whether someone with these roles and seat would decide on this type
@@ -362,15 +368,7 @@ pub fn waits_for(
     let met = |key: &str| state.steps.iter().any(|s| s.key == key && s.satisfied);
     let mut waiting = Vec::new();
     for step in &change_type.approvals {
-        let decides = if step.board {
-            votes_on_board(seat) || step.substitutes.iter().any(|r| roles.contains(r))
-        } else {
-            step.roles
-                .iter()
-                .chain(&step.substitutes)
-                .any(|r| roles.contains(r))
-        };
-        if !decides {
+        if !decides(step, roles, seat) {
             continue;
         }
         let unmet: Vec<&str> = step
@@ -398,14 +396,13 @@ pub fn rationale_owed(
     seat: Option<BoardRole>,
 ) -> bool {
     let board_records = board.is_some_and(|b| b.rationale_required);
+    // A board step's rationale is its voters'; its backups already say why
+    // they stand in (SUBSTITUTE_REASON_MISSING).
     change_type.approvals.iter().any(|step| {
         let decides = if step.board {
             votes_on_board(seat)
         } else {
-            step.roles
-                .iter()
-                .chain(&step.substitutes)
-                .any(|r| roles.contains(r))
+            decides(step, roles, seat)
         };
         decides && (step.rationale_required || (step.board && board_records))
     })

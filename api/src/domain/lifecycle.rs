@@ -67,10 +67,7 @@ pub struct ChangeFacts<'a> {
 }
 
 pub fn status_name(status: ChangeStatus) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    enum_name(status)
 }
 
 /// An enum value as clients write it (`CRITICAL`, `BLUE_GREEN`).

@@ -185,7 +185,9 @@ pub struct Snapshot {
     pub seats: Vec<Seat>,
     pub evidence: Vec<EvidenceRecord>,
     pub has_template: bool,
-    /// The systems the change touches.
+    /// The systems the change touches, read only where the type's
+    /// `required_information` asks for them (the one rule that reads them),
+    /// so other transitions and resolvers skip the query.
     pub system_ids: Vec<Uuid>,
     /// The CAB has reviewed the change (a BOARD review is on record).
     pub board_reviewed: bool,
@@ -339,7 +341,14 @@ pub async fn snapshot<C: ConnectionTrait>(
         .count(conn)
         .await?
         > 0;
-    let system_ids = system_ids_of(conn, change.id).await?;
+    let system_ids = if change_type
+        .required_information
+        .contains(&crate::domain::change::RequiredItem::AffectedSystems)
+    {
+        system_ids_of(conn, change.id).await?
+    } else {
+        Vec::new()
+    };
     Ok(Snapshot {
         change,
         change_type,
