@@ -120,6 +120,7 @@ async fn create_system_without_audit(db: &DatabaseConnection, name: &str) -> any
         name: Set(name.to_owned()),
         description: Set(None),
         parent_id: Set(None),
+        team: Set(None),
         created_at: Set(db::now()),
     }
     .insert(&txn)
@@ -147,7 +148,7 @@ async fn run_round(
                 for i in (writer..mutations).step_by(writers) {
                     let name = format!("r{round}-{with_audit}-{i}");
                     if with_audit {
-                        systems::create(&db, &caller, &name, None, None).await?;
+                        systems::create(&db, &caller, &name, None, None, None).await?;
                     } else {
                         create_system_without_audit(&db, &name).await?;
                     }

@@ -246,6 +246,7 @@ async fn load_and_measure(
             name: Set((*name).to_owned()),
             description: Set(None),
             parent_id: Set(None),
+            team: Set(None),
             created_at: Set(db::now()),
         })
         .exec(&db)
@@ -292,13 +293,17 @@ async fn load_and_measure(
                 if let Some(priority) = row.incident_priority() {
                     incidents.push(incident::ActiveModel {
                         id: Set(Uuid::now_v7()),
-                        change_id: Set(id),
+                        change_id: Set(Some(id)),
+                        deployment_id: Set(None),
                         priority: Set(priority),
                         title: Set(format!("Incident on {number}")),
                         description: Set(row.rollback_reason.clone()),
                         opened_by: Set(requester),
                         opened_at: Set(row.actual_end.unwrap_or(row.created_at)),
                         resolved_at: Set(None),
+                        restored_at: Set(None),
+                        resolution: Set(None),
+                        resolved_by: Set(None),
                     });
                 }
             }

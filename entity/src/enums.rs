@@ -355,3 +355,63 @@ pub enum MeetingStatus {
     Planned,
     Held,
 }
+
+/// Where a deployment stands, as a pipeline or a forge reports it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    /// Queued or waiting to run.
+    Pending,
+    InProgress,
+    /// Finished and live.
+    Success,
+    /// Finished without going live (failed or errored).
+    Failure,
+    Cancelled,
+}
+
+/// Who reported a deployment.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentSource {
+    /// `recordDeployment` over the API (a pipeline's token).
+    Api,
+    Github,
+    Gitlab,
+    /// `gatehouse import`.
+    Import,
+}

@@ -649,6 +649,7 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
         name: Set(name.to_owned()),
         description: Set(None),
         parent_id: Set(None),
+        team: Set(None),
         created_at: Set(db::now()),
     };
     let count = |table: &'static str| {

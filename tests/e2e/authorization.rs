@@ -70,6 +70,18 @@ fn matrix() -> Vec<(&'static str, Vec<Caller>)> {
             "query($f: DateTime!, $t: DateTime!) { metrics(from: $f, to: $t, granularity: MONTH) { implemented } }",
             SIGNED_IN.to_vec(),
         ),
+        (
+            "query { deployments(first: 5) { totalCount } }",
+            SIGNED_IN.to_vec(),
+        ),
+        (
+            "query($f: DateTime!, $t: DateTime!) { exceptions(from: $f, to: $t) { totalCount } }",
+            SIGNED_IN.to_vec(),
+        ),
+        (
+            "query { incidents(first: 5) { totalCount } }",
+            SIGNED_IN.to_vec(),
+        ),
         ("query { users { id } }", vec![Admin, Auditor]),
         ("query { verifyAuditLog { ok } }", vec![Admin, Auditor]),
         (
@@ -121,6 +133,14 @@ fn matrix() -> Vec<(&'static str, Vec<Caller>)> {
         (
             "mutation($c: ID!) { recordEvidence(changeId: $c, input: {gate: \"unit_tests\", status: PASSED}) { id } }",
             vec![Owner, ChangeManager, Pipeline],
+        ),
+        (
+            "mutation { recordDeployment(input: {environment: \"staging\", status: SUCCESS}) { changed } }",
+            vec![ChangeManager, Pipeline],
+        ),
+        (
+            "mutation { recordIncident(input: {title: \"Outage\", systems: [\"sys\"]}) { id } }",
+            vec![Owner, OtherRequester, ChangeManager, Pipeline],
         ),
         (
             "mutation($c: ID!) { closeChange(id: $c) { status } }",

@@ -350,13 +350,13 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
         .unwrap();
         entity::incident::ActiveModel {
             id: Set(uuid::Uuid::now_v7()),
-            change_id: Set(change_id),
+            change_id: Set(Some(change_id)),
             priority: Set(IncidentPriority::P3),
             title: Set(format!("Incident {index}")),
             description: Set(None),
             opened_by: Set(id_of(&people[0])),
             opened_at: Set(now),
-            resolved_at: Set(None),
+            ..Default::default()
         }
         .insert(&app.db)
         .await

@@ -11,6 +11,7 @@ mod changes;
 mod cli;
 mod concurrency;
 mod crash;
+mod deployments;
 mod evidence;
 mod health;
 mod helpers;

@@ -103,13 +103,13 @@ async fn monthly_metrics_over_http_with_empty_months_and_targets() {
     .await;
     incident::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
-        change_id: Set(rolled.parse().unwrap()),
+        change_id: Set(Some(rolled.parse().unwrap())),
         priority: Set(IncidentPriority::P3),
         title: Set("Rollback".into()),
         description: Set(None),
         opened_by: Set(ada.id.parse().unwrap()),
         opened_at: Set(t("2026-10-10T02:00:00Z")),
-        resolved_at: Set(None),
+        ..Default::default()
     }
     .insert(&app.db)
     .await

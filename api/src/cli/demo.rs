@@ -112,7 +112,7 @@ pub async fn ensure_organisation(
             ),
             None => None,
         };
-        systems::create(db, caller, name, None, parent_id).await?;
+        systems::create(db, caller, name, None, parent_id, None).await?;
     }
     for (name, email) in demo::REQUESTERS {
         let exists = user::Entity::find()

@@ -27,10 +27,19 @@ pub const CHANGE_REVISED: &str = "change.revised";
 pub const CHANGE_ROLLED_BACK: &str = "change.rolled_back";
 pub const CHANGE_SCHEDULED: &str = "change.scheduled";
 pub const CHANGE_SUBMITTED: &str = "change.submitted";
+/// A production deployment named the change but the change did not
+/// authorise it (docs/design.md, "Deployments and incidents").
+pub const CHANGE_UNAUTHORISED_DEPLOYMENT: &str = "change.unauthorised_deployment";
 pub const CHANGE_UPDATED: &str = "change.updated";
+
+pub const DEPLOYMENT_RECORDED: &str = "deployment.recorded";
+pub const DEPLOYMENT_UPDATED: &str = "deployment.updated";
 
 pub const FEED_TOKEN_ISSUED: &str = "feed_token.issued";
 pub const FEED_TOKEN_REVOKED: &str = "feed_token.revoked";
+
+pub const INCIDENT_RECORDED: &str = "incident.recorded";
+pub const INCIDENT_RESOLVED: &str = "incident.resolved";
 
 pub const SYSTEM_CREATED: &str = "system.created";
 pub const SYSTEM_UPDATED: &str = "system.updated";
@@ -48,7 +57,7 @@ pub const USER_DEACTIVATED: &str = "user.deactivated";
 pub const USER_ROLES_CHANGED: &str = "user.roles_changed";
 
 /// Every action, for checks over the whole vocabulary.
-pub const ALL: [&str; 35] = [
+pub const ALL: [&str; 40] = [
     AUDIT_PURGED,
     CAB_MEETING_HELD,
     CAB_MEETING_SCHEDULED,
@@ -70,9 +79,14 @@ pub const ALL: [&str; 35] = [
     CHANGE_ROLLED_BACK,
     CHANGE_SCHEDULED,
     CHANGE_SUBMITTED,
+    CHANGE_UNAUTHORISED_DEPLOYMENT,
     CHANGE_UPDATED,
+    DEPLOYMENT_RECORDED,
+    DEPLOYMENT_UPDATED,
     FEED_TOKEN_ISSUED,
     FEED_TOKEN_REVOKED,
+    INCIDENT_RECORDED,
+    INCIDENT_RESOLVED,
     SYSTEM_CREATED,
     SYSTEM_UPDATED,
     TEMPLATE_ACTIVATED,

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod change;
 pub mod deadlines;
 pub mod demo;
+pub mod deployment;
 pub mod evidence_pack;
 pub mod gates;
 pub mod import;

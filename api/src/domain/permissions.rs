@@ -279,6 +279,42 @@ pub fn record_evidence(
     )
 }
 
+/// Deployments are reported by pipelines (the `pipeline` role, whose
+/// tokens record deployments and evidence and nothing else) and by the
+/// people who deploy by hand.
+pub fn record_deployment(actor: &Actor) -> Result<(), Denied> {
+    require_any(
+        actor,
+        &[PIPELINE, IMPLEMENTER, CHANGE_MANAGER],
+        "recording deployments",
+    )
+}
+
+/// Whoever runs or watches production opens incidents: requesters and
+/// implementers, the change manager, and monitoring through a pipeline
+/// account.
+pub fn record_incident(actor: &Actor) -> Result<(), Denied> {
+    require_any(
+        actor,
+        &[REQUESTER, IMPLEMENTER, CHANGE_MANAGER, PIPELINE],
+        "opening incidents",
+    )
+}
+
+/// Resolving an incident says when service was restored, which time to
+/// restore is measured by: whoever opened it, or an implementer or the
+/// change manager.
+pub fn resolve_incident(actor: &Actor, opened_by: Uuid) -> Result<(), Denied> {
+    if actor.user_id == opened_by {
+        return Ok(());
+    }
+    require_any(
+        actor,
+        &[IMPLEMENTER, CHANGE_MANAGER],
+        "resolving another person's incident",
+    )
+}
+
 pub fn close_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
     requester_or(actor, requester, &[CHANGE_MANAGER], "closing or cancelling")
 }

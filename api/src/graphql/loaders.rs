@@ -203,7 +203,8 @@ impl Loader<IncidentsOfChange> for DbLoader {
             .all(&self.db)
             .await?;
         Ok(group_by_change(keys, rows, |row| {
-            IncidentsOfChange(row.change_id)
+            // Every row has a change: the query selects by it.
+            IncidentsOfChange(row.change_id.unwrap_or_default())
         }))
     }
 }
@@ -249,6 +250,118 @@ impl Loader<TemplateId> for DbLoader {
         Ok(templates
             .into_iter()
             .map(|t| (TemplateId(t.id), t))
+            .collect())
+    }
+}
+
+/// A change by id (a deployment's or an incident's change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChangeId(pub Uuid);
+
+impl Loader<ChangeId> for DbLoader {
+    type Value = entity::change::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[ChangeId]) -> Result<HashMap<ChangeId, Self::Value>, Self::Error> {
+        let changes = entity::change::Entity::find()
+            .filter(entity::change::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(changes.into_iter().map(|c| (ChangeId(c.id), c)).collect())
+    }
+}
+
+/// A deployment by id (an incident's deployment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeploymentId(pub Uuid);
+
+impl Loader<DeploymentId> for DbLoader {
+    type Value = entity::deployment::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[DeploymentId],
+    ) -> Result<HashMap<DeploymentId, Self::Value>, Self::Error> {
+        let rows = entity::deployment::Entity::find()
+            .filter(entity::deployment::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|d| (DeploymentId(d.id), d)).collect())
+    }
+}
+
+/// The systems of `links` (`(owner, system id)`), by owner, sorted by name.
+async fn systems_by_owner(
+    db: &DatabaseConnection,
+    links: Vec<(Uuid, Uuid)>,
+) -> Result<HashMap<Uuid, Vec<system::Model>>, DbErr> {
+    let systems = system::Entity::find()
+        .filter(system::Column::Id.is_in(links.iter().map(|(_, system)| *system)))
+        .order_by_asc(system::Column::Name)
+        .all(db)
+        .await?;
+    let mut by_owner: HashMap<Uuid, Vec<system::Model>> = HashMap::new();
+    for system in systems {
+        for (owner, _) in links.iter().filter(|(_, id)| *id == system.id) {
+            by_owner.entry(*owner).or_default().push(system.clone());
+        }
+    }
+    Ok(by_owner)
+}
+
+/// The systems a deployment deployed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SystemsOfDeployment(pub Uuid);
+
+impl Loader<SystemsOfDeployment> for DbLoader {
+    type Value = Vec<system::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[SystemsOfDeployment],
+    ) -> Result<HashMap<SystemsOfDeployment, Self::Value>, Self::Error> {
+        use entity::deployment_system as link;
+        let links = link::Entity::find()
+            .filter(link::Column::DeploymentId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|l| (l.deployment_id, l.system_id))
+            .collect();
+        let mut by_owner = systems_by_owner(&self.db, links).await?;
+        Ok(keys
+            .iter()
+            .map(|key| (*key, by_owner.remove(&key.0).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// The systems an incident affects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SystemsOfIncident(pub Uuid);
+
+impl Loader<SystemsOfIncident> for DbLoader {
+    type Value = Vec<system::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[SystemsOfIncident],
+    ) -> Result<HashMap<SystemsOfIncident, Self::Value>, Self::Error> {
+        use entity::incident_system as link;
+        let links = link::Entity::find()
+            .filter(link::Column::IncidentId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|l| (l.incident_id, l.system_id))
+            .collect();
+        let mut by_owner = systems_by_owner(&self.db, links).await?;
+        Ok(keys
+            .iter()
+            .map(|key| (*key, by_owner.remove(&key.0).unwrap_or_default()))
             .collect())
     }
 }

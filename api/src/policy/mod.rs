@@ -106,6 +106,9 @@ pub struct Policy {
     /// Who maintains the run-time windows and freezes (`[calendar]`).
     #[serde(default)]
     pub calendar: CalendarEditors,
+    /// What counts as production for deployments (`[deployments]`).
+    #[serde(default)]
+    pub deployments: DeploymentRules,
     /// The metric targets the document sets (`[targets]`, see
     /// `targets`), in the catalogue's order (`reports::Metric::with_targets()`).
     #[serde(
@@ -142,6 +145,32 @@ pub struct CalendarEditors {
     pub roles: Vec<String>,
     #[serde(default)]
     pub board: bool,
+}
+
+/// Deployments (`[deployments]`): which environments are production, where
+/// a deployment needs a change authorising it (docs/design.md, "Deployments
+/// and incidents").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentRules {
+    /// Environment names that are production, compared case-insensitively
+    /// (default `production`, `prod`).
+    #[serde(default = "default_production_environments")]
+    pub production_environments: Vec<String>,
+}
+
+fn default_production_environments() -> Vec<String> {
+    crate::domain::deployment::DEFAULT_PRODUCTION_ENVIRONMENTS
+        .map(String::from)
+        .to_vec()
+}
+
+impl Default for DeploymentRules {
+    fn default() -> Self {
+        Self {
+            production_environments: default_production_environments(),
+        }
+    }
 }
 
 /// Duties one person may not combine on one change (`[segregation]`).
@@ -653,6 +682,12 @@ impl Policy {
     fn check(&self) -> Result<(), String> {
         if self.change_types.is_empty() {
             return Err("defines no change types".into());
+        }
+        let production = &self.deployments.production_environments;
+        if production.is_empty() || production.iter().any(|name| name.trim().is_empty()) {
+            return Err(
+                "deployments.production_environments: name at least one environment, none blank (leave the key out for production and prod)".into(),
+            );
         }
         let mut attribute_keys = BTreeSet::new();
         for attribute in &self.attributes {

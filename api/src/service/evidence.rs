@@ -236,7 +236,7 @@ pub async fn export(
                 [
                     json!(i.id),
                     json!(i.change_id),
-                    json!(number(&i.change_id)),
+                    json!(i.change_id.as_ref().and_then(number)),
                     json!(i.priority),
                     json!(i.title),
                     json!(i.description),

@@ -188,6 +188,7 @@ async fn resolve_systems(
             name: Set(name.clone()),
             description: Set(None),
             parent_id: Set(None),
+            team: Set(None),
             created_at: Set(db::now()),
         }
         .insert(txn)
@@ -237,7 +238,7 @@ pub async fn insert(
     if let Some(priority) = incident_priority {
         incident::ActiveModel {
             id: Set(Uuid::now_v7()),
-            change_id: Set(id),
+            change_id: Set(Some(id)),
             priority: Set(priority),
             title: Set(match &row.rollback_reason {
                 Some(_) => format!("Rollback of {number}"),
@@ -246,7 +247,7 @@ pub async fn insert(
             description: Set(row.rollback_reason.clone()),
             opened_by: Set(requester),
             opened_at: Set(micros(row.actual_end.or(row.actual_start)).unwrap_or(created_at)),
-            resolved_at: Set(None),
+            ..Default::default()
         }
         .insert(txn)
         .await?;

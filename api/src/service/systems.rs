@@ -24,10 +24,12 @@ pub async fn create(
     name: &str,
     description: Option<&str>,
     parent_id: Option<Uuid>,
+    team: Option<&str>,
 ) -> ServiceResult<system::Model> {
     caller.authorize(permissions::manage_systems)?;
     required_text("name", name, 200)?;
     optional_text("description", description, 2000)?;
+    let team = team_name(team)?;
     let txn = db.begin().await?;
     if let Some(parent) = parent_id {
         store::systems::find(&txn, parent)
@@ -43,13 +45,14 @@ pub async fn create(
         audit_action::SYSTEM_CREATED,
         "system",
         &id.to_string(),
-        &json!({"name": name, "description": description, "parentId": parent_id}),
+        &json!({"name": name, "description": description, "parentId": parent_id, "team": team}),
     );
     let model = system::ActiveModel {
         id: Set(id),
         name: Set(name.to_owned()),
         description: Set(description.map(str::to_owned)),
         parent_id: Set(parent_id),
+        team: Set(team.clone()),
         created_at: Set(db::now()),
     }
     .insert(&recording)
@@ -67,17 +70,19 @@ pub async fn update(
     name: Option<&str>,
     description: Option<Option<&str>>,
     parent_id: Option<Option<Uuid>>,
+    team: Option<Option<&str>>,
 ) -> ServiceResult<system::Model> {
     caller.authorize(permissions::manage_systems)?;
     if let Some(name) = name {
         required_text("name", name, 200)?;
     }
+    let team = team.map(team_name).transpose()?;
     if let Some(description) = description {
         optional_text("description", description, 2000)?;
     }
     let txn = db.begin().await?;
     let existing = store::systems::find(&txn, id).await?;
-    let before = json!({"name": existing.name, "description": existing.description, "parentId": existing.parent_id});
+    let before = json!({"name": existing.name, "description": existing.description, "parentId": existing.parent_id, "team": existing.team});
     if let Some(name) = name {
         ensure_name_free(&txn, name.trim(), Some(id)).await?;
     }
@@ -102,19 +107,31 @@ pub async fn update(
     if let Some(parent) = parent_id {
         active.parent_id = Set(parent);
     }
+    if let Some(team) = team {
+        active.team = Set(team);
+    }
     let after = active.clone().try_into_model()?;
     let event = audit::Event::new(
         caller,
         audit_action::SYSTEM_UPDATED,
         "system",
         &id.to_string(),
-        &json!({"before": before, "after": {"name": after.name, "description": after.description, "parentId": after.parent_id}}),
+        &json!({"before": before, "after": {"name": after.name, "description": after.description, "parentId": after.parent_id, "team": after.team}}),
     );
     let model = audit::write(txn, db, event, async move |recording| {
         active.update(recording).await
     })
     .await?;
     Ok(model)
+}
+
+/// An owning team's name: trimmed, at most 100 characters; blank is none.
+fn team_name(team: Option<&str>) -> ServiceResult<Option<String>> {
+    optional_text("team", team, 100)?;
+    Ok(team
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned))
 }
 
 async fn ensure_name_free<C: ConnectionTrait>(

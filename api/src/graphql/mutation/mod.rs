@@ -2,6 +2,7 @@ mod account;
 mod cab;
 mod calendar;
 mod change;
+mod deployment;
 mod lifecycle;
 mod system;
 
@@ -15,4 +16,5 @@ pub struct Mutation(
     calendar::CalendarMutation,
     account::AccountMutation,
     system::SystemMutation,
+    deployment::DeploymentMutation,
 );

@@ -17,6 +17,8 @@ pub struct CreateSystemInput {
     pub name: String,
     pub description: Option<String>,
     pub parent_id: Option<ID>,
+    /// The team that owns it (the DORA metrics group by it).
+    pub team: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -25,6 +27,8 @@ pub struct UpdateSystemInput {
     pub description: MaybeUndefined<String>,
     /// `null` detaches the system from its parent.
     pub parent_id: MaybeUndefined<ID>,
+    /// `null` leaves the system without an owning team.
+    pub team: MaybeUndefined<String>,
 }
 
 #[Object]
@@ -48,6 +52,7 @@ impl SystemMutation {
             &input.name,
             input.description.as_deref(),
             parent,
+            input.team.as_deref(),
         )
         .await
         .map(System)
@@ -74,9 +79,22 @@ impl SystemMutation {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(parent) => Some(Some(parse_id("parentId", parent)?)),
         };
-        systems::update(db, &caller, id, input.name.as_deref(), description, parent)
-            .await
-            .map(System)
-            .gql()
+        let team = match &input.team {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(team) => Some(Some(team.as_str())),
+        };
+        systems::update(
+            db,
+            &caller,
+            id,
+            input.name.as_deref(),
+            description,
+            parent,
+            team,
+        )
+        .await
+        .map(System)
+        .gql()
     }
 }

@@ -2,6 +2,7 @@ mod account;
 mod audit;
 mod calendar;
 mod change;
+mod deployment;
 mod lifecycle;
 mod metrics;
 mod policy;
@@ -19,4 +20,5 @@ pub struct Query(
     policy::PolicyQuery,
     audit::AuditQuery,
     metrics::MetricsQuery,
+    deployment::DeploymentQuery,
 );

@@ -217,8 +217,63 @@ impl Incident {
     async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         user(ctx, self.0.opened_by).await
     }
+    /// When the resolution was recorded.
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.0.resolved_at
+    }
+    /// When service was restored; time to restore runs from `openedAt`.
+    async fn restored_at(&self) -> Option<DateTime<Utc>> {
+        self.0.restored_at
+    }
+    /// restoredAt - openedAt in hours; null while open.
+    async fn hours_to_restore(&self) -> Option<f64> {
+        self.0
+            .restored_at
+            .map(|restored| (restored - self.0.opened_at).num_milliseconds() as f64 / 3_600_000.0)
+    }
+    async fn resolution(&self) -> Option<&str> {
+        self.0.resolution.as_deref()
+    }
+    async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        match self.0.resolved_by {
+            Some(id) => user(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// The change it is linked to (directly, or through its deployment).
+    async fn change(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Change>> {
+        let Some(id) = self.0.change_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(crate::graphql::loaders::ChangeId(id))
+            .await?
+            .map(Change))
+    }
+    async fn deployment(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::Deployment>> {
+        let Some(id) = self.0.deployment_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(crate::graphql::loaders::DeploymentId(id))
+            .await?
+            .map(super::Deployment))
+    }
+    /// The systems it affects, as its reporter named them.
+    async fn systems(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::System>> {
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(crate::graphql::loaders::SystemsOfIncident(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(super::System)
+            .collect())
     }
 }
 

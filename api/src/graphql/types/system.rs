@@ -18,6 +18,10 @@ impl System {
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// The team that owns it.
+    async fn team(&self) -> Option<&str> {
+        self.0.team.as_deref()
+    }
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<System>> {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);

@@ -201,7 +201,7 @@ pub async fn roll_back(
     ))?;
     let opened = incident::ActiveModel {
         id: Set(Uuid::now_v7()),
-        change_id: Set(id),
+        change_id: Set(Some(id)),
         priority: Set(priority),
         title: Set(format!(
             "Rollback of {}: {}",
@@ -213,7 +213,7 @@ pub async fn roll_back(
         description: Set(Some(reason.to_owned())),
         opened_by: Set(actor.user_id),
         opened_at: Set(request.now),
-        resolved_at: Set(None),
+        ..Default::default()
     }
     .insert(&txn)
     .await?;
