@@ -40,6 +40,17 @@ pub enum Metric {
     CabApprovalRate,
     EmergencyDocsOnTime,
     EmergencyDocsOnTimeRate,
+    Deployments,
+    DeploymentsPerDay,
+    DeploymentLeadTimeP50Hours,
+    DeploymentLeadTimeP90Hours,
+    DeploymentLeadTimeMeanHours,
+    FailedDeployments,
+    DeploymentFailureRate,
+    IncidentsRestored,
+    TimeToRestoreP50Hours,
+    TimeToRestoreMeanHours,
+    UnauthorisedDeployments,
 }
 
 /// What a metric's number is, which decides how it is written: a target
@@ -52,6 +63,8 @@ pub enum Unit {
     Rate,
     /// A duration in hours (null without data).
     Hours,
+    /// A number per day of the period (null for a period of no length).
+    PerDay,
 }
 
 /// One metric of the catalogue.
@@ -75,12 +88,12 @@ pub struct Entry {
 }
 
 use Metric as M;
-use Unit::{Count, Hours, Rate};
+use Unit::{Count, Hours, PerDay, Rate};
 
 /// Every metric, in the order of the metrics table's columns (and of the
 /// targets in a report), one entry per [`Metric`] variant in the order of
 /// the variants.
-pub const CATALOGUE: [Entry; 26] = [
+pub const CATALOGUE: [Entry; 37] = [
     Entry {
         metric: M::Implemented,
         key: "implemented",
@@ -315,6 +328,105 @@ pub const CATALOGUE: [Entry; 26] = [
         definition: "Emergency changes approved by their retroactive-approval deadline (or before implementing) / emergency changes.",
         has_target: true,
     },
+    Entry {
+        metric: M::Deployments,
+        key: "deployments",
+        column: "deployments",
+        label: "Production deployments",
+        unit: Count,
+        definition: "Successful production deployments that finished in the period.",
+        has_target: false,
+    },
+    Entry {
+        metric: M::DeploymentsPerDay,
+        key: "deployments_per_day",
+        column: "deployments_per_day",
+        label: "Deployment frequency",
+        unit: PerDay,
+        definition: "Successful production deployments per day of the period.",
+        has_target: true,
+    },
+    Entry {
+        metric: M::DeploymentLeadTimeP50Hours,
+        key: "deployment_lead_time_p50_hours",
+        column: "deployment_lead_time_hours_p50",
+        label: "Lead time for changes (median)",
+        unit: Hours,
+        definition: "Median of finished_at - commit time, over successful production deployments with a commit time.",
+        has_target: true,
+    },
+    Entry {
+        metric: M::DeploymentLeadTimeP90Hours,
+        key: "deployment_lead_time_p90_hours",
+        column: "deployment_lead_time_hours_p90",
+        label: "Lead time for changes (p90)",
+        unit: Hours,
+        definition: "90th percentile of finished_at - commit time, over successful production deployments with a commit time.",
+        has_target: true,
+    },
+    Entry {
+        metric: M::DeploymentLeadTimeMeanHours,
+        key: "deployment_lead_time_mean_hours",
+        column: "deployment_lead_time_hours_mean",
+        label: "Lead time for changes (mean)",
+        unit: Hours,
+        definition: "Mean of finished_at - commit time, over successful production deployments with a commit time.",
+        has_target: true,
+    },
+    Entry {
+        metric: M::FailedDeployments,
+        key: "failed_deployments",
+        column: "failed_deployments",
+        label: "Deployments causing failure",
+        unit: Count,
+        definition: "Successful production deployments of the period whose change failed or rolled back, or that an incident names.",
+        has_target: false,
+    },
+    Entry {
+        metric: M::DeploymentFailureRate,
+        key: "deployment_failure_rate",
+        column: "deployment_failure_rate",
+        label: "Change failure rate (deployments)",
+        unit: Rate,
+        definition: "Deployments whose change failed or rolled back, or that an incident names / successful production deployments.",
+        has_target: true,
+    },
+    Entry {
+        metric: M::IncidentsRestored,
+        key: "incidents_restored",
+        column: "incidents_restored",
+        label: "Incidents restored",
+        unit: Count,
+        definition: "Incidents whose service was restored in the period.",
+        has_target: false,
+    },
+    Entry {
+        metric: M::TimeToRestoreP50Hours,
+        key: "time_to_restore_p50_hours",
+        column: "time_to_restore_hours_p50",
+        label: "Time to restore (median)",
+        unit: Hours,
+        definition: "Median of restored_at - opened_at, over incidents restored in the period.",
+        has_target: true,
+    },
+    Entry {
+        metric: M::TimeToRestoreMeanHours,
+        key: "mttr_hours",
+        column: "time_to_restore_hours_mean",
+        label: "Mean time to restore",
+        unit: Hours,
+        definition: "Mean of restored_at - opened_at, over incidents restored in the period.",
+        has_target: true,
+    },
+    Entry {
+        metric: M::UnauthorisedDeployments,
+        key: "unauthorised_deployments",
+        column: "unauthorised_deployments",
+        label: "Unauthorised deployments",
+        unit: Count,
+        definition: "Production deployments no change authorised (exceptions) that happened in the period.",
+        has_target: false,
+    },
 ];
 
 // `Metric::entry` indexes the catalogue by variant: each entry must sit at
@@ -416,7 +528,11 @@ mod tests {
         for metric in Metric::all() {
             assert_eq!(Metric::from_key(metric.key()), Some(metric));
         }
-        assert_eq!(Metric::from_key("mttr_hours"), None);
+        assert_eq!(
+            Metric::from_key("mttr_hours"),
+            Some(Metric::TimeToRestoreMeanHours)
+        );
+        assert_eq!(Metric::from_key("mean_time_to_repair"), None);
     }
 
     #[test]
@@ -424,7 +540,7 @@ mod tests {
         for metric in Metric::with_targets() {
             assert_ne!(metric.unit(), Unit::Count, "{metric:?}");
         }
-        assert_eq!(Metric::with_targets().count(), 14);
+        assert_eq!(Metric::with_targets().count(), 21);
     }
 
     /// The names JSON and GraphQL have always shown (they were serde's

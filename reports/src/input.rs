@@ -46,6 +46,40 @@ pub mod col {
     /// Systems frame: code of the affected system (`u32`), an index into
     /// `ChangeFrames::system_names`.
     pub const SYSTEM: &str = "system";
+    /// Deployments frame: when the deployment finished.
+    pub const DEPLOYED_AT: &str = "deployed_at";
+    /// Deployments frame: whether it counts (a successful production
+    /// deployment).
+    pub const DEPLOYMENT_COUNTED: &str = "deployment_counted";
+    /// Deployments frame: finished_at - commit time in hours; null without
+    /// a commit time.
+    pub const DEPLOYMENT_LEAD_HOURS: &str = "deployment_lead_hours";
+    /// Deployments frame: whether its change failed or rolled back, or an
+    /// incident names it.
+    pub const DEPLOYMENT_FAILED: &str = "deployment_failed";
+    /// Restorations frame: when service was restored.
+    pub const RESTORED_AT: &str = "restored_at";
+    /// Restorations frame: restored_at - opened_at in hours.
+    pub const RESTORE_HOURS: &str = "restore_hours";
+    /// Exceptions frame: when an unauthorised deployment happened.
+    pub const EXCEPTION_AT: &str = "exception_at";
+}
+
+/// What the DORA metrics need of one finished deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentFacts {
+    pub finished_at: DateTime<Utc>,
+    /// Production and successful: the deployments the DORA metrics count.
+    pub counted: bool,
+    pub commit_time: Option<DateTime<Utc>>,
+    /// Its change failed or rolled back, or an incident names it.
+    pub failed: bool,
+}
+
+const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
+
+fn hours(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to.timestamp_micros() - from.timestamp_micros()) as f64 / MICROS_PER_HOUR
 }
 
 /// What the metrics need of one change.
@@ -77,6 +111,13 @@ pub struct ChangeFrames {
     pub systems: DataFrame,
     /// `board_outcome`, `board_decided_at`: one row per board decision.
     pub board_decisions: DataFrame,
+    /// `deployed_at`, `deployment_counted`, `deployment_lead_hours`,
+    /// `deployment_failed`: one row per finished deployment.
+    pub deployments: DataFrame,
+    /// `restored_at`, `restore_hours`: one row per restored incident.
+    pub restorations: DataFrame,
+    /// `exception_at`: one row per unauthorised deployment.
+    pub exceptions: DataFrame,
     /// Change type names, indexed by the `change_type` code.
     pub change_types: Vec<String>,
     /// System names, indexed by the `system` code.
@@ -133,6 +174,13 @@ pub struct ChangeFramesBuilder {
     system_codes: Vec<u32>,
     board_outcomes: Vec<u32>,
     board_decided_at: Vec<i64>,
+    deployed_at: Vec<i64>,
+    deployment_counted: Vec<bool>,
+    deployment_lead_hours: Vec<Option<f64>>,
+    deployment_failed: Vec<bool>,
+    restored_at: Vec<i64>,
+    restore_hours: Vec<f64>,
+    exception_at: Vec<i64>,
     change_types: Dictionary,
     systems: Dictionary,
 }
@@ -169,6 +217,13 @@ impl ChangeFramesBuilder {
             system_codes: Vec::new(),
             board_outcomes: Vec::new(),
             board_decided_at: Vec::new(),
+            deployed_at: Vec::new(),
+            deployment_counted: Vec::new(),
+            deployment_lead_hours: Vec::new(),
+            deployment_failed: Vec::new(),
+            restored_at: Vec::new(),
+            restore_hours: Vec::new(),
+            exception_at: Vec::new(),
             change_types: Dictionary::default(),
             systems: Dictionary::default(),
         }
@@ -270,6 +325,29 @@ impl ChangeFramesBuilder {
         self.board_decided_at.push(decided_at.timestamp_micros());
     }
 
+    /// Appends a finished deployment.
+    pub fn push_deployment(&mut self, facts: DeploymentFacts) {
+        self.deployed_at.push(facts.finished_at.timestamp_micros());
+        self.deployment_counted.push(facts.counted);
+        self.deployment_lead_hours.push(
+            facts
+                .commit_time
+                .map(|commit| hours(commit, facts.finished_at)),
+        );
+        self.deployment_failed.push(facts.failed);
+    }
+
+    /// Appends an incident whose service was restored.
+    pub fn push_restoration(&mut self, opened_at: DateTime<Utc>, restored_at: DateTime<Utc>) {
+        self.restored_at.push(restored_at.timestamp_micros());
+        self.restore_hours.push(hours(opened_at, restored_at));
+    }
+
+    /// Appends an unauthorised deployment, by when it happened.
+    pub fn push_exception(&mut self, happened_at: DateTime<Utc>) {
+        self.exception_at.push(happened_at.timestamp_micros());
+    }
+
     pub fn finish(self) -> PolarsResult<ChangeFrames> {
         let height = self.change_type.len();
         // A change's key is its row in the final order.
@@ -354,11 +432,42 @@ impl ChangeFramesBuilder {
                     .into(),
             ],
         )?;
+        let instants = |name: &str, micros: Vec<i64>| -> PolarsResult<Column> {
+            Ok(Series::new(name.into(), micros)
+                .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+                .into())
+        };
+        let deployments = DataFrame::new(
+            self.deployed_at.len(),
+            vec![
+                instants(col::DEPLOYED_AT, self.deployed_at)?,
+                Column::new(col::DEPLOYMENT_COUNTED.into(), self.deployment_counted),
+                Column::new(
+                    col::DEPLOYMENT_LEAD_HOURS.into(),
+                    self.deployment_lead_hours,
+                ),
+                Column::new(col::DEPLOYMENT_FAILED.into(), self.deployment_failed),
+            ],
+        )?;
+        let restorations = DataFrame::new(
+            self.restored_at.len(),
+            vec![
+                instants(col::RESTORED_AT, self.restored_at)?,
+                Column::new(col::RESTORE_HOURS.into(), self.restore_hours),
+            ],
+        )?;
+        let exceptions = DataFrame::new(
+            self.exception_at.len(),
+            vec![instants(col::EXCEPTION_AT, self.exception_at)?],
+        )?;
         Ok(ChangeFrames {
             changes,
             types,
             systems,
             board_decisions,
+            deployments,
+            restorations,
+            exceptions,
             change_types: self.change_types.names,
             system_names: self.systems.names,
         })

@@ -23,7 +23,7 @@ pub mod targets;
 pub mod vocabulary;
 
 pub use catalogue::{Metric, Unit};
-pub use input::{ChangeFacts, ChangeFrames, ChangeFramesBuilder};
+pub use input::{ChangeFacts, ChangeFrames, ChangeFramesBuilder, DeploymentFacts};
 pub use period::{Granularity, Period, PeriodError, PeriodSpec};
 pub use report::{Bucket, MetricsOptions, MetricsTables, ReportError, buckets, compute};
 pub use targets::{Comparison, Target, TargetParseError, parse_targets};

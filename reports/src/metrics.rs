@@ -114,10 +114,21 @@ pub fn periods(spec: &PeriodSpec) -> PolarsResult<LazyFrame> {
                     .map(|p| rfc3339(p, true))
                     .collect::<Vec<_>>(),
             ),
+            Column::new(
+                DAYS.into(),
+                spec.periods
+                    .iter()
+                    .map(|p| (p.end - p.start).num_seconds() as f64 / 86_400.0)
+                    .collect::<Vec<_>>(),
+            ),
         ],
     )?;
     Ok(frame.lazy())
 }
+
+/// Working column of `periods`: the length in days of the part of the
+/// period inside the range (what deployments per day divides by).
+const DAYS: &str = "period_days";
 
 /// The index of the period each instant of `instants` (a `Datetime(µs)`
 /// column) falls in, as `period` (`i32`): the last period starting at or
@@ -317,6 +328,59 @@ pub fn cab_approval(decisions: LazyFrame) -> LazyFrame {
         )
 }
 
+/// The DORA metrics read from the deployments (docs/design.md, "DORA
+/// metrics"), over the finished deployments with their `period_index`,
+/// rows outside the range dropped: deployment frequency counts the
+/// successful production deployments of the period; lead time for changes
+/// is finished_at - commit time over those with a commit time; the
+/// deployments' change failure rate is those whose change failed or rolled
+/// back, or that an incident names, / those deployments.
+pub fn deployment_metrics(deployments: LazyFrame) -> LazyFrame {
+    let lead = || col(col::DEPLOYMENT_LEAD_HOURS);
+    deployments
+        .filter(col(col::DEPLOYMENT_COUNTED))
+        .group_by([col(out::PERIOD)])
+        .agg([
+            len().cast(DataType::Int64).alias(M::Deployments.column()),
+            p(0.5, lead()).alias(M::DeploymentLeadTimeP50Hours.column()),
+            p(0.9, lead()).alias(M::DeploymentLeadTimeP90Hours.column()),
+            lead().mean().alias(M::DeploymentLeadTimeMeanHours.column()),
+            count_where(col(col::DEPLOYMENT_FAILED)).alias(M::FailedDeployments.column()),
+        ])
+        .with_column(
+            rate(metric(M::FailedDeployments), metric(M::Deployments))
+                .alias(M::DeploymentFailureRate.column()),
+        )
+}
+
+/// Time to restore = restored_at - opened_at of the incidents restored in
+/// the period (an incident belongs to the period it was restored in).
+pub fn time_to_restore(restorations: LazyFrame) -> LazyFrame {
+    let hours = || col(col::RESTORE_HOURS);
+    restorations.group_by([col(out::PERIOD)]).agg([
+        len()
+            .cast(DataType::Int64)
+            .alias(M::IncidentsRestored.column()),
+        p(0.5, hours()).alias(M::TimeToRestoreP50Hours.column()),
+        hours().mean().alias(M::TimeToRestoreMeanHours.column()),
+    ])
+}
+
+/// Unauthorised deployments = the exceptions that happened in the period.
+pub fn unauthorised(exceptions: LazyFrame) -> LazyFrame {
+    exceptions.group_by([col(out::PERIOD)]).agg([len()
+        .cast(DataType::Int64)
+        .alias(M::UnauthorisedDeployments.column())])
+}
+
+/// The frames the DORA metrics read, each with its `period_index` and
+/// only the rows inside the range.
+pub struct DeliveryInput {
+    pub deployments: LazyFrame,
+    pub restorations: LazyFrame,
+    pub exceptions: LazyFrame,
+}
+
 /// A `code` -> `key` frame naming the codes of a coded column.
 fn dictionary(names: &[String]) -> PolarsResult<LazyFrame> {
     let codes: Vec<u32> = (0..names.len()).map(|i| i as u32).collect();
@@ -466,6 +530,7 @@ pub fn metrics_table(
     periods: LazyFrame,
     bucketed: LazyFrame,
     decisions: LazyFrame,
+    delivery: DeliveryInput,
     emergency_code: Option<u32>,
     targets: &[Target],
 ) -> LazyFrame {
@@ -476,6 +541,21 @@ pub fn metrics_table(
             col(out::PERIOD),
         )
         .left_join(cab_approval(decisions), col(out::PERIOD), col(out::PERIOD))
+        .left_join(
+            deployment_metrics(delivery.deployments),
+            col(out::PERIOD),
+            col(out::PERIOD),
+        )
+        .left_join(
+            time_to_restore(delivery.restorations),
+            col(out::PERIOD),
+            col(out::PERIOD),
+        )
+        .left_join(
+            unauthorised(delivery.exceptions),
+            col(out::PERIOD),
+            col(out::PERIOD),
+        )
         .with_columns(
             Metric::all()
                 .filter(|metric| metric.unit() == Unit::Count)
@@ -485,6 +565,12 @@ pub fn metrics_table(
                         .alias(metric.column())
                 })
                 .collect::<Vec<_>>(),
+        )
+        .with_column(
+            when(col(DAYS).gt(lit(0.0)))
+                .then(metric(M::Deployments).cast(DataType::Float64) / col(DAYS))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(M::DeploymentsPerDay.column()),
         )
         .select(
             [out::PERIOD, out::LABEL, out::START, out::END]

@@ -102,11 +102,26 @@ pub fn compute(
         metrics::period_index(decisions.column(col::BOARD_DECIDED_AT)?, None, spec)?;
     decisions.with_column(decision_period)?;
     let decisions = metrics::bucketed(decisions.lazy());
+    // Each DORA input bucketed by its own instant: a deployment by when it
+    // finished, an incident by when service was restored, an exception by
+    // when it happened.
+    let in_periods = |frame: &DataFrame, instant: &str| -> PolarsResult<LazyFrame> {
+        let mut frame = frame.clone();
+        let period = metrics::period_index(frame.column(instant)?, None, spec)?;
+        frame.with_column(period)?;
+        Ok(metrics::bucketed(frame.lazy()))
+    };
+    let delivery = metrics::DeliveryInput {
+        deployments: in_periods(&frames.deployments, col::DEPLOYED_AT)?,
+        restorations: in_periods(&frames.restorations, col::RESTORED_AT)?,
+        exceptions: in_periods(&frames.exceptions, col::EXCEPTION_AT)?,
+    };
     let emergency = frames.change_type_code(&options.emergency_type);
     let table = metrics::metrics_table(
         metrics::periods(spec)?,
         bucketed,
         decisions,
+        delivery,
         emergency,
         &options.targets,
     );
@@ -140,6 +155,13 @@ pub struct ChangeDuration {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalTime {
+    pub p50: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeToRestore {
     pub p50: Option<f64>,
     pub mean: Option<f64>,
 }
@@ -203,6 +225,14 @@ pub struct Bucket {
     pub cab_approval_rate: Option<f64>,
     pub emergency_docs_on_time: i64,
     pub emergency_docs_on_time_rate: Option<f64>,
+    pub deployments: i64,
+    pub deployments_per_day: Option<f64>,
+    pub deployment_lead_time_hours: LeadTime,
+    pub failed_deployments: i64,
+    pub deployment_failure_rate: Option<f64>,
+    pub incidents_restored: i64,
+    pub time_to_restore_hours: TimeToRestore,
+    pub unauthorised_deployments: i64,
     pub volume_by_type: Vec<VolumeCount>,
     pub volume_by_outcome: Vec<VolumeCount>,
     pub volume_by_system: Vec<VolumeCount>,
@@ -240,6 +270,17 @@ impl Bucket {
             M::CabApprovalRate => self.cab_approval_rate,
             M::EmergencyDocsOnTime => count(self.emergency_docs_on_time),
             M::EmergencyDocsOnTimeRate => self.emergency_docs_on_time_rate,
+            M::Deployments => count(self.deployments),
+            M::DeploymentsPerDay => self.deployments_per_day,
+            M::DeploymentLeadTimeP50Hours => self.deployment_lead_time_hours.p50,
+            M::DeploymentLeadTimeP90Hours => self.deployment_lead_time_hours.p90,
+            M::DeploymentLeadTimeMeanHours => self.deployment_lead_time_hours.mean,
+            M::FailedDeployments => count(self.failed_deployments),
+            M::DeploymentFailureRate => self.deployment_failure_rate,
+            M::IncidentsRestored => count(self.incidents_restored),
+            M::TimeToRestoreP50Hours => self.time_to_restore_hours.p50,
+            M::TimeToRestoreMeanHours => self.time_to_restore_hours.mean,
+            M::UnauthorisedDeployments => count(self.unauthorised_deployments),
         }
     }
 }
@@ -317,6 +358,21 @@ pub fn buckets(
             cab_approval_rate: value(M::CabApprovalRate)?,
             emergency_docs_on_time: count(M::EmergencyDocsOnTime)?,
             emergency_docs_on_time_rate: value(M::EmergencyDocsOnTimeRate)?,
+            deployments: count(M::Deployments)?,
+            deployments_per_day: value(M::DeploymentsPerDay)?,
+            deployment_lead_time_hours: LeadTime {
+                p50: value(M::DeploymentLeadTimeP50Hours)?,
+                p90: value(M::DeploymentLeadTimeP90Hours)?,
+                mean: value(M::DeploymentLeadTimeMeanHours)?,
+            },
+            failed_deployments: count(M::FailedDeployments)?,
+            deployment_failure_rate: value(M::DeploymentFailureRate)?,
+            incidents_restored: count(M::IncidentsRestored)?,
+            time_to_restore_hours: TimeToRestore {
+                p50: value(M::TimeToRestoreP50Hours)?,
+                mean: value(M::TimeToRestoreMeanHours)?,
+            },
+            unauthorised_deployments: count(M::UnauthorisedDeployments)?,
             volume_by_type: volume_of(&by_type),
             volume_by_outcome: volume_of(&by_outcome),
             volume_by_system: volume_of(&by_system),

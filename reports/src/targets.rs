@@ -111,9 +111,17 @@ impl Target {
                     "expected a comparison `<`, `<=`, `>` or `>=` followed by a threshold".into(),
                 )
             })?;
+        let unit_suffix = if metric.unit() == Unit::PerDay {
+            "/day"
+        } else {
+            "h"
+        };
         let (number, percent) = match rest.strip_suffix('%') {
             Some(number) => (number.trim_end(), true),
-            None => (rest.strip_suffix('h').unwrap_or(rest).trim_end(), false),
+            None => (
+                rest.strip_suffix(unit_suffix).unwrap_or(rest).trim_end(),
+                false,
+            ),
         };
         let value: f64 = number
             .parse()
@@ -129,6 +137,12 @@ impl Target {
                     "a rate is written as a percentage, e.g. `> 95%`".into(),
                 ));
             }
+            (false, true) if metric.unit() == Unit::PerDay => {
+                return Err(malformed(
+                    "this metric is a number per day, e.g. `>= 1` or `>= 1/day`, not a percentage"
+                        .into(),
+                ));
+            }
             (false, true) => {
                 return Err(malformed(
                     "this metric is in hours, e.g. `< 2` or `< 2h`, not a percentage".into(),
@@ -139,29 +153,22 @@ impl Target {
         Ok(Self::new(metric, comparison, threshold))
     }
 
-    /// The form `parse` reads: `> 95%`, `< 336h`.
+    /// The form `parse` reads: `> 95%`, `< 336h`, `>= 1/day`.
     pub fn policy_text(self) -> String {
-        if self.metric.unit() == Unit::Rate {
-            format!(
-                "{} {}%",
-                self.comparison.symbol(),
-                trim_number(self.threshold * 100.0)
-            )
-        } else {
-            format!(
-                "{} {}h",
-                self.comparison.symbol(),
-                trim_number(self.threshold)
-            )
+        let symbol = self.comparison.symbol();
+        match self.metric.unit() {
+            Unit::Rate => format!("{symbol} {}%", trim_number(self.threshold * 100.0)),
+            Unit::PerDay => format!("{symbol} {}/day", trim_number(self.threshold)),
+            Unit::Hours | Unit::Count => format!("{symbol} {}h", trim_number(self.threshold)),
         }
     }
 
-    /// `< 5 %`, `> 95 %`, `< 2 h`.
+    /// `< 5 %`, `> 95 %`, `< 2 h`, `>= 1 /day`.
     pub fn describe(self) -> String {
-        let value = if self.metric.unit() == Unit::Rate {
-            format!("{} %", trim_number(self.threshold * 100.0))
-        } else {
-            format!("{} h", trim_number(self.threshold))
+        let value = match self.metric.unit() {
+            Unit::Rate => format!("{} %", trim_number(self.threshold * 100.0)),
+            Unit::PerDay => format!("{} /day", trim_number(self.threshold)),
+            Unit::Hours | Unit::Count => format!("{} h", trim_number(self.threshold)),
         };
         format!("{} {value}", self.comparison.symbol())
     }
@@ -262,16 +269,16 @@ mod tests {
 
     #[test]
     fn unknown_metrics_are_refused_with_the_known_ones() {
-        let error = parse("mttr_hours", "< 4").unwrap_err();
+        let error = parse("mean_time_to_repair", "< 4").unwrap_err();
         assert_eq!(
             error,
             TargetParseError::UnknownMetric {
-                key: "mttr_hours".into()
+                key: "mean_time_to_repair".into()
             }
         );
         let message = error.to_string();
-        assert!(message.starts_with("unknown metric `mttr_hours` (known: success_rate, "));
-        assert!(message.ends_with("emergency_docs_on_time_rate)"));
+        assert!(message.starts_with("unknown metric `mean_time_to_repair` (known: success_rate, "));
+        assert!(message.ends_with("time_to_restore_p50_hours, mttr_hours)"));
         // A metric without targets is not a target's metric.
         assert_eq!(
             parse("implemented", "> 4"),

@@ -4,7 +4,7 @@
 //! change. Incidents open linked to a change, a deployment or systems, and
 //! resolve once, with the time service was restored.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::{
@@ -489,4 +489,124 @@ async fn deployment_pages_neither_repeat_nor_skip_when_rows_arrive() {
         )
         .await;
     assert_eq!(error_code(&bad), "VALIDATION");
+}
+
+#[tokio::test]
+async fn dora_metrics_come_from_deployments_and_incidents() {
+    let flow = Flow::new("tiered-cab").await;
+    // Mid-month, so the seven hours measured lie in one monthly period.
+    let now = flow.app.clock.now();
+    let next_month = (now + Duration::days(32))
+        .date_naive()
+        .with_day(10)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    flow.app.clock.advance(next_month - now);
+    let manager = flow.person("Cam Manager", &["change_manager"]).await;
+    let pipeline = pipeline(&flow).await;
+    let engineer = flow.person("Ed Engineer", &["requester"]).await;
+    flow.app.system("Payments", None).await;
+    let change = flow.started_normal(&manager).await;
+    let number = change["number"].as_str().unwrap();
+    let started = flow.app.clock.now();
+    let after = |minutes: i64| at(started + Duration::minutes(minutes));
+
+    // Three successful production deployments: two under the change (lead
+    // times 10 h and 4 h), one under none (an exception, no commit time);
+    // a staging one and a failed production one, which do not count.
+    let d1 = json!({"changeNumber": number, "environment": "production", "status": "SUCCESS",
+        "startedAt": after(1), "finishedAt": after(2),
+        "commitTime": at(started + Duration::minutes(2) - Duration::hours(10))});
+    recorded(&flow, &pipeline.token, d1).await;
+    let d2 = recorded(
+        &flow,
+        &pipeline.token,
+        json!({"changeNumber": number, "environment": "production", "status": "SUCCESS",
+            "startedAt": after(3), "finishedAt": after(5),
+            "commitTime": at(started + Duration::minutes(5) - Duration::hours(4))}),
+    )
+    .await;
+    recorded(
+        &flow,
+        &pipeline.token,
+        json!({"environment": "production", "status": "SUCCESS", "startedAt": after(8), "finishedAt": after(10)}),
+    )
+    .await;
+    recorded(
+        &flow,
+        &pipeline.token,
+        json!({"environment": "staging", "status": "SUCCESS", "finishedAt": after(11)}),
+    )
+    .await;
+    recorded(
+        &flow,
+        &pipeline.token,
+        json!({"changeNumber": number, "environment": "production", "status": "FAILURE",
+            "startedAt": after(12), "finishedAt": after(13)}),
+    )
+    .await;
+    // d2 caused an incident (still open): it counts as a failed deployment.
+    let caused = flow
+        .app
+        .graphql(
+            &pipeline.token,
+            "mutation($d: ID!) { recordIncident(input: {title: \"Errors after d2\", deploymentId: $d}) { id } }",
+            json!({"d": d2["deployment"]["id"]}),
+        )
+        .await;
+    assert!(caused.get("errors").is_none(), "{caused:#}");
+    // Two incidents restored in the range: 2 h and 4.5 h.
+    for (opened, restored) in [(3 * 60, 60), (5 * 60, 30)] {
+        let incident = flow
+            .app
+            .data(
+                &engineer.token,
+                "mutation($o: DateTime) { recordIncident(input: {title: \"Outage\", systems: [\"Payments\"], openedAt: $o}) { id } }",
+                json!({"o": at(started - Duration::minutes(opened))}),
+            )
+            .await;
+        flow.app
+            .data(
+                &engineer.token,
+                "mutation($id: ID!, $r: DateTime!) { resolveIncident(id: $id, restoredAt: $r, summary: \"fixed\") { id } }",
+                json!({"id": incident["recordIncident"]["id"], "r": at(started - Duration::minutes(restored))}),
+            )
+            .await;
+    }
+
+    // Seven hours: from six before the start to one after.
+    let metrics = flow
+        .app
+        .data(
+            &manager.token,
+            "query($f: DateTime!, $t: DateTime!) { metrics(from: $f, to: $t, granularity: MONTH) {
+                deployments deploymentsPerDay failedDeployments deploymentFailureRate
+                deploymentLeadTimeHours { p50 p90 mean } incidentsRestored
+                timeToRestoreHours { p50 mean } unauthorisedDeployments } }",
+            json!({"f": at(started - Duration::hours(6)), "t": at(started + Duration::hours(1))}),
+        )
+        .await;
+    let buckets = metrics["metrics"].as_array().unwrap();
+    assert_eq!(buckets.len(), 1, "{metrics:#}");
+    let m = &buckets[0];
+    assert_eq!(m["deployments"], 3);
+    let close = |value: &Value, expected: f64| {
+        let value = value
+            .as_f64()
+            .unwrap_or_else(|| panic!("{value} for {expected}"));
+        assert!((value - expected).abs() < 1e-9, "{value} != {expected}");
+    };
+    // 3 deployments in 7/24 of a day.
+    close(&m["deploymentsPerDay"], 72.0 / 7.0);
+    close(&m["deploymentLeadTimeHours"]["p50"], 7.0);
+    close(&m["deploymentLeadTimeHours"]["p90"], 9.4);
+    close(&m["deploymentLeadTimeHours"]["mean"], 7.0);
+    assert_eq!(m["failedDeployments"], 1);
+    close(&m["deploymentFailureRate"], 1.0 / 3.0);
+    assert_eq!(m["incidentsRestored"], 2);
+    close(&m["timeToRestoreHours"]["p50"], 3.25);
+    close(&m["timeToRestoreHours"]["mean"], 3.25);
+    assert_eq!(m["unauthorisedDeployments"], 1);
 }

@@ -324,13 +324,14 @@ fn seed_003_weekly_cab() {
             .documentation_deadline_hours,
         Some(24)
     );
-    // Section 10; mean time to recovery has no data yet (a note says so).
+    // Section 10, mean time to recovery included.
     assert_eq!(
         targets(&p),
         [
             "SUCCESS_RATE > 95 %",
             "FAILURE_RATE < 5 %",
             "LEAD_TIME_P50_HOURS < 336 h",
+            "MTTR_HOURS < 4 h",
         ]
     );
 }
@@ -414,10 +415,11 @@ fn targets_are_read_strictly() {
             &format!("change_duration_mean_hours = \"< 2\"\n{line}"),
         )
     };
-    let message = invalid(&with("mttr_hours = \"< 4\""));
+    let message = invalid(&with("mean_time_to_repair = \"< 4\""));
     assert!(
-        message
-            .contains("targets: unknown metric `mttr_hours` (known: success_rate, rollback_rate,"),
+        message.contains(
+            "targets: unknown metric `mean_time_to_repair` (known: success_rate, rollback_rate,"
+        ),
         "{message}"
     );
     // The TOML error points at the table.

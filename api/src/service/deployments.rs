@@ -119,7 +119,7 @@ pub async fn record(
     let checked_before = existing
         .as_ref()
         .is_some_and(|e| e.status != DeploymentStatus::Pending);
-    let exception = if ran && !checked_before {
+    let (exception, deployed_at) = if ran && !checked_before {
         let facts = rules::DeploymentFacts {
             production,
             started_at,
@@ -137,9 +137,12 @@ pub async fn record(
             }),
             None => None,
         };
-        rules::exception(&facts, change_number.as_deref(), change_facts.as_ref())
+        (
+            rules::exception(&facts, change_number.as_deref(), change_facts.as_ref()),
+            facts.at(),
+        )
     } else {
-        None
+        (None, now)
     };
 
     let id = existing.as_ref().map_or_else(Uuid::now_v7, |e| e.id);
@@ -177,7 +180,7 @@ pub async fn record(
         exception_at: existing
             .as_ref()
             .and_then(|e| e.exception_at)
-            .or(exception.as_ref().map(|_| now)),
+            .or(exception.as_ref().map(|_| deployed_at)),
         recorded_by: existing.as_ref().map_or_else(
             || request.caller.account().map(|a| a.user_id),
             |e| e.recorded_by,
@@ -340,7 +343,7 @@ pub struct DeploymentFilter {
     pub status: Option<DeploymentStatus>,
     /// Only the exceptions (unauthorised production deployments).
     pub exceptions_only: bool,
-    /// Finished (or, for exceptions, detected) in `[from, to)`.
+    /// Finished (or, for exceptions, deployed) in `[from, to)`.
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }

@@ -16,6 +16,7 @@ pub(crate) fn show(value: Option<f64>, unit: Unit) -> String {
         (Some(v), Unit::Rate) => format!("{:.1} %", v * 100.0),
         (Some(v), Unit::Hours) => format!("{v:.2} h"),
         (Some(v), Unit::Count) => format!("{v}"),
+        (Some(v), Unit::PerDay) => format!("{v:.2} /day"),
     }
 }
 
@@ -27,7 +28,7 @@ pub(crate) fn show_metric(bucket: &Bucket, metric: Metric) -> String {
 /// The metrics of the headline table, in its order (not quite the
 /// catalogue's: the change failure rate, which counts rollbacks too, comes
 /// before the rollback rate).
-const HEADLINE: [Metric; 15] = [
+const HEADLINE: [Metric; 22] = [
     Metric::Implemented,
     Metric::SuccessRate,
     Metric::FailureRate,
@@ -43,6 +44,13 @@ const HEADLINE: [Metric; 15] = [
     Metric::ApprovalTimeMeanHours,
     Metric::CabApprovalRate,
     Metric::EmergencyDocsOnTimeRate,
+    Metric::Deployments,
+    Metric::DeploymentsPerDay,
+    Metric::DeploymentLeadTimeP50Hours,
+    Metric::DeploymentFailureRate,
+    Metric::TimeToRestoreP50Hours,
+    Metric::TimeToRestoreMeanHours,
+    Metric::UnauthorisedDeployments,
 ];
 
 /// The headline rows: label, target, actual value and status of each

@@ -11,7 +11,7 @@ use crate::{
 
 /// The columns of a series sheet after the period: header and metric. The
 /// headers name the unit of the hours, which the cells' format does not.
-const SERIES: [(&str, Metric); 16] = [
+const SERIES: [(&str, Metric); 22] = [
     ("Implemented", Metric::Implemented),
     ("Success rate", Metric::SuccessRate),
     ("Failure rate", Metric::FailureRate),
@@ -28,6 +28,15 @@ const SERIES: [(&str, Metric); 16] = [
     ("Approval time mean (h)", Metric::ApprovalTimeMeanHours),
     ("CAB approval rate", Metric::CabApprovalRate),
     ("Emergency docs on time", Metric::EmergencyDocsOnTimeRate),
+    ("Deployments", Metric::Deployments),
+    ("Deployments per day", Metric::DeploymentsPerDay),
+    (
+        "Lead time for changes p50 (h)",
+        Metric::DeploymentLeadTimeP50Hours,
+    ),
+    ("Deployment failure rate", Metric::DeploymentFailureRate),
+    ("Time to restore mean (h)", Metric::TimeToRestoreMeanHours),
+    ("Unauthorised deployments", Metric::UnauthorisedDeployments),
 ];
 
 /// The column of `metric` in a series sheet.
@@ -176,7 +185,7 @@ fn write_series(
             match metric.unit() {
                 Unit::Count => sheet.write_number(row, col, v)?,
                 Unit::Rate => sheet.write_number_with_format(row, col, v, percent)?,
-                Unit::Hours => sheet.write_number_with_format(row, col, v, hours)?,
+                Unit::Hours | Unit::PerDay => sheet.write_number_with_format(row, col, v, hours)?,
             };
         }
     }

@@ -136,7 +136,7 @@ impl DeploymentQuery {
     }
 
     /// Production deployments no change authorised (unauthorised changes),
-    /// detected in `[from, to)`, newest first; `exception` says why.
+    /// that happened in `[from, to)`, newest first; `exception` says why.
     #[graphql(complexity = "(first.unwrap_or(20).max(1) as usize) * child_complexity + 1")]
     async fn exceptions(
         &self,

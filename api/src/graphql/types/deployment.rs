@@ -80,7 +80,8 @@ impl Deployment {
     async fn exception(&self) -> Option<&str> {
         self.0.exception_reason.as_deref()
     }
-    /// When the exception was detected.
+    /// When the unauthorised deployment happened (its start, else its end,
+    /// else when it was reported): the period it counts in.
     async fn exception_at(&self) -> Option<DateTime<Utc>> {
         self.0.exception_at
     }

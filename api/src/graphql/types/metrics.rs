@@ -70,6 +70,26 @@ pub struct MetricsBucket {
     /// Emergency changes approved by their retroactive-approval deadline
     /// (or before implementing) / emergency changes.
     pub emergency_docs_on_time_rate: Option<f64>,
+    /// Successful production deployments that finished in the period.
+    pub deployments: i64,
+    /// Successful production deployments per day of the period.
+    pub deployments_per_day: Option<f64>,
+    /// Lead time for changes: finished_at - commit time of the successful
+    /// production deployments with a commit time.
+    pub deployment_lead_time_hours: LeadTimeHours,
+    /// Successful production deployments of the period whose change failed
+    /// or rolled back, or that an incident names.
+    pub failed_deployments: i64,
+    /// Deployments whose change failed or rolled back, or that an incident
+    /// names / successful production deployments.
+    pub deployment_failure_rate: Option<f64>,
+    /// Incidents whose service was restored in the period.
+    pub incidents_restored: i64,
+    /// restored_at - opened_at of the incidents restored in the period.
+    pub time_to_restore_hours: TimeToRestoreHours,
+    /// Production deployments no change authorised (exceptions) that
+    /// happened in the period.
+    pub unauthorised_deployments: i64,
     /// The policy's targets and whether this period met them.
     pub targets: Vec<MetricTarget>,
 }
@@ -108,6 +128,13 @@ pub struct ChangeDurationHours {
 #[derive(Debug, Clone, SimpleObject)]
 pub struct ApprovalTimeHours {
     pub p50: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct TimeToRestoreHours {
+    pub p50: Option<f64>,
+    /// The mean time to restore (MTTR).
     pub mean: Option<f64>,
 }
 
@@ -176,6 +203,21 @@ impl From<reports::Bucket> for MetricsBucket {
             },
             cab_approval_rate: b.cab_approval_rate,
             emergency_docs_on_time_rate: b.emergency_docs_on_time_rate,
+            deployments: b.deployments,
+            deployments_per_day: b.deployments_per_day,
+            deployment_lead_time_hours: LeadTimeHours {
+                p50: b.deployment_lead_time_hours.p50,
+                p90: b.deployment_lead_time_hours.p90,
+                mean: b.deployment_lead_time_hours.mean,
+            },
+            failed_deployments: b.failed_deployments,
+            deployment_failure_rate: b.deployment_failure_rate,
+            incidents_restored: b.incidents_restored,
+            time_to_restore_hours: TimeToRestoreHours {
+                p50: b.time_to_restore_hours.p50,
+                mean: b.time_to_restore_hours.mean,
+            },
+            unauthorised_deployments: b.unauthorised_deployments,
             targets: b
                 .targets
                 .into_iter()
@@ -238,6 +280,6 @@ mod tests {
         }
         // Every metric that is a field of its own (the durations are
         // grouped in objects, and the outcome counts are the volume).
-        assert_eq!(described.len(), 8, "{described:?}");
+        assert_eq!(described.len(), 14, "{described:?}");
     }
 }
