@@ -100,8 +100,32 @@ pub struct Settings {
     /// Answers to repeated queries kept until the data changes
     /// (`http::response_cache`).
     pub response_cache: crate::http::response_cache::CacheSettings,
+    /// The secrets of the forges' deployment receivers (`/hooks/github`,
+    /// `/hooks/gitlab`); a receiver without one answers 404.
+    pub hooks: HookSecrets,
     /// The clock the rules run at; only tests replace it.
     pub clock: crate::clock::Clock,
+}
+
+/// The shared secrets of the deployment receivers, as each forge's webhook
+/// settings hold them.
+#[derive(Clone, Default)]
+pub struct HookSecrets {
+    /// GitHub's webhook secret, which signs each delivery
+    /// (`X-Hub-Signature-256`).
+    pub github_secret: Option<String>,
+    /// GitLab's secret token, sent with each delivery (`X-Gitlab-Token`).
+    pub gitlab_token: Option<String>,
+}
+
+impl fmt::Debug for HookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("HookSecrets")
+            .field("github_secret", &shown(&self.github_secret))
+            .field("gitlab_token", &shown(&self.gitlab_token))
+            .finish()
+    }
 }
 
 // Written by hand so the bootstrap token never reaches a log line.
@@ -123,6 +147,7 @@ impl fmt::Debug for Settings {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -139,6 +164,7 @@ impl Default for Settings {
             limits: Limits::default(),
             metrics_token: None,
             response_cache: Default::default(),
+            hooks: HookSecrets::default(),
             clock: crate::clock::Clock::default(),
         }
     }
@@ -179,6 +205,8 @@ struct FileSettings {
     graphiql: Option<bool>,
     response_cache_bytes: Option<usize>,
     response_cache_max_age_ms: Option<u64>,
+    github_webhook_secret: Option<String>,
+    gitlab_webhook_token: Option<String>,
 }
 
 /// Settings as given on the command line or in the environment (clap reads
@@ -253,6 +281,22 @@ pub struct SettingsArgs {
     /// Longest a cached answer is served, in milliseconds [default: 1000].
     #[arg(long, global = true, env = "GATEHOUSE_RESPONSE_CACHE_MAX_AGE_MS")]
     pub response_cache_max_age_ms: Option<u64>,
+    /// GitHub webhook secret for POST /hooks/github (off when unset).
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_GITHUB_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub github_webhook_secret: Option<String>,
+    /// GitLab webhook secret token for POST /hooks/gitlab (off when unset).
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_GITLAB_WEBHOOK_TOKEN",
+        hide_env_values = true
+    )]
+    pub gitlab_webhook_token: Option<String>,
 }
 
 impl SettingsArgs {
@@ -336,6 +380,18 @@ impl SettingsArgs {
                     .or(file.response_cache_max_age_ms)
                     .map_or(defaults.response_cache.max_age, Duration::from_millis),
             },
+            hooks: HookSecrets {
+                github_secret: self
+                    .github_webhook_secret
+                    .clone()
+                    .or(file.github_webhook_secret)
+                    .filter(|secret| !secret.is_empty()),
+                gitlab_token: self
+                    .gitlab_webhook_token
+                    .clone()
+                    .or(file.gitlab_webhook_token)
+                    .filter(|token| !token.is_empty()),
+            },
             clock: defaults.clock,
         };
         if settings.max_page_size == 0 {
@@ -351,6 +407,17 @@ impl SettingsArgs {
                 name: "bootstrap_token",
                 message: "must be at least 16 characters".into(),
             });
+        }
+        for (name, secret) in [
+            ("github_webhook_secret", &settings.hooks.github_secret),
+            ("gitlab_webhook_token", &settings.hooks.gitlab_token),
+        ] {
+            if secret.as_ref().is_some_and(|s| s.trim().len() < 16) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    message: "must be at least 16 characters".into(),
+                });
+            }
         }
         Ok(settings)
     }
@@ -404,10 +471,31 @@ mod tests {
         let settings = Settings {
             database_url: "postgres://gate:hunter2@db/gatehouse".into(),
             bootstrap_token: Some("super-secret-token-value".into()),
+            hooks: HookSecrets {
+                github_secret: Some("github-hook-secret-value".into()),
+                gitlab_token: Some("gitlab-hook-token-value".into()),
+            },
             ..Settings::default()
         };
         let printed = format!("{settings:?}");
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains("super-secret"));
+        assert!(!printed.contains("hook-secret") && !printed.contains("hook-token"));
+        assert!(
+            printed.contains("github_secret: Some(\"<redacted>\")"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn short_hook_secrets_are_refused() {
+        let args = SettingsArgs {
+            github_webhook_secret: Some("short".into()),
+            ..SettingsArgs::default()
+        };
+        let Err(ConfigError::Invalid { name, .. }) = args.resolve() else {
+            panic!("a short secret is refused");
+        };
+        assert_eq!(name, "github_webhook_secret");
     }
 }

@@ -7,6 +7,7 @@ mod audit_export;
 mod feed;
 pub mod gate;
 mod graphql;
+mod hooks;
 pub mod limits;
 mod probes;
 mod reports;
@@ -46,6 +47,8 @@ pub struct HttpState {
     pub response_cache: Option<std::sync::Arc<response_cache::ResponseCache>>,
     /// Started by the first WebSocket connection (`socket`).
     pub credentials: socket::CredentialsWatch,
+    /// See `Settings::hooks`.
+    pub hooks: crate::config::HookSecrets,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -65,6 +68,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(probes::readyz))
         .route("/audit/export", get(audit_export::export))
         .route("/metrics", get(probes::metrics))
+        .route("/hooks/github", axum::routing::post(hooks::github))
+        .route("/hooks/gitlab", axum::routing::post(hooks::gitlab))
         .with_state(state)
         // Enforced by the body extractor, so the GraphQL route can answer
         // an oversized body in the GraphQL error shape.

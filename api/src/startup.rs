@@ -78,6 +78,7 @@ impl Application {
             response_cache: http::response_cache::ResponseCache::new(settings.response_cache)
                 .map(Arc::new),
             credentials: Arc::default(),
+            hooks: settings.hooks.clone(),
         });
         let listener = TcpListener::bind(&settings.listen).await?;
         let address = listener.local_addr()?;

@@ -11,7 +11,7 @@ pub struct Model {
     pub name: String,
     pub description: Option<String>,
     pub parent_id: Option<Uuid>,
-    /// The team that owns it (the DORA metrics group by it).
+    /// The team that owns it.
     pub team: Option<String>,
     pub created_at: DateTimeUtc,
 }

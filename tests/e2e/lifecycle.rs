@@ -65,8 +65,20 @@ pub fn violation_codes(response: &Value) -> Vec<String> {
 
 impl Flow {
     pub async fn new(policy: &str) -> Self {
+        Self::new_with(policy, |_| {}).await
+    }
+
+    /// A flow whose server has further settings.
+    pub async fn new_with(
+        policy: &str,
+        configure: impl FnOnce(&mut api::config::Settings) + Send + 'static,
+    ) -> Self {
         let policy = policy.to_owned();
-        let app = spawn_app_with(move |settings| settings.policy = policy).await;
+        let app = spawn_app_with(move |settings| {
+            settings.policy = policy;
+            configure(settings);
+        })
+        .await;
         // The requester also holds approver roles: the rules must still
         // refuse their own approvals.
         let requester = app

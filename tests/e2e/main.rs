@@ -15,6 +15,7 @@ mod deployments;
 mod evidence;
 mod health;
 mod helpers;
+mod hooks;
 mod hostile_input;
 mod hostile_requests;
 mod import;

@@ -12,6 +12,7 @@ pub mod deadlines;
 pub mod demo;
 pub mod deployment;
 pub mod evidence_pack;
+pub mod forge;
 pub mod gates;
 pub mod import;
 pub mod lifecycle;

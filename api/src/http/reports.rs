@@ -119,12 +119,15 @@ async fn produce(
     ))
 }
 
-fn error_response(error: ServiceError) -> Response {
+/// A service error as an HTTP answer in the GraphQL error shape (the
+/// non-GraphQL routes: reports, the forges' receivers).
+pub(super) fn error_response(error: ServiceError) -> Response {
     let status = match &error {
         ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
         ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
         ServiceError::Validation { .. } => StatusCode::BAD_REQUEST,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

@@ -17,7 +17,7 @@ pub struct CreateSystemInput {
     pub name: String,
     pub description: Option<String>,
     pub parent_id: Option<ID>,
-    /// The team that owns it (the DORA metrics group by it).
+    /// The team that owns it.
     pub team: Option<String>,
 }
 
