@@ -103,8 +103,33 @@ pub struct Settings {
     /// The secrets of the forges' deployment receivers (`/hooks/github`,
     /// `/hooks/gitlab`); a receiver without one answers 404.
     pub hooks: HookSecrets,
+    /// Outbound webhooks' delivery settings.
+    pub webhooks: WebhookSettings,
     /// The clock the rules run at; only tests replace it.
     pub clock: crate::clock::Clock,
+}
+
+/// How outbound webhooks are delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Whether a webhook may point at loopback or private addresses
+    /// (`domain::webhooks::is_private`); off, so a webhook cannot be used
+    /// to reach services inside the network.
+    pub allow_private: bool,
+    /// The wait after a first failed attempt; doubled after each.
+    pub retry_base: Duration,
+    /// How often each process looks for events to deliver.
+    pub poll: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            retry_base: Duration::from_secs(10),
+            poll: Duration::from_millis(500),
+        }
+    }
 }
 
 /// The shared secrets of the deployment receivers, as each forge's webhook
@@ -148,6 +173,7 @@ impl fmt::Debug for Settings {
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
             .field("hooks", &self.hooks)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -165,6 +191,7 @@ impl Default for Settings {
             metrics_token: None,
             response_cache: Default::default(),
             hooks: HookSecrets::default(),
+            webhooks: WebhookSettings::default(),
             clock: crate::clock::Clock::default(),
         }
     }
@@ -207,6 +234,8 @@ struct FileSettings {
     response_cache_max_age_ms: Option<u64>,
     github_webhook_secret: Option<String>,
     gitlab_webhook_token: Option<String>,
+    webhook_allow_private: Option<bool>,
+    webhook_retry_base_ms: Option<u64>,
 }
 
 /// Settings as given on the command line or in the environment (clap reads
@@ -297,6 +326,13 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub gitlab_webhook_token: Option<String>,
+    /// Let webhooks point at loopback and private addresses [default: false].
+    #[arg(long, global = true, env = "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: Option<bool>,
+    /// Wait after a webhook's first failed attempt, in milliseconds,
+    /// doubled after each [default: 10000].
+    #[arg(long, global = true, env = "GATEHOUSE_WEBHOOK_RETRY_BASE_MS")]
+    pub webhook_retry_base_ms: Option<u64>,
 }
 
 impl SettingsArgs {
@@ -391,6 +427,18 @@ impl SettingsArgs {
                     .clone()
                     .or(file.gitlab_webhook_token)
                     .filter(|token| !token.is_empty()),
+            },
+            webhooks: WebhookSettings {
+                allow_private: pick(
+                    self.webhook_allow_private,
+                    file.webhook_allow_private,
+                    defaults.webhooks.allow_private,
+                ),
+                retry_base: self
+                    .webhook_retry_base_ms
+                    .or(file.webhook_retry_base_ms)
+                    .map_or(defaults.webhooks.retry_base, Duration::from_millis),
+                poll: defaults.webhooks.poll,
             },
             clock: defaults.clock,
         };

@@ -17,6 +17,7 @@ pub mod graphql;
 pub mod heavy;
 pub mod http;
 pub mod monitoring;
+pub mod outbound;
 pub mod policy;
 pub mod service;
 pub mod startup;

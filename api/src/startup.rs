@@ -57,6 +57,9 @@ impl Application {
             let sealer_db = db::connect(&settings.database_url, &QueryCounter::default()).await?;
             audit::spawn_sealer(&sealer_db);
         }
+        // Outbound webhooks, sent from their outbox by every process (each
+        // delivery by one of them).
+        crate::outbound::spawn(&db, &settings.webhooks, &settings.clock);
         let app = AppState {
             db: db.clone(),
             policy,
@@ -65,6 +68,7 @@ impl Application {
             monitoring,
             events,
             queries: queries.clone(),
+            webhooks_allow_private: settings.webhooks.allow_private,
         };
         let schema = build_schema(app.clone(), &settings.limits);
         let router = http::router(HttpState {

@@ -25,5 +25,7 @@ pub mod incident_system;
 pub mod review;
 pub mod system;
 pub mod user;
+pub mod webhook;
+pub mod webhook_delivery;
 
 pub use enums::*;

@@ -14,6 +14,7 @@ mod m20261202_sod_cab_approval_standing;
 mod m20261202_token_issuer;
 mod m20261202_vote_per_phase;
 mod m20261203_deployments_incidents;
+mod m20261203_webhooks;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_vote_per_phase::Migration),
             Box::new(m20261202_review_contents_implementer_attributes::Migration),
             Box::new(m20261203_deployments_incidents::Migration),
+            Box::new(m20261203_webhooks::Migration),
         ]
     }
 }

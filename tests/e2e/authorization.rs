@@ -83,6 +83,11 @@ fn matrix() -> Vec<(&'static str, Vec<Caller>)> {
             SIGNED_IN.to_vec(),
         ),
         ("query { users { id } }", vec![Admin, Auditor]),
+        ("query { webhooks { id } }", vec![Admin, Auditor]),
+        (
+            "mutation { createWebhook(input: {url: \"https://93.184.216.34/hooks\", events: [CHANGE], secret: \"0123456789abcdef\"}) { id } }",
+            vec![Admin],
+        ),
         ("query { verifyAuditLog { ok } }", vec![Admin, Auditor]),
         (
             "query { auditEvents(first: 5) { totalCount } }",

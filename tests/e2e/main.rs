@@ -33,3 +33,4 @@ mod segregation_board;
 mod starvation;
 mod subscriptions;
 mod telemetry;
+mod webhooks;

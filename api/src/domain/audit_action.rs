@@ -34,6 +34,9 @@ pub const CHANGE_UPDATED: &str = "change.updated";
 
 pub const DEPLOYMENT_RECORDED: &str = "deployment.recorded";
 pub const DEPLOYMENT_UPDATED: &str = "deployment.updated";
+/// A production deployment no change authorised (an exception), whether
+/// or not it named a change.
+pub const DEPLOYMENT_EXCEPTION: &str = "deployment.exception";
 
 pub const FEED_TOKEN_ISSUED: &str = "feed_token.issued";
 pub const FEED_TOKEN_REVOKED: &str = "feed_token.revoked";
@@ -56,8 +59,13 @@ pub const USER_CREATED: &str = "user.created";
 pub const USER_DEACTIVATED: &str = "user.deactivated";
 pub const USER_ROLES_CHANGED: &str = "user.roles_changed";
 
+pub const WEBHOOK_CREATED: &str = "webhook.created";
+pub const WEBHOOK_DELETED: &str = "webhook.deleted";
+/// Disabled by the dispatcher after repeated failed deliveries.
+pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+
 /// Every action, for checks over the whole vocabulary.
-pub const ALL: [&str; 40] = [
+pub const ALL: [&str; 44] = [
     AUDIT_PURGED,
     CAB_MEETING_HELD,
     CAB_MEETING_SCHEDULED,
@@ -83,6 +91,7 @@ pub const ALL: [&str; 40] = [
     CHANGE_UPDATED,
     DEPLOYMENT_RECORDED,
     DEPLOYMENT_UPDATED,
+    DEPLOYMENT_EXCEPTION,
     FEED_TOKEN_ISSUED,
     FEED_TOKEN_REVOKED,
     INCIDENT_RECORDED,
@@ -98,6 +107,9 @@ pub const ALL: [&str; 40] = [
     USER_CREATED,
     USER_DEACTIVATED,
     USER_ROLES_CHANGED,
+    WEBHOOK_CREATED,
+    WEBHOOK_DELETED,
+    WEBHOOK_DISABLED,
 ];
 
 #[cfg(test)]

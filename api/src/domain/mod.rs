@@ -25,6 +25,7 @@ pub mod segregation;
 pub mod systems;
 pub mod timestamps;
 pub mod violation;
+pub mod webhooks;
 
 /// A rule broken by client input, naming the offending field the way the
 /// GraphQL API spells it (`rollbackPlan.owner`).

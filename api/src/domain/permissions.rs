@@ -507,6 +507,18 @@ pub fn manage_calendar(
     ))
 }
 
+/// Outbound webhooks send the record's events out of the system, signed
+/// with a secret: the admin, who manages integrations, sets them up.
+pub fn manage_webhooks(actor: &Actor) -> Result<(), Denied> {
+    require_any(actor, &[ADMIN], "managing webhooks")
+}
+
+/// Webhooks and their delivery logs: the admin and the auditor (never
+/// their secrets).
+pub fn read_webhooks(actor: &Actor) -> Result<(), Denied> {
+    require_any(actor, &[ADMIN, AUDITOR], "reading webhooks")
+}
+
 /// The standard change catalog.
 pub fn manage_templates(actor: &Actor) -> Result<(), Denied> {
     require_any(

@@ -19,6 +19,8 @@ pub struct AppState {
     pub events: crate::store::events::EventBus,
     /// Statements executed so far, exported as `gatehouse_db_statements_total`.
     pub queries: crate::db::QueryCounter,
+    /// Whether webhooks may point at private addresses (`Settings::webhooks`).
+    pub webhooks_allow_private: bool,
 }
 
 pub trait ContextExt {

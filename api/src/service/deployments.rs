@@ -295,6 +295,22 @@ pub async fn record(
         .map(|recorded| (change.clone(), recorded)),
         _ => None,
     };
+    if let Some(exception) = &exception {
+        audit::append(
+            &txn,
+            request.caller,
+            audit_action::DEPLOYMENT_EXCEPTION,
+            "deployment",
+            &id.to_string(),
+            &json!({
+                "changeNumber": model.change_number,
+                "environment": model.environment,
+                "at": model.exception_at,
+                "reason": exception.to_string(),
+            }),
+        )
+        .await?;
+    }
     audit::commit(txn, request.db).await?;
     if let Some((change, recorded)) = change_event {
         request.events.committed(Some(ChangeEvent::new(

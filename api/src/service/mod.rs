@@ -18,5 +18,6 @@ pub mod systems;
 pub mod templates;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use crate::caller::Caller;

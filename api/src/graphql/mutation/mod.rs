@@ -5,6 +5,7 @@ mod change;
 mod deployment;
 mod lifecycle;
 mod system;
+mod webhook;
 
 use async_graphql::MergedObject;
 
@@ -17,4 +18,5 @@ pub struct Mutation(
     account::AccountMutation,
     system::SystemMutation,
     deployment::DeploymentMutation,
+    webhook::WebhookMutation,
 );

@@ -7,6 +7,7 @@ mod lifecycle;
 mod metrics;
 mod policy;
 mod system;
+mod webhook;
 
 use async_graphql::MergedObject;
 
@@ -21,4 +22,5 @@ pub struct Query(
     audit::AuditQuery,
     metrics::MetricsQuery,
     deployment::DeploymentQuery,
+    webhook::WebhookQuery,
 );

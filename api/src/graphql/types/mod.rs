@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod lifecycle;
 pub mod metrics;
 pub mod system;
+pub mod webhook;
 
 pub use account::{ApiToken, IssuedToken, User};
 pub use audit::{AuditEvent, AuditVerification};
