@@ -140,6 +140,10 @@ fn matrix() -> Vec<(&'static str, Vec<Caller>)> {
             vec![Owner, ChangeManager, Pipeline],
         ),
         (
+            "mutation($n: String!) { checkGate(number: $n) { mayDeploy } }",
+            vec![Owner, OtherRequester, ChangeManager, Pipeline],
+        ),
+        (
             "mutation { recordDeployment(input: {environment: \"staging\", status: SUCCESS}) { changed } }",
             vec![ChangeManager, Pipeline],
         ),

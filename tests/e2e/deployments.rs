@@ -610,3 +610,71 @@ async fn dora_metrics_come_from_deployments_and_incidents() {
     close(&m["timeToRestoreHours"]["mean"], 3.25);
     assert_eq!(m["unauthorisedDeployments"], 1);
 }
+
+#[tokio::test]
+async fn a_pipeline_waits_at_the_gate_and_every_answer_is_on_the_record() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Cam Manager", &["change_manager"]).await;
+    let pipeline = pipeline(&flow).await;
+    let auditor = flow.person("Ann Auditor", &["auditor"]).await;
+    let change = flow.create("normal", json!({})).await;
+    let id = &change["id"];
+    let number = change["number"].as_str().unwrap().to_owned();
+    flow.submit(id).await;
+    flow.approve(&manager.token, id).await;
+    flow.schedule(id, 1).await;
+    flow.pass(id, &["unit_tests", "integration_tests"]).await;
+    flow.advance_to_start(id).await;
+    let check = |token: String, wait: i64| {
+        let app = &flow.app;
+        let number = number.clone();
+        async move {
+            app.graphql(
+                &token,
+                "mutation($n: String!, $w: Int) { checkGate(number: $n, waitSeconds: $w) { mayDeploy reasonCodes } }",
+                json!({"n": number, "w": wait}),
+            )
+            .await
+        }
+    };
+    // Asked now: the QA review is missing.
+    let now = check(pipeline.token.clone(), 0).await;
+    assert_eq!(now["data"]["checkGate"]["mayDeploy"], false, "{now:#}");
+    assert_eq!(now["data"]["checkGate"]["reasonCodes"][0], "GATE_MISSING");
+    // Asked with a wait: answered as soon as the review lands.
+    let started = std::time::Instant::now();
+    let (answer, ()) = tokio::join!(check(pipeline.token.clone(), 30), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        flow.pass(id, &["qa_review"]).await;
+    });
+    let took = started.elapsed();
+    assert_eq!(answer["data"]["checkGate"]["mayDeploy"], true, "{answer:#}");
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    // Both answers are in the change's history, with what they said.
+    let history = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { history { action payload } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let checks: Vec<Value> = history["change"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "change.gate_checked")
+        .map(|e| e["payload"].clone())
+        .collect();
+    assert_eq!(checks.len(), 2, "{history:#}");
+    assert_eq!(checks[0]["mayDeploy"], false);
+    assert_eq!(checks[0]["reasonCodes"][0], "GATE_MISSING");
+    assert_eq!(checks[1]["mayDeploy"], true);
+    assert!(checks[1]["waitedSeconds"].as_f64().unwrap() > 0.2);
+    // Reading gateStatus stays open to all and writes nothing; the record
+    // is for those who deploy.
+    let refused = check(auditor.token.clone(), 0).await;
+    assert_eq!(error_code(&refused), "FORBIDDEN");
+    let too_long = check(pipeline.token.clone(), 301).await;
+    assert_eq!(error_code(&too_long), "VALIDATION", "{too_long:#}");
+}

@@ -19,6 +19,9 @@ pub const CHANGE_COMPLETED: &str = "change.completed";
 pub const CHANGE_CREATED: &str = "change.created";
 pub const CHANGE_DECISION: &str = "change.decision";
 pub const CHANGE_EVIDENCE_RECORDED: &str = "change.evidence_recorded";
+/// A pipeline asked whether the change may deploy (`checkGate`): the
+/// answer, kept as evidence of what the gate said when.
+pub const CHANGE_GATE_CHECKED: &str = "change.gate_checked";
 pub const CHANGE_FREEZE_ENTRY_APPROVED: &str = "change.freeze_entry_approved";
 pub const CHANGE_IMPLEMENTATION_STARTED: &str = "change.implementation_started";
 pub const CHANGE_IMPORTED: &str = "change.imported";
@@ -65,7 +68,7 @@ pub const WEBHOOK_DELETED: &str = "webhook.deleted";
 pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 
 /// Every action, for checks over the whole vocabulary.
-pub const ALL: [&str; 44] = [
+pub const ALL: [&str; 45] = [
     AUDIT_PURGED,
     CAB_MEETING_HELD,
     CAB_MEETING_SCHEDULED,
@@ -80,6 +83,7 @@ pub const ALL: [&str; 44] = [
     CHANGE_DECISION,
     CHANGE_EVIDENCE_RECORDED,
     CHANGE_FREEZE_ENTRY_APPROVED,
+    CHANGE_GATE_CHECKED,
     CHANGE_IMPLEMENTATION_STARTED,
     CHANGE_IMPORTED,
     CHANGE_REVIEWED,

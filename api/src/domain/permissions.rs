@@ -290,6 +290,17 @@ pub fn record_deployment(actor: &Actor) -> Result<(), Denied> {
     )
 }
 
+/// Asking the gate on the record (`checkGate`, which writes the answer to
+/// the audit trail): the pipeline about to deploy, and the people who
+/// deploy. Reading `gateStatus` is open to every account.
+pub fn check_gate(actor: &Actor) -> Result<(), Denied> {
+    require_any(
+        actor,
+        &[PIPELINE, IMPLEMENTER, CHANGE_MANAGER, REQUESTER],
+        "checking a gate on the record",
+    )
+}
+
 /// Whoever runs or watches production opens incidents: requesters and
 /// implementers, the change manager, and monitoring through a pipeline
 /// account.

@@ -27,10 +27,15 @@ pub enum WebhookEvent {
 }
 
 /// The kind of event an audit event is, if a webhook can receive it.
-/// Imports write history in bulk and are not live activity.
+/// Imports write history in bulk and are not live activity; gate checks
+/// change nothing.
 pub fn kind_of(entity_type: &str, action: &str) -> Option<WebhookEvent> {
+    let quiet = [
+        audit_action::CHANGE_IMPORTED,
+        audit_action::CHANGE_GATE_CHECKED,
+    ];
     match entity_type {
-        "change" if action != audit_action::CHANGE_IMPORTED => Some(WebhookEvent::Change),
+        "change" if !quiet.contains(&action) => Some(WebhookEvent::Change),
         "incident" => Some(WebhookEvent::Incident),
         "deployment" if action == audit_action::DEPLOYMENT_EXCEPTION => {
             Some(WebhookEvent::Exception)

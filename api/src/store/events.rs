@@ -52,8 +52,12 @@ const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 pub const CREATED: &str = audit_action::CHANGE_CREATED;
 pub const UPDATED: &str = audit_action::CHANGE_UPDATED;
 /// Audit actions on changes that raise no event: an import writes history
-/// in bulk from the CLI, not live activity.
-const NOT_PUBLISHED: &[&str] = &[audit_action::CHANGE_IMPORTED];
+/// in bulk from the CLI, not live activity; a gate check reads the change
+/// and changes nothing about it.
+const NOT_PUBLISHED: &[&str] = &[
+    audit_action::CHANGE_IMPORTED,
+    audit_action::CHANGE_GATE_CHECKED,
+];
 
 /// What a subscriber learns about a write: identifiers, the action and the
 /// statuses, never the change's content.

@@ -211,6 +211,32 @@ impl LifecycleMutation {
         .gql()
     }
 
+    /// For a pipeline about to deploy: may change `number` deploy now? With
+    /// `waitSeconds` (at most 300), answered as soon as it may, or when the
+    /// wait is over; the answer is recorded in the audit trail
+    /// (`change.gate_checked`) as evidence (pipeline, implementer,
+    /// change_manager, requester).
+    async fn check_gate(
+        &self,
+        ctx: &Context<'_>,
+        number: String,
+        #[graphql(default = 0)] wait_seconds: i32,
+    ) -> async_graphql::Result<crate::graphql::query::GateStatus> {
+        use async_graphql::ErrorExtensions;
+        let (state, caller) = (ctx.state()?, ctx.caller()?);
+        let wait = u64::try_from(wait_seconds).map_err(|_| {
+            crate::error::ServiceError::validation("waitSeconds", "must not be negative").extend()
+        })?;
+        lifecycle::check_gate(
+            &transition(state, &caller),
+            number.trim(),
+            std::time::Duration::from_secs(wait),
+        )
+        .await
+        .map(Into::into)
+        .gql()
+    }
+
     /// IMPLEMENTING -> ROLLED_BACK; opens a linked incident (P3 unless a
     /// higher priority is given).
     async fn roll_back_change(

@@ -29,6 +29,18 @@ pub struct GateStatus {
     pub reason_codes: Vec<crate::domain::violation::ViolationCode>,
 }
 
+impl From<lifecycle::GateStatus> for GateStatus {
+    fn from(status: lifecycle::GateStatus) -> Self {
+        Self {
+            number: status.change.number,
+            status: status.change.status,
+            may_deploy: status.may_deploy,
+            reason_codes: crate::domain::violation::codes(&status.reasons),
+            reasons: crate::domain::violation::messages(&status.reasons),
+        }
+    }
+}
+
 /// The Change Advisory Board.
 #[derive(SimpleObject)]
 pub struct Board {
@@ -39,7 +51,10 @@ pub struct Board {
 
 #[Object]
 impl LifecycleQuery {
-    /// Whether change `number` may be deployed now, with every reason it may not.
+    /// Whether change `number` may be deployed now, with every reason it
+    /// may not. A read for dashboards, not recorded; a pipeline deciding
+    /// whether to deploy asks `checkGate`, which waits if asked and keeps
+    /// its answer in the audit trail.
     async fn gate_status(
         &self,
         ctx: &Context<'_>,
@@ -50,13 +65,7 @@ impl LifecycleQuery {
         let status = lifecycle::gate_status(&state.db, &state.policy, &number, state.clock.now())
             .await
             .gql()?;
-        Ok(GateStatus {
-            number: status.change.number,
-            status: status.change.status,
-            may_deploy: status.may_deploy,
-            reason_codes: crate::domain::violation::codes(&status.reasons),
-            reasons: crate::domain::violation::messages(&status.reasons),
-        })
+        Ok(status.into())
     }
 
     /// Changes with a missed deadline: retroactive approval, emergency

@@ -11,6 +11,8 @@ mod webhook;
 
 use async_graphql::MergedObject;
 
+pub use lifecycle::GateStatus;
+
 #[derive(MergedObject, Default)]
 pub struct Query(
     change::ChangeQuery,

@@ -17,4 +17,4 @@ pub use approval::{approve_freeze_entry, decide, revise, submit};
 pub use closing::{cancel, close, record_review};
 pub use evidence::record_evidence;
 pub use implementation::{complete, roll_back, schedule, start_implementation};
-pub use status::{GateStatus, gate_status, overdue};
+pub use status::{GateStatus, MAX_GATE_WAIT, check_gate, gate_status, overdue};
