@@ -678,3 +678,61 @@ async fn a_pipeline_waits_at_the_gate_and_every_answer_is_on_the_record() {
     let too_long = check(pipeline.token.clone(), 301).await;
     assert_eq!(error_code(&too_long), "VALIDATION", "{too_long:#}");
 }
+
+#[tokio::test]
+async fn metrics_narrow_to_a_team_or_to_systems() {
+    let flow = Flow::new("tiered-cab").await;
+    let pipeline = pipeline(&flow).await;
+    for (name, team) in [("Payments", "payments-team"), ("Ledger", "ledger-team")] {
+        flow.app
+            .data(
+                ADMIN_TOKEN,
+                "mutation($n: String!, $t: String) { createSystem(input: {name: $n, team: $t}) { team } }",
+                json!({"n": name, "t": team}),
+            )
+            .await;
+    }
+    let now = flow.app.clock.now();
+    for (system, count) in [("Payments", 3), ("Ledger", 2)] {
+        for _ in 0..count {
+            recorded(
+                &flow,
+                &pipeline.token,
+                json!({"environment": "production", "status": "SUCCESS", "systems": [system],
+                       "startedAt": at(now - Duration::minutes(10)), "finishedAt": at(now - Duration::minutes(5))}),
+            )
+            .await;
+        }
+    }
+    let metrics = |systems: Value, team: Value| {
+        let app = &flow.app;
+        async move {
+            app.graphql(
+                ADMIN_TOKEN,
+                "query($f: DateTime!, $t: DateTime!, $s: [String!], $team: String) {
+                    metrics(from: $f, to: $t, granularity: MONTH, systems: $s, team: $team) { deployments unauthorisedDeployments } }",
+                json!({"f": at(now - Duration::hours(1)), "t": at(now + Duration::hours(1)), "s": systems, "team": team}),
+            )
+            .await
+        }
+    };
+    let total = |response: Value| -> i64 {
+        response["data"]["metrics"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{response:#}"))
+            .iter()
+            .map(|b| b["deployments"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(total(metrics(json!([]), Value::Null).await), 5);
+    assert_eq!(total(metrics(json!([]), json!("payments-team")).await), 3);
+    assert_eq!(total(metrics(json!(["Ledger"]), Value::Null).await), 2);
+    assert_eq!(
+        total(metrics(json!(["Ledger"]), json!("payments-team")).await),
+        0
+    );
+    assert_eq!(total(metrics(json!([]), json!("nobody")).await), 0);
+    let unknown = metrics(json!(["Nowhere"]), Value::Null).await;
+    assert_eq!(error_code(&unknown), "VALIDATION");
+    assert_eq!(unknown["errors"][0]["extensions"]["field"], "systems");
+}

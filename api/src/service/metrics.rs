@@ -82,6 +82,129 @@ pub async fn load_frames(
     }
 }
 
+/// Which part of the record the metrics cover.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Everything.
+    #[default]
+    All,
+    /// What touches these systems: the changes affecting any of them (with
+    /// their board decisions), the deployments to any of them or of such a
+    /// change, the incidents affecting any of them or linked to such a
+    /// change. Empty: nothing.
+    Systems(Vec<Uuid>),
+}
+
+/// The scope of a metrics request: the systems named, those the team
+/// owns, or both (the systems named that the team owns).
+pub async fn scope(
+    db: &DatabaseConnection,
+    systems: &[String],
+    team: Option<&str>,
+) -> ServiceResult<Scope> {
+    const MAX_SYSTEMS: usize = 100;
+    if systems.len() > MAX_SYSTEMS {
+        return Err(ServiceError::validation(
+            "systems",
+            format!("at most {MAX_SYSTEMS} systems"),
+        ));
+    }
+    crate::domain::optional_text("team", team, 100)?;
+    let team = team.map(str::trim).filter(|t| !t.is_empty());
+    if systems.is_empty() && team.is_none() {
+        return Ok(Scope::All);
+    }
+    let mut ids: Vec<Uuid> = if systems.is_empty() {
+        system::Entity::find()
+            .select_only()
+            .column(system::Column::Id)
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?
+    } else {
+        crate::store::systems::named(db, "systems", systems)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    if let Some(team) = team {
+        let owned: Vec<Uuid> = system::Entity::find()
+            .select_only()
+            .column(system::Column::Id)
+            .filter(system::Column::Team.eq(team))
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+        ids.retain(|id| owned.contains(id));
+    }
+    Ok(Scope::Systems(ids))
+}
+
+/// `SELECT change_id FROM change_systems WHERE system_id IN (ids)`.
+fn changes_affecting(ids: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(change_system::Column::ChangeId)
+        .from(change_system::Entity)
+        .and_where(Expr::col(change_system::Column::SystemId).is_in(ids.iter().copied()))
+        .to_owned()
+}
+
+impl Scope {
+    /// The condition on `column` (a change id) that keeps the changes in
+    /// scope.
+    fn changes(&self, column: impl sea_orm::ColumnTrait) -> sea_orm::Condition {
+        match self {
+            Self::All => sea_orm::Condition::all(),
+            Self::Systems(ids) => {
+                sea_orm::Condition::all().add(column.in_subquery(changes_affecting(ids)))
+            }
+        }
+    }
+
+    /// The deployments in scope.
+    fn deployments(&self) -> sea_orm::Condition {
+        match self {
+            Self::All => sea_orm::Condition::all(),
+            Self::Systems(ids) => sea_orm::Condition::any()
+                .add(
+                    deployment::Column::Id.in_subquery(
+                        Query::select()
+                            .column(entity::deployment_system::Column::DeploymentId)
+                            .from(entity::deployment_system::Entity)
+                            .and_where(
+                                Expr::col(entity::deployment_system::Column::SystemId)
+                                    .is_in(ids.iter().copied()),
+                            )
+                            .to_owned(),
+                    ),
+                )
+                .add(deployment::Column::ChangeId.in_subquery(changes_affecting(ids))),
+        }
+    }
+
+    /// The incidents in scope.
+    fn incidents(&self) -> sea_orm::Condition {
+        match self {
+            Self::All => sea_orm::Condition::all(),
+            Self::Systems(ids) => sea_orm::Condition::any()
+                .add(
+                    incident::Column::Id.in_subquery(
+                        Query::select()
+                            .column(entity::incident_system::Column::IncidentId)
+                            .from(entity::incident_system::Entity)
+                            .and_where(
+                                Expr::col(entity::incident_system::Column::SystemId)
+                                    .is_in(ids.iter().copied()),
+                            )
+                            .to_owned(),
+                    ),
+                )
+                .add(incident::Column::ChangeId.in_subquery(changes_affecting(ids))),
+        }
+    }
+}
+
 type FactsRow = (
     Uuid,
     String,
@@ -147,6 +270,18 @@ pub async fn load_frames_rows(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> ServiceResult<ChangeFrames> {
+    load_frames_scoped(db, from, to, &Scope::All).await
+}
+
+/// `load_frames_rows` over a scope. Scoped metrics read a part of the
+/// record, so both databases read them with ordinary queries.
+#[tracing::instrument(skip(db))]
+pub async fn load_frames_scoped(
+    db: &DatabaseConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    scope: &Scope,
+) -> ServiceResult<ChangeFrames> {
     let mut builder = ChangeFramesBuilder::default();
     let system_codes = system_codes(db, &mut builder).await?;
     let mut rows = change::Entity::find()
@@ -163,6 +298,7 @@ pub async fn load_frames_rows(
         .column(change::Column::ApprovalDueAt)
         .expr_as(has_incident(), "has_incident")
         .filter(implemented_in(from, to))
+        .filter(scope.changes(change::Column::Id))
         .into_tuple::<FactsRow>()
         .stream(db)
         .await?;
@@ -189,6 +325,7 @@ pub async fn load_frames_rows(
         .column(change_system::Column::SystemId)
         .join(JoinType::InnerJoin, change_system::Relation::Change.def())
         .filter(implemented_in(from, to))
+        .filter(scope.changes(change::Column::Id))
         .into_tuple::<(Uuid, Uuid)>()
         .stream(db)
         .await?;
@@ -204,6 +341,7 @@ pub async fn load_frames_rows(
         .column(board_decision::Column::DecidedAt)
         .filter(board_decision::Column::DecidedAt.gte(from))
         .filter(board_decision::Column::DecidedAt.lt(to))
+        .filter(scope.changes(board_decision::Column::ChangeId))
         .into_tuple::<(BoardOutcome, DateTime<Utc>)>()
         .stream(db)
         .await?;
@@ -211,7 +349,7 @@ pub async fn load_frames_rows(
         builder.push_board_decision(board_outcome_name(outcome), decided_at);
     }
     drop(decisions);
-    load_delivery(db, &mut builder, from, to).await?;
+    load_delivery(db, &mut builder, from, to, scope).await?;
     finish(builder)
 }
 
@@ -224,6 +362,7 @@ async fn load_delivery(
     builder: &mut ChangeFramesBuilder,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    scope: &Scope,
 ) -> ServiceResult<()> {
     // Failed: its change failed or rolled back, or an incident names it
     // (sets, evaluated once each; NULL when the deployment has no change
@@ -251,6 +390,7 @@ async fn load_delivery(
         .expr_as(change_failed.or(named_by_incident), "failed")
         .filter(deployment::Column::FinishedAt.gte(from))
         .filter(deployment::Column::FinishedAt.lt(to))
+        .filter(scope.deployments())
         .into_tuple::<(
             DateTime<Utc>,
             bool,
@@ -274,6 +414,7 @@ async fn load_delivery(
         .column(incident::Column::RestoredAt)
         .filter(incident::Column::RestoredAt.gte(from))
         .filter(incident::Column::RestoredAt.lt(to))
+        .filter(scope.incidents())
         .into_tuple::<(DateTime<Utc>, DateTime<Utc>)>()
         .all(db)
         .await?;
@@ -285,6 +426,7 @@ async fn load_delivery(
         .column(deployment::Column::ExceptionAt)
         .filter(deployment::Column::ExceptionAt.gte(from))
         .filter(deployment::Column::ExceptionAt.lt(to))
+        .filter(scope.deployments())
         .into_tuple::<DateTime<Utc>>()
         .all(db)
         .await?;
@@ -503,7 +645,7 @@ pub async fn load_frames_copy(
         Ok(())
     })
     .await?;
-    load_delivery(db, &mut builder, from, to).await?;
+    load_delivery(db, &mut builder, from, to, &Scope::All).await?;
     finish(builder)
 }
 
@@ -574,9 +716,13 @@ pub async fn buckets(
     time_zone: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    scope: &Scope,
 ) -> ServiceResult<Vec<Bucket>> {
     let spec = spec(granularity, time_zone, from, to)?;
-    let frames = load_frames(db, from, to).await?;
+    let frames = match scope {
+        Scope::All => load_frames(db, from, to).await?,
+        scoped => load_frames_scoped(db, from, to, scoped).await?,
+    };
     let options = options(policy);
     blocking(move || {
         let tables = reports::compute(&frames, &spec, &options)?;
@@ -788,6 +934,49 @@ mod tests {
             let frames = super::load_frames(&sqlite, from, to).await.unwrap();
             assert_same(&metrics(&frames, &policy), &expected, "sqlite");
         }
+        // Scoped to every system (every demo change affects one): the
+        // same; to none: nothing; to one: fewer.
+        let every: Vec<uuid::Uuid> = <entity::system::Entity as sea_orm::EntityTrait>::find()
+            .all(&sqlite)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        let scoped = |ids: Vec<uuid::Uuid>| {
+            let db = sqlite.clone();
+            async move {
+                let frames = super::load_frames_scoped(&db, from, to, &super::Scope::Systems(ids))
+                    .await
+                    .unwrap();
+                frames.changes.height()
+            }
+        };
+        let unscoped = super::load_frames(&sqlite, from, to).await.unwrap();
+        assert_same(
+            &metrics(
+                &super::load_frames_scoped(
+                    &sqlite,
+                    from,
+                    to,
+                    &super::Scope::Systems(every.clone()),
+                )
+                .await
+                .unwrap(),
+                &policy,
+            ),
+            &expected,
+            "sqlite, every system",
+        );
+        assert_eq!(scoped(Vec::new()).await, 0);
+        let affected = <entity::change_system::Entity as sea_orm::EntityTrait>::find()
+            .one(&sqlite)
+            .await
+            .unwrap()
+            .unwrap()
+            .system_id;
+        let one = scoped(vec![affected]).await;
+        assert!(one > 0 && one < unscoped.changes.height(), "{one}");
         sqlite.close().await.unwrap();
         std::fs::remove_file(&file).ok();
 

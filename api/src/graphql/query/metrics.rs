@@ -19,6 +19,13 @@ impl MetricsQuery {
     /// ISO week in `timeZone` (an IANA name), periods without changes
     /// included. A change belongs to the period its implementation ended
     /// in. Any authenticated account may read them.
+    ///
+    /// `systems` (names) and `team` narrow them to what touches those
+    /// systems, or the systems the team owns (both: the named systems the
+    /// team owns): changes affecting one of them, deployments to one of
+    /// them or of such a change, incidents affecting one of them or linked
+    /// to such a change.
+    #[allow(clippy::too_many_arguments)]
     async fn metrics(
         &self,
         ctx: &Context<'_>,
@@ -26,9 +33,14 @@ impl MetricsQuery {
         to: DateTime<Utc>,
         granularity: Granularity,
         #[graphql(default_with = "String::from(\"UTC\")")] time_zone: String,
+        #[graphql(default)] systems: Vec<String>,
+        team: Option<String>,
     ) -> async_graphql::Result<Vec<MetricsBucket>> {
         ctx.actor()?;
         let state = ctx.state()?;
+        let scope = metrics::scope(&state.db, &systems, team.as_deref())
+            .await
+            .gql()?;
         let buckets = metrics::buckets(
             &state.db,
             &state.policy,
@@ -36,6 +48,7 @@ impl MetricsQuery {
             &time_zone,
             from,
             to,
+            &scope,
         )
         .await
         .gql()?;
