@@ -360,3 +360,81 @@ async fn demo_data_with_the_same_seed_gives_the_same_metrics() {
     }
     assert_eq!(metrics[0], metrics[1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_and_incidents_come_from_other_tools() {
+    let (database_url, app, token) = setup().await;
+    let changes = write("changes.jsonl", JSONL);
+    succeeded(&gatehouse(&database_url, &["import", &changes]));
+    let found = app
+        .data(
+            &token,
+            "{ changes(filter: {titleContains: \"Rotate TLS\"}) { edges { node { number } } } }",
+            json!({}),
+        )
+        .await;
+    let number = found["changes"]["edges"][0]["node"]["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // One deployment inside that change's implementation (2026-10-02
+    // 00:00-01:00), 4 h after its commit; one under no change.
+    let deployments = format!(
+        "{{\"externalId\":\"jenkins-1\",\"changeNumber\":\"{number}\",\"environment\":\"production\",\"systems\":[\"api\"],\"status\":\"SUCCESS\",\"commitSha\":\"a1b2c3d4\",\"commitTime\":\"2026-10-01T20:20:00Z\",\"startedAt\":\"2026-10-02T00:10:00Z\",\"finishedAt\":\"2026-10-02T00:20:00Z\"}}\n\
+         {{\"externalId\":\"jenkins-2\",\"environment\":\"production\",\"status\":\"SUCCESS\",\"startedAt\":\"2026-10-05T10:00:00Z\",\"finishedAt\":\"2026-10-05T10:05:00Z\"}}\n"
+    );
+    let file = write("deployments.jsonl", &deployments);
+    let out = succeeded(&gatehouse(
+        &database_url,
+        &["import", "--kind", "deployments", &file],
+    ));
+    assert!(
+        out.contains("imported 2 deployment(s), 1 of them unauthorised"),
+        "{out}"
+    );
+    // Again: the external ids make it a no-op.
+    succeeded(&gatehouse(
+        &database_url,
+        &["import", "--kind", "deployments", &file],
+    ));
+    assert_eq!(count(&app, "deployments").await, 2);
+
+    // An incident whose reporter has no account fails the file; with
+    // --skip-invalid the valid one is imported, resolved.
+    let incidents = "title,priority,systems,openedAt,restoredAt,resolution,reportedBy\n\
+        Checkout errors,P2,api,2026-10-06T00:00:00Z,2026-10-06T02:00:00Z,Rolled the config back,ada@example.com\n\
+        Ghost,P4,api,2026-10-07T00:00:00Z,,,nobody@example.com\n";
+    let file = write("incidents.csv", incidents);
+    let stderr = failed(&gatehouse(
+        &database_url,
+        &["import", "--kind", "incidents", &file],
+    ));
+    assert!(stderr.contains("line 3: reportedBy"), "{stderr}");
+    let before = count(&app, "incidents").await;
+    let out = succeeded(&gatehouse(
+        &database_url,
+        &["import", "--kind", "incidents", "--skip-invalid", &file],
+    ));
+    assert!(
+        out.contains("imported 1 incident(s), skipped 1 row(s)"),
+        "{out}"
+    );
+    assert_eq!(count(&app, "incidents").await, before + 1);
+
+    let metrics = app
+        .data(
+            &token,
+            "{ metrics(from: \"2026-10-01T00:00:00Z\", to: \"2026-11-01T00:00:00Z\", granularity: MONTH) {
+                deployments unauthorisedDeployments deploymentLeadTimeHours { mean } incidentsRestored timeToRestoreHours { mean } } }",
+            json!({}),
+        )
+        .await;
+    let october = &metrics["metrics"][0];
+    assert_eq!(october["deployments"], 2, "{metrics:#}");
+    assert_eq!(october["unauthorisedDeployments"], 1);
+    close(&october["deploymentLeadTimeHours"]["mean"], 4.0);
+    assert_eq!(october["incidentsRestored"], 1);
+    close(&october["timeToRestoreHours"]["mean"], 2.0);
+    let verified = succeeded(&gatehouse(&database_url, &["audit", "verify"]));
+    assert!(verified.starts_with("OK: "), "{verified}");
+}

@@ -1,4 +1,5 @@
-//! `gatehouse import FILE`: historical changes from JSONL or CSV.
+//! `gatehouse import FILE`: historical changes, deployments or incidents
+//! from JSONL or CSV.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -26,6 +27,21 @@ pub struct ImportArgs {
     /// importing nothing.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// What the file holds.
+    #[arg(long, value_enum, default_value = "changes")]
+    pub kind: Kind,
+}
+
+/// What an import file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Changes,
+    /// Deployments as `recordDeployment` takes them (a production one is
+    /// judged against the change it names, as if reported then).
+    Deployments,
+    /// Incidents as `recordIncident` takes them, with `reportedBy` (an
+    /// account's email), and `restoredAt` and `resolution` when resolved.
+    Incidents,
 }
 
 /// Parses every row of a file into changes and row errors.
@@ -64,6 +80,10 @@ pub async fn run(settings: &Settings, args: ImportArgs) -> anyhow::Result<ExitCo
     };
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
+    if args.kind != Kind::Changes {
+        return super::import_delivery::run(settings, &text, format, args.kind, args.skip_invalid)
+            .await;
+    }
     let policy = Policy::load(&settings.policy)?;
     let (rows, errors) = match parse_file(&text, format, &policy) {
         Ok(parsed) => parsed,

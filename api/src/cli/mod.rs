@@ -10,6 +10,7 @@ use migration::{Migrator, MigratorTrait};
 mod audit;
 pub mod demo;
 mod import;
+mod import_delivery;
 mod report;
 
 use crate::{

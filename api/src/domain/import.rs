@@ -6,7 +6,9 @@
 //! same rules as `createChange` (`ChangeContent::validate`) plus the
 //! lifecycle rules a history must respect: timestamps in order, outcome
 //! consistent with status, a rolled-back change has a reason and an
-//! incident.
+//! incident. Deployments and incidents from other tools are `delivery`.
+
+pub mod delivery;
 
 use std::collections::BTreeMap;
 
@@ -157,8 +159,13 @@ pub fn read_jsonl(text: &str) -> Vec<ReadRow> {
     rows
 }
 
-/// Reads a CSV document with a header row of column names.
+/// Reads a CSV document of changes with a header row of column names.
 pub fn read_csv(text: &str) -> Result<Vec<ReadRow>, RowError> {
+    read_csv_with(text, COLUMNS)
+}
+
+/// Reads a CSV document whose header names only `columns`.
+pub fn read_csv_with(text: &str, columns: &[&str]) -> Result<Vec<ReadRow>, RowError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
@@ -168,11 +175,11 @@ pub fn read_csv(text: &str) -> Result<Vec<ReadRow>, RowError> {
         .iter()
         .map(|h| h.trim().to_owned())
         .collect::<Vec<_>>();
-    if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
+    if let Some(unknown) = headers.iter().find(|h| !columns.contains(&h.as_str())) {
         return Err(RowError::new(
             1,
             unknown.clone(),
-            format!("unknown column (known: {})", COLUMNS.join(", ")),
+            format!("unknown column (known: {})", columns.join(", ")),
         ));
     }
     let mut rows = Vec::new();

@@ -31,12 +31,18 @@ pub struct NewIncident {
     pub systems: Vec<String>,
     /// When the incident began; now when not given.
     pub opened_at: Option<DateTime<Utc>>,
+    /// Who it is recorded for when the operator records it (an import of
+    /// another tool's history); an account records its own.
+    pub reported_by: Option<Uuid>,
 }
 
-fn account(caller: &Caller) -> ServiceResult<Uuid> {
+/// The account acting: the caller's own, or for the operator the account
+/// the history names.
+fn account(caller: &Caller, for_operator: Option<Uuid>) -> ServiceResult<Uuid> {
     caller
         .account()
         .map(|a| a.user_id)
+        .or(for_operator)
         .ok_or_else(|| ServiceError::Forbidden("incidents are recorded by an account".into()))
 }
 
@@ -47,7 +53,7 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> ServiceResult<incident::Model> {
     caller.authorize(permissions::record_incident)?;
-    let opened_by = account(caller)?;
+    let opened_by = account(caller, input.reported_by)?;
     let opened_at = input.opened_at.unwrap_or(now);
     timestamps::check("openedAt", opened_at)?;
     rules::check_incident(
@@ -145,8 +151,21 @@ pub async fn resolve(
     summary: &str,
     now: DateTime<Utc>,
 ) -> ServiceResult<incident::Model> {
+    resolve_for(db, caller, None, id, restored_at, summary, now).await
+}
+
+/// `resolve`, by the operator for the account `reported_by` (imports).
+pub async fn resolve_for(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    reported_by: Option<Uuid>,
+    id: Uuid,
+    restored_at: DateTime<Utc>,
+    summary: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<incident::Model> {
     timestamps::check("restoredAt", restored_at)?;
-    let resolved_by = account(caller)?;
+    let resolved_by = account(caller, reported_by)?;
     let txn = db.begin().await?;
     // Claimed by an update that only an open incident satisfies, so two
     // racing resolutions cannot both land.

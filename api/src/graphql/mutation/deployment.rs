@@ -142,6 +142,7 @@ impl DeploymentMutation {
                 deployment_id,
                 systems: input.systems,
                 opened_at: input.opened_at,
+                reported_by: None,
             },
             state.clock.now(),
         )
