@@ -25,6 +25,13 @@
 //! database after applying its pending migrations (so a new index is
 //! measured too), and (a) first only when `--changes` is given.
 //!
+//! `--deliveries` (with `--reuse-db`) first gives the database the DORA
+//! inputs, server-side: a successful production deployment for every
+//! fifth implemented change (its implementation's times, committed 6 h
+//! before it started), one in twenty of them an exception, and every
+//! incident restored 1 to 16 hours after it opened; `--no-deliveries`
+//! removes them again, so one database measures both.
+//!
 //! Every run prints a digest of the buckets it computed (their JSON,
 //! hashed): the same data must give the same digest in (a) and (b), and
 //! from one version of the metrics code to the next, so a faster plan that
@@ -189,6 +196,17 @@ async fn main() -> anyhow::Result<()> {
             "reusing {url} (pending migrations applied in {:.1} s)",
             started.elapsed().as_secs_f64()
         );
+        if std::env::args().any(|a| a == "--deliveries") {
+            seed_deliveries(&db).await?;
+        }
+        if std::env::args().any(|a| a == "--no-deliveries") {
+            db.execute_unprepared(
+                "DELETE FROM deployments; UPDATE incidents SET restored_at = NULL, resolved_at = NULL, resolution = NULL",
+            )
+            .await?;
+            db.execute_unprepared("VACUUM ANALYZE deployments").await?;
+            println!("removed the deployments and the incidents' restorations");
+        }
         return measure_load(db, from, end, &options).await;
     }
 
@@ -330,6 +348,37 @@ async fn load_and_measure(
     measure_load(db, from, end, options).await
 }
 
+/// The DORA inputs, written by the server from the changes already there.
+async fn seed_deliveries(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let started = Instant::now();
+    db.execute_unprepared(
+        "INSERT INTO deployments (id, external_id, change_id, change_number, environment, production,            commit_time, started_at, finished_at, status, source, exception_reason, exception_at, recorded_at, updated_at)          SELECT gen_random_uuid(), 'bench-' || id, id, number, 'production', true,            actual_start - interval '6 hours', actual_start, actual_end, 'SUCCESS', 'IMPORT',            CASE WHEN abs(hashtext(id::text)) % 20 = 0 THEN 'bench exception' END,            CASE WHEN abs(hashtext(id::text)) % 20 = 0 THEN actual_start END, now(), now()          FROM changes WHERE outcome IS NOT NULL AND actual_start IS NOT NULL AND abs(hashtext(id::text)) % 5 = 0;          UPDATE incidents SET restored_at = opened_at + (1 + abs(hashtext(id::text)) % 16) * interval '1 hour',            resolved_at = opened_at + interval '17 hours', resolution = 'bench'",
+    )
+    .await?;
+    db.execute_unprepared("VACUUM ANALYZE deployments; VACUUM ANALYZE incidents")
+        .await?;
+    let count = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no count"))?;
+            anyhow::Ok(row.try_get::<i64>("", "n")?)
+        }
+    };
+    println!(
+        "seeded {} deployments and restored {} incidents in {:.1} s",
+        count("deployments").await?,
+        count("incidents WHERE restored_at IS NOT NULL").await?,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// (b): three runs of load + compute, as the `metrics` query does.
 async fn measure_load(
     db: sea_orm::DatabaseConnection,
@@ -343,10 +392,12 @@ async fn measure_load(
         let loaded = started.elapsed();
         let (periods, digest) = compute_both(&frames, from, end, options)?;
         println!(
-            "(b) PostgreSQL load + polars monthly + quarterly, run {run}: {:.0} ms (load {:.0} ms, {} implemented, {periods} periods, digest {digest})",
+            "(b) PostgreSQL load + polars monthly + quarterly, run {run}: {:.0} ms (load {:.0} ms, {} implemented, {} deployments, {} restored incidents, {periods} periods, digest {digest})",
             started.elapsed().as_secs_f64() * 1000.0,
             loaded.as_secs_f64() * 1000.0,
-            frames.changes.height()
+            frames.changes.height(),
+            frames.deployments.height(),
+            frames.restorations.height()
         );
     }
     db.close().await?;
