@@ -355,8 +355,9 @@ async fn seed_deliveries(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()>
         "INSERT INTO deployments (id, external_id, change_id, change_number, environment, production,            commit_time, started_at, finished_at, status, source, exception_reason, exception_at, recorded_at, updated_at)          SELECT gen_random_uuid(), 'bench-' || id, id, number, 'production', true,            actual_start - interval '6 hours', actual_start, actual_end, 'SUCCESS', 'IMPORT',            CASE WHEN abs(hashtext(id::text)) % 20 = 0 THEN 'bench exception' END,            CASE WHEN abs(hashtext(id::text)) % 20 = 0 THEN actual_start END, now(), now()          FROM changes WHERE outcome IS NOT NULL AND actual_start IS NOT NULL AND abs(hashtext(id::text)) % 5 = 0;          UPDATE incidents SET restored_at = opened_at + (1 + abs(hashtext(id::text)) % 16) * interval '1 hour',            resolved_at = opened_at + interval '17 hours', resolution = 'bench'",
     )
     .await?;
-    db.execute_unprepared("VACUUM ANALYZE deployments; VACUUM ANALYZE incidents")
-        .await?;
+    // One statement each: VACUUM runs outside a transaction block.
+    db.execute_unprepared("VACUUM ANALYZE deployments").await?;
+    db.execute_unprepared("VACUUM ANALYZE incidents").await?;
     let count = |table: &'static str| {
         let db = db.clone();
         async move {

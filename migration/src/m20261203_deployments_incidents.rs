@@ -253,6 +253,15 @@ impl MigrationTrait for Migration {
                 &["restored_at"],
             ))
             .await?;
+        // The foreign key's other side: without it, every deployment
+        // deleted or changed scans the incidents.
+        manager
+            .create_index(index(
+                "idx_incidents_deployment",
+                Incidents::Table,
+                &["deployment_id"],
+            ))
+            .await?;
         manager
             .create_table(link_table(
                 IncidentSystems::Table,

@@ -81,6 +81,14 @@ fn parse(text: &str, format: Format, kind: Kind) -> Result<(Rows, Vec<RowError>)
     Ok((rows, errors))
 }
 
+/// Whether a row of `E` meets `condition`.
+async fn exists<E: EntityTrait>(
+    db: &DatabaseConnection,
+    condition: sea_orm::sea_query::SimpleExpr,
+) -> anyhow::Result<bool> {
+    Ok(E::find().filter(condition).one(db).await?.is_some())
+}
+
 /// The rows naming an account or a system that does not exist.
 async fn unresolved(db: &DatabaseConnection, rows: &Rows) -> anyhow::Result<Vec<RowError>> {
     let known_systems: BTreeSet<String> = system::Entity::find()
@@ -110,30 +118,25 @@ async fn unresolved(db: &DatabaseConnection, rows: &Rows) -> anyhow::Result<Vec<
                 check_systems(row.line, &row.systems);
             }
             for row in rows {
-                if let Some(number) = &row.change_number {
-                    let exists = entity::change::Entity::find()
-                        .filter(entity::change::Column::Number.eq(number.as_str()))
-                        .one(db)
-                        .await?
-                        .is_some();
-                    if !exists {
-                        errors.push(RowError::new(
-                            row.line,
-                            "changeNumber",
-                            format!("no change has the number {number}"),
-                        ));
-                    }
-                }
-                let exists = user::Entity::find()
-                    .filter(user::Column::Email.eq(row.reported_by.trim()))
-                    .one(db)
+                if let Some(number) = &row.change_number
+                    && !exists::<entity::change::Entity>(
+                        db,
+                        entity::change::Column::Number.eq(number.as_str()),
+                    )
                     .await?
-                    .is_some();
-                if !exists {
+                {
+                    errors.push(RowError::new(
+                        row.line,
+                        "changeNumber",
+                        format!("no change has the number {number}"),
+                    ));
+                }
+                let email = row.reported_by.trim();
+                if !exists::<user::Entity>(db, user::Column::Email.eq(email)).await? {
                     errors.push(RowError::new(
                         row.line,
                         "reportedBy",
-                        format!("no account has the email {}", row.reported_by.trim()),
+                        format!("no account has the email {email}"),
                     ));
                 }
             }

@@ -291,11 +291,14 @@ impl Loader<DeploymentId> for DbLoader {
     }
 }
 
-/// The systems of `links` (`(owner, system id)`), by owner, sorted by name.
-async fn systems_by_owner(
+/// The systems of `links` (`(owner, system id)` rows of a link table) for
+/// each key, sorted by name; a key without links gets none.
+async fn systems_by_owner<K: Copy + Eq + std::hash::Hash>(
     db: &DatabaseConnection,
+    keys: &[K],
+    owner: impl Fn(&K) -> Uuid,
     links: Vec<(Uuid, Uuid)>,
-) -> Result<HashMap<Uuid, Vec<system::Model>>, DbErr> {
+) -> Result<HashMap<K, Vec<system::Model>>, DbErr> {
     let systems = system::Entity::find()
         .filter(system::Column::Id.is_in(links.iter().map(|(_, system)| *system)))
         .order_by_asc(system::Column::Name)
@@ -303,11 +306,14 @@ async fn systems_by_owner(
         .await?;
     let mut by_owner: HashMap<Uuid, Vec<system::Model>> = HashMap::new();
     for system in systems {
-        for (owner, _) in links.iter().filter(|(_, id)| *id == system.id) {
-            by_owner.entry(*owner).or_default().push(system.clone());
+        for (linked, _) in links.iter().filter(|(_, id)| *id == system.id) {
+            by_owner.entry(*linked).or_default().push(system.clone());
         }
     }
-    Ok(by_owner)
+    Ok(keys
+        .iter()
+        .map(|key| (*key, by_owner.remove(&owner(key)).unwrap_or_default()))
+        .collect())
 }
 
 /// The systems a deployment deployed to.
@@ -330,11 +336,7 @@ impl Loader<SystemsOfDeployment> for DbLoader {
             .into_iter()
             .map(|l| (l.deployment_id, l.system_id))
             .collect();
-        let mut by_owner = systems_by_owner(&self.db, links).await?;
-        Ok(keys
-            .iter()
-            .map(|key| (*key, by_owner.remove(&key.0).unwrap_or_default()))
-            .collect())
+        Ok(systems_by_owner(&self.db, keys, |key| key.0, links).await?)
     }
 }
 
@@ -358,10 +360,6 @@ impl Loader<SystemsOfIncident> for DbLoader {
             .into_iter()
             .map(|l| (l.incident_id, l.system_id))
             .collect();
-        let mut by_owner = systems_by_owner(&self.db, links).await?;
-        Ok(keys
-            .iter()
-            .map(|key| (*key, by_owner.remove(&key.0).unwrap_or_default()))
-            .collect())
+        Ok(systems_by_owner(&self.db, keys, |key| key.0, links).await?)
     }
 }

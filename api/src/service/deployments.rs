@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::{DeploymentSource, DeploymentStatus, change, deployment, deployment_system};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -406,22 +406,14 @@ pub async fn list(
     first: u64,
 ) -> ServiceResult<(Vec<deployment::Model>, u64, bool)> {
     caller.authorize(permissions::read_changes)?;
-    let total = deployment::Entity::find()
-        .filter(filter.condition())
-        .count(db)
-        .await?;
-    let mut query = deployment::Entity::find().filter(filter.condition());
-    if let Some(after) = after {
-        query = query.filter(deployment::Column::Id.lt(after));
-    }
-    let mut rows = query
-        .order_by_desc(deployment::Column::Id)
-        .limit(first + 1)
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, total, more))
+    store::pages::newest_first::<deployment::Entity>(
+        db,
+        filter.condition(),
+        deployment::Column::Id,
+        after,
+        first,
+    )
+    .await
 }
 
 pub async fn get(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::{IncidentPriority, change, deployment, incident, incident_system};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -268,20 +268,12 @@ pub async fn list(
     if let Some(to) = filter.opened_to {
         condition = condition.add(incident::Column::OpenedAt.lt(to));
     }
-    let total = incident::Entity::find()
-        .filter(condition.clone())
-        .count(db)
-        .await?;
-    let mut query = incident::Entity::find().filter(condition);
-    if let Some(after) = after {
-        query = query.filter(incident::Column::Id.lt(after));
-    }
-    let mut rows = query
-        .order_by_desc(incident::Column::Id)
-        .limit(first + 1)
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, total, more))
+    store::pages::newest_first::<incident::Entity>(
+        db,
+        condition,
+        incident::Column::Id,
+        after,
+        first,
+    )
+    .await
 }

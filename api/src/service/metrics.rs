@@ -353,10 +353,15 @@ pub async fn load_frames_scoped(
     finish(builder)
 }
 
-/// The inputs of the DORA metrics in `[from, to)`: deployments by when
-/// they finished, incidents by when service was restored, exceptions by
-/// when they happened. Far fewer rows than changes, so both databases
-/// read them with ordinary queries.
+/// The inputs of the DORA metrics in `[from, to)`, as read
+/// (`fetch_delivery`), before they go into the builder (`push_delivery`).
+struct Delivery {
+    deployments: Vec<DeploymentFacts>,
+    restorations: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    exceptions: Vec<DateTime<Utc>>,
+}
+
+/// Reads and pushes the DORA inputs (the portable loader).
 async fn load_delivery(
     db: &DatabaseConnection,
     builder: &mut ChangeFramesBuilder,
@@ -364,6 +369,35 @@ async fn load_delivery(
     to: DateTime<Utc>,
     scope: &Scope,
 ) -> ServiceResult<()> {
+    let delivery = fetch_delivery(db, from, to, scope).await?;
+    push_delivery(builder, delivery);
+    Ok(())
+}
+
+fn push_delivery(builder: &mut ChangeFramesBuilder, delivery: Delivery) {
+    for facts in delivery.deployments {
+        builder.push_deployment(facts);
+    }
+    for (opened_at, restored_at) in delivery.restorations {
+        builder.push_restoration(opened_at, restored_at);
+    }
+    for happened_at in delivery.exceptions {
+        builder.push_exception(happened_at);
+    }
+}
+
+/// The inputs of the DORA metrics in `[from, to)`: deployments by when
+/// they finished, incidents by when service was restored, exceptions by
+/// when they happened. Far fewer rows than changes, read with ordinary
+/// queries on both databases; the PostgreSQL loader reads them beside the
+/// changes' `COPY`, on a connection of their own, so they add little to
+/// its time.
+async fn fetch_delivery(
+    db: &DatabaseConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    scope: &Scope,
+) -> ServiceResult<Delivery> {
     // Failed: its change failed or rolled back, or an incident names it
     // (sets, evaluated once each; NULL when the deployment has no change
     // and no incident names it).
@@ -399,16 +433,18 @@ async fn load_delivery(
             Option<bool>,
         )>()
         .all(db)
-        .await?;
-    for (finished_at, production, status, commit_time, failed) in deployments {
-        builder.push_deployment(DeploymentFacts {
-            finished_at,
-            counted: production && status == DeploymentStatus::Success,
-            commit_time,
-            failed: failed.unwrap_or(false),
-        });
-    }
-    let restored = incident::Entity::find()
+        .await?
+        .into_iter()
+        .map(
+            |(finished_at, production, status, commit_time, failed)| DeploymentFacts {
+                finished_at,
+                counted: production && status == DeploymentStatus::Success,
+                commit_time,
+                failed: failed.unwrap_or(false),
+            },
+        )
+        .collect();
+    let restorations = incident::Entity::find()
         .select_only()
         .column(incident::Column::OpenedAt)
         .column(incident::Column::RestoredAt)
@@ -418,9 +454,6 @@ async fn load_delivery(
         .into_tuple::<(DateTime<Utc>, DateTime<Utc>)>()
         .all(db)
         .await?;
-    for (opened_at, restored_at) in restored {
-        builder.push_restoration(opened_at, restored_at);
-    }
     let exceptions = deployment::Entity::find()
         .select_only()
         .column(deployment::Column::ExceptionAt)
@@ -430,10 +463,11 @@ async fn load_delivery(
         .into_tuple::<DateTime<Utc>>()
         .all(db)
         .await?;
-    for happened_at in exceptions {
-        builder.push_exception(happened_at);
-    }
-    Ok(())
+    Ok(Delivery {
+        deployments,
+        restorations,
+        exceptions,
+    })
 }
 
 fn finish(builder: ChangeFramesBuilder) -> ServiceResult<ChangeFrames> {
@@ -609,7 +643,9 @@ pub async fn load_frames_copy(
         with_incident.push(copy::uuid(fields[0])?);
         Ok(())
     });
-    futures::try_join!(read_changes, read_systems, read_incidents)?;
+    let delivery = fetch_delivery(db, from, to, &Scope::All);
+    let ((), (), (), delivery) =
+        futures::try_join!(read_changes, read_systems, read_incidents, delivery)?;
     for (change_id, code) in affected {
         if let Some(key) = keys.get(&change_id) {
             builder.push_system_code(*key, code);
@@ -645,7 +681,7 @@ pub async fn load_frames_copy(
         Ok(())
     })
     .await?;
-    load_delivery(db, &mut builder, from, to, &Scope::All).await?;
+    push_delivery(&mut builder, delivery);
     finish(builder)
 }
 

@@ -23,6 +23,9 @@ use crate::{
     store::audit,
 };
 
+/// The longest a webhook's host name may take to resolve.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The addresses `url`'s host resolves to, each allowed unless private
 /// addresses are allowed (`domain::webhooks::is_private`).
 pub async fn permitted_addresses(
@@ -33,10 +36,16 @@ pub async fn permitted_addresses(
         .ok_or_else(|| ValidationError::new("url", "must name a host and a valid port"))?;
     let addresses: Vec<std::net::SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![(ip, port).into()],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|_| ValidationError::new("url", format!("{host} does not resolve")))?
-            .collect(),
+        // Bounded: a name server that does not answer must not hold the
+        // request (or a delivery attempt) for its own timeouts.
+        Err(_) => tokio::time::timeout(
+            RESOLVE_TIMEOUT,
+            tokio::net::lookup_host((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| ValidationError::new("url", format!("{host} did not resolve in time")))?
+        .map_err(|_| ValidationError::new("url", format!("{host} does not resolve")))?
+        .collect(),
     };
     if addresses.is_empty() {
         return Err(ValidationError::new(

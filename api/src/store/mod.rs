@@ -9,6 +9,7 @@ pub mod board;
 pub mod calendar;
 pub mod changes;
 pub mod events;
+pub mod pages;
 pub mod pg_copy;
 pub mod systems;
 pub mod transitions;
