@@ -154,6 +154,39 @@ fn link_table(table: impl IntoIden + Clone, owner: impl IntoIden + Clone) -> Tab
         .to_owned()
 }
 
+/// Replaces `incidents` by `next` (a table named `INCIDENTS_NEXT`) with
+/// the columns both shapes have copied over, and indexes it by change.
+async fn rebuild_incidents(
+    manager: &SchemaManager<'_>,
+    next: TableCreateStatement,
+) -> Result<(), DbErr> {
+    manager.create_table(next).await?;
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
+            "INSERT INTO {INCIDENTS_NEXT} (id, change_id, priority, title, description, opened_by, opened_at, resolved_at) \
+             SELECT id, change_id, priority, title, description, opened_by, opened_at, resolved_at FROM incidents"
+        ))
+        .await?;
+    manager
+        .drop_table(Table::drop().table(Incidents::Table).to_owned())
+        .await?;
+    manager
+        .rename_table(
+            Table::rename()
+                .table(Alias::new(INCIDENTS_NEXT), Incidents::Table)
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(index(
+            "idx_incidents_change",
+            Incidents::Table,
+            &["change_id"],
+        ))
+        .await
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -219,33 +252,7 @@ impl MigrationTrait for Migration {
             ))
             .await?;
 
-        manager
-            .create_table(incidents_table(INCIDENTS_NEXT))
-            .await?;
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
-                "INSERT INTO {INCIDENTS_NEXT} (id, change_id, priority, title, description, opened_by, opened_at, resolved_at) \
-                 SELECT id, change_id, priority, title, description, opened_by, opened_at, resolved_at FROM incidents"
-            ))
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Incidents::Table).to_owned())
-            .await?;
-        manager
-            .rename_table(
-                Table::rename()
-                    .table(Alias::new(INCIDENTS_NEXT), Incidents::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(index(
-                "idx_incidents_change",
-                Incidents::Table,
-                &["change_id"],
-            ))
-            .await?;
+        rebuild_incidents(manager, incidents_table(INCIDENTS_NEXT)).await?;
         manager
             .create_index(index(
                 "idx_incidents_restored",
@@ -318,31 +325,7 @@ impl MigrationTrait for Migration {
                     .to(Changes::Table, Changes::Id),
             )
             .to_owned();
-        manager.create_table(old).await?;
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
-                "INSERT INTO {INCIDENTS_NEXT} (id, change_id, priority, title, description, opened_by, opened_at, resolved_at) \
-                 SELECT id, change_id, priority, title, description, opened_by, opened_at, resolved_at FROM incidents"
-            ))
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Incidents::Table).to_owned())
-            .await?;
-        manager
-            .rename_table(
-                Table::rename()
-                    .table(Alias::new(INCIDENTS_NEXT), Incidents::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(index(
-                "idx_incidents_change",
-                Incidents::Table,
-                &["change_id"],
-            ))
-            .await?;
+        rebuild_incidents(manager, old).await?;
         for table in [Alias::new("deployment_systems"), Alias::new("deployments")] {
             manager
                 .drop_table(Table::drop().table(table).to_owned())

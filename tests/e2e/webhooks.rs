@@ -161,10 +161,12 @@ async fn deliveries_are_signed_and_retried_until_the_receiver_answers() {
         ..got.clone()
     };
     assert!(!verifies(&tampered));
-    // Not subscribed: a token issued is not sent.
+    // Not subscribed: a deployment (a kind of event the webhook did not
+    // ask for) is not sent.
+    let pipeline = app.user("Deploy Pipeline", &["pipeline", "service"]).await;
     app.data(
-        &requester.token,
-        "mutation { issueToken(name: \"second\") { secret } }",
+        &pipeline.token,
+        "mutation { recordDeployment(input: {environment: \"staging\", status: SUCCESS}) { changed } }",
         json!({}),
     )
     .await;
