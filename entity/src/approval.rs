@@ -26,6 +26,9 @@ pub struct Model {
     /// The approver's board seat when deciding. A board vote counts when it
     /// was cast from a voting seat, whatever the roster is later.
     pub board_role: Option<BoardRole>,
+    /// Lets the change start during a freeze (`approveFreezeEntry`): not a
+    /// decision on the change, so it fills no approval step.
+    pub freeze_entry: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

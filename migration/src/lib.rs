@@ -15,6 +15,7 @@ mod m20261202_token_issuer;
 mod m20261202_vote_per_phase;
 mod m20261203_deployments_incidents;
 mod m20261203_webhooks;
+mod m20261204_freeze_entry;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_review_contents_implementer_attributes::Migration),
             Box::new(m20261203_deployments_incidents::Migration),
             Box::new(m20261203_webhooks::Migration),
+            Box::new(m20261204_freeze_entry::Migration),
         ]
     }
 }

@@ -569,3 +569,208 @@ async fn a_soft_freeze_is_opened_by_its_own_approvers() {
         "{started:#}"
     );
 }
+
+/// The next 24 December 12:00 UTC at least a day after `now`, minus
+/// `days_before` days: the tests reach the Christmas freeze by moving the
+/// clock forward from wherever today is.
+fn next_christmas_eve(now: DateTime<Utc>, days_before: i64) -> DateTime<Utc> {
+    let mut year = now.year();
+    loop {
+        let eve = Utc.with_ymd_and_hms(year, 12, 24, 12, 0, 0).unwrap();
+        let target = eve - Duration::days(days_before);
+        if target > now + Duration::days(1) {
+            return target;
+        }
+        year += 1;
+    }
+}
+
+/// Seed 001 §6.3 "During Change Freeze: Only emergency changes allowed;
+/// CAB approval required for all changes; Additional testing required".
+/// An emergency outside the freeze starts on its own tests; during the
+/// Christmas freeze it waits until a quorum and a majority of the CAB's
+/// voting members approve the start and the additional testing is on
+/// record, and those entry approvals are not its retroactive approval.
+#[tokio::test]
+async fn an_emergency_during_a_freeze_waits_for_the_cab_and_the_additional_testing() {
+    let flow = Flow::new("tiered-cab").await;
+    let pipeline = flow.person("CI Pipeline", &["pipeline"]).await;
+    let board = flow.board(4).await;
+    let gate_status = |number: Value| {
+        let flow = &flow;
+        let token = pipeline.token.clone();
+        async move {
+            flow.app
+                .data(
+                    &token,
+                    "query($n: String!) { gateStatus(number: $n) { mayDeploy reasons reasonCodes } }",
+                    json!({"n": number}),
+                )
+                .await["gateStatus"]
+                .clone()
+        }
+    };
+    let emergency = || async {
+        let change = flow.create("emergency", json!({})).await;
+        flow.submit(&change["id"]).await;
+        flow.pass(&change["id"], &["unit_tests"]).await;
+        change
+    };
+
+    // Four days before the freeze: nothing beyond the type's own gates.
+    let before = flow.app.clock.now();
+    flow.app
+        .clock
+        .advance(next_christmas_eve(before, 4) - before);
+    let outside = emergency().await;
+    let ready = gate_status(outside["number"].clone()).await;
+    assert_eq!(ready["mayDeploy"], true, "{ready}");
+
+    // 26 December, inside the freeze.
+    flow.app.clock.advance(Duration::days(6));
+    let change = emergency().await;
+    let id = &change["id"];
+    let blocked = gate_status(change["number"].clone()).await;
+    assert_eq!(blocked["mayDeploy"], false, "{blocked}");
+    assert_eq!(
+        blocked["reasonCodes"],
+        json!(["FREEZE_APPROVAL_MISSING", "GATE_MISSING"]),
+        "{blocked}"
+    );
+    let reasons = blocked["reasons"].to_string();
+    assert!(reasons.contains("Christmas/New Year freeze"), "{reasons}");
+    assert!(reasons.contains("freeze_additional_testing"), "{reasons}");
+    let refused = flow.start(id).await;
+    assert_eq!(
+        crate::lifecycle::violation_codes(&refused),
+        ["FREEZE_APPROVAL_MISSING", "GATE_MISSING"],
+        "{refused:#}"
+    );
+
+    let entry = "approveFreezeEntry(changeId: $id, comment: \"customer data at risk\")";
+    let own = flow
+        .call(&flow.requester.token, entry, "", json!({"id": id}))
+        .await;
+    assert!(
+        crate::lifecycle::violation_codes(&own).contains(&"SELF_APPROVAL".to_owned()),
+        "{own:#}"
+    );
+    for member in &board[..2] {
+        let granted = flow.call(&member.token, entry, "", json!({"id": id})).await;
+        assert!(granted.get("errors").is_none(), "{granted:#}");
+    }
+    let twice = flow
+        .call(&board[0].token, entry, "", json!({"id": id}))
+        .await;
+    assert_eq!(
+        crate::lifecycle::violation_codes(&twice),
+        ["ALREADY_DECIDED"],
+        "{twice:#}"
+    );
+    let short = gate_status(change["number"].clone()).await;
+    assert_eq!(
+        short["reasonCodes"],
+        json!(["FREEZE_APPROVAL_MISSING", "GATE_MISSING"]),
+        "{short}"
+    );
+    assert!(
+        short["reasons"]
+            .to_string()
+            .contains("2 of 5 voting members"),
+        "{short}"
+    );
+    let third = flow
+        .call(&board[2].token, entry, "", json!({"id": id}))
+        .await;
+    assert!(third.get("errors").is_none(), "{third:#}");
+    let testing = gate_status(change["number"].clone()).await;
+    assert_eq!(testing["reasonCodes"], json!(["GATE_MISSING"]), "{testing}");
+    flow.pass(id, &["freeze_additional_testing"]).await;
+    let ready = gate_status(change["number"].clone()).await;
+    assert_eq!(ready["mayDeploy"], true, "{ready}");
+    let started = flow.start(id).await;
+    assert_eq!(
+        started["data"]["startImplementation"]["status"], "IMPLEMENTING",
+        "{started:#}"
+    );
+    // The CAB let it start; the CISO and CTO's written approval is still
+    // owed within 24 hours.
+    let after = flow.get(id).await;
+    assert_eq!(after["approvalStatus"]["outcome"], "PENDING", "{after:#}");
+
+    // A normal change is still refused a slot in the freeze outright.
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let normal = approved_normal(&flow, &manager, json!({})).await;
+    let in_freeze = schedule(
+        &flow,
+        &normal["id"],
+        flow.app.clock.now() + Duration::days(1),
+        60,
+    )
+    .await;
+    assert!(
+        crate::lifecycle::violation_codes(&in_freeze).contains(&"HARD_FREEZE".to_owned()),
+        "{in_freeze:#}"
+    );
+}
+
+/// Seed 000 "Meeting Schedule: Weekly (Wednesdays 2:00 PM ET)": the CAB's
+/// meetings are planned at those starts, in New York time across the
+/// clock change; any other time is refused with the next starts named.
+#[tokio::test]
+async fn cab_meetings_are_planned_on_the_policys_schedule() {
+    let flow = Flow::new("cab-quorum").await;
+    let board = flow.board(2).await;
+    let chair = &board[0].token;
+    let upcoming = flow
+        .app
+        .data(chair, "{ cabSchedule(first: 6) }", json!({}))
+        .await["cabSchedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().parse::<DateTime<Utc>>().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(upcoming.len(), 6);
+    for start in &upcoming {
+        let local = start.with_timezone(&chrono_tz::America::New_York);
+        assert_eq!(
+            (local.weekday(), local.format("%H:%M").to_string()),
+            (Weekday::Wed, "14:00".to_owned()),
+            "{start}"
+        );
+        assert!(*start > flow.app.clock.now());
+    }
+    assert!(upcoming.windows(2).all(|w| w[1] - w[0] <= Duration::days(7)
+        && w[1] - w[0] >= Duration::days(7) - Duration::hours(1)));
+
+    let plan = "mutation($at: DateTime!) { scheduleCabMeeting(at: $at) { id scheduledFor } }";
+    let off = flow
+        .app
+        .graphql(
+            chair,
+            plan,
+            json!({"at": (upcoming[0] + Duration::hours(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        crate::lifecycle::violation_codes(&off),
+        ["MEETING_OFF_SCHEDULE"],
+        "{off:#}"
+    );
+    assert!(
+        off.to_string().contains(&upcoming[1].to_rfc3339()[..16]),
+        "the refusal names the next meetings: {off:#}"
+    );
+    let on = flow
+        .app
+        .graphql(chair, plan, json!({"at": upcoming[0].to_rfc3339()}))
+        .await;
+    assert!(on.get("errors").is_none(), "{on:#}");
+    let planned: DateTime<Utc> = on["data"]["scheduleCabMeeting"]["scheduledFor"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(planned, upcoming[0]);
+}

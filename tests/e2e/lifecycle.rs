@@ -400,6 +400,21 @@ impl Flow {
     }
 
     /// Seats a chair and `members` members; returns their accounts.
+    /// The `nth` (from 1) next start of the board's meeting schedule
+    /// (`cabSchedule`), where a meeting may be planned.
+    pub async fn meeting_start(&self, nth: usize) -> String {
+        let starts = self
+            .app
+            .data(
+                ADMIN_TOKEN,
+                "query($n: Int!) { cabSchedule(first: $n) }",
+                json!({"n": nth}),
+            )
+            .await["cabSchedule"]
+            .clone();
+        starts[nth - 1].as_str().unwrap().to_owned()
+    }
+
     pub async fn board(&self, members: usize) -> Vec<TestUser> {
         // Where the policy names the seats' roles, the chair holds the
         // first chair role and members the last member role (the one with
@@ -512,6 +527,22 @@ async fn tiered_cab_normal_change_end_to_end() {
 
     flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
         .await;
+    // Section 6.2's post-deployment checklist verifies the deployment:
+    // a record before the start would verify nothing.
+    let premature = flow
+        .evidence(
+            &flow.requester.token,
+            id,
+            "post_deployment_validation",
+            "PASSED",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        violation_codes(&premature),
+        ["WRONG_STATUS"],
+        "{premature:#}"
+    );
     flow.advance_to_start(id).await;
     let started = flow.start(id).await;
     assert_eq!(
@@ -520,15 +551,37 @@ async fn tiered_cab_normal_change_end_to_end() {
     );
     let implemented = flow.complete(id, "SUCCESSFUL").await;
     assert_eq!(implemented["status"], "IMPLEMENTED");
-    // Section 6.2: "Monitor for 1 hour (normal)" before it closes.
+    // Section 6.2: "Monitor for 1 hour (normal)" before it closes, and the
+    // post-deployment checklist is on record.
     let early = flow.close(id).await;
-    assert_eq!(violation_codes(&early), ["MONITORING_PERIOD"]);
+    assert_eq!(
+        violation_codes(&early),
+        ["MONITORING_PERIOD", "GATE_MISSING"]
+    );
     assert!(
         violations(&early)[0].starts_with(
             "monitoring period: a normal change is monitored for 1 hour after implementation"
         ),
         "{early:#}"
     );
+    assert!(
+        violations(&early)[1].starts_with("gate missing: post_deployment_validation"),
+        "{early:#}"
+    );
+    let gates = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { gates { key met before } } }",
+            json!({"id": id}),
+        )
+        .await["change"]["gates"]
+        .clone();
+    assert_eq!(
+        gates.as_array().unwrap().last().unwrap(),
+        &json!({"key": "post_deployment_validation", "met": false, "before": "CLOSE"})
+    );
+    flow.pass(id, &["post_deployment_validation"]).await;
     flow.app.clock.advance(Duration::minutes(61));
     let closed = flow.close(id).await;
     assert_eq!(
@@ -632,7 +685,8 @@ async fn tiered_cab_major_change_goes_to_the_board() {
             json!({"id": id}),
         )
         .await;
-    assert_eq!(gates["change"]["gates"].as_array().unwrap().len(), 6);
+    // Six before the start, the post-deployment checklist before closing.
+    assert_eq!(gates["change"]["gates"].as_array().unwrap().len(), 7);
 }
 
 #[tokio::test]
@@ -692,9 +746,11 @@ async fn tiered_cab_emergency_starts_before_approval_and_tracks_deadlines() {
         vec![
             "post-implementation review missing",
             "the CAB's post-implementation review missing: record a BOARD review from its meeting",
-            "emergency documentation missing"
+            "emergency documentation missing",
+            "gate missing: post_deployment_validation (recorded after implementation started, before closing)"
         ]
     );
+    flow.pass(id, &["post_deployment_validation"]).await;
     // The requester may not review their own change.
     assert_eq!(
         error_code(
@@ -1128,6 +1184,32 @@ async fn cab_quorum_meeting_defers_without_quorum_and_reviews_emergencies() {
         "{agenda:?}"
     );
     flow.complete(id, "SUCCESSFUL").await;
+    // "Post-Implementation Checklist" with no critical alert open.
+    let alerting = flow
+        .evidence(
+            &flow.requester.token,
+            id,
+            "post_implementation_checklist",
+            "PASSED",
+            json!({"criticalAlerts": 2}),
+        )
+        .await;
+    assert!(alerting.get("errors").is_none(), "{alerting:#}");
+    let still_alerting = flow.close(id).await;
+    assert!(
+        violation_codes(&still_alerting).contains(&"GATE_THRESHOLD".to_owned()),
+        "{still_alerting:#}"
+    );
+    let clear = flow
+        .evidence(
+            &flow.requester.token,
+            id,
+            "post_implementation_checklist",
+            "PASSED",
+            json!({"criticalAlerts": 0}),
+        )
+        .await;
+    assert!(clear.get("errors").is_none(), "{clear:#}");
     // "Post-implementation CAB review": the change manager's review alone
     // does not satisfy it; the board's does.
     let manager = flow.person("Carl Manager", &["change_manager"]).await;
@@ -1535,7 +1617,7 @@ async fn every_type_of_every_preset_reaches_closed() {
             .app
             .data(
                 &flow.requester.token,
-                "{ policy { board { quorum } attributes { key } gates { key kind hoursBeforeStart review recordedBy conditions { field atLeast atMost } }
+                "{ policy { board { quorum } attributes { key } gates { key kind before hoursBeforeStart review recordedBy conditions { field atLeast atMost } }
                    changeTypes { key preApproved requiresTemplate noticeHours reviewRequired monitorHours
                      authority { review }
                      approvals { roles rule count board timing }
@@ -1637,53 +1719,19 @@ async fn every_type_of_every_preset_reaches_closed() {
             };
             assert_eq!(flow.get(id).await["status"], expected, "{context}");
 
-            // Evidence for every gate.
+            // Evidence for every gate checked before the start; those
+            // checked before closing are recorded after implementation.
             let mut waits_for_documentation = 0;
+            let mut after_implementation = Vec::new();
             for gate in change_type_gates(&flow, key).await {
                 let rules = &gate_kinds[&gate];
-                let mut data = match rules["kind"].as_str().unwrap() {
-                    "CODE_REVIEW" => flow.code_review().await,
-                    "SAST" => json!({"unaddressedCritical": 0, "unaddressedHigh": 0}),
-                    "ROLLBACK_PLAN" => continue,
-                    _ => json!({}),
-                };
-                // Numbers the gate bounds are stated at the bound itself.
-                for condition in rules["conditions"].as_array().unwrap() {
-                    let at_bound = if condition["atLeast"].is_null() {
-                        condition["atMost"].clone()
-                    } else {
-                        condition["atLeast"].clone()
-                    };
-                    data[condition["field"].as_str().unwrap()] = at_bound;
+                if rules["before"] == "CLOSE" {
+                    after_implementation.push(gate);
+                    continue;
                 }
                 waits_for_documentation =
                     waits_for_documentation.max(rules["hoursBeforeStart"].as_i64().unwrap());
-                // The roles a gate names record it; otherwise reviews come
-                // from the reviewer, the rest from the requester.
-                let named: Vec<&str> = rules["recordedBy"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.as_str().unwrap())
-                    .collect();
-                let named_recorder;
-                let recorder = if !named.is_empty() {
-                    named_recorder = flow
-                        .person(&format!("{context} {gate} recorder"), &named)
-                        .await;
-                    &named_recorder
-                } else if rules["review"] == true || rules["kind"] == "CODE_REVIEW" {
-                    &flow.reviewers().await.0
-                } else {
-                    &flow.requester
-                };
-                let recorded = flow
-                    .evidence(&recorder.token, id, &gate, "PASSED", data)
-                    .await;
-                assert!(
-                    recorded.get("errors").is_none(),
-                    "{context} {gate}: {recorded:#}"
-                );
+                record_passing(&flow, &context, id, &gate, rules).await;
             }
 
             let emergency = !change_type["emergency"].is_null();
@@ -1715,6 +1763,9 @@ async fn every_type_of_every_preset_reaches_closed() {
                 assert!(flow.get(id).await["approvedAt"].is_string(), "{context}");
             }
             flow.complete(id, "SUCCESSFUL").await;
+            for gate in &after_implementation {
+                record_passing(&flow, &context, id, gate, &gate_kinds[gate]).await;
+            }
 
             if emergency && !change_type["emergency"]["documentationDeadlineHours"].is_null() {
                 let documentation = gate_kinds
@@ -1771,6 +1822,50 @@ async fn every_type_of_every_preset_reaches_closed() {
             );
         }
     }
+}
+
+/// Records a passing result of `gate` as the policy asks it: the data its
+/// kind needs, numbers at the bounds its conditions set, by the roles it
+/// names (or a reviewer for reviews, else the requester).
+async fn record_passing(flow: &Flow, context: &str, id: &Value, gate: &str, rules: &Value) {
+    let mut data = match rules["kind"].as_str().unwrap() {
+        "CODE_REVIEW" => flow.code_review().await,
+        "SAST" => json!({"unaddressedCritical": 0, "unaddressedHigh": 0}),
+        "ROLLBACK_PLAN" => return,
+        _ => json!({}),
+    };
+    for condition in rules["conditions"].as_array().unwrap() {
+        let at_bound = if condition["atLeast"].is_null() {
+            condition["atMost"].clone()
+        } else {
+            condition["atLeast"].clone()
+        };
+        data[condition["field"].as_str().unwrap()] = at_bound;
+    }
+    let named: Vec<&str> = rules["recordedBy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let named_recorder;
+    let recorder = if !named.is_empty() {
+        named_recorder = flow
+            .person(&format!("{context} {gate} recorder"), &named)
+            .await;
+        &named_recorder
+    } else if rules["review"] == true || rules["kind"] == "CODE_REVIEW" {
+        &flow.reviewers().await.0
+    } else {
+        &flow.requester
+    };
+    let recorded = flow
+        .evidence(&recorder.token, id, gate, "PASSED", data)
+        .await;
+    assert!(
+        recorded.get("errors").is_none(),
+        "{context} {gate}: {recorded:#}"
+    );
 }
 
 async fn change_type_gates(flow: &Flow, key: &str) -> Vec<String> {
@@ -2315,7 +2410,7 @@ async fn cab_quorum_deadlines_run_from_submission_and_approval_and_a_rollback_go
         .data(
             &board[0].token,
             "mutation($at: DateTime!) { scheduleCabMeeting(at: $at) { agenda { reason change { number } } } }",
-            json!({"at": (flow.app.clock.now() + Duration::days(1)).to_rfc3339()}),
+            json!({"at": flow.meeting_start(1).await}),
         )
         .await["scheduleCabMeeting"]["agenda"]
         .clone();
@@ -2430,7 +2525,7 @@ async fn the_cab_decides_a_major_change_only_after_the_change_managers_review() 
         violations(&early),
         ["not open for your decision yet: Change Advisory Board waits for change_manager_review"]
     );
-    let agenda = |at_days: i64| {
+    let agenda = |nth: usize| {
         let flow = &flow;
         let chair = board[0].token.clone();
         async move {
@@ -2438,7 +2533,7 @@ async fn the_cab_decides_a_major_change_only_after_the_change_managers_review() 
                 .data(
                     &chair,
                     "mutation($at: DateTime!) { scheduleCabMeeting(at: $at) { agenda { reason change { number } } } }",
-                    json!({"at": (flow.app.clock.now() + Duration::days(at_days)).to_rfc3339()}),
+                    json!({"at": flow.meeting_start(nth).await}),
                 )
                 .await["scheduleCabMeeting"]["agenda"]
                 .clone()

@@ -329,6 +329,7 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
                 retroactive: Set(false),
                 approver_roles: Set(roles),
                 board_role: Set(None),
+                freeze_entry: Set(false),
             }
             .insert(&app.db)
             .await

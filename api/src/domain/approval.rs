@@ -30,6 +30,9 @@ pub struct Vote {
     pub decision: Decision,
     /// Cast after implementation started (a retroactive approval).
     pub after_start: bool,
+    /// An approval to start during a freeze (`approveFreezeEntry`), not a
+    /// decision on the change: it fills no approval step.
+    pub freeze_entry: bool,
 }
 
 /// A seat on the board that counts now (its holder may act on the board:
@@ -355,6 +358,28 @@ fn tally_board(
     }
 }
 
+/// The CAB's approval to start during a freeze (`[change_type.in_freeze]
+/// board_approval`): the freeze-entry approvals cast from voting seats,
+/// carried as the board carries a decision between meetings, by a quorum
+/// and more than half of the voting members. Only approvals are given, so
+/// the outcome is approved or still open.
+pub fn freeze_entry_tally(
+    board: &BoardPolicy,
+    seats: &[Seat],
+    votes: &[Vote],
+    requester: Uuid,
+) -> BoardTally {
+    let entries: Vec<&Vote> = votes
+        .iter()
+        .filter(|v| v.freeze_entry && v.person != requester && v.decision == Decision::Approve)
+        .collect();
+    let mut tally = tally_board(board, seats, &entries, BoardVote::Open);
+    if tally.decided != Some(BoardOutcome::Approved) {
+        tally.decided = None;
+    }
+    tally
+}
+
 /// Why someone with these roles and seat cannot decide yet: every step
 /// they would decide waits for an earlier step (`after`) that is not met.
 /// `None` when they decide some open step, or none at all (which
@@ -454,7 +479,11 @@ pub fn evaluate(
     board_vote: BoardVote,
 ) -> ApprovalState {
     // Nobody approves their own change; a stray record of it never counts.
-    let votes: Vec<&Vote> = votes.iter().filter(|v| v.person != requester).collect();
+    // A freeze-entry approval is not a decision on the change.
+    let votes: Vec<&Vote> = votes
+        .iter()
+        .filter(|v| v.person != requester && !v.freeze_entry)
+        .collect();
     let slots = slots(&change_type.approvals);
     let approvers: Vec<&Vote> = votes
         .iter()
@@ -572,6 +601,7 @@ mod tests {
             seat: None,
             decision,
             after_start: false,
+            freeze_entry: false,
         }
     }
 
@@ -583,6 +613,7 @@ mod tests {
             seat: seats.iter().find(|s| s.person == person).map(|s| s.role),
             decision,
             after_start: false,
+            freeze_entry: false,
         }
     }
 
@@ -761,6 +792,62 @@ mod tests {
             BoardVote::Open,
         );
         assert_eq!(ignored.outcome, Outcome::Pending);
+    }
+
+    #[test]
+    fn the_cab_approves_a_start_during_a_freeze_by_quorum_and_majority_of_entries() {
+        let policy = Policy::load("tiered-cab").unwrap();
+        let board_policy = policy.board.as_ref().unwrap();
+        let requester = person();
+        let [chair, a, b, c, d, advisor] = [(); 6].map(|_| person());
+        let seats = board(chair, &[a, b, c, d], &[advisor]);
+        let entry = |person: Uuid| Vote {
+            freeze_entry: true,
+            ..cast(&seats, person, Decision::Approve)
+        };
+        let tally = |votes: &[Vote]| freeze_entry_tally(board_policy, &seats, votes, requester);
+        assert_eq!(tally(&[entry(chair), entry(a)]).decided, None);
+        assert_eq!(
+            tally(&[entry(chair), entry(a), entry(b)]).decided,
+            Some(BoardOutcome::Approved)
+        );
+        // Decisions on the change, advisors' entries and the requester's
+        // own entry are not the CAB's approval of the start.
+        let not_entries = [
+            cast(&seats, chair, Decision::Approve),
+            cast(&seats, a, Decision::Approve),
+            entry(advisor),
+            Vote {
+                person: requester,
+                ..entry(b)
+            },
+            entry(c),
+        ];
+        let counted = tally(&not_entries);
+        assert_eq!((counted.approve, counted.decided), (1, None));
+        // Entries never fill an approval step of the change itself.
+        let change_type = policy.change_type("normal").unwrap();
+        let manager = Vote {
+            freeze_entry: true,
+            ..vote(person(), &["change_manager"], Decision::Approve)
+        };
+        let state = |votes: &[Vote]| {
+            evaluate(
+                change_type,
+                Some(board_policy),
+                &seats,
+                votes,
+                requester,
+                BoardVote::Open,
+            )
+            .outcome
+        };
+        assert_eq!(state(std::slice::from_ref(&manager)), Outcome::Pending);
+        let decision = Vote {
+            freeze_entry: false,
+            ..manager
+        };
+        assert_eq!(state(&[decision]), Outcome::Approved);
     }
 
     fn board(chair: Uuid, members: &[Uuid], advisors: &[Uuid]) -> Vec<Seat> {
@@ -1217,6 +1304,7 @@ mod tests {
             seat: Some(BoardRole::Chair),
             decision,
             after_start: false,
+            freeze_entry: false,
         };
         let votes = [
             from_chair(old_chair, Decision::Approve),

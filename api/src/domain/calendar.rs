@@ -183,6 +183,29 @@ impl CalendarRule {
         Duration::minutes(i64::from(self.duration_minutes))
     }
 
+    /// Whether an occurrence starts exactly at `at` (a CAB meeting on the
+    /// board's schedule).
+    pub fn starts_at(&self, at: DateTime<Utc>, deadline: &Deadline) -> Result<bool, OutOfTime> {
+        let occurrences = self.occurrences(at, at + Duration::seconds(1), deadline)?;
+        Ok(occurrences.iter().any(|o| o.start == at))
+    }
+
+    /// The first `count` starts at or after `from`, within a year of it.
+    pub fn next_starts(
+        &self,
+        from: DateTime<Utc>,
+        count: usize,
+        deadline: &Deadline,
+    ) -> Result<Vec<DateTime<Utc>>, OutOfTime> {
+        Ok(self
+            .occurrences(from, from + Duration::days(366), deadline)?
+            .into_iter()
+            .map(|o| o.start)
+            .filter(|start| *start >= from)
+            .take(count)
+            .collect())
+    }
+
     /// Occurrences overlapping `[from, to)`, in start order, at most
     /// [`MAX_OCCURRENCES`]. The expansion starts shortly before the range
     /// (see [`expansion_start`]), not at the rule's first date, so a query
@@ -563,6 +586,53 @@ pub fn soft_freeze_roles_held(freezes: &[Freeze], roles: &BTreeSet<String>) -> B
         .filter(|r| roles.contains(*r))
         .cloned()
         .collect()
+}
+
+/// The names of the freezes, hard or soft, with an occurrence overlapping
+/// `start` (a change's slot, or the moment it starts without one).
+pub fn freezes_in_force(
+    freezes: &[Freeze],
+    start: Interval,
+    deadline: &Deadline,
+) -> Result<Vec<String>, OutOfTime> {
+    let mut names = Vec::new();
+    for freeze in freezes {
+        let occurrences = freeze.rule.occurrences(start.start, start.end, deadline)?;
+        if !overlapping(&occurrences, start).is_empty() {
+            names.push(freeze.rule.name.clone());
+        }
+    }
+    Ok(names)
+}
+
+/// What a type's `[change_type.in_freeze]` still needs before a change
+/// starts during the freezes `in_force`: the CAB's approval, when the type
+/// asks for it (`board`: its tally of freeze-entry approvals), and the
+/// extra gates (`unmet_gates`: those of them not met). Nothing when no
+/// freeze is in force.
+pub fn in_freeze_violations(
+    in_force: &[String],
+    board: Option<&super::approval::BoardTally>,
+    unmet_gates: Vec<Violation>,
+) -> Vec<Violation> {
+    if in_force.is_empty() {
+        return Vec::new();
+    }
+    let mut violations = Vec::new();
+    if let Some(tally) = board.filter(|t| t.decided.is_none()) {
+        violations.push(Violation::new(
+            ViolationCode::FreezeApprovalMissing,
+            format!(
+                "during the freeze ({}) the CAB approves the start: {} of {} voting members approved the freeze entry; a quorum of {} and more than half are needed",
+                in_force.join(", "),
+                tally.approve,
+                tally.voting_members,
+                tally.quorum,
+            ),
+        ));
+    }
+    violations.extend(unmet_gates);
+    violations
 }
 
 /// A scheduled change as a freeze sees it.

@@ -34,6 +34,9 @@ pub struct ChangeFacts<'a> {
     pub approval: &'a ApprovalState,
     /// Gates not met if implementation started now.
     pub unmet_gates: Vec<Violation>,
+    /// Post-implementation gates (`before = "close"`) not met by evidence
+    /// recorded since the start: an implemented change closes once they are.
+    pub unmet_close_gates: Vec<Violation>,
     /// What the windows and freezes in force now say of the scheduled
     /// slot: a freeze created after the change was scheduled binds it too.
     pub calendar_violations: Vec<Violation>,
@@ -693,6 +696,11 @@ pub fn close(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Result<ChangeStatus
             ViolationCode::DocumentationMissing,
             "emergency documentation missing",
         ));
+    }
+    // A post-implementation check verifies what was implemented; a failed
+    // or rolled-back change owes its review instead.
+    if facts.status == ChangeStatus::Implemented {
+        violations.extend(facts.unmet_close_gates.iter().cloned());
     }
     refuse_or(violations, ChangeStatus::Closed)
 }

@@ -51,8 +51,14 @@ pub enum ViolationCode {
     HardFreeze,
     /// The slot falls in a soft freeze without the approval it needs.
     SoftFreeze,
+    /// The start falls in a freeze and the type needs the CAB's approval
+    /// to start during one (`[change_type.in_freeze] board_approval`).
+    FreezeApprovalMissing,
     /// Another change is booked on an overlapping system in the slot.
     Conflict,
+    /// A CAB meeting at a time the board's schedule has none, and no
+    /// business the policy lets call an extraordinary one.
+    MeetingOffSchedule,
     /// A rollback goes through `rollBackChange`, with its reason.
     RollbackThroughRollBack,
     /// A rollback needs a reason.

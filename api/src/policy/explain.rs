@@ -153,7 +153,24 @@ fn explain_type(out: &mut String, policy: &Policy, change_type: &ChangeType) {
     }
     for key in &change_type.gates {
         if let Some(gate) = policy.gate(key) {
-            line(format!("Before implementation: {}", describe_gate(gate)));
+            let when = match gate.before {
+                super::GatePhase::Start => "Before implementation",
+                super::GatePhase::Close => "After implementation, before closing",
+            };
+            line(format!("{when}: {}", describe_gate(gate)));
+        }
+    }
+    if let Some(in_freeze) = &change_type.in_freeze {
+        if in_freeze.board_approval {
+            line("Starting during a freeze: the CAB approves the start first (freeze-entry approvals from a quorum and more than half of its voting members).".into());
+        }
+        for key in &in_freeze.gates {
+            if let Some(gate) = policy.gate(key) {
+                line(format!(
+                    "Starting during a freeze, also: {}",
+                    describe_gate(gate)
+                ));
+            }
         }
     }
     if change_type.notice_hours > 0 {

@@ -314,6 +314,42 @@ pub struct BoardPolicy {
     /// do.
     #[serde(default)]
     pub rationale_required: bool,
+    /// When the board meets, as a recurrence (`[board.schedule]`): a
+    /// meeting is scheduled at one of its starts, or off it only where
+    /// `extraordinary_for` allows.
+    pub schedule: Option<BoardSchedule>,
+}
+
+/// The board's meetings as a recurrence: local start of the first meeting,
+/// RFC 5545 RRULE, length, IANA time zone (seed 000: Wednesdays 2:00 PM
+/// ET; seed 001: Tuesdays 10:00 AM UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyBoardSchedule")]
+pub struct BoardSchedule {
+    /// `YYYY-MM-DDTHH:MM:SS`, local to `time_zone`.
+    pub dtstart: String,
+    pub rrule: String,
+    pub duration_minutes: u32,
+    pub time_zone: String,
+    /// Change types whose business may call a meeting off the schedule
+    /// (seed 003: "Weekly, or as needed for emergency changes"): one is
+    /// allowed, with its reason, while a change of one of these types is
+    /// on the board's agenda. Empty: every meeting is on the schedule.
+    #[serde(default)]
+    pub extraordinary_for: Vec<String>,
+}
+
+impl BoardSchedule {
+    pub fn to_rule(&self) -> Result<CalendarRule, crate::domain::ValidationError> {
+        calendar_rule(
+            "CAB meeting",
+            &self.dtstart,
+            Some(&self.rrule),
+            self.duration_minutes,
+            &self.time_zone,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
@@ -410,6 +446,21 @@ pub struct Gate {
     /// a passing record meets the gate only within them.
     #[serde(rename = "condition", default)]
     pub conditions: Vec<GateCondition>,
+    /// What the gate must be met before: the start (the default) or, for
+    /// a post-implementation check (seed 000 "Post-Implementation
+    /// Checklist"), the close, with evidence recorded after the start.
+    #[serde(default)]
+    pub before: GatePhase,
+}
+
+/// When a gate is checked: before implementation starts, or before the
+/// change closes (a verification of what was implemented).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GatePhase {
+    #[default]
+    Start,
+    Close,
 }
 
 /// A bound on one number the evidence records, e.g. unit-test coverage of
@@ -589,6 +640,29 @@ pub struct ChangeType {
     /// document names them (`[change_type.authority]`).
     #[serde(default)]
     pub authority: Authority,
+    /// What a change of this type needs, beyond its own approvals and
+    /// gates, to start while a freeze is in force (seed 001 §6.3: "During
+    /// Change Freeze: CAB approval required for all changes; Additional
+    /// testing required").
+    pub in_freeze: Option<InFreeze>,
+}
+
+/// `[change_type.in_freeze]`: read at the start, when the change's slot
+/// (or, for a change started without one, the moment it starts) falls in a
+/// freeze in force, a policy's or one created at run time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyInFreeze")]
+pub struct InFreeze {
+    /// The CAB approves the start: freeze-entry approvals
+    /// (`approveFreezeEntry`) from voting members, carried as the board
+    /// carries a decision between meetings (quorum, and more than half of
+    /// the voting members).
+    #[serde(default)]
+    pub board_approval: bool,
+    /// Gate keys required in addition to the type's own gates.
+    #[serde(default)]
+    pub gates: Vec<String>,
 }
 
 /// Who may act on a change of one type, where the document says so. An
@@ -769,6 +843,18 @@ impl Policy {
                     return bad("a rollback_plan gate reads the change's plan, not evidence data");
                 }
             }
+            if gate.before == GatePhase::Close {
+                let why = match gate.kind {
+                    GateKind::RollbackPlan => Some("a rollback plan is needed before the start"),
+                    GateKind::Documentation => Some(
+                        "documentation gates mark an emergency documented; use an evidence gate for a post-implementation check",
+                    ),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    return Err(format!("gate `{}`: before = \"close\": {why}", gate.key));
+                }
+            }
             // A key read only by another kind would look enforced and not be.
             let foreign = [
                 (
@@ -879,6 +965,38 @@ impl Policy {
                     return Err(format!(
                         "change type `{key}` requires unknown gate `{gate}`"
                     ));
+                }
+            }
+            if let Some(in_freeze) = &change_type.in_freeze {
+                if !in_freeze.board_approval && in_freeze.gates.is_empty() {
+                    return Err(format!(
+                        "change type `{key}`: [change_type.in_freeze] asks for nothing; set board_approval or gates, or remove it"
+                    ));
+                }
+                if in_freeze.board_approval && self.board.is_none() {
+                    return Err(format!(
+                        "change type `{key}`: in_freeze.board_approval needs a [board]"
+                    ));
+                }
+                for gate in &in_freeze.gates {
+                    if !gate_keys.contains(gate.as_str()) {
+                        return Err(format!(
+                            "change type `{key}`: in_freeze requires unknown gate `{gate}`"
+                        ));
+                    }
+                    if self
+                        .gate(gate)
+                        .is_some_and(|g| g.before == GatePhase::Close)
+                    {
+                        return Err(format!(
+                            "change type `{key}`: in_freeze gate `{gate}` is checked before the close; what a freeze adds is needed before the start"
+                        ));
+                    }
+                    if change_type.gates.contains(gate) {
+                        return Err(format!(
+                            "change type `{key}`: gate `{gate}` is required always and again in_freeze; list it once"
+                        ));
+                    }
                 }
             }
             let mut step_keys = BTreeSet::new();
@@ -1113,6 +1231,20 @@ impl Policy {
                 return Err(
                     "board: a two-thirds majority has no ties for the chair to break; drop chair_breaks_ties".into(),
                 );
+            }
+            if let Some(schedule) = &board.schedule {
+                let rule = schedule
+                    .to_rule()
+                    .map_err(|e| format!("board.schedule: {e}"))?;
+                rule.check_occurs()
+                    .map_err(|e| format!("board.schedule: {e}"))?;
+                for key in &schedule.extraordinary_for {
+                    if self.change_type(key).is_none() {
+                        return Err(format!(
+                            "board.schedule: extraordinary_for names unknown change type `{key}`"
+                        ));
+                    }
+                }
             }
         }
         Ok(())

@@ -160,7 +160,10 @@ fn seed_001_tiered_cab() {
     assert_eq!(emergency.review_deadline_days, Some(5));
     // Section 5.1: only "Required" cells.
     let gates = |t: &str| p.change_type(t).unwrap().gates.clone();
-    assert_eq!(gates("standard"), strings(&["unit_tests"]));
+    assert_eq!(
+        gates("standard"),
+        strings(&["unit_tests", "post_deployment_validation"])
+    );
     assert_eq!(
         gates("normal"),
         strings(&[
@@ -169,8 +172,14 @@ fn seed_001_tiered_cab() {
             "qa_review",
             "rollback_plan",
             "load_testing",
-            "ui_screenshots"
+            "ui_screenshots",
+            "post_deployment_validation"
         ])
+    );
+    // Section 6.2's post-deployment checklist is checked before closing.
+    assert_eq!(
+        p.gate("post_deployment_validation").unwrap().before,
+        GatePhase::Close
     );
     // Section 5.3-5.4: load testing and screenshots only for the changes
     // they name.
@@ -194,10 +203,14 @@ fn seed_001_tiered_cab() {
             "security_review",
             "performance_testing",
             "rollback_plan",
-            "ui_screenshots"
+            "ui_screenshots",
+            "post_deployment_validation"
         ])
     );
-    assert_eq!(gates("emergency"), strings(&["unit_tests"]));
+    assert_eq!(
+        gates("emergency"),
+        strings(&["unit_tests", "post_deployment_validation"])
+    );
     // Section 2.2, cell by cell (likelihood, impact) on Low=1, Medium=3, High=5.
     let m = p.risk_matrix.as_ref().unwrap();
     let expected = [
@@ -285,6 +298,8 @@ fn seed_002_dual_approval() {
         // data access, or encryption" (the normal process).
         if t != "standard" {
             expected.push("security_review".into());
+            // Section 2 "Verify": post-deployment verification.
+            expected.push("post_deployment_verification".into());
         }
         assert_eq!(change_type.gates, expected, "{t}");
     }
@@ -372,7 +387,7 @@ fn inconsistent_policies_are_rejected() {
     let base = include_str!("presets/tiered-cab.toml");
     let broken = [
         base.replace(
-            "gates = [\"unit_tests\"]\n\n[[change_type]]\nkey = \"normal\"",
+            "gates = [\"unit_tests\", \"post_deployment_validation\"]\n\n[[change_type]]\nkey = \"normal\"",
             "gates = [\"nope\"]\n\n[[change_type]]\nkey = \"normal\"",
         ),
         base.replace("quorum = 3", "quorum = 9"),
@@ -509,8 +524,29 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
         ),
         (
             base.replace(
-                "requires_template = true\ngates = [\"unit_tests\"]",
-                "requires_template = true\ngates = [\"unit_tests\"]\n\n[[change_type.approval]]\nkey = \"cm\"\nlabel = \"CM\"\nroles = [\"change_manager\"]",
+                "kind = \"rollback_plan\"",
+                "kind = \"rollback_plan\"\nbefore = \"close\"",
+            ),
+            "gate `rollback_plan`: before = \"close\": a rollback plan is needed before the start",
+        ),
+        (
+            base.replace(
+                "gates = [\"freeze_additional_testing\"]",
+                "gates = [\"post_deployment_validation\"]",
+            ),
+            "change type `emergency`: in_freeze gate `post_deployment_validation` is checked before the close",
+        ),
+        (
+            base.replace(
+                "board_approval = true\ngates = [\"freeze_additional_testing\"]",
+                "",
+            ),
+            "change type `emergency`: [change_type.in_freeze] asks for nothing",
+        ),
+        (
+            base.replace(
+                "requires_template = true\ngates = [\"unit_tests\", \"post_deployment_validation\"]",
+                "requires_template = true\ngates = [\"unit_tests\", \"post_deployment_validation\"]\n\n[[change_type.approval]]\nkey = \"cm\"\nlabel = \"CM\"\nroles = [\"change_manager\"]",
             ),
             "change type `standard` is pre-approved and also has approval steps",
         ),

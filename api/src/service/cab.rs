@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::caller::Caller;
 use crate::domain::audit_action;
+use crate::domain::violation::{Violation, ViolationCode};
 use crate::store;
 use crate::store::accounts;
 use crate::store::audit;
@@ -151,18 +152,25 @@ async fn authorize_meetings<C: ConnectionTrait>(conn: &C, caller: &Caller) -> Se
     caller.authorize(|_| permissions::run_meetings(&standing))
 }
 
+/// Plans a meeting at `at`: one of the starts of the board's schedule, or,
+/// where the policy allows extraordinary meetings for some business and
+/// that business is on the agenda, off it with its `reason` on record.
 pub async fn schedule_meeting(
     db: &DatabaseConnection,
+    policy: &Policy,
     caller: &Caller,
     at: DateTime<Utc>,
+    reason: Option<&str>,
 ) -> ServiceResult<cab_meeting::Model> {
     crate::domain::timestamps::check("at", at)?;
+    optional_text("reason", reason, 10_000)?;
     let creator = caller
         .account()
         .map(|a| a.user_id)
         .ok_or_else(|| ServiceError::forbidden("meetings are scheduled by accounts"))?;
     let txn = db.begin().await?;
     authorize_meetings(&txn, caller).await?;
+    let extraordinary = off_schedule(&txn, policy, at, reason).await?;
     let id = Uuid::now_v7();
     let recording = audit::recording(
         &txn,
@@ -170,7 +178,7 @@ pub async fn schedule_meeting(
         audit_action::CAB_MEETING_SCHEDULED,
         "cab_meeting",
         &id.to_string(),
-        &json!({"scheduledFor": at}),
+        &json!({"scheduledFor": at, "extraordinary": extraordinary, "reason": reason}),
     );
     let meeting = cab_meeting::ActiveModel {
         id: Set(id),
@@ -186,6 +194,84 @@ pub async fn schedule_meeting(
     recording.finish().await?;
     audit::commit(txn, db).await?;
     Ok(meeting)
+}
+
+/// Whether a meeting at `at` is extraordinary (off the board's schedule),
+/// refusing one the policy does not allow: without a schedule every time
+/// is on it; off it, a reason and business of a type the schedule names in
+/// `extraordinary_for` on the agenda are needed.
+async fn off_schedule<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    at: DateTime<Utc>,
+    reason: Option<&str>,
+) -> ServiceResult<bool> {
+    let Some(schedule) = policy.board.as_ref().and_then(|b| b.schedule.clone()) else {
+        return Ok(false);
+    };
+    let next = next_meetings(policy, at, 2).await?;
+    let rule = schedule.to_rule()?;
+    if crate::heavy::run(crate::heavy::CALENDAR, move |deadline| {
+        Ok(rule.starts_at(at, &deadline)?)
+    })
+    .await?
+    {
+        return Ok(false);
+    }
+    let next = next
+        .iter()
+        .map(|t| t.to_rfc3339())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let business: Vec<String> = agenda(conn, policy)
+        .await?
+        .into_iter()
+        .filter(|(change, _)| schedule.extraordinary_for.contains(&change.change_type))
+        .map(|(change, _)| change.number)
+        .collect();
+    let refuse = |why: String| {
+        Err(ServiceError::PolicyViolation(vec![Violation::new(
+            ViolationCode::MeetingOffSchedule,
+            why,
+        )]))
+    };
+    if schedule.extraordinary_for.is_empty() {
+        return refuse(format!(
+            "the board meets on its schedule ({}); the next meetings are at {next}",
+            policy.board.as_ref().map_or("", |b| b.meets.as_str())
+        ));
+    }
+    if business.is_empty() {
+        return refuse(format!(
+            "off the schedule the board meets only for {} changes, and none is on its agenda; the next meetings are at {next}",
+            schedule.extraordinary_for.join(", ")
+        ));
+    }
+    if reason.is_none_or(|r| r.trim().is_empty()) {
+        return refuse(format!(
+            "an extraordinary meeting (for {}) states its reason",
+            business.join(", ")
+        ));
+    }
+    Ok(true)
+}
+
+/// The next `count` starts of the board's schedule from `from` (none
+/// without a schedule).
+pub async fn next_meetings(
+    policy: &Policy,
+    from: DateTime<Utc>,
+    count: usize,
+) -> ServiceResult<Vec<DateTime<Utc>>> {
+    let Some(schedule) = policy.board.as_ref().and_then(|b| b.schedule.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let rule = schedule.to_rule()?;
+    let count = count.min(52);
+    crate::heavy::run(crate::heavy::CALENDAR, move |deadline| {
+        Ok(rule.next_starts(from, count, &deadline)?)
+    })
+    .await
 }
 
 pub async fn meetings(db: &DatabaseConnection) -> ServiceResult<Vec<cab_meeting::Model>> {

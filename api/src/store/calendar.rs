@@ -235,32 +235,73 @@ pub async fn blocked_by<C: ConnectionTrait>(
     .await
 }
 
-/// Every calendar reason a scheduled change may not start in its slot,
-/// read from the windows and freezes in force now, not those in force when
-/// it was scheduled. Empty for a change without a slot (an emergency
-/// started straight from approval): the calendar does not bind it.
+/// Every calendar reason a change may not start at `now`, read from the
+/// windows and freezes in force now, not those in force when it was
+/// scheduled. A scheduled change's slot is checked against the windows,
+/// freezes and bookings; a change without a slot (an emergency started
+/// straight from approval) is bound by the calendar only through its
+/// type's `[change_type.in_freeze]`, read for the moment it starts.
 pub async fn start_violations<C: ConnectionTrait>(
     conn: &C,
     policy: &Policy,
     snapshot: &changes::Snapshot,
+    now: DateTime<Utc>,
 ) -> ServiceResult<Vec<crate::domain::violation::Violation>> {
     let change = &snapshot.change;
-    let (ChangeStatus::Scheduled, Some(start), Some(end)) =
-        (change.status, change.scheduled_start, change.scheduled_end)
-    else {
-        return Ok(Vec::new());
+    let slot = match (change.status, change.scheduled_start, change.scheduled_end) {
+        (ChangeStatus::Scheduled, Some(start), Some(end)) if start < end => {
+            Some(Interval { start, end })
+        }
+        _ => None,
     };
-    if end <= start {
-        return Ok(Vec::new());
+    let mut violations = match slot {
+        Some(slot) => {
+            slot_violations(conn, policy, change, &snapshot.approving_roles(), slot).await?
+        }
+        None => Vec::new(),
+    };
+    if let Some(in_freeze) = &snapshot.change_type.in_freeze
+        && matches!(
+            change.status,
+            ChangeStatus::AwaitingApproval
+                | ChangeStatus::Deferred
+                | ChangeStatus::Approved
+                | ChangeStatus::Scheduled
+        )
+    {
+        let start = slot.unwrap_or(Interval {
+            start: now,
+            end: now + chrono::Duration::minutes(1),
+        });
+        let freezes = rules(conn, policy).await?.freezes;
+        let in_force = heavy::run(heavy::CALENDAR, move |deadline| {
+            Ok(calendar::freezes_in_force(&freezes, start, &deadline)?)
+        })
+        .await?;
+        let tally = in_freeze
+            .board_approval
+            .then_some(policy.board.as_ref())
+            .flatten()
+            .map(|board| {
+                crate::domain::approval::freeze_entry_tally(
+                    board,
+                    &snapshot.seats,
+                    &snapshot.votes,
+                    change.requester_id,
+                )
+            });
+        let unmet_gates = snapshot
+            .results_of_gates(policy, &in_freeze.gates, now)
+            .into_iter()
+            .filter_map(|(_, unmet)| unmet)
+            .collect();
+        violations.extend(calendar::in_freeze_violations(
+            &in_force,
+            tally.as_ref(),
+            unmet_gates,
+        ));
     }
-    slot_violations(
-        conn,
-        policy,
-        change,
-        &snapshot.approving_roles(),
-        Interval { start, end },
-    )
-    .await
+    Ok(violations)
 }
 
 /// One change-system pair of a booking: id, number, slot, system id, name.

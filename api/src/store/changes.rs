@@ -25,7 +25,7 @@ use crate::{
         violation::{Violation, ViolationCode},
     },
     error::{ServiceError, ServiceResult},
-    policy::{ChangeType, Policy},
+    policy::{ChangeType, GatePhase, Policy},
     store::accounts,
 };
 
@@ -227,10 +227,65 @@ impl Snapshot {
         policy: &'p Policy,
         start_at: DateTime<Utc>,
     ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
+        let mut results = self.results_of_gates(policy, &self.change_type.gates, start_at);
+        results.retain(|(gate, _)| gate.before == GatePhase::Start);
+        results
+    }
+
+    /// The type's post-implementation gates (`before = "close"`) that apply
+    /// to the change, each with why it is unmet: only evidence recorded
+    /// since implementation started verifies what was implemented.
+    pub fn close_gate_results<'p>(
+        &self,
+        policy: &'p Policy,
+    ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
         let content = content_of(&self.change, Vec::new());
+        let since_start: Vec<EvidenceRecord> = self
+            .change
+            .actual_start
+            .map(|started| {
+                self.evidence
+                    .iter()
+                    .filter(|e| e.recorded_at >= started)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         self.change_type
             .gates
             .iter()
+            .filter_map(|key| policy.gate(key))
+            .filter(|gate| gate.before == GatePhase::Close && gate.applies_to(&content.attributes))
+            .map(|gate| {
+                let unmet = gates::unmet(
+                    gate,
+                    &since_start,
+                    self.change.requester_id,
+                    None,
+                    self.change.actual_start.unwrap_or_default(),
+                )
+                .map(|mut v| {
+                    v.message = format!(
+                        "{} (recorded after implementation started, before closing)",
+                        v.message
+                    );
+                    v
+                });
+                (gate, unmet)
+            })
+            .collect()
+    }
+
+    /// The gates of `keys` that apply to the change, each with why it is
+    /// unmet if it is: the type's own, or those it adds during a freeze.
+    pub fn results_of_gates<'p>(
+        &self,
+        policy: &'p Policy,
+        keys: &[String],
+        start_at: DateTime<Utc>,
+    ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
+        let content = content_of(&self.change, Vec::new());
+        keys.iter()
             .filter_map(|key| policy.gate(key))
             .filter(|gate| gate.applies_to(&content.attributes))
             .map(|gate| {
@@ -266,6 +321,11 @@ impl Snapshot {
             change_type: &self.change_type,
             approval,
             unmet_gates: self.unmet_gates(policy, now),
+            unmet_close_gates: self
+                .close_gate_results(policy)
+                .into_iter()
+                .filter_map(|(_, unmet)| unmet)
+                .collect(),
             calendar_violations: Vec::new(),
             has_template: self.has_template,
             missing_information: content
@@ -381,6 +441,7 @@ pub async fn votes_of<C: ConnectionTrait>(
             seat: vote.board_role,
             decision: vote.decision,
             after_start: vote.retroactive,
+            freeze_entry: vote.freeze_entry,
         })
         .collect())
 }

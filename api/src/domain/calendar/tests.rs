@@ -740,3 +740,115 @@ fn a_soft_freezes_approvers_are_the_roles_it_names() {
     // A hard freeze has no approvers: only emergencies pass it.
     assert!(soft_freeze_roles_held(&freezes, &roles(&["ceo"])).is_empty());
 }
+
+#[test]
+fn a_freeze_is_in_force_when_one_occurrence_overlaps_the_start() {
+    let freezes = [christmas(FreezeKind::Hard)];
+    let in_force = |at: DateTime<Utc>, minutes: i64| {
+        freezes_in_force(&freezes, slot(at, minutes), &Deadline::unbounded()).unwrap()
+    };
+    assert_eq!(
+        in_force(utc(2026, 12, 26, 9, 0), 1),
+        vec!["Christmas/New Year freeze".to_owned()]
+    );
+    // The freeze ends 2 January 00:00; a start at that instant is outside.
+    assert!(in_force(utc(2027, 1, 2, 0, 0), 1).is_empty());
+    // A slot that begins before the freeze and runs into it is in force.
+    assert_eq!(in_force(utc(2026, 12, 23, 23, 0), 120).len(), 1);
+    assert!(in_force(utc(2026, 12, 23, 21, 0), 120).is_empty());
+}
+
+#[test]
+fn during_a_freeze_the_start_waits_for_the_board_and_the_extra_gates() {
+    use crate::domain::approval::BoardTally;
+    use entity::BoardOutcome;
+    let open = BoardTally {
+        approve: 2,
+        reject: 0,
+        defer: 0,
+        voting_members: 5,
+        quorum: 3,
+        decided: None,
+    };
+    let gate = Violation::new(
+        ViolationCode::GateMissing,
+        "gate missing: additional_testing",
+    );
+    let in_force = vec!["Christmas/New Year freeze".to_owned()];
+    let refused = in_freeze_violations(&in_force, Some(&open), vec![gate.clone()]);
+    assert_eq!(
+        crate::domain::violation::codes(&refused),
+        vec![
+            ViolationCode::FreezeApprovalMissing,
+            ViolationCode::GateMissing
+        ]
+    );
+    assert!(
+        refused[0].message.contains("2 of 5 voting members"),
+        "{refused:?}"
+    );
+    let approved = BoardTally {
+        approve: 3,
+        decided: Some(BoardOutcome::Approved),
+        ..open.clone()
+    };
+    assert!(in_freeze_violations(&in_force, Some(&approved), Vec::new()).is_empty());
+    // A type that asks only for gates, and no freeze in force: nothing.
+    assert_eq!(
+        in_freeze_violations(&in_force, None, vec![gate.clone()]).len(),
+        1
+    );
+    assert!(in_freeze_violations(&[], Some(&open), vec![gate]).is_empty());
+}
+
+#[test]
+fn cab_meetings_start_on_the_schedule_in_its_time_zone_across_dst() {
+    // Seed 000: weekly, Wednesdays 2:00 PM ET.
+    let schedule = rule(
+        "CAB meeting",
+        local(2025, 1, 1, 14),
+        Some("FREQ=WEEKLY;BYDAY=WE"),
+        60,
+        chrono_tz::America::New_York,
+    );
+    let deadline = Deadline::unbounded();
+    // 14:00 EST is 19:00 UTC in December, 14:00 EDT 18:00 UTC in July.
+    assert!(
+        schedule
+            .starts_at(utc(2026, 12, 2, 19, 0), &deadline)
+            .unwrap()
+    );
+    assert!(
+        schedule
+            .starts_at(utc(2026, 7, 1, 18, 0), &deadline)
+            .unwrap()
+    );
+    assert!(
+        !schedule
+            .starts_at(utc(2026, 7, 1, 19, 0), &deadline)
+            .unwrap()
+    );
+    // Inside a meeting is not its start; Tuesday is not Wednesday.
+    assert!(
+        !schedule
+            .starts_at(utc(2026, 12, 2, 19, 30), &deadline)
+            .unwrap()
+    );
+    assert!(
+        !schedule
+            .starts_at(utc(2026, 12, 1, 19, 0), &deadline)
+            .unwrap()
+    );
+    // The next meetings from a Thursday: the following Wednesdays, with
+    // the clocks going back on 1 November 2026 in between.
+    assert_eq!(
+        schedule
+            .next_starts(utc(2026, 10, 22, 0, 0), 3, &deadline)
+            .unwrap(),
+        vec![
+            utc(2026, 10, 28, 18, 0),
+            utc(2026, 11, 4, 19, 0),
+            utc(2026, 11, 11, 19, 0)
+        ]
+    );
+}

@@ -66,6 +66,7 @@ fn facts<'a>(
         change_type,
         approval,
         unmet_gates: vec![],
+        unmet_close_gates: vec![],
         calendar_violations: vec![],
         has_template: false,
         missing_information: vec![],
@@ -584,7 +585,7 @@ proptest! {
                     // The service refuses the requester and unqualified people.
                     if can_decide(&f).is_ok() && *person != requester && approval::qualifies(change_type, roles, None)
                         && !votes.iter().any(|v| v.person == *person) {
-                        votes.push(Vote { person: *person, roles: roles.clone(), seat: None, decision, after_start: false });
+                        votes.push(Vote { person: *person, roles: roles.clone(), seat: None, decision, after_start: false, freeze_entry: false });
                         let after = approval::evaluate(change_type, policy.board.as_ref(), &[], &votes, requester, BoardVote::Open);
                         if after.outcome == Outcome::Approved && approved_at.is_none() { approved_at = Some(now()); }
                         status = after_decision(status, after.outcome);
@@ -854,4 +855,30 @@ fn response_due_of_pre_approved(
     let mut pre_approved = change_type.clone();
     pre_approved.respond_within_hours = Some(24);
     response_due(&pre_approved, submitted)
+}
+
+#[test]
+fn post_implementation_gates_hold_the_close_of_an_implemented_change_only() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let standard = policy.change_type("standard").unwrap();
+    let approved = approved_state();
+    let mut f = facts(standard, ChangeStatus::Implemented, &approved);
+    f.approved_at = Some(now());
+    f.unmet_close_gates = vec![gate_missing("post_deployment_validation")];
+    // Not a reason to hold the start: only the close waits for it.
+    f.status = ChangeStatus::Approved;
+    assert!(!codes(&start_violations(&f, now())).contains(&ViolationCode::GateMissing));
+    f.status = ChangeStatus::Implemented;
+    assert_eq!(
+        close(&f, now()),
+        Err(vec![gate_missing("post_deployment_validation")])
+    );
+    // A rolled-back change verifies nothing it implemented; it owes its
+    // review instead.
+    f.status = ChangeStatus::RolledBack;
+    f.reviewed_at = Some(now());
+    assert_eq!(close(&f, now()), Ok(ChangeStatus::Closed));
+    f.status = ChangeStatus::Implemented;
+    f.unmet_close_gates.clear();
+    assert_eq!(close(&f, now()), Ok(ChangeStatus::Closed));
 }

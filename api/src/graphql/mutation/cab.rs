@@ -65,14 +65,17 @@ impl CabMutation {
         Ok(true)
     }
 
-    /// Plans a CAB meeting (chair, change_manager).
+    /// Plans a CAB meeting (chair, change_manager) at a start of the
+    /// board's schedule; off it, where the policy allows extraordinary
+    /// meetings for the business on the agenda, with its `reason`.
     async fn schedule_cab_meeting(
         &self,
         ctx: &Context<'_>,
         at: DateTime<Utc>,
+        reason: Option<String>,
     ) -> async_graphql::Result<CabMeeting> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        cab::schedule_meeting(&state.db, &caller, at)
+        cab::schedule_meeting(&state.db, &state.policy, &caller, at, reason.as_deref())
             .await
             .map(CabMeeting)
             .gql()

@@ -1,4 +1,5 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
 
 use crate::{
     error::GqlResultExt,
@@ -104,6 +105,20 @@ impl LifecycleQuery {
             .into_iter()
             .map(CabMeeting)
             .collect())
+    }
+
+    /// The next starts of the board's meeting schedule (`[board.schedule]`),
+    /// at most 52; empty where the policy sets none.
+    async fn cab_schedule(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 4, validator(minimum = 1, maximum = 52))] first: i32,
+    ) -> async_graphql::Result<Vec<DateTime<Utc>>> {
+        ctx.actor()?;
+        let state = ctx.state()?;
+        cab::next_meetings(&state.policy, state.clock.now(), first as usize)
+            .await
+            .gql()
     }
 
     async fn cab_meeting(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<CabMeeting> {

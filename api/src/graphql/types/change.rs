@@ -288,19 +288,22 @@ impl Change {
         ))
     }
     /// The gates the policy requires of this change (its type's, narrowed
-    /// by the change's attributes), met or not (now).
+    /// by the change's attributes), met or not (now): those checked before
+    /// the start, then the post-implementation ones checked before closing.
     async fn gates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GateResult>> {
         let state = ctx.state()?;
         let snapshot = self.snapshot(ctx).await?;
         Ok(snapshot
             .gate_results(&state.policy, state.clock.now())
             .into_iter()
+            .chain(snapshot.close_gate_results(&state.policy))
             .map(|(gate, reason)| GateResult {
                 key: gate.key.clone(),
                 label: gate.label.clone(),
                 met: reason.is_none(),
                 reason_code: reason.as_ref().map(|v| v.code),
                 reason: reason.map(|v| v.message),
+                before: gate.before,
             })
             .collect())
     }

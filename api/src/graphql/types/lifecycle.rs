@@ -162,6 +162,9 @@ pub struct GateResult {
     pub reason: Option<String>,
     /// The stable code of `reason` (`GATE_MISSING`, `GATE_FAILED`).
     pub reason_code: Option<crate::domain::violation::ViolationCode>,
+    /// What the gate must be met before: the start, or (a
+    /// post-implementation check) the close.
+    pub before: crate::policy::GatePhase,
 }
 
 pub struct Evidence(pub evidence::Model);

@@ -1,6 +1,6 @@
 //! Asking for approval and deciding: submit, revise, decide.
 
-use entity::{ChangeStatus, Decision, approval, change};
+use entity::{BoardRole, ChangeStatus, Decision, approval, change};
 use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
@@ -153,11 +153,9 @@ pub async fn decide(
         .approvals
         .iter()
         .any(|s| s.timing == crate::policy::StepTiming::AfterStart);
-    if snapshot
-        .votes
-        .iter()
-        .any(|v| v.person == actor.user_id && (!split || v.after_start == after_start))
-    {
+    if snapshot.votes.iter().any(|v| {
+        v.person == actor.user_id && !v.freeze_entry && (!split || v.after_start == after_start)
+    }) {
         violations.push(Violation::new(
             ViolationCode::AlreadyDecided,
             "you have already decided on this approval round (one person, one vote)",
@@ -216,6 +214,7 @@ pub async fn decide(
         retroactive: Set(retroactive),
         approver_roles: Set(json!(standing.roles)),
         board_role: Set(seat),
+        freeze_entry: Set(false),
     }
     .insert(&txn)
     .await?;
@@ -226,6 +225,7 @@ pub async fn decide(
         seat,
         decision,
         after_start: retroactive,
+        freeze_entry: false,
     });
     store::transitions::apply_outcome(
         txn,
@@ -280,16 +280,30 @@ pub async fn approve_freeze_entry(
     }
     let rules = store::calendar::rules(&txn, request.policy).await?;
     let held = crate::domain::calendar::soft_freeze_roles_held(&rules.freezes, &standing.roles);
-    if held.is_empty() {
+    // Where the type needs the CAB's approval to start during a freeze,
+    // each voting member's entry approval counts towards it.
+    let seat = standing.board_seat().filter(|_| {
+        snapshot
+            .change_type
+            .in_freeze
+            .as_ref()
+            .is_some_and(|f| f.board_approval)
+    });
+    let voting_seat = matches!(seat, Some(BoardRole::Chair | BoardRole::Member));
+    if held.is_empty() && !voting_seat {
         violations.push(Violation::new(
             ViolationCode::NotAnApprover,
-            "you hold none of the roles a soft freeze in force names as its approvers",
+            "you hold none of the roles a soft freeze in force names as its approvers, nor a voting CAB seat where the change's type needs the CAB's approval to start during a freeze",
         ));
     }
-    if snapshot.votes.iter().any(|v| v.person == actor.user_id) {
+    if snapshot
+        .votes
+        .iter()
+        .any(|v| v.person == actor.user_id && v.freeze_entry)
+    {
         violations.push(Violation::new(
             ViolationCode::AlreadyDecided,
-            "you have already decided on this approval round (one person, one vote)",
+            "you have already approved this change's freeze entry",
         ));
     }
     if !violations.is_empty() {
@@ -307,7 +321,8 @@ pub async fn approve_freeze_entry(
         meeting_id: Set(None),
         retroactive: Set(false),
         approver_roles: Set(json!(held)),
-        board_role: Set(None),
+        board_role: Set(seat.filter(|_| voting_seat)),
+        freeze_entry: Set(true),
     }
     .insert(&txn)
     .await?;
@@ -319,7 +334,7 @@ pub async fn approve_freeze_entry(
         active,
         audit_action::CHANGE_FREEZE_ENTRY_APPROVED,
         before,
-        json!({"freezeRoles": held, "comment": comment}),
+        json!({"freezeRoles": held, "boardSeat": seat.filter(|_| voting_seat), "comment": comment}),
     )
     .await
 }

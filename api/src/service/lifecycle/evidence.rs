@@ -84,6 +84,17 @@ pub async fn record_evidence(
             ),
         )]));
     }
+    // A post-implementation check verifies what was implemented: a record
+    // from before the start would verify nothing.
+    if gate_rules.before == crate::policy::GatePhase::Close && model.actual_start.is_none() {
+        return Err(ServiceError::PolicyViolation(vec![Violation::new(
+            ViolationCode::WrongStatus,
+            format!(
+                "`{gate}` is checked after implementation; record it once implementation has started (the change is {})",
+                status_name(model.status)
+            ),
+        )]));
+    }
     // Reviewers are accounts: the stored details are the server's account
     // lookup, in this transaction, not what the recorder wrote.
     let data = if gate_rules.kind == crate::policy::GateKind::CodeReview {

@@ -90,7 +90,7 @@ pub async fn start_implementation(
     let implementer = account(request.caller)?.user_id;
     let mut facts = snapshot.facts(request.policy, &approval, request.now);
     facts.calendar_violations =
-        store::calendar::start_violations(&txn, request.policy, &snapshot).await?;
+        store::calendar::start_violations(&txn, request.policy, &snapshot, request.now).await?;
     let duty = segregation::may_implement(
         &request.policy.segregation,
         implementer,

@@ -32,7 +32,8 @@ pub async fn gate_status(
     let snapshot = store::changes::snapshot(db, policy, model).await?;
     let approval = snapshot.approval(policy, BoardVote::Open);
     let mut facts = snapshot.facts(policy, &approval, now);
-    facts.calendar_violations = store::calendar::start_violations(db, policy, &snapshot).await?;
+    facts.calendar_violations =
+        store::calendar::start_violations(db, policy, &snapshot, now).await?;
     let reasons = if snapshot.change.status == ChangeStatus::Implementing {
         // Deploying is what implementing means; the window still binds.
         match snapshot.change.scheduled_end {
