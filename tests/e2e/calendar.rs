@@ -774,3 +774,93 @@ async fn cab_meetings_are_planned_on_the_policys_schedule() {
         .unwrap();
     assert_eq!(planned, upcoming[0]);
 }
+
+/// Seed 003 "Weekly, or as needed for emergency changes", on a schedule:
+/// with `extraordinary_for = ["emergency"]` an off-schedule meeting is
+/// called only while an emergency is the board's business, with its
+/// reason, and the audit trail says it was extraordinary.
+#[tokio::test]
+async fn an_extraordinary_meeting_needs_emergency_business_and_a_reason() {
+    let preset = include_str!("../../api/src/policy/presets/cab-quorum.toml");
+    let with_extraordinary = preset.replace(
+        "time_zone = \"America/New_York\"\n\n",
+        "time_zone = \"America/New_York\"\nextraordinary_for = [\"emergency\"]\n\n",
+    );
+    assert_ne!(with_extraordinary, preset);
+    let path = std::env::temp_dir().join(format!(
+        "gh_policy_extraordinary_{}.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&path, with_extraordinary).unwrap();
+    let flow = Flow::new(path.to_str().unwrap()).await;
+    let board = flow.board(2).await;
+    let chair = &board[0].token;
+    let plan = "mutation($at: DateTime!, $reason: String) { scheduleCabMeeting(at: $at, reason: $reason) { id agenda { reason change { number } } } }";
+    let off = (flow.app.clock.now() + Duration::hours(3)).to_rfc3339();
+
+    let nothing_to_do = flow
+        .app
+        .graphql(chair, plan, json!({"at": off, "reason": "just because"}))
+        .await;
+    assert_eq!(
+        crate::lifecycle::violation_codes(&nothing_to_do),
+        ["MEETING_OFF_SCHEDULE"],
+        "{nothing_to_do:#}"
+    );
+    assert!(
+        nothing_to_do.to_string().contains("none is on its agenda"),
+        "{nothing_to_do:#}"
+    );
+
+    // An emergency under way is owed the CAB's review.
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let emergency = flow.create("emergency", json!({})).await;
+    let id = &emergency["id"];
+    flow.submit(id).await;
+    flow.approve(&cto.token, id).await;
+    flow.pass(id, &["validation_plan"]).await;
+    let started = flow.start(id).await;
+    assert!(started.get("errors").is_none(), "{started:#}");
+
+    let without_reason = flow.app.graphql(chair, plan, json!({"at": off})).await;
+    assert_eq!(
+        crate::lifecycle::violation_codes(&without_reason),
+        ["MEETING_OFF_SCHEDULE"],
+        "{without_reason:#}"
+    );
+    let called = flow
+        .app
+        .graphql(
+            chair,
+            plan,
+            json!({"at": off, "reason": "review the data-leak emergency now"}),
+        )
+        .await;
+    assert!(called.get("errors").is_none(), "{called:#}");
+    assert_eq!(
+        called["data"]["scheduleCabMeeting"]["agenda"],
+        json!([{"reason": "EMERGENCY_REVIEW", "change": {"number": emergency["number"]}}])
+    );
+    let events = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ auditEvents(filter: {action: \"cab.meeting_scheduled\"}, first: 10) { edges { node { action payload } } } }",
+            json!({}),
+        )
+        .await;
+    let scheduled = events["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["action"] == "cab.meeting_scheduled")
+        .cloned()
+        .unwrap_or_else(|| panic!("{events:#}"));
+    let payload = scheduled["payload"].to_string();
+    assert!(payload.contains("\"extraordinary\":true"), "{payload}");
+    assert!(
+        payload.contains("review the data-leak emergency now"),
+        "{payload}"
+    );
+}

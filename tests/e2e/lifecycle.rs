@@ -984,6 +984,8 @@ async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
         flow.schedule(id, 25).await["data"]["scheduleChange"]["status"],
         "SCHEDULED"
     );
+    // ... and the notice itself on record 24 hours ahead of the start.
+    flow.pass(id, &["stakeholders_notified"]).await;
 
     let (qa, senior) = flow.reviewers().await;
     let review = |reviewers: Value| json!({"reviewers": reviewers});
@@ -1361,6 +1363,7 @@ async fn weekly_cab_documentation_is_due_48_hours_before_implementation() {
             "unit_tests",
             "integration_tests",
             "security_tests",
+            "rollback_tested_in_staging",
         ],
     )
     .await;

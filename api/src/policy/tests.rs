@@ -298,7 +298,9 @@ fn seed_002_dual_approval() {
         // data access, or encryption" (the normal process).
         if t != "standard" {
             expected.push("security_review".into());
-            // Section 2 "Verify": post-deployment verification.
+            // Section 2 "Schedule": stakeholders notified 24 hours ahead;
+            // "Verify": post-deployment verification.
+            expected.push("stakeholders_notified".into());
             expected.push("post_deployment_verification".into());
         }
         assert_eq!(change_type.gates, expected, "{t}");
