@@ -432,8 +432,16 @@ async fn a_freeze_added_after_scheduling_stops_the_start() {
     let id = &change["id"];
     let scheduled = flow.schedule(id, 1).await;
     assert!(scheduled.get("errors").is_none(), "{scheduled:#}");
-    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-        .await;
+    flow.pass(
+        id,
+        &[
+            "unit_tests",
+            "integration_tests",
+            "qa_review",
+            "deployment_preparation",
+        ],
+    )
+    .await;
     let slot_start: DateTime<Utc> = flow
         .app
         .data(
@@ -560,8 +568,16 @@ async fn a_soft_freeze_is_opened_by_its_own_approvers() {
 
     let scheduled = schedule(&flow, id, monday, 60).await;
     assert!(scheduled.get("errors").is_none(), "{scheduled:#}");
-    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-        .await;
+    flow.pass(
+        id,
+        &[
+            "unit_tests",
+            "integration_tests",
+            "qa_review",
+            "deployment_preparation",
+        ],
+    )
+    .await;
     flow.advance_to_start(id).await;
     let started = flow.start(id).await;
     assert_eq!(

@@ -212,8 +212,16 @@ async fn a_deployment_is_judged_when_it_runs_and_keeps_its_verdict() {
     flow.submit(id).await;
     flow.approve(&manager.token, id).await;
     flow.schedule(id, 1).await;
-    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-        .await;
+    flow.pass(
+        id,
+        &[
+            "unit_tests",
+            "integration_tests",
+            "qa_review",
+            "deployment_preparation",
+        ],
+    )
+    .await;
 
     // Queued while the change is only scheduled: not judged yet.
     let queued = recorded(
@@ -623,7 +631,11 @@ async fn a_pipeline_waits_at_the_gate_and_every_answer_is_on_the_record() {
     flow.submit(id).await;
     flow.approve(&manager.token, id).await;
     flow.schedule(id, 1).await;
-    flow.pass(id, &["unit_tests", "integration_tests"]).await;
+    flow.pass(
+        id,
+        &["unit_tests", "integration_tests", "deployment_preparation"],
+    )
+    .await;
     flow.advance_to_start(id).await;
     let check = |token: String, wait: i64| {
         let app = &flow.app;

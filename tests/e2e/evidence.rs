@@ -406,7 +406,15 @@ async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_change
         .map(|e| e["gate"].as_str().unwrap())
         .collect();
     gates.sort_unstable();
-    assert_eq!(gates, ["integration_tests", "qa_review", "unit_tests"]);
+    assert_eq!(
+        gates,
+        [
+            "deployment_preparation",
+            "integration_tests",
+            "qa_review",
+            "unit_tests"
+        ]
+    );
     assert!(evidence.iter().all(|e| e["changeNumber"] == number));
 
     let incidents = jsonl(&out.join("incidents.jsonl"));

@@ -341,8 +341,16 @@ impl Flow {
         self.submit(id).await;
         self.approve(&manager.token, id).await;
         self.schedule(id, 1).await;
-        self.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-            .await;
+        self.pass(
+            id,
+            &[
+                "unit_tests",
+                "integration_tests",
+                "qa_review",
+                "deployment_preparation",
+            ],
+        )
+        .await;
         self.advance_to_start(id).await;
         self.start(id).await;
         change
@@ -509,24 +517,34 @@ async fn tiered_cab_normal_change_end_to_end() {
             "GATE_MISSING",
             "GATE_MISSING",
             "GATE_MISSING",
+            "GATE_MISSING",
             "OUTSIDE_SCHEDULED_SLOT"
         ]
     );
     let refused = violations(&started);
-    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert_eq!(refused.len(), 5, "{refused:?}");
     assert_eq!(
-        &refused[..3],
+        &refused[..4],
         [
             "gate missing: unit_tests",
             "gate missing: integration_tests",
-            "gate missing: qa_review"
+            "gate missing: qa_review",
+            "gate missing: deployment_preparation"
         ]
     );
-    assert!(refused[3].starts_with("outside the scheduled window: it opens at"));
+    assert!(refused[4].starts_with("outside the scheduled window: it opens at"));
     assert_eq!(flow.get(id).await["status"], "SCHEDULED");
 
-    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-        .await;
+    flow.pass(
+        id,
+        &[
+            "unit_tests",
+            "integration_tests",
+            "qa_review",
+            "deployment_preparation",
+        ],
+    )
+    .await;
     // Section 6.2's post-deployment checklist verifies the deployment:
     // a record before the start would verify nothing.
     let premature = flow
@@ -642,7 +660,8 @@ async fn tiered_cab_standard_change_needs_a_catalog_template_and_no_approval() {
     );
     assert_eq!(submitted["approvalStatus"]["outcome"], "APPROVED");
     flow.schedule(id, 1).await;
-    flow.pass(id, &["unit_tests"]).await;
+    flow.pass(id, &["unit_tests", "deployment_preparation"])
+        .await;
     flow.advance_to_start(id).await;
     assert_eq!(
         flow.start(id).await["data"]["startImplementation"]["status"],
@@ -685,8 +704,8 @@ async fn tiered_cab_major_change_goes_to_the_board() {
             json!({"id": id}),
         )
         .await;
-    // Six before the start, the post-deployment checklist before closing.
-    assert_eq!(gates["change"]["gates"].as_array().unwrap().len(), 7);
+    // Seven before the start, the post-deployment checklist before closing.
+    assert_eq!(gates["change"]["gates"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test]
@@ -1578,7 +1597,7 @@ async fn gate_status_tells_a_pipeline_whether_it_may_deploy() {
     flow.submit(id).await;
     flow.approve(&manager.token, id).await;
     flow.schedule(id, 1).await;
-    for gate in ["unit_tests", "integration_tests"] {
+    for gate in ["unit_tests", "integration_tests", "deployment_preparation"] {
         let recorded = flow
             .evidence(&pipeline.token, id, gate, "PASSED", passing_data(gate))
             .await;
@@ -2019,7 +2038,11 @@ async fn unit_tests_below_the_coverage_bound_keep_the_gate_shut() {
     let id = &change["id"];
     flow.submit(id).await;
     flow.approve(&manager.token, id).await;
-    flow.pass(id, &["integration_tests", "qa_review"]).await;
+    flow.pass(
+        id,
+        &["integration_tests", "qa_review", "deployment_preparation"],
+    )
+    .await;
     let low = flow
         .evidence(
             &flow.requester.token,
@@ -2173,8 +2196,16 @@ async fn a_policy_can_keep_approvers_from_implementing_and_implementers_from_rev
     flow.submit(id).await;
     flow.approve(&manager.token, id).await;
     flow.schedule(id, 1).await;
-    flow.pass(id, &["unit_tests", "integration_tests", "qa_review"])
-        .await;
+    flow.pass(
+        id,
+        &[
+            "unit_tests",
+            "integration_tests",
+            "qa_review",
+            "deployment_preparation",
+        ],
+    )
+    .await;
     flow.advance_to_start(id).await;
     let start = "startImplementation(id: $id)";
     let refused = flow

@@ -162,7 +162,11 @@ fn seed_001_tiered_cab() {
     let gates = |t: &str| p.change_type(t).unwrap().gates.clone();
     assert_eq!(
         gates("standard"),
-        strings(&["unit_tests", "post_deployment_validation"])
+        strings(&[
+            "unit_tests",
+            "deployment_preparation",
+            "post_deployment_validation"
+        ])
     );
     assert_eq!(
         gates("normal"),
@@ -173,6 +177,7 @@ fn seed_001_tiered_cab() {
             "rollback_plan",
             "load_testing",
             "ui_screenshots",
+            "deployment_preparation",
             "post_deployment_validation"
         ])
     );
@@ -204,6 +209,7 @@ fn seed_001_tiered_cab() {
             "performance_testing",
             "rollback_plan",
             "ui_screenshots",
+            "deployment_preparation",
             "post_deployment_validation"
         ])
     );
@@ -389,7 +395,7 @@ fn inconsistent_policies_are_rejected() {
     let base = include_str!("presets/tiered-cab.toml");
     let broken = [
         base.replace(
-            "gates = [\"unit_tests\", \"post_deployment_validation\"]\n\n[[change_type]]\nkey = \"normal\"",
+            "gates = [\"unit_tests\", \"deployment_preparation\", \"post_deployment_validation\"]\n\n[[change_type]]\nkey = \"normal\"",
             "gates = [\"nope\"]\n\n[[change_type]]\nkey = \"normal\"",
         ),
         base.replace("quorum = 3", "quorum = 9"),
@@ -547,8 +553,8 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
         ),
         (
             base.replace(
-                "requires_template = true\ngates = [\"unit_tests\", \"post_deployment_validation\"]",
-                "requires_template = true\ngates = [\"unit_tests\", \"post_deployment_validation\"]\n\n[[change_type.approval]]\nkey = \"cm\"\nlabel = \"CM\"\nroles = [\"change_manager\"]",
+                "requires_template = true\ngates = [\"unit_tests\", \"deployment_preparation\", \"post_deployment_validation\"]",
+                "requires_template = true\ngates = [\"unit_tests\", \"deployment_preparation\", \"post_deployment_validation\"]\n\n[[change_type.approval]]\nkey = \"cm\"\nlabel = \"CM\"\nroles = [\"change_manager\"]",
             ),
             "change type `standard` is pre-approved and also has approval steps",
         ),
