@@ -1946,7 +1946,10 @@ async fn submit_refuses_missing_information_and_risk_above_the_types_ceiling() {
             json!({"id": bare["id"]}),
         )
         .await;
-    assert_eq!(violation_codes(&refused), vec!["INFORMATION_MISSING"; 6]);
+    // Six items missing, and no deployment method: the seed's is blue-green.
+    let mut expected = vec!["INFORMATION_MISSING"; 6];
+    expected.push("DEPLOYMENT_METHOD_NOT_ALLOWED");
+    assert_eq!(violation_codes(&refused), expected);
     let said = violations(&refused).join("\n");
     for field in [
         "systemIds",
@@ -1964,7 +1967,7 @@ async fn submit_refuses_missing_information_and_risk_above_the_types_ceiling() {
         .app
         .graphql(
             &flow.requester.token,
-            "mutation($id: ID!, $v: Int!) { updateChange(id: $id, expectedVersion: $v, input: {implementationPlan: {steps: [\"migrate\"]}, testPlan: \"replay yesterday's traffic\"}) { version } }",
+            "mutation($id: ID!, $v: Int!) { updateChange(id: $id, expectedVersion: $v, input: {implementationPlan: {steps: [\"migrate\"], deploymentMethod: BLUE_GREEN}, testPlan: \"replay yesterday's traffic\"}) { version } }",
             json!({"id": bare["id"], "v": bare["version"]}),
         )
         .await;
@@ -2026,6 +2029,52 @@ async fn submit_refuses_missing_information_and_risk_above_the_types_ceiling() {
         )
         .await;
     assert_eq!(flow.submit(&low["id"]).await["status"], "APPROVED");
+}
+
+/// Seed 001 §2.2: the matrix classifies. A normal change rated high
+/// impact and medium likelihood is major, and is refused as normal; filed
+/// as major, or with mitigated residual ratings, it goes on.
+#[tokio::test]
+async fn the_tiered_cab_risk_matrix_binds_the_type() {
+    let flow = Flow::new("tiered-cab").await;
+    let high = json!({"likelihood": 3, "impact": 5, "mitigations": null, "residualLikelihood": null, "residualImpact": null});
+    let as_normal = flow.create("normal", high.clone()).await;
+    let refused = flow
+        .call(
+            &flow.requester.token,
+            "submitChange(id: $id)",
+            "",
+            json!({"id": as_normal["id"]}),
+        )
+        .await;
+    assert_eq!(
+        violation_codes(&refused),
+        ["RISK_ABOVE_TYPE"],
+        "{refused:#}"
+    );
+    assert!(violations(&refused)[0].starts_with("the risk matrix rates this change major"));
+    assert_eq!(flow.get(&as_normal["id"]).await["status"], "DRAFT");
+    let as_major = flow.create("major", high).await;
+    assert_eq!(
+        flow.submit(&as_major["id"]).await["status"],
+        "AWAITING_APPROVAL"
+    );
+    let mitigated = flow
+        .create(
+            "normal",
+            json!({"likelihood": 3, "impact": 5, "residualLikelihood": 1, "residualImpact": 3}),
+        )
+        .await;
+    assert_eq!(
+        flow.submit(&mitigated["id"]).await["status"],
+        "AWAITING_APPROVAL"
+    );
+    // Emergencies are classified by urgency.
+    let emergency = flow
+        .create("emergency", json!({"likelihood": 5, "impact": 5}))
+        .await;
+    let submitted = flow.submit(&emergency["id"]).await;
+    assert_ne!(submitted["status"], "DRAFT", "{submitted:#}");
 }
 
 /// Seed 001 §5.3 "Minimum 80% code coverage": a passing unit-test record

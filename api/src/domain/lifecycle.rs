@@ -47,6 +47,9 @@ pub struct ChangeFacts<'a> {
     pub risk_level: RiskLevel,
     /// The type the policy's risk matrix suggests for the ratings.
     pub suggested_type: Option<String>,
+    /// Where the matrix binds and rates the change above its type: the
+    /// type it gives (`[risk_matrix] binding_order`).
+    pub required_type: Option<String>,
     /// How the change will be deployed, as its plan says.
     pub deployment_method: Option<DeploymentMethod>,
     pub approved_at: Option<DateTime<Utc>>,
@@ -158,6 +161,19 @@ pub fn submit(facts: &ChangeFacts<'_>) -> Result<ChangeStatus, Vec<Violation>> {
                 facts.change_type.key,
                 enum_name(ceiling),
                 enum_name(facts.risk_level),
+            ),
+        ));
+    }
+    // Above the type's ceiling is said once, with the matrix's suggestion.
+    let above_ceiling = violations
+        .iter()
+        .any(|v| v.code == ViolationCode::RiskAboveCeiling);
+    if let Some(required) = facts.required_type.as_ref().filter(|_| !above_ceiling) {
+        violations.push(Violation::new(
+            ViolationCode::RiskAboveType,
+            format!(
+                "the risk matrix rates this change {required}: a {} change with these likelihood and impact ratings is filed as {required} (or the ratings revised)",
+                facts.change_type.key
             ),
         ));
     }

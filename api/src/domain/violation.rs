@@ -19,6 +19,9 @@ pub enum ViolationCode {
     InformationMissing,
     /// The change's risk level is above what its type accepts.
     RiskAboveCeiling,
+    /// The policy's binding risk matrix rates the change as a higher type
+    /// than the one it is filed as (`[risk_matrix] binding_order`).
+    RiskAboveType,
     /// The change's deployment method is not one its type allows.
     DeploymentMethodNotAllowed,
     /// The change type is not defined by the active policy.

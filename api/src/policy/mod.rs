@@ -371,6 +371,13 @@ pub struct RiskMatrix {
     pub bands: Vec<i32>,
     /// `cells[impact_band][likelihood_band]`: the suggested change type key.
     pub cells: Vec<Vec<String>>,
+    /// The matrix binds, not only suggests: the types it names, lowest
+    /// first (`["standard", "normal", "major"]`). A change of one of them
+    /// is submitted only as at least the type its ratings give; types not
+    /// listed (emergencies, classified by urgency) are not bound. Empty:
+    /// the matrix only suggests.
+    #[serde(default)]
+    pub binding_order: Vec<String>,
 }
 
 impl RiskMatrix {
@@ -379,6 +386,16 @@ impl RiskMatrix {
             .iter()
             .position(|upper| rating <= *upper)
             .unwrap_or(self.bands.len().saturating_sub(1))
+    }
+
+    /// Where the matrix binds and both types are in its order: the type
+    /// the ratings give, when `change_type` ranks below it.
+    pub fn floor_above<'m>(&'m self, change_type: &str, suggested: &'m str) -> Option<&'m str> {
+        let rank = |key: &str| self.binding_order.iter().position(|k| k == key);
+        match (rank(change_type), rank(suggested)) {
+            (Some(filed), Some(needed)) if filed < needed => Some(suggested),
+            _ => None,
+        }
     }
 
     /// The change type the matrix suggests for these ratings.
@@ -1140,6 +1157,31 @@ impl Policy {
             for cell in matrix.cells.iter().flatten() {
                 if !type_keys.contains(cell.as_str()) {
                     return Err(format!("risk_matrix suggests unknown change type `{cell}`"));
+                }
+            }
+            // A binding order ranks every type the matrix can give, each
+            // once; a type missing from it would never be bound.
+            if !matrix.binding_order.is_empty() {
+                let mut ranked = BTreeSet::new();
+                for key in &matrix.binding_order {
+                    if !type_keys.contains(key.as_str()) {
+                        return Err(format!(
+                            "risk_matrix: binding_order names unknown change type `{key}`"
+                        ));
+                    }
+                    if !ranked.insert(key.as_str()) {
+                        return Err(format!("risk_matrix: binding_order lists `{key}` twice"));
+                    }
+                }
+                if let Some(cell) = matrix
+                    .cells
+                    .iter()
+                    .flatten()
+                    .find(|cell| !ranked.contains(cell.as_str()))
+                {
+                    return Err(format!(
+                        "risk_matrix: binding_order leaves out `{cell}`, which the cells give"
+                    ));
                 }
             }
         }

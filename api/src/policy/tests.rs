@@ -527,6 +527,13 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
     let base = include_str!("presets/tiered-cab.toml");
     let cases = [
         (
+            base.replace(
+                "binding_order = [\"standard\", \"normal\", \"major\"]",
+                "binding_order = [\"standard\", \"normal\"]",
+            ),
+            "risk_matrix: binding_order leaves out `major`, which the cells give",
+        ),
+        (
             base.replace("required_parts = [\"steps\"]", "required_parts = [\"stepz\"]"),
             "gate `rollback_plan`: required_parts names `stepz`",
         ),

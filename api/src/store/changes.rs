@@ -336,6 +336,17 @@ impl Snapshot {
                 .as_ref()
                 .and_then(|m| m.suggest(c.likelihood, c.impact))
                 .map(str::to_owned),
+            // Bound by the ratings that stand: the residual ones once the
+            // risk is assessed after mitigation, as the type's ceiling is.
+            required_type: policy.risk_matrix.as_ref().and_then(|m| {
+                let (likelihood, impact) = match (c.residual_likelihood, c.residual_impact) {
+                    (Some(likelihood), Some(impact)) => (likelihood, impact),
+                    _ => (c.likelihood, c.impact),
+                };
+                m.suggest(likelihood, impact)
+                    .and_then(|suggested| m.floor_above(&c.change_type, suggested))
+                    .map(str::to_owned)
+            }),
             deployment_method: c.deployment_method,
             approved_at: c.approved_at,
             scheduled_start: c.scheduled_start,

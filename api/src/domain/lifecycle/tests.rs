@@ -72,6 +72,7 @@ fn facts<'a>(
         missing_information: vec![],
         risk_level: RiskLevel::Low,
         suggested_type: None,
+        required_type: None,
         deployment_method: change_type.deployment_methods.first().copied(),
         approved_at: None,
         scheduled_start: None,
@@ -881,4 +882,26 @@ fn post_implementation_gates_hold_the_close_of_an_implemented_change_only() {
     f.status = ChangeStatus::Implemented;
     f.unmet_close_gates.clear();
     assert_eq!(close(&f, now()), Ok(ChangeStatus::Closed));
+}
+
+#[test]
+fn a_binding_risk_matrix_refuses_a_change_filed_below_its_rating() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let matrix = policy.risk_matrix.as_ref().unwrap();
+    // Section 2.2: high impact, medium likelihood is major.
+    assert_eq!(matrix.suggest(3, 5), Some("major"));
+    assert_eq!(matrix.floor_above("normal", "major"), Some("major"));
+    assert_eq!(matrix.floor_above("major", "normal"), None);
+    // Emergencies are classified by urgency, not bound by the matrix.
+    assert_eq!(matrix.floor_above("emergency", "major"), None);
+
+    let normal = policy.change_type("normal").unwrap();
+    let pending = pending_state();
+    let mut f = facts(normal, ChangeStatus::Draft, &pending);
+    f.required_type = Some("major".into());
+    let refused = submit(&f).unwrap_err();
+    assert_eq!(codes(&refused), vec![ViolationCode::RiskAboveType]);
+    assert!(messages(&refused)[0].starts_with("the risk matrix rates this change major"));
+    f.required_type = None;
+    assert_eq!(submit(&f), Ok(ChangeStatus::AwaitingApproval));
 }
