@@ -73,6 +73,12 @@ pub struct Model {
     /// When the post-implementation / post-emergency review is due.
     pub review_due_at: Option<DateTimeUtc>,
     pub reviewed_at: Option<DateTimeUtc>,
+    /// When the CAB's review is due: the end of the board's next scheduled
+    /// meeting after implementation ended, where the policy sends the
+    /// change to the CAB and the board meets on a schedule.
+    pub board_review_due_at: Option<DateTimeUtc>,
+    /// When the first BOARD review was recorded.
+    pub board_reviewed_at: Option<DateTimeUtc>,
     /// The account that started implementation (segregation of duties).
     pub implementation_started_by: Option<Uuid>,
     /// When an approved change is due to have started (the type's

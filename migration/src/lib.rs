@@ -16,6 +16,7 @@ mod m20261202_vote_per_phase;
 mod m20261203_deployments_incidents;
 mod m20261203_webhooks;
 mod m20261204_freeze_entry;
+mod m20261205_board_review_deadline;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_deployments_incidents::Migration),
             Box::new(m20261203_webhooks::Migration),
             Box::new(m20261204_freeze_entry::Migration),
+            Box::new(m20261205_board_review_deadline::Migration),
         ]
     }
 }

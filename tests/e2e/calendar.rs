@@ -880,3 +880,65 @@ async fn an_extraordinary_meeting_needs_emergency_business_and_a_reason() {
         "{payload}"
     );
 }
+
+/// Seed 000 "Post-implementation CAB review (next meeting)": the end of an
+/// emergency makes the CAB's review due by the end of the next Wednesday
+/// meeting; once that has passed the change is overdue until a CAB member
+/// records the BOARD review.
+#[tokio::test]
+async fn the_cabs_review_of_an_emergency_is_due_at_its_next_meeting() {
+    let flow = Flow::new("cab-quorum").await;
+    let board = flow.board(2).await;
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let emergency = flow.create("emergency", json!({})).await;
+    let id = &emergency["id"];
+    flow.submit(id).await;
+    flow.approve(&cto.token, id).await;
+    flow.pass(id, &["validation_plan"]).await;
+    let started = flow.start(id).await;
+    assert!(started.get("errors").is_none(), "{started:#}");
+    flow.complete(id, "SUCCESSFUL").await;
+    let next: DateTime<Utc> = flow.meeting_start(1).await.parse().unwrap();
+    let read = "query($id: ID) { change(id: $id) { deadlines { boardReviewDueAt boardReviewedAt } overdue { kind dueAt } } }";
+    let change = flow.app.data(ADMIN_TOKEN, read, json!({"id": id})).await["change"].clone();
+    let due: DateTime<Utc> = change["deadlines"]["boardReviewDueAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The meeting lasts the hour the preset assumes.
+    assert_eq!(due, next + Duration::hours(1));
+    assert!(change["deadlines"]["boardReviewedAt"].is_null());
+    let kinds = |change: &Value| {
+        change["overdue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(!kinds(&change).contains(&"BOARD_REVIEW".to_owned()));
+
+    let now = flow.app.clock.now();
+    flow.app.clock.advance(due - now + Duration::minutes(1));
+    let late = flow.app.data(ADMIN_TOKEN, read, json!({"id": id})).await["change"].clone();
+    assert!(
+        kinds(&late).contains(&"BOARD_REVIEW".to_owned()),
+        "{late:#}"
+    );
+    let listed = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ overdue { number overdue { kind } } }",
+            json!({}),
+        )
+        .await;
+    assert!(listed.to_string().contains("BOARD_REVIEW"), "{listed:#}");
+
+    let review = flow.review(&board[1].token, id, "BOARD").await;
+    assert!(review.get("errors").is_none(), "{review:#}");
+    let met = flow.app.data(ADMIN_TOKEN, read, json!({"id": id})).await["change"].clone();
+    assert!(!kinds(&met).contains(&"BOARD_REVIEW".to_owned()), "{met:#}");
+    assert!(met["deadlines"]["boardReviewedAt"].is_string());
+}

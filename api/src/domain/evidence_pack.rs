@@ -138,6 +138,8 @@ pub const CHANGES: Dataset = Dataset {
         "documentedAt",
         "reviewDueAt",
         "reviewedAt",
+        "boardReviewDueAt",
+        "boardReviewedAt",
         "boardOutcome",
         "boardDecidedAt",
         "rollbackReason",

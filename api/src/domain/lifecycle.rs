@@ -70,6 +70,12 @@ pub struct ChangeFacts<'a> {
     pub reviewed_at: Option<DateTime<Utc>>,
     /// A BOARD review is on record.
     pub board_reviewed: bool,
+    /// When the CAB's review is due (set when implementation ended).
+    pub board_review_due_at: Option<DateTime<Utc>>,
+    /// The end of the board's next scheduled meeting from now, where the
+    /// policy sets a schedule: what an end of implementation makes the
+    /// CAB review's deadline. Read only by `complete` and `roll_back`.
+    pub next_board_meeting_end: Option<DateTime<Utc>>,
 }
 
 pub fn status_name(status: ChangeStatus) -> String {
@@ -429,7 +435,7 @@ pub fn complete(
             ChangeStatus::RolledBack
         }
     };
-    refuse_or(violations, (next, end_deadlines(facts, now)))
+    refuse_or(violations, (next, end_deadlines(facts, now, next)))
 }
 
 /// The deadlines the end of implementation sets.
@@ -438,11 +444,21 @@ pub struct EndDeadlines {
     pub review_due_at: Option<DateTime<Utc>>,
     /// Where the documentation is counted from the end (seed 003 §3.1).
     pub documentation_due_at: Option<DateTime<Utc>>,
+    /// Where the CAB reviews the change and meets on a schedule: the end
+    /// of its next meeting.
+    pub board_review_due_at: Option<DateTime<Utc>>,
 }
 
-fn end_deadlines(facts: &ChangeFacts<'_>, ended_at: DateTime<Utc>) -> EndDeadlines {
+fn end_deadlines(
+    facts: &ChangeFacts<'_>,
+    ended_at: DateTime<Utc>,
+    next: ChangeStatus,
+) -> EndDeadlines {
     EndDeadlines {
         review_due_at: review_due(facts, ended_at),
+        board_review_due_at: facts
+            .next_board_meeting_end
+            .filter(|_| board_review_owed_in(facts.change_type, next)),
         documentation_due_at: facts
             .change_type
             .emergency
@@ -502,7 +518,10 @@ pub fn roll_back(
             "a rollback needs a reason",
         ));
     }
-    refuse_or(violations, end_deadlines(facts, now))
+    refuse_or(
+        violations,
+        end_deadlines(facts, now, ChangeStatus::RolledBack),
+    )
 }
 
 fn review_due(facts: &ChangeFacts<'_>, ended_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -611,16 +630,19 @@ impl ReviewContents<'_> {
 /// Whether the type's emergencies owe the CAB's review at its next
 /// meeting (seed 000: "post-implementation CAB review").
 fn board_review_owed(facts: &ChangeFacts<'_>) -> bool {
-    let went_wrong = matches!(
-        facts.status,
-        ChangeStatus::Failed | ChangeStatus::RolledBack
-    );
-    facts
-        .change_type
+    board_review_owed_in(facts.change_type, facts.status)
+}
+
+/// Whether a change of this type in `status` owes the CAB's review: an
+/// emergency its policy sends to the CAB, or a failed or rolled-back
+/// change where the type says so.
+fn board_review_owed_in(change_type: &ChangeType, status: ChangeStatus) -> bool {
+    let went_wrong = matches!(status, ChangeStatus::Failed | ChangeStatus::RolledBack);
+    change_type
         .emergency
         .as_ref()
         .is_some_and(|e| e.board_review)
-        || (went_wrong && facts.change_type.board_review_after_rollback)
+        || (went_wrong && change_type.board_review_after_rollback)
 }
 
 /// Whether a review of `kind` is the post-implementation review the
@@ -753,6 +775,10 @@ pub enum OverdueKind {
     Implementation,
     /// No decision within the type's `respond_within_hours` of submission.
     Response,
+    /// The CAB's review, due by the end of its next scheduled meeting
+    /// after implementation ended (seed 000 "post-implementation CAB review
+    /// (next meeting)").
+    BoardReview,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -764,12 +790,13 @@ pub struct Overdue {
 impl OverdueKind {
     /// Every deadline a change can carry: the one table the API's overdue
     /// items, the `overdue` query and the `/metrics` gauge all read.
-    pub const ALL: [OverdueKind; 5] = [
+    pub const ALL: [OverdueKind; 6] = [
         Self::Approval,
         Self::Documentation,
         Self::Review,
         Self::Implementation,
         Self::Response,
+        Self::BoardReview,
     ];
 
     /// The deadline's name in `/metrics` (`changes_overdue{kind=...}`).
@@ -780,6 +807,7 @@ impl OverdueKind {
             Self::Review => "review",
             Self::Implementation => "implementation",
             Self::Response => "response",
+            Self::BoardReview => "board_review",
         }
     }
 }
@@ -801,6 +829,7 @@ impl ChangeFacts<'_> {
                 self.response_due_at,
                 self.responded_at.is_some() || self.status == ChangeStatus::Cancelled,
             ),
+            OverdueKind::BoardReview => (self.board_review_due_at, self.board_reviewed),
         }
     }
 }

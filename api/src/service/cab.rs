@@ -263,15 +263,7 @@ pub async fn next_meetings(
     from: DateTime<Utc>,
     count: usize,
 ) -> ServiceResult<Vec<DateTime<Utc>>> {
-    let Some(schedule) = policy.board.as_ref().and_then(|b| b.schedule.as_ref()) else {
-        return Ok(Vec::new());
-    };
-    let rule = schedule.to_rule()?;
-    let count = count.min(52);
-    crate::heavy::run(crate::heavy::CALENDAR, move |deadline| {
-        Ok(rule.next_starts(from, count, &deadline)?)
-    })
-    .await
+    store::board::meeting_starts(policy, from, count).await
 }
 
 pub async fn meetings(db: &DatabaseConnection) -> ServiceResult<Vec<cab_meeting::Model>> {

@@ -117,6 +117,8 @@ pub async fn create(
         documented_at: Set(None),
         review_due_at: Set(None),
         reviewed_at: Set(None),
+        board_review_due_at: Set(None),
+        board_reviewed_at: Set(None),
         board_outcome: Set(None),
         board_decided_at: Set(None),
         rollback_reason: Set(None),

@@ -486,7 +486,7 @@ async fn load_changes(
 /// A change as one JSONL record, under the API's field names.
 pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
     let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(evidence_pack::timestamp);
-    let fields: [(&str, Value); 54] = [
+    let fields: [(&str, Value); 56] = [
         ("id", json!(change.id)),
         ("number", json!(change.number)),
         ("title", json!(change.title)),
@@ -546,6 +546,8 @@ pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
         ("documentedAt", json!(at(change.documented_at))),
         ("reviewDueAt", json!(at(change.review_due_at))),
         ("reviewedAt", json!(at(change.reviewed_at))),
+        ("boardReviewDueAt", json!(at(change.board_review_due_at))),
+        ("boardReviewedAt", json!(at(change.board_reviewed_at))),
         ("boardOutcome", json!(change.board_outcome)),
         ("boardDecidedAt", json!(at(change.board_decided_at))),
         ("rollbackReason", json!(change.rollback_reason)),

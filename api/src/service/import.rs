@@ -337,6 +337,8 @@ pub fn active_model(
         documented_at: Set(micros(row.documented_at)),
         review_due_at: Set(None),
         reviewed_at: Set(None),
+        board_review_due_at: Set(None),
+        board_reviewed_at: Set(None),
         board_outcome: Set(row.board_outcome),
         board_decided_at: Set(micros(row.board_decided_at)),
         rollback_reason: Set(row.rollback_reason.clone()),

@@ -4,12 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    ChangeStatus, Decision, ReviewKind, approval, cab_member, change, change_sequence,
-    change_system, change_template, evidence, review, user,
+    ChangeStatus, Decision, approval, cab_member, change, change_sequence, change_system,
+    change_template, evidence, user,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use serde_json::json;
@@ -362,6 +362,8 @@ impl Snapshot {
             review_due_at: c.review_due_at,
             reviewed_at: c.reviewed_at,
             board_reviewed: self.board_reviewed,
+            board_review_due_at: c.board_review_due_at,
+            next_board_meeting_end: None,
         }
     }
 }
@@ -406,12 +408,9 @@ pub async fn snapshot<C: ConnectionTrait>(
             .is_some_and(|t| t.active && t.change_type == change.change_type),
         None => false,
     };
-    let board_reviewed = review::Entity::find()
-        .filter(review::Column::ChangeId.eq(change.id))
-        .filter(review::Column::Kind.eq(ReviewKind::Board))
-        .count(conn)
-        .await?
-        > 0;
+    // Set by the first BOARD review (and filled from earlier ones by the
+    // migration that added it).
+    let board_reviewed = change.board_reviewed_at.is_some();
     let system_ids = if change_type
         .required_information
         .contains(&crate::domain::change::RequiredItem::AffectedSystems)
@@ -517,6 +516,10 @@ fn deadline_columns(kind: OverdueKind) -> (change::Column, change::Column) {
             change::Column::ActualStart,
         ),
         OverdueKind::Response => (change::Column::ResponseDueAt, change::Column::RespondedAt),
+        OverdueKind::BoardReview => (
+            change::Column::BoardReviewDueAt,
+            change::Column::BoardReviewedAt,
+        ),
     }
 }
 

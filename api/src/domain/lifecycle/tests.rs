@@ -88,6 +88,8 @@ fn facts<'a>(
         review_due_at: None,
         reviewed_at: None,
         board_reviewed: false,
+        board_review_due_at: None,
+        next_board_meeting_end: None,
     }
 }
 
@@ -904,4 +906,45 @@ fn a_binding_risk_matrix_refuses_a_change_filed_below_its_rating() {
     assert!(messages(&refused)[0].starts_with("the risk matrix rates this change major"));
     f.required_type = None;
     assert_eq!(submit(&f), Ok(ChangeStatus::AwaitingApproval));
+}
+
+#[test]
+fn the_cabs_review_is_due_by_the_end_of_its_next_scheduled_meeting() {
+    let policy = Policy::load("cab-quorum").unwrap();
+    let approved = approved_state();
+    let meeting_end = now() + Duration::days(2);
+    let emergency = policy.change_type("emergency").unwrap();
+    let mut f = facts(emergency, ChangeStatus::Implementing, &approved);
+    f.next_board_meeting_end = Some(meeting_end);
+    let (_, due) = complete(&f, ChangeOutcome::Successful, now()).unwrap();
+    assert_eq!(due.board_review_due_at, Some(meeting_end));
+    // Without a schedule there is no meeting to count to.
+    f.next_board_meeting_end = None;
+    let (_, due) = complete(&f, ChangeOutcome::Successful, now()).unwrap();
+    assert_eq!(due.board_review_due_at, None);
+    // A normal change owes the CAB's review only when it went wrong.
+    let normal = policy.change_type("normal").unwrap();
+    let mut n = facts(normal, ChangeStatus::Implementing, &approved);
+    n.next_board_meeting_end = Some(meeting_end);
+    let (_, succeeded) = complete(&n, ChangeOutcome::Successful, now()).unwrap();
+    assert_eq!(succeeded.board_review_due_at, None);
+    let (_, failed) = complete(&n, ChangeOutcome::Failed, now()).unwrap();
+    assert_eq!(failed.board_review_due_at, Some(meeting_end));
+    let rolled_back = roll_back(&n, "errors doubled", now()).unwrap();
+    assert_eq!(rolled_back.board_review_due_at, Some(meeting_end));
+    // Overdue once the meeting has ended without it; the BOARD review
+    // meets it.
+    let mut ended = facts(emergency, ChangeStatus::Implemented, &approved);
+    ended.board_review_due_at = Some(meeting_end);
+    let after = meeting_end + Duration::minutes(1);
+    assert!(overdue(&ended, meeting_end).is_empty());
+    assert_eq!(
+        overdue(&ended, after)
+            .into_iter()
+            .map(|o| o.kind)
+            .collect::<Vec<_>>(),
+        vec![OverdueKind::BoardReview]
+    );
+    ended.board_reviewed = true;
+    assert!(overdue(&ended, after).is_empty());
 }

@@ -261,6 +261,8 @@ impl Change {
             implementation_due_at: self.0.implementation_due_at,
             response_due_at: self.0.response_due_at,
             responded_at: self.0.responded_at,
+            board_review_due_at: self.0.board_review_due_at,
+            board_reviewed_at: self.0.board_reviewed_at,
         }
     }
     /// Decisions, newest first; of the current round unless `allRounds`.

@@ -330,6 +330,10 @@ pub struct Deadlines {
     /// `respond_within_hours` after submission), and when it came.
     pub response_due_at: Option<DateTime<Utc>>,
     pub responded_at: Option<DateTime<Utc>>,
+    /// The CAB's review is due by the end of its next scheduled meeting
+    /// after implementation ended (`[board.schedule]`), and when it came.
+    pub board_review_due_at: Option<DateTime<Utc>>,
+    pub board_reviewed_at: Option<DateTime<Utc>>,
 }
 
 pub struct Template(pub change_template::Model);

@@ -84,9 +84,13 @@ pub async fn record_review(
     .await?;
     let before = snapshot.change.status;
     let already_reviewed = snapshot.change.reviewed_at.is_some();
+    let board_reviewed = snapshot.change.board_reviewed_at.is_some();
     let mut active: change::ActiveModel = snapshot.change.into();
     if !already_reviewed && lifecycle::review_satisfies(&snapshot.change_type, kind) {
         active.reviewed_at = Set(Some(request.now));
+    }
+    if kind == ReviewKind::Board && !board_reviewed {
+        active.board_reviewed_at = Set(Some(request.now));
     }
     store::transitions::finish(
         txn,

@@ -136,17 +136,17 @@ pub async fn complete(
     optional_text("notes", notes, 10_000)?;
     let (txn, snapshot, approval) =
         open_transition(request, id, None, permissions::implement_change).await?;
-    let (next, due) = refuse(lifecycle::complete(
-        &snapshot.facts(request.policy, &approval, request.now),
-        outcome,
-        request.now,
-    ))?;
+    let mut facts = snapshot.facts(request.policy, &approval, request.now);
+    facts.next_board_meeting_end =
+        store::board::next_meeting_end(request.policy, request.now).await?;
+    let (next, due) = refuse(lifecycle::complete(&facts, outcome, request.now))?;
     let before = snapshot.change.status;
     let mut active: change::ActiveModel = snapshot.change.into();
     active.status = Set(next);
     active.outcome = Set(Some(outcome));
     active.actual_end = Set(Some(request.now));
     active.review_due_at = Set(due.review_due_at);
+    active.board_review_due_at = Set(due.board_review_due_at);
     if let Some(documentation_due_at) = due.documentation_due_at {
         active.documentation_due_at = Set(Some(documentation_due_at));
     }
@@ -224,6 +224,7 @@ pub async fn roll_back(
     active.actual_end = Set(Some(request.now));
     active.rollback_reason = Set(Some(reason.to_owned()));
     active.review_due_at = Set(due.review_due_at);
+    active.board_review_due_at = Set(due.board_review_due_at);
     if let Some(documentation_due_at) = due.documentation_due_at {
         active.documentation_due_at = Set(Some(documentation_due_at));
     }
