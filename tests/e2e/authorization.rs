@@ -102,7 +102,9 @@ fn matrix() -> Vec<(&'static str, Vec<Caller>)> {
             vec![Admin],
         ),
         (
-            "mutation($o: ID!) { setUserRoles(userId: $o, roles: [\"requester\"]) { id } }",
+            // The roles the owner holds already: the CAB seat below is
+            // open only to the roles seed 001 §4.1 names (qa_lead).
+            "mutation($o: ID!) { setUserRoles(userId: $o, roles: [\"requester\", \"qa_lead\"]) { id } }",
             vec![Admin],
         ),
         (
@@ -223,7 +225,9 @@ fn passes(expected_denial: Option<&str>, got: &str) -> bool {
 #[tokio::test]
 async fn every_operation_for_every_caller() {
     let app = spawn_app().await;
-    let owner = app.user("Rita Owner", &["requester"]).await;
+    // The owner is seated on the CAB below: tiered-cab seats members from
+    // the roles seed 001 §4.1 names.
+    let owner = app.user("Rita Owner", &["requester", "qa_lead"]).await;
     let other = app.user("Oscar Other", &["requester"]).await;
     let auditor = app.user("Audrey Auditor", &["auditor"]).await;
     let manager = app.user("Carl Manager", &["change_manager"]).await;
@@ -317,7 +321,9 @@ async fn every_operation_for_every_caller() {
 async fn every_operation_for_every_caller_over_websocket() {
     use crate::hostile_requests::{Read, connect_to, read, subscribe_message};
     let app = spawn_app().await;
-    let owner = app.user("Rita Owner", &["requester"]).await;
+    // The owner is seated on the CAB below: tiered-cab seats members from
+    // the roles seed 001 §4.1 names.
+    let owner = app.user("Rita Owner", &["requester", "qa_lead"]).await;
     let other = app.user("Oscar Other", &["requester"]).await;
     let auditor = app.user("Audrey Auditor", &["auditor"]).await;
     let manager = app.user("Carl Manager", &["change_manager"]).await;

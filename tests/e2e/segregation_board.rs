@@ -186,7 +186,8 @@ async fn a_requester_cannot_reshape_the_board_that_decides_their_change() {
         .await;
     assert_forbidden(&removal, &format!("you requested {number}"));
     assert!(seated(&flow).await.contains(&against.id));
-    let ally = flow.person("Alan Ally", &["cab"]).await;
+    // A QA Lead: one of the roles tiered-cab seats members from.
+    let ally = flow.person("Alan Ally", &["cab", "qa_lead"]).await;
     let seat = flow
         .app
         .graphql(requester, SET_MEMBER, json!({"u": ally.id}))
@@ -286,7 +287,8 @@ async fn an_approval_counts_for_the_roles_its_approver_held_when_deciding() {
         .iter()
         .find(|a| a["approver"]["id"] == json!(board[1].id))
         .unwrap();
-    assert_eq!(first["approverRoles"], json!(["cab"]));
+    // The seat's role (seed 001 §4.1) is among the roles held then.
+    assert_eq!(first["approverRoles"], json!(["cab", "product_lead"]));
     assert_eq!(first["boardRole"], "MEMBER");
 }
 
@@ -319,7 +321,7 @@ async fn approvals_recorded_before_the_snapshot_columns_take_their_approvers_sta
     let vote = &approvals(&flow, &major["id"]).await[0];
     assert_eq!(
         (&vote["approverRoles"], &vote["boardRole"]),
-        (&json!(["cab"]), &json!("MEMBER"))
+        (&json!(["cab", "product_lead"]), &json!("MEMBER"))
     );
     let approval = &approvals(&flow, &normal["id"]).await[0];
     assert_eq!(

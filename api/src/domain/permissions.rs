@@ -808,12 +808,18 @@ mod tests {
             .is_ok()
         );
         assert!(take_seat(board, BoardRole::Member, &roles(&["requester"])).is_err());
-        // No roles named for a seat: anyone.
+        // Seed 001 §4.1: the QA Lead sits as a member, the CTO advises.
         let tiered = crate::policy::Policy::load("tiered-cab").unwrap();
+        let tiered = tiered.board.as_ref().unwrap();
+        assert!(take_seat(tiered, BoardRole::Member, &roles(&["qa_lead"])).is_ok());
+        assert!(take_seat(tiered, BoardRole::Advisor, &roles(&["cto"])).is_ok());
+        assert!(take_seat(tiered, BoardRole::Member, &roles(&["cto"])).is_err());
+        // No roles named for a seat: anyone.
+        let weekly = crate::policy::Policy::load("weekly-cab").unwrap();
         assert!(
             take_seat(
-                tiered.board.as_ref().unwrap(),
-                BoardRole::Member,
+                weekly.board.as_ref().unwrap(),
+                BoardRole::Advisor,
                 &roles(&["requester"])
             )
             .is_ok()
