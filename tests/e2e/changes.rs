@@ -131,6 +131,11 @@ async fn invalid_changes_are_refused_naming_the_field_and_nothing_is_stored() {
         (json!({"impact": 9}), "impact"),
         (json!({"type": "yolo"}), "type"),
         (json!({"title": ""}), "title"),
+        (json!({"description": "  "}), "description"),
+        (
+            json!({"businessJustification": ""}),
+            "businessJustification",
+        ),
         (json!({"residualImpact": 2}), "residualLikelihood"),
         (json!({"systemIds": [uuid::Uuid::new_v4()]}), "systemIds[0]"),
         (json!({"systemIds": ["not-an-id"]}), "systemIds[0]"),

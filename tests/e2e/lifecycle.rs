@@ -1204,6 +1204,11 @@ async fn cab_quorum_meeting_defers_without_quorum_and_reviews_emergencies() {
         ),
         "{agenda:?}"
     );
+    // Deferred: "Scheduled for next CAB meeting".
+    assert!(
+        agenda.contains(&json!({"reason": "DECISION", "change": {"number": normal["number"]}})),
+        "{agenda:?}"
+    );
     flow.complete(id, "SUCCESSFUL").await;
     // "Post-Implementation Checklist" with no critical alert open.
     let alerting = flow
