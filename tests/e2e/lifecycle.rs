@@ -1210,10 +1210,22 @@ async fn cab_quorum_meeting_defers_without_quorum_and_reviews_emergencies() {
         "{agenda:?}"
     );
     flow.complete(id, "SUCCESSFUL").await;
-    // "Post-Implementation Checklist" with no critical alert open.
-    let alerting = flow
+    // "Post-Implementation Checklist" with no critical alert open, recorded
+    // by the System Owner ("validate post-implementation").
+    let by_requester = flow
         .evidence(
             &flow.requester.token,
+            id,
+            "post_implementation_checklist",
+            "PASSED",
+            json!({"criticalAlerts": 0}),
+        )
+        .await;
+    assert_eq!(error_code(&by_requester), "FORBIDDEN", "{by_requester:#}");
+    let owner = flow.person("Sam System Owner", &["system_owner"]).await;
+    let alerting = flow
+        .evidence(
+            &owner.token,
             id,
             "post_implementation_checklist",
             "PASSED",
@@ -1228,7 +1240,7 @@ async fn cab_quorum_meeting_defers_without_quorum_and_reviews_emergencies() {
     );
     let clear = flow
         .evidence(
-            &flow.requester.token,
+            &owner.token,
             id,
             "post_implementation_checklist",
             "PASSED",
@@ -2034,6 +2046,64 @@ async fn submit_refuses_missing_information_and_risk_above_the_types_ceiling() {
         )
         .await;
     assert_eq!(flow.submit(&low["id"]).await["status"], "APPROVED");
+}
+
+/// Seed 000 "Change Requester: ... execute implementation"; "DevSecOps
+/// Lead: Execute changes": the requester or the DevSecOps Lead starts and
+/// completes a change, a change manager does not.
+#[tokio::test]
+async fn cab_quorum_changes_are_executed_by_the_requester_or_the_devsecops_lead() {
+    let flow = Flow::new("cab-quorum").await;
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let lead = flow.person("Dee DevSecOps", &["devsecops_lead"]).await;
+    let emergency = flow.create("emergency", json!({})).await;
+    let id = &emergency["id"];
+    flow.submit(id).await;
+    flow.approve(&cto.token, id).await;
+    flow.pass(id, &["validation_plan"]).await;
+    let start = "startImplementation(id: $id)";
+    let by_manager = flow
+        .call(&manager.token, start, "", json!({"id": id}))
+        .await;
+    assert_eq!(error_code(&by_manager), "FORBIDDEN", "{by_manager:#}");
+    assert!(
+        by_manager.to_string().contains("devsecops_lead"),
+        "{by_manager:#}"
+    );
+    let by_lead = flow.call(&lead.token, start, "", json!({"id": id})).await;
+    assert_eq!(
+        by_lead["data"]["startImplementation"]["status"], "IMPLEMENTING",
+        "{by_lead:#}"
+    );
+    let complete = "completeImplementation(id: $id, outcome: SUCCESSFUL)";
+    let finished_by_manager = flow
+        .call(&manager.token, complete, "", json!({"id": id}))
+        .await;
+    assert_eq!(error_code(&finished_by_manager), "FORBIDDEN");
+    let finished = flow
+        .call(&lead.token, complete, "", json!({"id": id}))
+        .await;
+    assert_eq!(
+        finished["data"]["completeImplementation"]["status"], "IMPLEMENTED",
+        "{finished:#}"
+    );
+    let authority = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ policy { changeTypes { key authority { implement } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        authority["policy"]["changeTypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["authority"]["implement"] == json!(["devsecops_lead"])),
+        "{authority:#}"
+    );
 }
 
 /// Seed 001 §2.2: the matrix classifies. A normal change rated high

@@ -192,13 +192,20 @@ pub fn schedule_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
     )
 }
 
-pub fn implement_change(actor: &Actor, requester: Uuid) -> Result<(), Denied> {
-    requester_or(
-        actor,
-        requester,
-        &[CHANGE_MANAGER, IMPLEMENTER],
-        "implementing",
-    )
+/// Who may start and complete a change: its requester, and the roles its
+/// type's `[change_type.authority] implement` names (seed 000 "DevSecOps
+/// Lead: Execute changes"), by default a change manager or an implementer.
+pub fn implement_change(actor: &Actor, requester: Uuid, named: &[String]) -> Result<(), Denied> {
+    if named.is_empty() {
+        return requester_or(
+            actor,
+            requester,
+            &[CHANGE_MANAGER, IMPLEMENTER],
+            "implementing",
+        );
+    }
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    requester_or(actor, requester, &named, "implementing")
 }
 
 /// Who may roll a change back: the roles the policy names for its type
@@ -216,7 +223,7 @@ pub fn roll_back_change(
     // No roles named: whoever may implement it rolls it back, and the
     // CAB in a critical outage comes on top of them, never instead.
     if authority.roll_back.is_empty() {
-        let implementer = implement_change(actor, requester);
+        let implementer = implement_change(actor, requester, &authority.implement);
         if implementer.is_ok() || !authority.roll_back_board_when_critical {
             return implementer.map(|()| "implementer".into());
         }
@@ -673,7 +680,14 @@ mod tests {
         let qa = actor(&["qa"]);
         assert!(record_evidence(&qa, other, true, &qa_team).is_ok());
         assert!(record_evidence(&qa, qa.user_id, true, &qa_team).is_err());
-        assert!(implement_change(&engineer, other).is_err());
+        assert!(implement_change(&engineer, other, &[]).is_err());
+        assert!(implement_change(&manager, other, &[]).is_ok());
+        // Where the type names who executes (seed 000 "DevSecOps Lead:
+        // Execute changes"), they and the requester do, nobody else.
+        let devsecops = ["devsecops_lead".to_owned()];
+        assert!(implement_change(&manager, other, &devsecops).is_err());
+        assert!(implement_change(&actor(&["devsecops_lead"]), other, &devsecops).is_ok());
+        assert!(implement_change(&engineer, engineer.user_id, &devsecops).is_ok());
         let policy = crate::policy::Policy::load("tiered-cab").unwrap();
         let normal = policy.change_type("normal").unwrap();
         assert!(review_change(&engineer, engineer.user_id, normal, false, true, true).is_err());

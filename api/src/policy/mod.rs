@@ -701,6 +701,11 @@ pub struct Authority {
     /// emergencies); board reviews stay the CAB's.
     #[serde(default)]
     pub review: Vec<String>,
+    /// Roles that start and complete another person's change (seed 000
+    /// "DevSecOps Lead: Execute changes"); the requester always may.
+    /// Empty: a change manager or an implementer.
+    #[serde(default)]
+    pub implement: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
@@ -1123,6 +1128,8 @@ impl Policy {
                 .map_err(|e| format!("change type `{key}` authority.roll_back: {}", e.message))?;
             role_keys(&authority.review)
                 .map_err(|e| format!("change type `{key}` authority.review: {}", e.message))?;
+            role_keys(&authority.implement)
+                .map_err(|e| format!("change type `{key}` authority.implement: {}", e.message))?;
             if authority.roll_back_board_when_critical && self.board.is_none() {
                 return Err(format!(
                     "change type `{key}` authority.roll_back_board_when_critical needs a [board]"

@@ -29,7 +29,10 @@ pub async fn submit(
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
     let (txn, snapshot, approval) =
-        open_transition(request, id, expected_version, permissions::submit_change).await?;
+        open_transition(request, id, expected_version, |actor, requester, _| {
+            permissions::submit_change(actor, requester)
+        })
+        .await?;
     let next = refuse(lifecycle::submit(&snapshot.facts(
         request.policy,
         &approval,
@@ -71,7 +74,10 @@ pub async fn revise(
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
     let (txn, snapshot, approval) =
-        open_transition(request, id, expected_version, permissions::submit_change).await?;
+        open_transition(request, id, expected_version, |actor, requester, _| {
+            permissions::submit_change(actor, requester)
+        })
+        .await?;
     let next = refuse(lifecycle::revise(&snapshot.facts(
         request.policy,
         &approval,

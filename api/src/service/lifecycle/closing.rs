@@ -111,7 +111,10 @@ pub async fn close(
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
     let (txn, snapshot, approval) =
-        open_transition(request, id, expected_version, permissions::close_change).await?;
+        open_transition(request, id, expected_version, |actor, requester, _| {
+            permissions::close_change(actor, requester)
+        })
+        .await?;
     let next = refuse(lifecycle::close(
         &snapshot.facts(request.policy, &approval, request.now),
         request.now,
@@ -140,7 +143,10 @@ pub async fn cancel(
 ) -> ServiceResult<change::Model> {
     required_text("reason", reason, 10_000)?;
     let (txn, snapshot, approval) =
-        open_transition(request, id, expected_version, permissions::close_change).await?;
+        open_transition(request, id, expected_version, |actor, requester, _| {
+            permissions::close_change(actor, requester)
+        })
+        .await?;
     let next = refuse(lifecycle::cancel(&snapshot.facts(
         request.policy,
         &approval,

@@ -30,7 +30,10 @@ pub async fn schedule(
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
     let (txn, snapshot, approval) =
-        open_transition(request, id, expected_version, permissions::schedule_change).await?;
+        open_transition(request, id, expected_version, |actor, requester, _| {
+            permissions::schedule_change(actor, requester)
+        })
+        .await?;
     let mut violations = lifecycle::schedule(
         &snapshot.facts(request.policy, &approval, request.now),
         start,
@@ -85,8 +88,15 @@ pub async fn start_implementation(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> ServiceResult<change::Model> {
-    let (txn, snapshot, approval) =
-        open_transition(request, id, expected_version, permissions::implement_change).await?;
+    let (txn, snapshot, approval) = open_transition(
+        request,
+        id,
+        expected_version,
+        |actor, requester, authority| {
+            permissions::implement_change(actor, requester, &authority.implement)
+        },
+    )
+    .await?;
     let implementer = account(request.caller)?.user_id;
     let mut facts = snapshot.facts(request.policy, &approval, request.now);
     facts.calendar_violations =
@@ -135,7 +145,10 @@ pub async fn complete(
 ) -> ServiceResult<change::Model> {
     optional_text("notes", notes, 10_000)?;
     let (txn, snapshot, approval) =
-        open_transition(request, id, None, permissions::implement_change).await?;
+        open_transition(request, id, None, |actor, requester, authority| {
+            permissions::implement_change(actor, requester, &authority.implement)
+        })
+        .await?;
     let mut facts = snapshot.facts(request.policy, &approval, request.now);
     facts.next_board_meeting_end =
         store::board::next_meeting_end(request.policy, request.now).await?;
