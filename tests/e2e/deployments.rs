@@ -135,6 +135,7 @@ async fn production_deployments_are_authorised_only_by_their_change_in_implement
     );
     let approved = flow.create("normal", json!({})).await;
     flow.submit(&approved["id"]).await;
+    flow.verify_testing(&approved["id"]).await;
     flow.approve(&manager.token, &approved["id"]).await;
     let early = recorded(
         &flow,
@@ -210,18 +211,10 @@ async fn a_deployment_is_judged_when_it_runs_and_keeps_its_verdict() {
     let id = &change["id"];
     let number = change["number"].as_str().unwrap();
     flow.submit(id).await;
+    flow.verify_testing(id).await;
     flow.approve(&manager.token, id).await;
     flow.schedule(id, 1).await;
-    flow.pass(
-        id,
-        &[
-            "unit_tests",
-            "integration_tests",
-            "qa_review",
-            "deployment_preparation",
-        ],
-    )
-    .await;
+    flow.pass(id, &["deployment_preparation"]).await;
 
     // Queued while the change is only scheduled: not judged yet.
     let queued = recorded(
@@ -629,13 +622,9 @@ async fn a_pipeline_waits_at_the_gate_and_every_answer_is_on_the_record() {
     let id = &change["id"];
     let number = change["number"].as_str().unwrap().to_owned();
     flow.submit(id).await;
+    flow.verify_testing(id).await;
     flow.approve(&manager.token, id).await;
     flow.schedule(id, 1).await;
-    flow.pass(
-        id,
-        &["unit_tests", "integration_tests", "deployment_preparation"],
-    )
-    .await;
     flow.advance_to_start(id).await;
     let check = |token: String, wait: i64| {
         let app = &flow.app;
@@ -649,15 +638,15 @@ async fn a_pipeline_waits_at_the_gate_and_every_answer_is_on_the_record() {
             .await
         }
     };
-    // Asked now: the QA review is missing.
+    // Asked now: the pre-deployment checklist is missing.
     let now = check(pipeline.token.clone(), 0).await;
     assert_eq!(now["data"]["checkGate"]["mayDeploy"], false, "{now:#}");
     assert_eq!(now["data"]["checkGate"]["reasonCodes"][0], "GATE_MISSING");
-    // Asked with a wait: answered as soon as the review lands.
+    // Asked with a wait: answered as soon as the checklist lands.
     let started = std::time::Instant::now();
     let (answer, ()) = tokio::join!(check(pipeline.token.clone(), 30), async {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        flow.pass(id, &["qa_review"]).await;
+        flow.pass(id, &["deployment_preparation"]).await;
     });
     let took = started.elapsed();
     assert_eq!(answer["data"]["checkGate"]["mayDeploy"], true, "{answer:#}");

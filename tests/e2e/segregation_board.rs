@@ -254,6 +254,7 @@ async fn an_approval_counts_for_the_roles_its_approver_held_when_deciding() {
     let manager = flow.person("Mona Manager", &["change_manager"]).await;
     let normal = flow.create("normal", json!({"title": "Resize pool"})).await;
     flow.submit(&normal["id"]).await;
+    flow.verify_testing(&normal["id"]).await;
     let approved = flow.approve(&manager.token, &normal["id"]).await;
     assert_eq!(approved["status"], "APPROVED");
     set_roles(&flow, &manager, &["requester"]).await;
@@ -304,6 +305,7 @@ async fn approvals_recorded_before_the_snapshot_columns_take_their_approvers_sta
     let manager = flow.person("Mona Manager", &["change_manager"]).await;
     let normal = flow.create("normal", json!({"title": "Resize pool"})).await;
     flow.submit(&normal["id"]).await;
+    flow.verify_testing(&normal["id"]).await;
     flow.approve(&manager.token, &normal["id"]).await;
 
     // Back to the schema before this migration (and whatever came after

@@ -410,6 +410,40 @@ pub fn waits_for(
     (!waiting.is_empty()).then(|| waiting.join("; "))
 }
 
+/// Why someone with these roles and seat cannot approve yet: every step
+/// they decide waits for gates of the type (`after_gates`) that are not
+/// met (`unmet_gates`, the keys of those unmet now). `None` when a step
+/// they decide waits for none of them.
+pub fn approval_waits_for_gates(
+    change_type: &ChangeType,
+    roles: &BTreeSet<String>,
+    seat: Option<BoardRole>,
+    unmet_gates: &[&str],
+) -> Option<String> {
+    let mut waiting = Vec::new();
+    for step in change_type
+        .approvals
+        .iter()
+        .filter(|s| decides(s, roles, seat))
+    {
+        let unmet: Vec<&str> = step
+            .after_gates
+            .iter()
+            .map(String::as_str)
+            .filter(|g| unmet_gates.contains(g))
+            .collect();
+        if unmet.is_empty() {
+            return None;
+        }
+        waiting.push(format!(
+            "{} approves once these gates are met: {}",
+            step.label,
+            unmet.join(", ")
+        ));
+    }
+    (!waiting.is_empty()).then(|| waiting.join("; "))
+}
+
 /// Whether a decision by someone with these roles and seat on a change of
 /// `change_type` must state its rationale even when it approves: a step
 /// they decide says so (seed 001: "Approve or reject (with reason)"), or
@@ -919,6 +953,37 @@ mod tests {
         assert_eq!(
             outcome(&[(a, Approve), (b, Approve)], BoardVote::Closed),
             Some(BoardOutcome::Deferred)
+        );
+    }
+
+    #[test]
+    fn the_change_manager_approves_a_normal_change_once_its_testing_is_on_record() {
+        let policy = Policy::load("tiered-cab").unwrap();
+        let normal = policy.change_type("normal").unwrap();
+        let manager: BTreeSet<String> = ["change_manager".to_owned()].into();
+        // Seed 001 §3.2: "Verify testing completed", then "Approve".
+        assert_eq!(
+            approval_waits_for_gates(normal, &manager, None, &["unit_tests", "rollback_plan"]),
+            Some("Change Manager approves once these gates are met: unit_tests".to_owned())
+        );
+        // Gates the step does not wait for (the rollback plan, the
+        // pre-deployment checklist) do not hold the approval.
+        assert_eq!(
+            approval_waits_for_gates(
+                normal,
+                &manager,
+                None,
+                &["rollback_plan", "deployment_preparation"]
+            ),
+            None
+        );
+        // The backup waits as the primary does; a major's review does not.
+        let lead: BTreeSet<String> = ["engineering_lead".to_owned()].into();
+        assert!(approval_waits_for_gates(normal, &lead, None, &["qa_review"]).is_some());
+        let major = policy.change_type("major").unwrap();
+        assert_eq!(
+            approval_waits_for_gates(major, &manager, None, &["qa_review"]),
+            None
         );
     }
 

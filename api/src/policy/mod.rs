@@ -559,6 +559,11 @@ pub struct ApprovalStep {
     /// goes to the CAB).
     #[serde(default)]
     pub after: Vec<String>,
+    /// Gate keys of the type that must be met before this step approves
+    /// (seed 001 §3.2, normal changes: "Verify testing completed", then
+    /// "Approve or reject"). A rejection may come at any time.
+    #[serde(default)]
+    pub after_gates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum, Default)]
@@ -1048,6 +1053,20 @@ impl Policy {
                 if let Some(unknown) = step.after.iter().find(|k| !earlier.contains(&k.as_str())) {
                     return Err(format!(
                         "change type `{key}` step `{}`: after names `{unknown}`, which is not an earlier step of the type",
+                        step.key
+                    ));
+                }
+                // Only a gate the type requires before its start can be
+                // waited for: any other would never be asked, or only
+                // after the implementation the approval comes before.
+                if let Some(gate) = step.after_gates.iter().find(|g| {
+                    !change_type.gates.contains(g)
+                        || self
+                            .gate(g)
+                            .is_none_or(|gate| gate.before != GatePhase::Start)
+                }) {
+                    return Err(format!(
+                        "change type `{key}` step `{}`: after_gates names `{gate}`, which is not a gate the type requires before its start",
                         step.key
                     ));
                 }

@@ -175,6 +175,28 @@ pub async fn decide(
             format!("not open for your decision yet: {waiting}"),
         ));
     }
+    // Whether the testing is on record matters only to someone who could
+    // otherwise approve now: a draft, the requester or a non-approver is
+    // told that alone.
+    if decision == Decision::Approve && violations.is_empty() {
+        let unmet: Vec<&str> = snapshot
+            .gate_results(request.policy, request.now)
+            .into_iter()
+            .filter(|(_, unmet)| unmet.is_some())
+            .map(|(gate, _)| gate.key.as_str())
+            .collect();
+        if let Some(waiting) = approvals::approval_waits_for_gates(
+            &snapshot.change_type,
+            &standing.roles,
+            seat,
+            &unmet,
+        ) {
+            violations.push(Violation::new(
+                ViolationCode::StepNotOpen,
+                format!("not open for your approval yet: {waiting}"),
+            ));
+        }
+    }
     if approvals::rationale_owed(
         request.policy.board.as_ref(),
         &snapshot.change_type,
