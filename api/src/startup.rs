@@ -2,6 +2,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
+use anyhow::Context;
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 
@@ -36,7 +37,9 @@ impl Application {
             tracing::warn!(policy = %policy.name, "{warning}");
         }
         let queries = QueryCounter::default();
-        let db = db::connect(&settings.database_url, &queries).await?;
+        let db = db::connect(&settings.database_url, &queries)
+            .await
+            .map_err(|error| cannot_connect(&settings.database_url, &error))?;
         db::migrate_up(&db).await?;
         let bootstrap_secret =
             users::bootstrap_admin(&db, settings.bootstrap_token.as_deref()).await?;
@@ -84,7 +87,12 @@ impl Application {
             credentials: Arc::default(),
             hooks: settings.hooks.clone(),
         });
-        let listener = TcpListener::bind(&settings.listen).await?;
+        let listener = TcpListener::bind(&settings.listen).await.with_context(|| {
+            format!(
+                "cannot listen on {}; the setting `listen` (--listen, GATEHOUSE_LISTEN) picks another address",
+                settings.listen
+            )
+        })?;
         let address = listener.local_addr()?;
         tracing::info!(
             %address,
@@ -161,4 +169,14 @@ async fn shutdown_signal() {
         () = interrupt => tracing::info!("SIGINT received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
+}
+
+/// A failed connection said once, with where it tried (the password
+/// hidden) and the setting that changes it. The driver's error repeats
+/// itself through its source chain, so only its message is kept.
+fn cannot_connect(url: &str, error: &sea_orm::DbErr) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot connect to the database at {}: {error}; the setting `database_url` (--database-url, GATEHOUSE_DATABASE_URL) names it",
+        crate::config::redact_url(url)
+    )
 }

@@ -263,3 +263,76 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::p
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `gatehouse serve` that cannot start: its stderr and exit status.
+fn failed_start(database_url: &str, envs: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .arg("serve")
+        .env("GATEHOUSE_DATABASE_URL", database_url)
+        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+        .env_remove("GATEHOUSE_BOOTSTRAP_TOKEN")
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_POLICY");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let output = command.output().expect("gatehouse runs");
+    assert!(!output.status.success(), "it should not have started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Start-up failures say what was tried, why it failed (once) and the
+/// setting that changes it, with no password in the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_failures_name_what_was_tried_and_the_setting() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let database = fresh_database_url().await;
+    let port_in_use = failed_start(&database, &[("GATEHOUSE_LISTEN", &address)]);
+    assert!(
+        port_in_use.contains(&format!("cannot listen on {address}")),
+        "{port_in_use}"
+    );
+    assert!(port_in_use.contains("GATEHOUSE_LISTEN"), "{port_in_use}");
+    assert_eq!(
+        port_in_use.matches("Address already in use").count(),
+        1,
+        "{port_in_use}"
+    );
+
+    let missing = std::env::temp_dir().join("gh_no_such_policy.toml");
+    let no_policy = failed_start(
+        &database,
+        &[("GATEHOUSE_POLICY", missing.to_str().unwrap())],
+    );
+    assert!(
+        no_policy.contains("cannot read policy file") && no_policy.contains("GATEHOUSE_POLICY"),
+        "{no_policy}"
+    );
+    assert_eq!(
+        no_policy.matches("No such file or directory").count(),
+        1,
+        "{no_policy}"
+    );
+
+    // Nothing listens on port 1 of loopback.
+    let unreachable = failed_start("postgres://gatehouse:s3cret-pw@127.0.0.1:1/gatehouse", &[]);
+    assert!(
+        unreachable.contains(
+            "cannot connect to the database at postgres://gatehouse:***@127.0.0.1:1/gatehouse"
+        ),
+        "{unreachable}"
+    );
+    assert!(
+        unreachable.contains("GATEHOUSE_DATABASE_URL"),
+        "{unreachable}"
+    );
+    assert!(!unreachable.contains("s3cret-pw"), "{unreachable}");
+    assert_eq!(
+        unreachable.matches("cannot connect").count(),
+        1,
+        "{unreachable}"
+    );
+    drop(taken);
+}

@@ -58,7 +58,10 @@ const NEVER_APPROVE: [&str; 2] = [roles::AUDITOR, roles::SERVICE];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("cannot read policy file {path}: {source}")]
+    // The cause follows as the error's source (printed once, after it).
+    #[error(
+        "cannot read policy file {path}; the setting `policy` (--policy, GATEHOUSE_POLICY) names a preset or a file"
+    )]
     Read {
         path: String,
         source: std::io::Error,
