@@ -335,3 +335,32 @@ async fn approvals_recorded_before_the_snapshot_columns_take_their_approvers_sta
         "APPROVED"
     );
 }
+
+/// tiered-cab seats members from the roles seed 001 §4.1 names. A member
+/// who no longer holds one keeps the row but not the seat: their vote is
+/// refused, and the board counts one voting member fewer; a chair who
+/// is no longer the DevOps Lead no longer runs meetings.
+#[tokio::test]
+async fn a_seat_counts_only_while_its_holder_holds_a_role_it_is_given_from() {
+    let flow = Flow::new("tiered-cab").await;
+    let board = flow.board(4).await;
+    let change = flow.create("major", json!({})).await;
+    let id = &change["id"];
+    flow.submit_to_board(id).await;
+    assert_eq!(tally(&flow.get(id).await)["votingMembers"], 5);
+
+    // The Product Lead moves on: the role goes, the row stays.
+    set_roles(&flow, &board[1], &["cab"]).await;
+    assert!(seated(&flow).await.contains(&board[1].id));
+    let vote = decide(&flow, &board[1], id, "APPROVE").await;
+    assert!(vote.to_string().contains("NOT_AN_APPROVER"), "{vote:#}");
+    assert_eq!(tally(&flow.get(id).await)["votingMembers"], 4);
+
+    // The chair who is no longer the DevOps Lead plans no meeting.
+    set_roles(&flow, &board[0], &["cab"]).await;
+    let schedule = flow
+        .app
+        .graphql(&board[0].token, SCHEDULE_MEETING, json!({}))
+        .await;
+    assert_forbidden(&schedule, "running CAB meetings requires the chair's seat");
+}

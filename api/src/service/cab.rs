@@ -61,7 +61,7 @@ pub async fn set_member(
     let txn = db.begin().await?;
     refuse_a_stake(caller, &agenda(&txn, policy).await?)?;
     let person = accounts::find(&txn, user_id).await?;
-    let standing = accounts::standing_of(&person, None);
+    let standing = accounts::standing_of(&person, None, None);
     permissions::sit_on_board(&standing)
         .map_err(|reason| ServiceError::validation("userId", reason))?;
     if let Some(board) = &policy.board {
@@ -143,12 +143,16 @@ pub async fn remove_member(
 /// Whether the caller may run meetings, decided from the account as it
 /// stands now (a chair who became an auditor, or was deactivated, no
 /// longer does).
-async fn authorize_meetings<C: ConnectionTrait>(conn: &C, caller: &Caller) -> ServiceResult<()> {
+async fn authorize_meetings<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    caller: &Caller,
+) -> ServiceResult<()> {
     let Some(actor) = caller.account() else {
         // The operator is bound by no rule (see `Caller::authorize`).
         return Ok(());
     };
-    let standing = accounts::standing(conn, actor.user_id).await?;
+    let standing = accounts::standing(conn, actor.user_id, policy.board.as_ref()).await?;
     caller.authorize(|_| permissions::run_meetings(&standing))
 }
 
@@ -169,7 +173,7 @@ pub async fn schedule_meeting(
         .map(|a| a.user_id)
         .ok_or_else(|| ServiceError::forbidden("meetings are scheduled by accounts"))?;
     let txn = db.begin().await?;
-    authorize_meetings(&txn, caller).await?;
+    authorize_meetings(&txn, policy, caller).await?;
     let extraordinary = off_schedule(&txn, policy, at, reason).await?;
     let id = Uuid::now_v7();
     let recording = audit::recording(
@@ -404,7 +408,7 @@ pub async fn close_meeting(
     minutes: &str,
 ) -> ServiceResult<cab_meeting::Model> {
     optional_text("minutes", Some(minutes), 100_000)?;
-    authorize_meetings(request.db, request.caller).await?;
+    authorize_meetings(request.db, request.policy, request.caller).await?;
     let meeting = store::board::find_meeting(request.db, id).await?;
     if meeting.status == MeetingStatus::Held {
         return Err(ServiceError::Conflict(

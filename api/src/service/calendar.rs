@@ -249,7 +249,7 @@ async fn authorize_editing(
     caller: &Caller,
 ) -> ServiceResult<()> {
     let seat = match caller.account() {
-        Some(actor) => crate::store::accounts::standing(db, actor.user_id)
+        Some(actor) => crate::store::accounts::standing(db, actor.user_id, policy.board.as_ref())
             .await?
             .board_seat(),
         None => None,

@@ -17,6 +17,7 @@ use crate::{
     db,
     domain::permissions::Standing,
     error::{ServiceError, ServiceResult},
+    policy::BoardPolicy,
     store::audit,
 };
 
@@ -75,22 +76,39 @@ pub async fn insert_token(
 }
 
 /// An account's standing as its records say now.
-pub fn standing_of(person: &user::Model, seat: Option<BoardRole>) -> Standing {
+/// An account's standing with the seat it holds, where the seat still
+/// counts under `board`: a seat the policy gives only to some roles
+/// (`chair_roles`, ...) counts for nothing once its holder no longer
+/// holds one of them, as it could not be given to them now.
+pub fn standing_of(
+    person: &user::Model,
+    seat: Option<BoardRole>,
+    board: Option<&BoardPolicy>,
+) -> Standing {
+    let roles = roles_of(person);
+    let seat = seat.filter(|seat| {
+        board
+            .is_none_or(|board| crate::domain::permissions::take_seat(board, *seat, &roles).is_ok())
+    });
     Standing {
         user_id: person.id,
-        roles: roles_of(person),
+        roles,
         active: person.active,
         seat,
     }
 }
 
-/// Reads an account's standing (roles, active state, seat) in the
-/// transaction of the act that depends on it.
-pub async fn standing<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> ServiceResult<Standing> {
+/// Reads an account's standing (roles, active state, seat under `board`)
+/// in the transaction of the act that depends on it.
+pub async fn standing<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    board: Option<&BoardPolicy>,
+) -> ServiceResult<Standing> {
     let person = find(conn, user_id).await?;
     let seat = cab_member::Entity::find_by_id(user_id)
         .one(conn)
         .await?
         .map(|seat| seat.board_role);
-    Ok(standing_of(&person, seat))
+    Ok(standing_of(&person, seat, board))
 }

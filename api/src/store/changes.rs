@@ -387,7 +387,7 @@ pub async fn snapshot<C: ConnectionTrait>(
             )])
         })?;
     let votes = votes_of(conn, &change).await?;
-    let seats = board_seats(conn).await?;
+    let seats = board_seats(conn, policy.board.as_ref()).await?;
     let evidence = evidence::Entity::find()
         .filter(evidence::Column::ChangeId.eq(change.id))
         .all(conn)
@@ -475,15 +475,19 @@ fn roles_of_approvers(votes: &[Vote]) -> std::collections::BTreeSet<String> {
 
 /// The board seats that count now: those whose holders may act on the
 /// board as their accounts stand (a seat of an auditor or a deactivated
-/// account counts for nothing).
-pub async fn board_seats<C: ConnectionTrait>(conn: &C) -> ServiceResult<Vec<Seat>> {
+/// account counts for nothing, nor one whose holder no longer holds a
+/// role the policy seats it from).
+pub async fn board_seats<C: ConnectionTrait>(
+    conn: &C,
+    board: Option<&crate::policy::BoardPolicy>,
+) -> ServiceResult<Vec<Seat>> {
     Ok(cab_member::Entity::find()
         .find_also_related(user::Entity)
         .all(conn)
         .await?
         .into_iter()
         .filter_map(|(seat, person)| {
-            let standing = accounts::standing_of(&person?, Some(seat.board_role));
+            let standing = accounts::standing_of(&person?, Some(seat.board_role), board);
             standing.board_seat().map(|role| Seat {
                 person: seat.user_id,
                 role,

@@ -125,7 +125,7 @@ pub async fn decide(
     // Who may decide, and for which roles and seat, is read from the
     // account as it stands now, in this transaction: not from the identity
     // the caller signed in with, nor from a seat granted earlier.
-    let standing = accounts::standing(&txn, actor.user_id).await?;
+    let standing = accounts::standing(&txn, actor.user_id, request.policy.board.as_ref()).await?;
     permissions::decide_approvals(&standing).map_err(ServiceError::Forbidden)?;
     let seat = standing.board_seat();
     let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
@@ -289,7 +289,7 @@ pub async fn approve_freeze_entry(
     let actor = account(request.caller)?;
     let txn = request.db.begin().await?;
     let model = store::transitions::claim(&txn, id, None).await?;
-    let standing = accounts::standing(&txn, actor.user_id).await?;
+    let standing = accounts::standing(&txn, actor.user_id, request.policy.board.as_ref()).await?;
     permissions::decide_approvals(&standing).map_err(ServiceError::Forbidden)?;
     let snapshot = store::changes::snapshot(&txn, request.policy, model).await?;
     let approval = snapshot.approval(request.policy, BoardVote::Open);
