@@ -774,6 +774,19 @@ async fn cab_meetings_are_planned_on_the_policys_schedule() {
     assert_eq!(planned, upcoming[0]);
 }
 
+/// A cab-quorum emergency approved by the CTO and implementing.
+async fn started_cab_quorum_emergency(flow: &Flow) -> Value {
+    let cto = flow.person("Theo CTO", &["cto"]).await;
+    let emergency = flow.create("emergency", json!({})).await;
+    let id = &emergency["id"];
+    flow.submit(id).await;
+    flow.approve(&cto.token, id).await;
+    flow.pass(id, &["validation_plan"]).await;
+    let started = flow.start(id).await;
+    assert!(started.get("errors").is_none(), "{started:#}");
+    emergency
+}
+
 /// Seed 003 "Weekly, or as needed for emergency changes", on a schedule:
 /// with `extraordinary_for = ["emergency"]` an off-schedule meeting is
 /// called only while an emergency is the board's business, with its
@@ -812,14 +825,7 @@ async fn an_extraordinary_meeting_needs_emergency_business_and_a_reason() {
     );
 
     // An emergency under way is owed the CAB's review.
-    let cto = flow.person("Theo CTO", &["cto"]).await;
-    let emergency = flow.create("emergency", json!({})).await;
-    let id = &emergency["id"];
-    flow.submit(id).await;
-    flow.approve(&cto.token, id).await;
-    flow.pass(id, &["validation_plan"]).await;
-    let started = flow.start(id).await;
-    assert!(started.get("errors").is_none(), "{started:#}");
+    let emergency = started_cab_quorum_emergency(&flow).await;
 
     let without_reason = flow.app.graphql(chair, plan, json!({"at": off})).await;
     assert_eq!(
@@ -872,14 +878,8 @@ async fn an_extraordinary_meeting_needs_emergency_business_and_a_reason() {
 async fn the_cabs_review_of_an_emergency_is_due_at_its_next_meeting() {
     let flow = Flow::new("cab-quorum").await;
     let board = flow.board(2).await;
-    let cto = flow.person("Theo CTO", &["cto"]).await;
-    let emergency = flow.create("emergency", json!({})).await;
+    let emergency = started_cab_quorum_emergency(&flow).await;
     let id = &emergency["id"];
-    flow.submit(id).await;
-    flow.approve(&cto.token, id).await;
-    flow.pass(id, &["validation_plan"]).await;
-    let started = flow.start(id).await;
-    assert!(started.get("errors").is_none(), "{started:#}");
     flow.complete(id, "SUCCESSFUL").await;
     let next: DateTime<Utc> = flow.meeting_start(1).await.parse().unwrap();
     let read = "query($id: ID) { change(id: $id) { deadlines { boardReviewDueAt boardReviewedAt } overdue { kind dueAt } } }";

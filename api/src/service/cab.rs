@@ -210,10 +210,9 @@ async fn off_schedule<C: ConnectionTrait>(
     at: DateTime<Utc>,
     reason: Option<&str>,
 ) -> ServiceResult<bool> {
-    let Some(schedule) = policy.board.as_ref().and_then(|b| b.schedule.clone()) else {
+    let Some(schedule) = policy.board.as_ref().and_then(|b| b.schedule.as_ref()) else {
         return Ok(false);
     };
-    let next = next_meetings(policy, at, 2).await?;
     let rule = schedule.to_rule()?;
     if crate::heavy::run(crate::heavy::CALENDAR, move |deadline| {
         Ok(rule.starts_at(at, &deadline)?)
@@ -222,7 +221,9 @@ async fn off_schedule<C: ConnectionTrait>(
     {
         return Ok(false);
     }
-    let next = next
+    // Only a refusal names the next meetings.
+    let next = next_meetings(policy, at, 2)
+        .await?
         .iter()
         .map(|t| t.to_rfc3339())
         .collect::<Vec<_>>()

@@ -189,8 +189,6 @@ pub struct Snapshot {
     /// `required_information` asks for them (the one rule that reads them),
     /// so other transitions and resolvers skip the query.
     pub system_ids: Vec<Uuid>,
-    /// The CAB has reviewed the change (a BOARD review is on record).
-    pub board_reviewed: bool,
 }
 
 impl Snapshot {
@@ -227,9 +225,7 @@ impl Snapshot {
         policy: &'p Policy,
         start_at: DateTime<Utc>,
     ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
-        let mut results = self.results_of_gates(policy, &self.change_type.gates, start_at);
-        results.retain(|(gate, _)| gate.before == GatePhase::Start);
-        results
+        self.results_of_gates(policy, &self.change_type.gates, start_at)
     }
 
     /// The type's post-implementation gates (`before = "close"`) that apply
@@ -239,59 +235,64 @@ impl Snapshot {
         &self,
         policy: &'p Policy,
     ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
-        let content = content_of(&self.change, Vec::new());
+        let started = self.change.actual_start;
         let since_start: Vec<EvidenceRecord> = self
-            .change
-            .actual_start
-            .map(|started| {
-                self.evidence
-                    .iter()
-                    .filter(|e| e.recorded_at >= started)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.change_type
-            .gates
+            .evidence
             .iter()
-            .filter_map(|key| policy.gate(key))
-            .filter(|gate| gate.before == GatePhase::Close && gate.applies_to(&content.attributes))
-            .map(|gate| {
-                let unmet = gates::unmet(
-                    gate,
-                    &since_start,
-                    self.change.requester_id,
-                    None,
-                    self.change.actual_start.unwrap_or_default(),
-                )
-                .map(|mut v| {
-                    v.message = format!(
-                        "{} (recorded after implementation started, before closing)",
-                        v.message
-                    );
-                    v
-                });
-                (gate, unmet)
-            })
-            .collect()
+            .filter(|e| started.is_some_and(|started| e.recorded_at >= started))
+            .cloned()
+            .collect();
+        self.results_against(
+            policy,
+            &self.change_type.gates,
+            GatePhase::Close,
+            &since_start,
+            started.unwrap_or_default(),
+        )
+        .into_iter()
+        .map(|(gate, unmet)| {
+            let unmet = unmet.map(|mut v| {
+                v.message = format!(
+                    "{} (recorded after implementation started, before closing)",
+                    v.message
+                );
+                v
+            });
+            (gate, unmet)
+        })
+        .collect()
     }
 
-    /// The gates of `keys` that apply to the change, each with why it is
-    /// unmet if it is: the type's own, or those it adds during a freeze.
+    /// The gates of `keys` checked before the start that apply to the
+    /// change, each with why it is unmet if it is: the type's own, or
+    /// those it adds during a freeze.
     pub fn results_of_gates<'p>(
         &self,
         policy: &'p Policy,
         keys: &[String],
         start_at: DateTime<Utc>,
     ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
+        self.results_against(policy, keys, GatePhase::Start, &self.evidence, start_at)
+    }
+
+    /// The gates of `keys` in `phase` that apply to the change, each judged
+    /// on `evidence`.
+    fn results_against<'p>(
+        &self,
+        policy: &'p Policy,
+        keys: &[String],
+        phase: GatePhase,
+        evidence: &[EvidenceRecord],
+        start_at: DateTime<Utc>,
+    ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
         let content = content_of(&self.change, Vec::new());
         keys.iter()
             .filter_map(|key| policy.gate(key))
-            .filter(|gate| gate.applies_to(&content.attributes))
+            .filter(|gate| gate.before == phase && gate.applies_to(&content.attributes))
             .map(|gate| {
                 let unmet = gates::unmet(
                     gate,
-                    &self.evidence,
+                    evidence,
                     self.change.requester_id,
                     content.rollback_plan.as_ref(),
                     start_at,
@@ -361,7 +362,9 @@ impl Snapshot {
             documented_at: c.documented_at,
             review_due_at: c.review_due_at,
             reviewed_at: c.reviewed_at,
-            board_reviewed: self.board_reviewed,
+            // Set by the first BOARD review (and filled from earlier ones
+            // by the migration that added it).
+            board_reviewed: c.board_reviewed_at.is_some(),
             board_review_due_at: c.board_review_due_at,
             next_board_meeting_end: None,
         }
@@ -408,9 +411,6 @@ pub async fn snapshot<C: ConnectionTrait>(
             .is_some_and(|t| t.active && t.change_type == change.change_type),
         None => false,
     };
-    // Set by the first BOARD review (and filled from earlier ones by the
-    // migration that added it).
-    let board_reviewed = change.board_reviewed_at.is_some();
     let system_ids = if change_type
         .required_information
         .contains(&crate::domain::change::RequiredItem::AffectedSystems)
@@ -427,7 +427,6 @@ pub async fn snapshot<C: ConnectionTrait>(
         evidence,
         has_template,
         system_ids,
-        board_reviewed,
     })
 }
 
