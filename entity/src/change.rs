@@ -96,6 +96,16 @@ pub struct Model {
     /// When the board reached `board_outcome`.
     pub board_decided_at: Option<DateTimeUtc>,
     pub rollback_reason: Option<String>,
+    /// The policy's kind of rollback (`[[rollback_objective]]`), where the
+    /// policy sets rollback time objectives.
+    pub rollback_kind: Option<String>,
+    /// The incident the rollback opened.
+    pub rollback_incident_id: Option<Uuid>,
+    /// When service must be restored: the rollback's start plus its kind's
+    /// objective.
+    pub restore_due_at: Option<DateTimeUtc>,
+    /// When the rollback's incident says service was restored.
+    pub restored_at: Option<DateTimeUtc>,
     /// iCalendar SEQUENCE of the change's event: bumped on every
     /// reschedule and on cancellation.
     pub schedule_sequence: i32,

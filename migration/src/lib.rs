@@ -17,6 +17,7 @@ mod m20261203_deployments_incidents;
 mod m20261203_webhooks;
 mod m20261204_freeze_entry;
 mod m20261205_board_review_deadline;
+mod m20261206_rollback_objective;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_webhooks::Migration),
             Box::new(m20261204_freeze_entry::Migration),
             Box::new(m20261205_board_review_deadline::Migration),
+            Box::new(m20261206_rollback_objective::Migration),
         ]
     }
 }

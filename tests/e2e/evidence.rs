@@ -372,7 +372,7 @@ async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_change
     flow.app
         .data(
             &flow.requester.token,
-            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"p99 latency doubled\") {
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"p99 latency doubled\", rollbackKind: \"version_revert\") {
                 change { status } } }",
             json!({"id": id}),
         )
@@ -431,6 +431,9 @@ async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_change
     let changes = jsonl(&out.join("changes.jsonl"));
     assert_eq!(changes[0]["status"], "ROLLED_BACK");
     assert_eq!(changes[0]["rollbackReason"], "p99 latency doubled");
+    assert_eq!(changes[0]["rollbackKind"], "version_revert");
+    assert!(changes[0]["restoreDueAt"].is_string(), "{:#}", changes[0]);
+    assert!(changes[0]["restoredAt"].is_null(), "{:#}", changes[0]);
     assert_eq!(changes[0]["approvalRound"], 1);
     // CSV headers are the manifest's columns.
     let csv = std::fs::read_to_string(out.join("approvals.csv")).unwrap();

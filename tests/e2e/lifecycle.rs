@@ -815,7 +815,7 @@ async fn a_rejected_emergency_closes_after_rollback_and_review() {
     flow.app
         .data(
             &flow.requester.token,
-            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"approval rejected\") { change { status } } }",
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"approval rejected\", rollbackKind: \"full_restore\") { change { status } } }",
             json!({"id": id}),
         )
         .await;
@@ -889,7 +889,7 @@ async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
         .app
         .data(
             &flow.requester.token,
-            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"p99 latency doubled\") {
+            "mutation($id: ID!) { rollBackChange(id: $id, reason: \"p99 latency doubled\", rollbackKind: \"version_revert\") {
                 change { status outcome rollbackReason incidents { priority title } } incident { priority } } }",
             json!({"id": id}),
         )
@@ -946,6 +946,170 @@ async fn a_rollback_opens_an_incident_and_needs_a_review_before_closing() {
         flow.close(id).await["data"]["closeChange"]["status"],
         "CLOSED"
     );
+}
+
+/// Seed 001 §7.3 "Rollback Time Objectives": a rollback names its kind,
+/// and the restore time its incident records is held against the kind's
+/// objective; until then the change turns overdue when the objective passes.
+#[tokio::test]
+async fn a_rollback_is_held_to_its_kinds_time_objective() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let objectives = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ policy { rollbackObjectives { kind restoreWithinMinutes } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        objectives["policy"]["rollbackObjectives"],
+        json!([
+            {"kind": "version_revert", "restoreWithinMinutes": 15},
+            {"kind": "database_migration", "restoreWithinMinutes": 60},
+            {"kind": "full_restore", "restoreWithinMinutes": 240}
+        ])
+    );
+    let roll_back = async |id: &Value, kind: Option<&str>| {
+        flow.app
+            .graphql(
+                &flow.requester.token,
+                "mutation($id: ID!, $kind: String) { rollBackChange(id: $id, reason: \"errors doubled\", rollbackKind: $kind) {
+                    change { status } incident { id openedAt } } }",
+                json!({"id": id, "kind": kind}),
+            )
+            .await
+    };
+    let read = "query($id: ID) { change(id: $id) {
+        rollback { kind startedAt objectiveMinutes restoreDueAt restoredAt minutesToRestore withinObjective }
+        deadlines { restoreDueAt restoredAt } overdue { kind } } }";
+    let overdue_kinds = |change: &Value| change["overdue"].to_string();
+
+    let fast = flow.started_normal(&manager).await;
+    let slow = flow.started_normal(&manager).await;
+    let unnamed = roll_back(&fast["id"], None).await;
+    assert_eq!(error_code(&unnamed), "VALIDATION", "{unnamed:#}");
+    assert!(
+        unnamed.to_string().contains("database_migration"),
+        "the refusal lists the kinds: {unnamed:#}"
+    );
+    let unknown = roll_back(&fast["id"], Some("hard_reset")).await;
+    assert_eq!(error_code(&unknown), "VALIDATION", "{unknown:#}");
+    let still = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "query($id: ID) { change(id: $id) { status } }",
+            json!({"id": fast["id"]}),
+        )
+        .await;
+    assert_eq!(
+        still["change"]["status"], "IMPLEMENTING",
+        "a refused rollback changes nothing"
+    );
+
+    let fast_rollback = roll_back(&fast["id"], Some("version_revert")).await;
+    let slow_rollback = roll_back(&slow["id"], Some("database_migration")).await;
+    let incident_of = |r: &Value| r["data"]["rollBackChange"]["incident"]["id"].clone();
+    let (fast_incident, slow_incident) = (incident_of(&fast_rollback), incident_of(&slow_rollback));
+    let change = flow
+        .app
+        .data(ADMIN_TOKEN, read, json!({"id": fast["id"]}))
+        .await["change"]
+        .clone();
+    let started: chrono::DateTime<Utc> = change["rollback"]["startedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let due: chrono::DateTime<Utc> = change["rollback"]["restoreDueAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(due, started + Duration::minutes(15));
+    assert_eq!(
+        change["deadlines"]["restoreDueAt"],
+        change["rollback"]["restoreDueAt"]
+    );
+    assert_eq!(change["rollback"]["kind"], "version_revert");
+    assert_eq!(change["rollback"]["objectiveMinutes"], 15);
+    assert!(change["rollback"]["withinObjective"].is_null());
+    assert!(!overdue_kinds(&change).contains("RESTORE"), "{change:#}");
+
+    // Twenty minutes on, the version revert is past its objective and the
+    // database migration is not.
+    flow.app.clock.advance(Duration::minutes(20));
+    let late = flow
+        .app
+        .data(ADMIN_TOKEN, read, json!({"id": fast["id"]}))
+        .await["change"]
+        .clone();
+    assert!(overdue_kinds(&late).contains("RESTORE"), "{late:#}");
+    let on_time = flow
+        .app
+        .data(ADMIN_TOKEN, read, json!({"id": slow["id"]}))
+        .await["change"]
+        .clone();
+    assert!(!overdue_kinds(&on_time).contains("RESTORE"), "{on_time:#}");
+    let listed = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ overdue { number overdue { kind } } }",
+            json!({}),
+        )
+        .await;
+    assert!(listed.to_string().contains("RESTORE"), "{listed:#}");
+
+    let resolve = async |incident: &Value, minutes: i64| {
+        flow.app
+            .graphql(
+                &manager.token,
+                "mutation($id: ID!, $r: DateTime!) { resolveIncident(id: $id, restoredAt: $r, summary: \"service back\") { id } }",
+                json!({"id": incident, "r": started + Duration::minutes(minutes)}),
+            )
+            .await
+    };
+    let resolved = resolve(&fast_incident, 18).await;
+    assert!(resolved.get("errors").is_none(), "{resolved:#}");
+    let resolved = resolve(&slow_incident, 19).await;
+    assert!(resolved.get("errors").is_none(), "{resolved:#}");
+    let fast_after = flow
+        .app
+        .data(ADMIN_TOKEN, read, json!({"id": fast["id"]}))
+        .await["change"]
+        .clone();
+    assert_eq!(fast_after["rollback"]["minutesToRestore"], 18.0);
+    assert_eq!(fast_after["rollback"]["withinObjective"], false);
+    assert_eq!(
+        fast_after["deadlines"]["restoredAt"],
+        fast_after["rollback"]["restoredAt"]
+    );
+    assert!(
+        !overdue_kinds(&fast_after).contains("RESTORE"),
+        "{fast_after:#}"
+    );
+    let slow_after = flow
+        .app
+        .data(ADMIN_TOKEN, read, json!({"id": slow["id"]}))
+        .await["change"]
+        .clone();
+    assert_eq!(slow_after["rollback"]["withinObjective"], true);
+
+    // The audit trail says which rollback missed its objective.
+    let events = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "{ auditEvents(first: 100, filter: {action: \"incident.resolved\"}) { edges { node { payload } } } }",
+            json!({}),
+        )
+        .await
+        .to_string();
+    assert!(events.contains(r#""withinObjective":false"#), "{events}");
+    assert!(events.contains(r#""withinObjective":true"#), "{events}");
 }
 
 #[tokio::test]
@@ -1068,6 +1232,34 @@ async fn dual_approval_needs_two_people_and_every_gate_of_seed_002() {
     assert_eq!(
         started["data"]["startImplementation"]["status"], "IMPLEMENTING",
         "{started:#}"
+    );
+}
+
+/// Seed 002 §4 "Every production change must have a documented rollback
+/// plan before deployment": an emergency bypasses the standard gates
+/// (section 5), not this one.
+#[tokio::test]
+async fn a_dual_approval_emergency_starts_only_with_its_whole_rollback_plan() {
+    let flow = Flow::new("dual-approval").await;
+    let ciso = flow.person("Cleo CISO", &["ciso"]).await;
+    let change = flow
+        .create(
+            "emergency",
+            json!({"rollbackPlan": {"trigger": "login errors", "steps": ["revert the session change"]}}),
+        )
+        .await;
+    let id = &change["id"];
+    flow.submit(id).await;
+    flow.approve(&ciso.token, id).await;
+    let refused = flow.start(id).await;
+    assert_eq!(violation_codes(&refused), ["GATE_MISSING"], "{refused:#}");
+    let message = violations(&refused).join(" ");
+    for part in ["owner", "verification", "timeEstimateMinutes"] {
+        assert!(message.contains(part), "{message}");
+    }
+    assert!(
+        !message.contains("code review"),
+        "the standard gates stay bypassed: {message}"
     );
 }
 

@@ -143,6 +143,9 @@ pub const CHANGES: Dataset = Dataset {
         "boardOutcome",
         "boardDecidedAt",
         "rollbackReason",
+        "rollbackKind",
+        "restoreDueAt",
+        "restoredAt",
         "scheduleSequence",
     ],
 };

@@ -20,11 +20,12 @@ use entity::{ChangeOutcome, ChangeStatus, DeploymentMethod, ReviewKind, RiskLeve
 
 use super::violation::{Violation, ViolationCode};
 use super::{
+    ValidationError,
     approval::{ApprovalState, Outcome},
     change::RequiredItem,
     deadlines,
 };
-use crate::policy::ChangeType;
+use crate::policy::{ChangeType, RollbackObjective};
 
 /// Everything the rules need to know about a change, as plain data.
 #[derive(Debug, Clone)]
@@ -76,6 +77,10 @@ pub struct ChangeFacts<'a> {
     /// policy sets a schedule: what an end of implementation makes the
     /// CAB review's deadline. Read only by `complete` and `roll_back`.
     pub next_board_meeting_end: Option<DateTime<Utc>>,
+    /// When a rollback must have restored service (its kind's objective),
+    /// and when its incident says service was restored.
+    pub restore_due_at: Option<DateTime<Utc>>,
+    pub restored_at: Option<DateTime<Utc>>,
 }
 
 pub fn status_name(status: ChangeStatus) -> String {
@@ -505,6 +510,65 @@ pub fn implementation_due(
         .map(|hours| deadlines::after_hours(approved_at, hours))
 }
 
+/// The rollback time objective a rollback of `kind` is held to. Where the
+/// policy sets objectives every rollback names one of their kinds; where
+/// it sets none, naming a kind is refused rather than kept unread.
+pub fn rollback_objective<'p>(
+    objectives: &'p [RollbackObjective],
+    kind: Option<&str>,
+) -> Result<Option<&'p RollbackObjective>, ValidationError> {
+    let kinds = || {
+        objectives
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} ({}, {} minutes)",
+                    o.kind, o.label, o.restore_within_minutes
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match kind.map(str::trim) {
+        None | Some("") if objectives.is_empty() => Ok(None),
+        None | Some("") => Err(ValidationError::new(
+            "rollbackKind",
+            format!(
+                "the policy sets rollback time objectives; name the rollback's kind: {}",
+                kinds()
+            ),
+        )),
+        Some(kind) if objectives.is_empty() => Err(ValidationError::new(
+            "rollbackKind",
+            format!("the policy sets no rollback time objectives, so `{kind}` means nothing here"),
+        )),
+        Some(kind) => objectives
+            .iter()
+            .find(|o| o.kind == kind)
+            .map(Some)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "rollbackKind",
+                    format!("`{kind}` is not a rollback kind of the policy: {}", kinds()),
+                )
+            }),
+    }
+}
+
+/// When a rollback started at `started_at` must have restored service.
+pub fn restore_due(objective: &RollbackObjective, started_at: DateTime<Utc>) -> DateTime<Utc> {
+    started_at + chrono::Duration::minutes(i64::from(objective.restore_within_minutes))
+}
+
+/// Whether a rollback restored service within its objective: `None` when
+/// it has no objective or service is not restored yet.
+pub fn within_restore_objective(
+    due_at: Option<DateTime<Utc>>,
+    restored_at: Option<DateTime<Utc>>,
+) -> Option<bool> {
+    Some(restored_at? <= due_at?)
+}
+
 /// IMPLEMENTING -> ROLLED_BACK (an incident is opened by the service).
 pub fn roll_back(
     facts: &ChangeFacts<'_>,
@@ -779,6 +843,9 @@ pub enum OverdueKind {
     /// after implementation ended (seed 000 "post-implementation CAB review
     /// (next meeting)").
     BoardReview,
+    /// Service not restored within the rollback time objective of the
+    /// rollback's kind (seed 001 §7.3).
+    Restore,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -790,13 +857,14 @@ pub struct Overdue {
 impl OverdueKind {
     /// Every deadline a change can carry: the one table the API's overdue
     /// items, the `overdue` query and the `/metrics` gauge all read.
-    pub const ALL: [OverdueKind; 6] = [
+    pub const ALL: [OverdueKind; 7] = [
         Self::Approval,
         Self::Documentation,
         Self::Review,
         Self::Implementation,
         Self::Response,
         Self::BoardReview,
+        Self::Restore,
     ];
 
     /// The deadline's name in `/metrics` (`changes_overdue{kind=...}`).
@@ -808,6 +876,7 @@ impl OverdueKind {
             Self::Implementation => "implementation",
             Self::Response => "response",
             Self::BoardReview => "board_review",
+            Self::Restore => "restore",
         }
     }
 }
@@ -830,6 +899,7 @@ impl ChangeFacts<'_> {
                 self.responded_at.is_some() || self.status == ChangeStatus::Cancelled,
             ),
             OverdueKind::BoardReview => (self.board_review_due_at, self.board_reviewed),
+            OverdueKind::Restore => (self.restore_due_at, self.restored_at.is_some()),
         }
     }
 }

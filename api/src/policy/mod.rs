@@ -112,6 +112,11 @@ pub struct Policy {
     /// What counts as production for deployments (`[deployments]`).
     #[serde(default)]
     pub deployments: DeploymentRules,
+    /// How fast each kind of rollback must restore service
+    /// (`[[rollback_objective]]`, seed 001 §7.3 "Rollback Time Objectives").
+    /// Where the policy lists any, every rollback names its kind.
+    #[serde(rename = "rollback_objective", default)]
+    pub rollback_objectives: Vec<RollbackObjective>,
     /// The metric targets the document sets (`[targets]`, see
     /// `targets`), in the catalogue's order (`reports::Metric::with_targets()`).
     #[serde(
@@ -175,6 +180,25 @@ impl Default for DeploymentRules {
         }
     }
 }
+
+/// A rollback time objective: service restored within `restore_within_minutes`
+/// of the rollback's start, for rollbacks of this kind. The rollback's
+/// incident records the restoration; until then, past the objective, the
+/// change is overdue (`RESTORE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+#[graphql(name = "PolicyRollbackObjective")]
+pub struct RollbackObjective {
+    /// What `rollBackChange(rollbackKind:)` names (`version_revert`).
+    pub kind: String,
+    /// How the document names it ("Simple rollback (version revert)").
+    pub label: String,
+    pub restore_within_minutes: u32,
+}
+
+/// The longest objective a policy may set: a week. Longer is a typo, and
+/// keeps deadline arithmetic far from overflow.
+const MAX_RESTORE_MINUTES: u32 = 7 * 24 * 60;
 
 /// Duties one person may not combine on one change (`[segregation]`).
 /// Nobody approves or reviews their own change under any policy; these
@@ -792,6 +816,33 @@ impl Policy {
             return Err(
                 "deployments.production_environments: name at least one environment, none blank (leave the key out for production and prod)".into(),
             );
+        }
+        let mut rollback_kinds = BTreeSet::new();
+        for objective in &self.rollback_objectives {
+            if !rollback_kinds.insert(objective.kind.as_str()) {
+                return Err(format!(
+                    "rollback_objective `{}` defined twice",
+                    objective.kind
+                ));
+            }
+            roles::parse_roles([&objective.kind]).map_err(|_| {
+                format!(
+                    "rollback_objective `{}`: a kind is lowercase letters, digits and _, starting with a letter",
+                    objective.kind
+                )
+            })?;
+            if objective.label.trim().is_empty() {
+                return Err(format!(
+                    "rollback_objective `{}`: give the label the document uses",
+                    objective.kind
+                ));
+            }
+            if !(1..=MAX_RESTORE_MINUTES).contains(&objective.restore_within_minutes) {
+                return Err(format!(
+                    "rollback_objective `{}`: restore_within_minutes is 1 to {MAX_RESTORE_MINUTES}",
+                    objective.kind
+                ));
+            }
         }
         let mut attribute_keys = BTreeSet::new();
         for attribute in &self.attributes {

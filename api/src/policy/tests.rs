@@ -527,6 +527,22 @@ fn meaningless_entries_are_refused_with_the_entry_named() {
     let base = include_str!("presets/tiered-cab.toml");
     let cases = [
         (
+            base.replace("kind = \"full_restore\"", "kind = \"version_revert\""),
+            "rollback_objective `version_revert` defined twice",
+        ),
+        (
+            base.replace("restore_within_minutes = 240", "restore_within_minutes = 0"),
+            "rollback_objective `full_restore`: restore_within_minutes is 1 to 10080",
+        ),
+        (
+            base.replace("label = \"Full system restore\"", "label = \" \""),
+            "rollback_objective `full_restore`: give the label the document uses",
+        ),
+        (
+            base.replace("kind = \"full_restore\"", "kind = \"Full restore\""),
+            "rollback_objective `Full restore`: a kind is lowercase letters",
+        ),
+        (
             base.replace(
                 "binding_order = [\"standard\", \"normal\", \"major\"]",
                 "binding_order = [\"standard\", \"normal\"]",

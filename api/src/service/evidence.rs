@@ -486,7 +486,7 @@ async fn load_changes(
 /// A change as one JSONL record, under the API's field names.
 pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
     let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(evidence_pack::timestamp);
-    let fields: [(&str, Value); 56] = [
+    let fields: [(&str, Value); 59] = [
         ("id", json!(change.id)),
         ("number", json!(change.number)),
         ("title", json!(change.title)),
@@ -551,6 +551,9 @@ pub fn change_record(change: &change::Model, system_ids: &[Uuid]) -> Value {
         ("boardOutcome", json!(change.board_outcome)),
         ("boardDecidedAt", json!(at(change.board_decided_at))),
         ("rollbackReason", json!(change.rollback_reason)),
+        ("rollbackKind", json!(change.rollback_kind)),
+        ("restoreDueAt", json!(at(change.restore_due_at))),
+        ("restoredAt", json!(at(change.restored_at))),
         ("scheduleSequence", json!(change.schedule_sequence)),
     ];
     // The CSV header is CHANGES.columns: the two must not drift apart.

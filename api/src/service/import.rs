@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, SubsecRound, Utc};
-use entity::{board_decision, change, incident, system, user};
+use entity::{ChangeOutcome, board_decision, change, incident, system, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, QuerySelect, Set, TransactionTrait,
@@ -236,7 +236,7 @@ pub async fn insert(
     }
     let incident_priority = row.incident_priority();
     if let Some(priority) = incident_priority {
-        incident::ActiveModel {
+        let opened = incident::ActiveModel {
             id: Set(Uuid::now_v7()),
             change_id: Set(Some(id)),
             priority: Set(priority),
@@ -251,6 +251,15 @@ pub async fn insert(
         }
         .insert(txn)
         .await?;
+        // Resolving it later restores the rolled-back change, as for a
+        // rollback recorded here.
+        if row.outcome == Some(ChangeOutcome::RolledBack) {
+            change::Entity::update_many()
+                .col_expr(change::Column::RollbackIncidentId, Some(opened.id).into())
+                .filter(change::Column::Id.eq(id))
+                .exec(txn)
+                .await?;
+        }
     }
     let risk = row.content.risk();
     audit::append(

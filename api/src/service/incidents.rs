@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     caller::Caller,
-    domain::{audit_action, deployment as rules, permissions, timestamps},
+    domain::{audit_action, deployment as rules, lifecycle, permissions, timestamps},
     error::{ServiceError, ServiceResult},
     store::{self, audit},
 };
@@ -178,6 +178,18 @@ pub async fn resolve_for(
         summary,
         now,
     )?;
+    // A rollback's incident also restores its change: the restore time is
+    // held against the rollback kind's objective.
+    let rollback = store::changes::rolled_back_by(&txn, id)
+        .await?
+        .map(|change| {
+            json!({
+                "change": change.number,
+                "rollbackKind": change.rollback_kind,
+                "restoreDueAt": change.restore_due_at,
+                "withinObjective": lifecycle::within_restore_objective(change.restore_due_at, Some(restored_at)),
+            })
+        });
     let event = audit::Event::new(
         caller,
         audit_action::INCIDENT_RESOLVED,
@@ -187,9 +199,11 @@ pub async fn resolve_for(
             "restoredAt": restored_at,
             "summary": summary.trim(),
             "hoursToRestore": (restored_at - existing.opened_at).num_seconds() as f64 / 3600.0,
+            "rollback": rollback,
         }),
     );
     let claimed = audit::write(txn, db, event, async move |recording| {
+        store::changes::record_restoration(recording, id, restored_at).await?;
         incident::Entity::update_many()
             .col_expr(incident::Column::RestoredAt, restored_at.into())
             .col_expr(incident::Column::ResolvedAt, now.into())

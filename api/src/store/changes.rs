@@ -367,6 +367,8 @@ impl Snapshot {
             board_reviewed: c.board_reviewed_at.is_some(),
             board_review_due_at: c.board_review_due_at,
             next_board_meeting_end: None,
+            restore_due_at: c.restore_due_at,
+            restored_at: c.restored_at,
         }
     }
 }
@@ -495,6 +497,33 @@ pub async fn board_seats<C: ConnectionTrait>(
         .collect())
 }
 
+/// The change whose rollback opened incident `incident_id`, if any.
+pub async fn rolled_back_by<C: ConnectionTrait>(
+    conn: &C,
+    incident_id: Uuid,
+) -> ServiceResult<Option<change::Model>> {
+    Ok(change::Entity::find()
+        .filter(change::Column::RollbackIncidentId.eq(incident_id))
+        .one(conn)
+        .await?)
+}
+
+/// Copies the restore time of a rollback's incident onto its change, which
+/// meets the change's `RESTORE` deadline.
+pub async fn record_restoration<C: ConnectionTrait>(
+    conn: &C,
+    incident_id: Uuid,
+    restored_at: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    change::Entity::update_many()
+        .col_expr(change::Column::RestoredAt, restored_at.into())
+        .filter(change::Column::RollbackIncidentId.eq(incident_id))
+        .filter(change::Column::RestoredAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn find_by_number(db: &DatabaseConnection, number: &str) -> ServiceResult<change::Model> {
     numbering::parse_number(number)?;
     change::Entity::find()
@@ -523,6 +552,7 @@ fn deadline_columns(kind: OverdueKind) -> (change::Column, change::Column) {
             change::Column::BoardReviewDueAt,
             change::Column::BoardReviewedAt,
         ),
+        OverdueKind::Restore => (change::Column::RestoreDueAt, change::Column::RestoredAt),
     }
 }
 

@@ -90,6 +90,8 @@ fn facts<'a>(
         board_reviewed: false,
         board_review_due_at: None,
         next_board_meeting_end: None,
+        restore_due_at: None,
+        restored_at: None,
     }
 }
 
@@ -947,4 +949,67 @@ fn the_cabs_review_is_due_by_the_end_of_its_next_scheduled_meeting() {
     );
     ended.board_reviewed = true;
     assert!(overdue(&ended, after).is_empty());
+}
+
+#[test]
+fn a_rollback_names_one_of_the_policys_kinds_where_it_sets_objectives() {
+    let tiered = Policy::load("tiered-cab").unwrap();
+    let objectives = &tiered.rollback_objectives;
+    let revert = rollback_objective(objectives, Some("version_revert"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(revert.restore_within_minutes, 15);
+    assert_eq!(restore_due(revert, now()), now() + Duration::minutes(15));
+    for refused in [None, Some(""), Some("  "), Some("hard_reset")] {
+        let error = rollback_objective(objectives, refused).unwrap_err();
+        assert_eq!(error.field, "rollbackKind");
+        // The refusal names every kind with its objective.
+        assert!(
+            error
+                .message
+                .contains("database_migration (Complex rollback (database migration), 60 minutes)"),
+            "{}",
+            error.message
+        );
+    }
+    // A policy without objectives asks for no kind and takes none.
+    let quorum = Policy::load("cab-quorum").unwrap();
+    assert!(quorum.rollback_objectives.is_empty());
+    assert_eq!(
+        rollback_objective(&quorum.rollback_objectives, None),
+        Ok(None)
+    );
+    assert!(rollback_objective(&quorum.rollback_objectives, Some("version_revert")).is_err());
+}
+
+#[test]
+fn a_rollback_is_overdue_until_its_incident_restores_service() {
+    let policy = Policy::load("tiered-cab").unwrap();
+    let normal = policy.change_type("normal").unwrap();
+    let approved = approved_state();
+    let due = now() + Duration::minutes(15);
+    let mut f = facts(normal, ChangeStatus::RolledBack, &approved);
+    f.restore_due_at = Some(due);
+    assert!(overdue(&f, due).is_empty());
+    let late = due + Duration::minutes(1);
+    assert_eq!(
+        overdue(&f, late)
+            .into_iter()
+            .map(|o| o.kind)
+            .collect::<Vec<_>>(),
+        vec![OverdueKind::Restore]
+    );
+    f.restored_at = Some(late);
+    assert!(overdue(&f, late).is_empty());
+    // Restored after the objective: met late, not within it.
+    assert_eq!(
+        within_restore_objective(f.restore_due_at, f.restored_at),
+        Some(false)
+    );
+    assert_eq!(
+        within_restore_objective(f.restore_due_at, Some(due)),
+        Some(true)
+    );
+    assert_eq!(within_restore_objective(None, Some(due)), None);
+    assert_eq!(within_restore_objective(Some(due), None), None);
 }

@@ -238,13 +238,18 @@ impl LifecycleMutation {
     }
 
     /// IMPLEMENTING -> ROLLED_BACK; opens a linked incident (P3 unless a
-    /// higher priority is given).
+    /// higher priority is given). Resolving that incident records when
+    /// service was restored, against the rollback kind's time objective.
     async fn roll_back_change(
         &self,
         ctx: &Context<'_>,
         id: ID,
         reason: String,
         incident_priority: Option<IncidentPriority>,
+        #[graphql(
+            desc = "The policy's kind of rollback (`policy { rollbackObjectives { kind } }`): required where the policy sets rollback time objectives, and its objective makes the restore due."
+        )]
+        rollback_kind: Option<String>,
     ) -> async_graphql::Result<RollbackResult> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         let (change, incident) = lifecycle::roll_back(
@@ -252,6 +257,7 @@ impl LifecycleMutation {
             parse_id("id", &id)?,
             &reason,
             incident_priority,
+            rollback_kind.as_deref(),
         )
         .await
         .gql()?;

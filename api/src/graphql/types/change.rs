@@ -7,8 +7,8 @@ use entity::{
 use super::{
     System, User,
     lifecycle::{
-        ApprovalRecord, ApprovalStatus, Deadlines, Evidence, GateResult, Incident, OverdueItem,
-        Review, Template,
+        ApprovalRecord, ApprovalStatus, ChangeRollback, Deadlines, Evidence, GateResult, Incident,
+        OverdueItem, Review, Template,
     },
 };
 use crate::{
@@ -251,6 +251,34 @@ impl Change {
     async fn rollback_reason(&self) -> Option<&str> {
         self.0.rollback_reason.as_deref()
     }
+    /// The rollback, once the change was rolled back: its kind, and the
+    /// rollback time against the kind's objective (seed 001 §7.3).
+    async fn rollback(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ChangeRollback>> {
+        let c = &self.0;
+        let (Some(reason), Some(started_at)) = (&c.rollback_reason, c.actual_end) else {
+            return Ok(None);
+        };
+        let policy = &ctx.state()?.policy;
+        let objective_minutes = c.rollback_kind.as_ref().and_then(|kind| {
+            policy
+                .rollback_objectives
+                .iter()
+                .find(|o| &o.kind == kind)
+                .map(|o| o.restore_within_minutes)
+        });
+        Ok(Some(ChangeRollback {
+            reason: reason.clone(),
+            kind: c.rollback_kind.clone(),
+            started_at,
+            objective_minutes,
+            restore_due_at: c.restore_due_at,
+            restored_at: c.restored_at,
+            minutes_to_restore: c
+                .restored_at
+                .map(|restored| (restored - started_at).num_milliseconds() as f64 / 60_000.0),
+            within_objective: lifecycle::within_restore_objective(c.restore_due_at, c.restored_at),
+        }))
+    }
     async fn deadlines(&self) -> Deadlines {
         Deadlines {
             approval_due_at: self.0.approval_due_at,
@@ -263,6 +291,8 @@ impl Change {
             responded_at: self.0.responded_at,
             board_review_due_at: self.0.board_review_due_at,
             board_reviewed_at: self.0.board_reviewed_at,
+            restore_due_at: self.0.restore_due_at,
+            restored_at: self.0.restored_at,
         }
     }
     /// Decisions, newest first; of the current round unless `allRounds`.

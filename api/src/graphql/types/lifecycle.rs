@@ -334,6 +334,30 @@ pub struct Deadlines {
     /// after implementation ended (`[board.schedule]`), and when it came.
     pub board_review_due_at: Option<DateTime<Utc>>,
     pub board_reviewed_at: Option<DateTime<Utc>>,
+    /// A rollback must restore service by then (its kind's objective,
+    /// `[[rollback_objective]]`), and when its incident says it did.
+    pub restore_due_at: Option<DateTime<Utc>>,
+    pub restored_at: Option<DateTime<Utc>>,
+}
+
+/// How a change was rolled back, and how fast service came back.
+#[derive(SimpleObject)]
+pub struct ChangeRollback {
+    pub reason: String,
+    /// The policy's kind of rollback, where the policy sets objectives.
+    pub kind: Option<String>,
+    /// When the rollback began (the change's `actualEnd`).
+    pub started_at: DateTime<Utc>,
+    /// The kind's objective, in minutes.
+    pub objective_minutes: Option<u32>,
+    pub restore_due_at: Option<DateTime<Utc>>,
+    /// When the rollback's incident says service was restored.
+    pub restored_at: Option<DateTime<Utc>>,
+    /// The rollback time: restoredAt - startedAt.
+    pub minutes_to_restore: Option<f64>,
+    /// restoredAt <= restoreDueAt; null without an objective or while
+    /// service is not restored.
+    pub within_objective: Option<bool>,
 }
 
 pub struct Template(pub change_template::Model);

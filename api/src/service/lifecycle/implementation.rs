@@ -183,8 +183,11 @@ pub async fn roll_back(
     id: Uuid,
     reason: &str,
     priority: Option<IncidentPriority>,
+    kind: Option<&str>,
 ) -> ServiceResult<(change::Model, incident::Model)> {
     required_text("reason", reason, 10_000)?;
+    let objective = lifecycle::rollback_objective(&request.policy.rollback_objectives, kind)?;
+    let restore_due_at = objective.map(|o| lifecycle::restore_due(o, request.now));
     let priority = priority.unwrap_or(IncidentPriority::P3);
     if priority > IncidentPriority::P3 {
         return Err(ValidationError::new(
@@ -236,6 +239,9 @@ pub async fn roll_back(
     active.outcome = Set(Some(ChangeOutcome::RolledBack));
     active.actual_end = Set(Some(request.now));
     active.rollback_reason = Set(Some(reason.to_owned()));
+    active.rollback_kind = Set(objective.map(|o| o.kind.clone()));
+    active.rollback_incident_id = Set(Some(opened.id));
+    active.restore_due_at = Set(restore_due_at);
     active.review_due_at = Set(due.review_due_at);
     active.board_review_due_at = Set(due.board_review_due_at);
     if let Some(documentation_due_at) = due.documentation_due_at {
@@ -247,7 +253,14 @@ pub async fn roll_back(
         active,
         audit_action::CHANGE_ROLLED_BACK,
         before,
-        json!({"reason": reason, "incidentId": opened.id, "incidentPriority": priority, "authority": authority}),
+        json!({
+            "reason": reason,
+            "incidentId": opened.id,
+            "incidentPriority": priority,
+            "authority": authority,
+            "rollbackKind": objective.map(|o| &o.kind),
+            "restoreDueAt": restore_due_at,
+        }),
     )
     .await?;
     Ok((model, opened))
