@@ -105,6 +105,9 @@ pub struct Settings {
     pub hooks: HookSecrets,
     /// Outbound webhooks' delivery settings.
     pub webhooks: WebhookSettings,
+    /// Origins (`https://dash.example.com`) whose pages may call the API
+    /// from a browser (CORS); none by default.
+    pub cors_allowed_origins: Vec<String>,
     /// The clock the rules run at; only tests replace it.
     pub clock: crate::clock::Clock,
 }
@@ -174,6 +177,7 @@ impl fmt::Debug for Settings {
             )
             .field("hooks", &self.hooks)
             .field("webhooks", &self.webhooks)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
             .finish()
     }
 }
@@ -192,6 +196,7 @@ impl Default for Settings {
             response_cache: Default::default(),
             hooks: HookSecrets::default(),
             webhooks: WebhookSettings::default(),
+            cors_allowed_origins: Vec::new(),
             clock: crate::clock::Clock::default(),
         }
     }
@@ -236,6 +241,7 @@ struct FileSettings {
     gitlab_webhook_token: Option<String>,
     webhook_allow_private: Option<bool>,
     webhook_retry_base_ms: Option<u64>,
+    cors_allowed_origins: Option<Vec<String>>,
 }
 
 /// Settings as given on the command line or in the environment (clap reads
@@ -333,6 +339,16 @@ pub struct SettingsArgs {
     /// doubled after each [default: 10000].
     #[arg(long, global = true, env = "GATEHOUSE_WEBHOOK_RETRY_BASE_MS")]
     pub webhook_retry_base_ms: Option<u64>,
+    /// Origins whose browser pages may call the API (CORS), separated by
+    /// commas: `https://dash.example.com,http://localhost:3000` [default:
+    /// none].
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Option<Vec<String>>,
 }
 
 impl SettingsArgs {
@@ -440,8 +456,23 @@ impl SettingsArgs {
                     .map_or(defaults.webhooks.retry_base, Duration::from_millis),
                 poll: defaults.webhooks.poll,
             },
+            cors_allowed_origins: self
+                .cors_allowed_origins
+                .clone()
+                .or(file.cors_allowed_origins)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|origin| origin.trim().to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect(),
             clock: defaults.clock,
         };
+        for origin in &settings.cors_allowed_origins {
+            check_origin(origin).map_err(|message| ConfigError::Invalid {
+                name: "cors_allowed_origins",
+                message,
+            })?;
+        }
         if settings.max_page_size == 0 {
             return Err(ConfigError::Invalid {
                 name: "max_page_size",
@@ -469,6 +500,39 @@ impl SettingsArgs {
         }
         Ok(settings)
     }
+}
+
+/// An origin as a browser sends it: scheme and host, a port at most, no
+/// path. `*` is refused: every allowed site is named.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let named = |why: &str| {
+        Err(format!(
+            "`{origin}` {why}; name each origin as a browser sends it, like https://dash.example.com or http://localhost:3000"
+        ))
+    };
+    if origin == "*" {
+        return named("would let every site call the API");
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return named("has no scheme");
+    };
+    if !matches!(scheme, "http" | "https") {
+        return named("is not http or https");
+    }
+    let host = rest.rsplit_once(':').map_or(rest, |(host, port)| {
+        if port.parse::<u16>().is_ok() {
+            host
+        } else {
+            rest
+        }
+    });
+    if host.is_empty() || rest.contains('/') || rest.contains('?') || rest.contains('#') {
+        return named("is not a bare origin");
+    }
+    if origin.parse::<axum::http::HeaderValue>().is_err() || rest != rest.to_ascii_lowercase() {
+        return named("is not a lowercase origin");
+    }
+    Ok(())
 }
 
 fn pick<T>(flag_or_env: Option<T>, file: Option<T>, default: T) -> T {
@@ -499,6 +563,43 @@ mod tests {
         assert_eq!(settings.listen, "0.0.0.0:9000");
         assert_eq!(settings.log_format, LogFormat::Json);
         assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn cors_origins_are_bare_origins() {
+        let resolve = |origins: &[&str]| {
+            SettingsArgs {
+                cors_allowed_origins: Some(origins.iter().map(|o| o.to_string()).collect()),
+                ..Default::default()
+            }
+            .resolve()
+        };
+        let settings =
+            resolve(&["https://dash.example.com", " http://localhost:3000 ", ""]).unwrap();
+        assert_eq!(
+            settings.cors_allowed_origins,
+            ["https://dash.example.com", "http://localhost:3000"]
+        );
+        for refused in [
+            "*",
+            "dash.example.com",
+            "ftp://dash.example.com",
+            "https://dash.example.com/",
+            "https://dash.example.com/app",
+            "https://Dash.example.com",
+            "https://",
+        ] {
+            assert!(
+                matches!(
+                    resolve(&[refused]),
+                    Err(ConfigError::Invalid {
+                        name: "cors_allowed_origins",
+                        ..
+                    })
+                ),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod audit_export;
 mod feed;
 pub mod gate;
 mod graphql;
+mod graphql_media;
 mod hooks;
 pub mod limits;
 mod probes;
@@ -26,6 +27,7 @@ use axum::{
     routing::get,
 };
 use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -49,17 +51,20 @@ pub struct HttpState {
     pub credentials: socket::CredentialsWatch,
     /// See `Settings::hooks`.
     pub hooks: crate::config::HookSecrets,
+    /// See `Settings::cors_allowed_origins`.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 pub fn router(state: HttpState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     let monitoring = state.app.monitoring.clone();
+    let cors = cors(&state.cors_allowed_origins);
     let graphql_route = if state.limits.graphiql {
         get(graphiql).post(graphql::graphql)
     } else {
         axum::routing::post(graphql::graphql)
     };
-    Router::new()
+    let router = Router::new()
         .route("/graphql", graphql_route)
         .route("/graphql/ws", get(socket::upgrade))
         .route("/calendar.ics", get(feed::calendar_feed))
@@ -127,7 +132,52 @@ pub fn router(state: HttpState) -> Router {
                 .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    // Outermost, so a preflight is answered before anything asks for a
+    // token (a browser sends none with it), and refusals carry the headers
+    // a page needs to read them.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// Browser pages of the allowed origins may call every route with a
+/// bearer token: the preflight is answered, `Authorization` is allowed,
+/// and the headers a client reads are exposed. No origin is allowed unless
+/// configured; cookies play no part (`Access-Control-Allow-Credentials` is
+/// not sent), since every request authenticates with its token.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    use axum::http::{Method, header};
+    if origins.is_empty() {
+        return None;
+    }
+    let origins = origins
+        .iter()
+        .filter_map(|origin| origin.parse().ok())
+        .collect::<Vec<axum::http::HeaderValue>>();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::IF_NONE_MATCH,
+                header::IF_MODIFIED_SINCE,
+                REQUEST_ID,
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LAST_MODIFIED,
+                header::RETRY_AFTER,
+                header::CONTENT_DISPOSITION,
+                REQUEST_ID,
+                graphql::CACHE_STATUS,
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// GraphiQL is a static page holding no data; the queries it sends carry

@@ -86,6 +86,7 @@ impl Application {
                 .map(Arc::new),
             credentials: Arc::default(),
             hooks: settings.hooks.clone(),
+            cors_allowed_origins: settings.cors_allowed_origins.clone(),
         });
         let listener = TcpListener::bind(&settings.listen).await.with_context(|| {
             format!(

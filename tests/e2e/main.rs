@@ -13,6 +13,7 @@ mod concurrency;
 mod crash;
 mod deployments;
 mod evidence;
+mod graphql_http;
 mod health;
 mod helpers;
 mod hooks;

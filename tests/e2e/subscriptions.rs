@@ -12,15 +12,18 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::Head
 
 use crate::helpers::{TestApp, postgres_admin_url, serve, spawn_app};
 
-fn node_dir() -> PathBuf {
+pub(crate) fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node")
 }
 
-/// Installs the pinned client from package-lock.json on first use.
-fn ensure_node_modules() {
+/// Installs the pinned clients from package-lock.json on first use.
+pub(crate) fn ensure_node_modules() {
     static INSTALL: Mutex<()> = Mutex::new(());
     let _once = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if node_dir().join("node_modules/graphql-ws").exists() {
+    let installed = ["graphql-ws", "graphql-http"]
+        .iter()
+        .all(|package| node_dir().join("node_modules").join(package).exists());
+    if installed {
         return;
     }
     let status = Command::new("npm")

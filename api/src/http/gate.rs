@@ -178,7 +178,7 @@ fn authentication_failed(error: ServiceError) -> Response {
 
 /// A request refused before it ran, in the GraphQL error shape.
 pub fn refusal(status: StatusCode, message: &str, code: &str) -> Response {
-    let body =
-        json!({"data": null, "errors": [{"message": message, "extensions": {"code": code}}]});
+    // No `data` entry: nothing was executed.
+    let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
     (status, Json(body)).into_response()
 }

@@ -12,7 +12,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{HttpState, gate, limits, request_shape, response_cache};
+use super::{
+    HttpState, gate,
+    graphql_media::{self, Answering},
+    limits, request_shape, response_cache,
+};
 use crate::{
     auth::{self, Actor},
     graphql::loaders,
@@ -23,7 +27,7 @@ use crate::{
 };
 
 /// Tells clients (and tests) whether an answer came from memory.
-const CACHE_STATUS: HeaderName = HeaderName::from_static("x-gatehouse-cache");
+pub(super) const CACHE_STATUS: HeaderName = HeaderName::from_static("x-gatehouse-cache");
 
 /// The response cache as this request may use it: the cache and the data
 /// generation its entries must match.
@@ -35,9 +39,13 @@ pub(super) async fn graphql(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match answer(&state, address, &headers, body).await {
+    let answering = Answering::negotiate(&headers);
+    let mut response = match answer(&state, address, &headers, body, answering).await {
         Ok(response) | Err(response) => response,
-    }
+    };
+    // Every answer here is JSON, refusals included: in the type asked for.
+    answering.label(&mut response);
+    response
 }
 
 async fn answer(
@@ -45,7 +53,15 @@ async fn answer(
     address: gate::ClientAddress,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    answering: Answering,
 ) -> Result<Response, Response> {
+    graphql_media::check_request_type(headers).map_err(|message| {
+        gate::refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &message,
+            "UNSUPPORTED_MEDIA_TYPE",
+        )
+    })?;
     let body = body.map_err(|rejection| unreadable_body(state, &rejection))?;
     // A bounded look at the request comes first: nothing that recurses
     // (serde_json, the GraphQL parser) reads it before its nesting is known.
@@ -82,7 +98,10 @@ async fn answer(
         }
         _ => None,
     };
-    let answer = execute(state, request, actor, is_query, cache, answer_key, now).await;
+    let answer = execute(
+        state, request, actor, is_query, cache, answer_key, now, answering,
+    )
+    .await;
     // Stored (or not storable): whoever waits for this answer looks again.
     drop(flight);
     answer
@@ -168,6 +187,7 @@ async fn look_up<'a>(
 
 /// Executes the request as `actor` and answers it, keeping a query's
 /// complete answer in the cache.
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     state: &HttpState,
     request: async_graphql::Request,
@@ -176,6 +196,7 @@ async fn execute(
     cache: CacheAt<'_>,
     answer_key: Option<response_cache::AnswerKey>,
     now: chrono::DateTime<chrono::Utc>,
+    answering: Answering,
 ) -> Result<Response, Response> {
     let monitoring = &state.app.monitoring;
     // Parsed once, here; the schema executes this parsed document (a
@@ -183,18 +204,51 @@ async fn execute(
     let mut request = request;
     let mut operation = request.operation_name.clone();
     let mut parsed_query = false;
+    // Set aside while the parsed document borrows the request.
+    let variables = std::mem::take(&mut request.variables);
     if let Ok(document) = request.parsed_query() {
         limits::check_document(document, state.limits.max_aliases)
             .map_err(|message| gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION"))?;
+        // Said, not answered with `__schema: null`: a client generating
+        // code from introspection learns why it got nothing.
+        if !state.limits.introspection && limits::selects_introspection(document) {
+            return Err(gate::refusal(
+                answering.document_error_status(),
+                "introspection is switched off on this server (the setting introspection, --introspection, GATEHOUSE_INTROSPECTION); the schema is published as api/schema.graphql",
+                "VALIDATION",
+            ));
+        }
         parsed_query = selects_query(document, operation.as_deref());
+        let missing = missing_variables(document, operation.as_deref(), &variables);
+        if !missing.is_empty() {
+            return Err(gate::refusal(
+                answering.document_error_status(),
+                &format!("required variables not given: {}", missing.join(", ")),
+                "VALIDATION",
+            ));
+        }
         operation = operation.or_else(|| single_operation_name(document));
     }
+    request.variables = variables;
     let request = request
         .data(actor)
         .data(loaders::for_request(&state.app.db));
     let mut response = state.schema.execute(request).await;
     limits::normalize_errors(&mut response.errors);
     monitoring.observe_graphql(operation.as_deref(), response.errors.iter().map(error_code));
+    if not_executed(&response) {
+        // A request error: the document did not parse or validate, or
+        // its variables did not coerce. No `data` entry, as the GraphQL
+        // specification says of errors raised before execution.
+        monitoring.observe_response_cache(CacheResult::Bypass);
+        let body = serde_json::json!({"errors": response.errors});
+        return Ok((
+            answering.document_error_status(),
+            [(CACHE_STATUS, header::HeaderValue::from_static("bypass"))],
+            axum::Json(body),
+        )
+            .into_response());
+    }
     // Only a query's complete answer is kept: never a mutation's, an
     // error (it may be transient), or one that reads the audit trail
     // (`no_cache` fields: an auditor sees what the database holds now).
@@ -294,13 +348,13 @@ fn cached_answer(body: Bytes, result: CacheResult) -> Response {
     response
 }
 
-/// Whether the operation the request runs is a query (not a mutation or
-/// a subscription): the named one, or the document's only one.
-fn selects_query(
-    document: &async_graphql::parser::types::ExecutableDocument,
+/// The operation the request runs: the named one, or the document's only
+/// one.
+fn selected_operation<'d>(
+    document: &'d async_graphql::parser::types::ExecutableDocument,
     operation_name: Option<&str>,
-) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
+) -> Option<&'d async_graphql::parser::types::OperationDefinition> {
+    use async_graphql::parser::types::DocumentOperations;
     let selected = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
@@ -309,7 +363,45 @@ fn selects_query(
         }
         _ => None,
     };
-    selected.is_some_and(|operation| operation.node.ty == OperationType::Query)
+    selected.map(|operation| &operation.node)
+}
+
+/// Whether the operation the request runs is a query (not a mutation or
+/// a subscription).
+fn selects_query(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
+    use async_graphql::parser::types::OperationType;
+    selected_operation(document, operation_name)
+        .is_some_and(|operation| operation.ty == OperationType::Query)
+}
+
+/// The variables the operation declares required (`ID!`, no default) that
+/// the request does not give, or gives as null. async-graphql finds them
+/// only when a resolver reads one, as a field error; they are the
+/// request's, and refused before anything runs.
+fn missing_variables(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &async_graphql::Variables,
+) -> Vec<String> {
+    let Some(operation) = selected_operation(document, operation_name) else {
+        return Vec::new();
+    };
+    operation
+        .variable_definitions
+        .iter()
+        .map(|definition| &definition.node)
+        .filter(|definition| {
+            !definition.var_type.node.nullable
+                && definition.default_value.is_none()
+                && variables
+                    .get(&definition.name.node)
+                    .is_none_or(|value| *value == async_graphql::Value::Null)
+        })
+        .map(|definition| format!("${}: {}", definition.name.node, definition.var_type.node))
+        .collect()
 }
 
 /// The name of the document's only operation, for a request that selects
@@ -324,6 +416,14 @@ fn single_operation_name(
         }
         _ => None,
     }
+}
+
+/// Whether the schema refused the request before executing it: no data
+/// and only errors that no field raised (a field's error has a path).
+fn not_executed(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// The `extensions.code` of an error (`INTERNAL` for one without, which

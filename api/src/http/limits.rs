@@ -213,6 +213,30 @@ pub fn check_document(document: &ExecutableDocument, max_aliases: usize) -> Resu
     Ok(())
 }
 
+/// Whether any selection of the document (its operations or fragments)
+/// asks for the schema (`__schema` or `__type`; `__typename` is data).
+/// Recursion is bounded: the document's nesting was checked before parsing.
+pub fn selects_introspection(document: &ExecutableDocument) -> bool {
+    fn asks(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                    || asks(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => asks(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    document
+        .operations
+        .iter()
+        .any(|(_, operation)| asks(&operation.node.selection_set.node))
+        || document
+            .fragments
+            .values()
+            .any(|fragment| asks(&fragment.node.selection_set.node))
+}
+
 /// Gives every error a code. Request-level errors (parse, validation,
 /// depth and complexity limits) are the client's: VALIDATION. A resolver
 /// error without a code escaped the service layer's mapping (a loader's
@@ -231,7 +255,11 @@ pub fn normalize_errors(errors: &mut [ServerError]) {
         // input: async-graphql words them "Failed to parse ..." /
         // "Invalid value for argument ...".
         let bad_input = error.message.starts_with("Failed to parse")
-            || error.message.starts_with("Invalid value for argument");
+            || error.message.starts_with("Invalid value for argument")
+            // A variable the request never gave, found when a resolver
+            // reads it (over WebSocket; HTTP refuses it before executing).
+            || (error.message.starts_with("Variable ")
+                && error.message.ends_with(" is not defined."));
         let code = if error.path.is_empty() || bad_input {
             "VALIDATION"
         } else {
