@@ -122,6 +122,9 @@ pub struct NotableChange {
     pub title: String,
     pub change_type: String,
     pub outcome: Option<String>,
+    /// When implementation started: what a change without an approval
+    /// deadline had to be approved by.
+    pub actual_start: Option<DateTime<Utc>>,
     pub actual_end: Option<DateTime<Utc>>,
     pub approved_at: Option<DateTime<Utc>>,
     pub approval_due_at: Option<DateTime<Utc>>,
@@ -129,13 +132,10 @@ pub struct NotableChange {
 }
 
 impl NotableChange {
-    /// Same rule as the emergency documentation metric.
+    /// Whether the approval was on time: the rule the emergency
+    /// documentation metric counts ([`crate::input::approved_on_time`]).
     pub fn approved_on_time(&self) -> bool {
-        match (self.approved_at, self.approval_due_at) {
-            (Some(approved), Some(due)) => approved <= due,
-            (Some(_), None) => true,
-            (None, _) => false,
-        }
+        crate::input::approved_on_time(self.approved_at, self.approval_due_at, self.actual_start)
     }
 }
 

@@ -43,6 +43,10 @@ pub mod col {
     pub const BOARD_DECIDED_AT: &str = "board_decided_at";
     /// Whether any incident is linked to the change.
     pub const HAS_INCIDENT: &str = "has_incident";
+    /// Whether the change's approval was on time by
+    /// [`approved_on_time`](super::approved_on_time) (what the emergency
+    /// documentation metric counts among emergency changes).
+    pub const APPROVED_ON_TIME: &str = "approved_on_time";
     /// Systems frame: code of the affected system (`u32`), an index into
     /// `ChangeFrames::system_names`.
     pub const SYSTEM: &str = "system";
@@ -74,6 +78,30 @@ pub struct DeploymentFacts {
     pub commit_time: Option<DateTime<Utc>>,
     /// Its change failed or rolled back, or an incident names it.
     pub failed: bool,
+}
+
+/// Whether a change was approved on time, the rule of "emergency
+/// documentation on time" (docs/reports.md): approved by its
+/// retroactive-approval deadline (`approval_due_at`) when it has one,
+/// otherwise approved before implementation started (or at all, when it
+/// never started); a change never approved is late.
+///
+/// The one statement of the rule: the metric counts the flag the frames
+/// carry from it, and the reports' emergency lists call it, so the list
+/// and the headline figure beside it cannot disagree. Generic so the
+/// loaders' microseconds and the lists' `DateTime`s go through the same
+/// code.
+pub fn approved_on_time<T: PartialOrd>(
+    approved_at: Option<T>,
+    approval_due_at: Option<T>,
+    actual_start: Option<T>,
+) -> bool {
+    match (approved_at, approval_due_at, actual_start) {
+        (None, _, _) => false,
+        (Some(approved), Some(due), _) => approved <= due,
+        (Some(approved), None, Some(started)) => approved <= started,
+        (Some(_), None, None) => true,
+    }
 }
 
 const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
@@ -164,6 +192,7 @@ pub struct ChangeFramesBuilder {
     /// second copy into arrow when the frame was built.
     timestamps: [PrimitiveChunkedBuilder<Int64Type>; 7],
     has_incident: Vec<bool>,
+    approved_on_time: Vec<bool>,
     /// Whether the changes so far came in `actual_end` order (unset last),
     /// as the PostgreSQL loader reads them: `finish` then keeps the rows
     /// where they are instead of sorting and copying every column.
@@ -200,8 +229,12 @@ const TIMESTAMP_COLUMNS: [&str; 7] = [
     col::ACTUAL_END,
     col::APPROVAL_DUE_AT,
 ];
-/// Where `actual_end` is in `TIMESTAMP_COLUMNS`.
+/// Where `approved_at`, `actual_start`, `actual_end` and
+/// `approval_due_at` are in `TIMESTAMP_COLUMNS`.
+const APPROVED_AT_INDEX: usize = 1;
+const ACTUAL_START_INDEX: usize = 4;
 const ACTUAL_END_INDEX: usize = 5;
+const APPROVAL_DUE_AT_INDEX: usize = 6;
 
 impl ChangeFramesBuilder {
     pub fn with_capacity(changes: usize) -> Self {
@@ -211,6 +244,7 @@ impl ChangeFramesBuilder {
             timestamps: TIMESTAMP_COLUMNS
                 .map(|name| PrimitiveChunkedBuilder::new(name.into(), changes)),
             has_incident: Vec::with_capacity(changes),
+            approved_on_time: Vec::with_capacity(changes),
             in_actual_end_order: true,
             last_actual_end: None,
             system_keys: Vec::new(),
@@ -284,6 +318,11 @@ impl ChangeFramesBuilder {
             self.in_actual_end_order &= ordered;
         }
         self.last_actual_end = Some(actual_end);
+        self.approved_on_time.push(approved_on_time(
+            timestamps[APPROVED_AT_INDEX],
+            timestamps[APPROVAL_DUE_AT_INDEX],
+            timestamps[ACTUAL_START_INDEX],
+        ));
         for (column, stamp) in self.timestamps.iter_mut().zip(timestamps) {
             column.append_option(stamp);
         }
@@ -365,6 +404,10 @@ impl ChangeFramesBuilder {
             );
         }
         columns.push(Column::new(col::HAS_INCIDENT.into(), self.has_incident));
+        columns.push(Column::new(
+            col::APPROVED_ON_TIME.into(),
+            self.approved_on_time,
+        ));
         let changes = DataFrame::new(height, columns)?;
         if let Some(key) = self.system_keys.iter().find(|key| **key as usize >= height) {
             polars_bail!(OutOfBounds: "a system row names change {key}, but there are {height} changes");
@@ -523,8 +566,37 @@ mod tests {
     }
 
     #[test]
-    fn actual_end_index_names_actual_end() {
+    fn timestamp_indices_name_their_columns() {
+        assert_eq!(TIMESTAMP_COLUMNS[APPROVED_AT_INDEX], col::APPROVED_AT);
+        assert_eq!(TIMESTAMP_COLUMNS[ACTUAL_START_INDEX], col::ACTUAL_START);
         assert_eq!(TIMESTAMP_COLUMNS[ACTUAL_END_INDEX], col::ACTUAL_END);
+        assert_eq!(
+            TIMESTAMP_COLUMNS[APPROVAL_DUE_AT_INDEX],
+            col::APPROVAL_DUE_AT
+        );
+    }
+
+    #[test]
+    fn approval_is_on_time_by_its_deadline_else_by_the_start() {
+        // approved, due, started (hours).
+        for (approved, due, started, expected) in [
+            (Some(5), Some(6), Some(1), true),
+            (Some(6), Some(6), Some(1), true),
+            (Some(7), Some(6), Some(9), false),
+            // No deadline: approved before implementation started.
+            (Some(1), None, Some(2), true),
+            (Some(2), None, Some(2), true),
+            (Some(3), None, Some(2), false),
+            (Some(3), None, None, true),
+            (None, Some(6), Some(1), false),
+            (None, None, None, false),
+        ] {
+            assert_eq!(
+                approved_on_time(approved, due, started),
+                expected,
+                "{approved:?} {due:?} {started:?}"
+            );
+        }
     }
 
     /// 2026-01-01T00:00Z, from which the tests below count hours.

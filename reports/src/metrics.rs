@@ -263,22 +263,14 @@ fn approval_time() -> Vec<Expr> {
     ]
 }
 
-/// Emergency documentation on time = emergency changes approved by their
-/// retroactive-approval deadline (`approval_due_at`), or approved before
-/// implementation started (no deadline was set), / emergency changes
-/// (the `emergency` count of `outcome_counts`). An emergency change never
-/// approved is not on time.
+/// Emergency documentation on time = emergency changes approved on time
+/// (`input::approved_on_time`: by the retroactive-approval deadline, or
+/// before implementation started when no deadline was set) / emergency
+/// changes (the `emergency` count of `outcome_counts`). The rule is
+/// applied once per change as the frames are built; this counts its flag.
 fn emergency_documentation(emergency_code: Option<u32>) -> Vec<Expr> {
-    let approved = micros(col::APPROVED_AT);
-    let on_time = col(col::APPROVED_AT).is_not_null().and(
-        when(col(col::APPROVAL_DUE_AT).is_not_null())
-            .then(approved.clone().lt_eq(micros(col::APPROVAL_DUE_AT)))
-            .when(col(col::ACTUAL_START).is_not_null())
-            .then(approved.lt_eq(micros(col::ACTUAL_START)))
-            .otherwise(lit(true)),
-    );
     vec![
-        count_where(is_emergency(emergency_code).and(on_time))
+        count_where(is_emergency(emergency_code).and(col(col::APPROVED_ON_TIME)))
             .alias(M::EmergencyDocsOnTime.column()),
     ]
 }

@@ -781,6 +781,7 @@ pub async fn notable_changes(
         .column(change::Column::Title)
         .column(change::Column::ChangeType)
         .column(change::Column::Outcome)
+        .column(change::Column::ActualStart)
         .column(change::Column::ActualEnd)
         .column(change::Column::ApprovedAt)
         .column(change::Column::ApprovalDueAt)
@@ -803,6 +804,7 @@ pub async fn notable_changes(
             Option<DateTime<Utc>>,
             Option<DateTime<Utc>>,
             Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
             Option<String>,
         )>()
         .all(db)
@@ -814,10 +816,11 @@ pub async fn notable_changes(
             title: r.1,
             change_type: r.2,
             outcome: r.3,
-            actual_end: r.4,
-            approved_at: r.5,
-            approval_due_at: r.6,
-            rollback_reason: r.7,
+            actual_start: r.4,
+            actual_end: r.5,
+            approved_at: r.6,
+            approval_due_at: r.7,
+            rollback_reason: r.8,
         })
         .collect())
 }

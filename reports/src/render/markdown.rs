@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::figures::{headline_rows, show_metric};
+use super::figures::{headline_rows, outcome_words, show_instant, show_metric, zone_of};
 use crate::{
     catalogue::Metric,
     document::{NotableChange, ReportDocument},
@@ -24,23 +24,31 @@ const TREND: [(&str, Metric); 8] = [
 ];
 
 pub fn render(doc: &ReportDocument) -> String {
+    let zone = zone_of(doc);
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n", escape(&doc.title));
     let _ = writeln!(
         md,
         "Period {} ({} to {}), time zone {}, policy {}, generated {}.\n",
         doc.headline.period,
-        doc.headline.start.to_rfc3339(),
-        doc.headline.end.to_rfc3339(),
+        show_instant(doc.headline.start, zone),
+        show_instant(doc.headline.end, zone),
         escape(&doc.time_zone),
         escape(&doc.policy),
-        doc.generated_at.to_rfc3339()
+        show_instant(doc.generated_at, zone)
     );
     md.push_str(
         "## Headline metrics\n\n| Metric | Target | Actual | Status |\n|---|---|---|---|\n",
     );
-    for (metric, target, actual, status) in headline_rows(doc) {
-        let _ = writeln!(md, "| {metric} | {target} | {actual} | {status} |");
+    for row in headline_rows(doc) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            row.metric.label(),
+            row.target,
+            row.shown(),
+            row.status
+        );
     }
     md.push_str("\n## Trend\n\n| Period |");
     for (header, _) in TREND {
@@ -56,22 +64,29 @@ pub fn render(doc: &ReportDocument) -> String {
         }
         md.push('\n');
     }
-    for (title, list) in [
-        ("By type", &doc.headline.volume_by_type),
-        ("By outcome", &doc.headline.volume_by_outcome),
-        ("By system", &doc.headline.volume_by_system),
+    // Only the outcome table's keys are codes to put in words: a system
+    // may well be called `FAILED`.
+    for (title, list, outcomes) in [
+        ("By type", &doc.headline.volume_by_type, false),
+        ("By outcome", &doc.headline.volume_by_outcome, true),
+        ("By system", &doc.headline.volume_by_system, false),
     ] {
         let _ = writeln!(md, "\n## {title}\n\n| Key | Changes |\n|---|---|");
         for c in list {
-            let _ = writeln!(md, "| {} | {} |", escape(&c.key), c.count);
+            let key = if outcomes {
+                outcome_words(&c.key)
+            } else {
+                c.key.as_str().into()
+            };
+            let _ = writeln!(md, "| {} | {} |", escape(&key), c.count);
         }
     }
-    list(&mut md, "Emergency changes", &doc.emergencies);
-    list(&mut md, "Rollbacks", &doc.rollbacks);
+    list(&mut md, "Emergency changes", &doc.emergencies, zone);
+    list(&mut md, "Rollbacks", &doc.rollbacks, zone);
     md
 }
 
-fn list(md: &mut String, title: &str, changes: &[NotableChange]) {
+fn list(md: &mut String, title: &str, changes: &[NotableChange], zone: chrono_tz::Tz) {
     let _ = writeln!(
         md,
         "\n## {title}\n\n| Change | Title | Outcome | Ended | Approved on time | Rollback reason |\n|---|---|---|---|---|---|"
@@ -85,8 +100,10 @@ fn list(md: &mut String, title: &str, changes: &[NotableChange]) {
             "| {} | {} | {} | {} | {} | {} |",
             escape(&c.number),
             escape(&c.title),
-            escape(c.outcome.as_deref().unwrap_or("–")),
-            c.actual_end.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            escape(&c.outcome.as_deref().map_or("–".into(), outcome_words)),
+            c.actual_end
+                .map(|t| show_instant(t, zone))
+                .unwrap_or_default(),
             if c.approved_on_time() { "yes" } else { "no" },
             escape(c.rollback_reason.as_deref().unwrap_or("–"))
         );

@@ -122,7 +122,7 @@ pub fn render(doc: &ReportDocument, format: Format, table: Table) -> Result<Vec<
             Ok(buffer)
         }
         Format::Parquet => {
-            let mut frame = table_frame(doc, table)?;
+            let mut frame = typed_instants(table_frame(doc, table)?)?;
             let mut buffer = Vec::new();
             ParquetWriter::new(&mut buffer).finish(&mut frame)?;
             Ok(buffer)
@@ -155,6 +155,53 @@ fn neutralise_text(frame: DataFrame) -> PolarsResult<DataFrame> {
         })
         .collect::<PolarsResult<Vec<_>>>()?;
     DataFrame::new(height, columns)
+}
+
+/// The columns of the export tables that hold instants, as RFC 3339 text
+/// (what CSV writes, with the offset of the report's time zone for the
+/// periods).
+const INSTANT_COLUMNS: [&str; 6] = [
+    out::START,
+    out::END,
+    "actual_start",
+    "actual_end",
+    "approved_at",
+    "approval_due_at",
+];
+
+/// `frame` with its instant columns as `Datetime(µs, "UTC")` instead of
+/// text, for Parquet: DuckDB, pandas, pyarrow and Spark then read them as
+/// timestamps (UTC-adjusted, so the instant is kept whatever zone the
+/// report was cut in) and not as strings to parse.
+fn typed_instants(mut frame: DataFrame) -> Result<DataFrame, ReportError> {
+    for name in INSTANT_COLUMNS {
+        let Ok(column) = frame.column(name) else {
+            continue;
+        };
+        let micros = column
+            .str()?
+            .iter()
+            .map(|text| {
+                text.map(|text| {
+                    chrono::DateTime::parse_from_rfc3339(text)
+                        .map(|instant| instant.timestamp_micros())
+                        .map_err(|e| {
+                            ReportError::Unsupported(format!(
+                                "{name}: `{text}` is not RFC 3339: {e}"
+                            ))
+                        })
+                })
+                .transpose()
+            })
+            .collect::<Result<Vec<Option<i64>>, _>>()?;
+        // Typed directly rather than cast: a cast to a zoned type drops the
+        // zone without polars' `timezones` feature, which nothing else
+        // here needs.
+        let instants = Int64Chunked::new(name.into(), &micros)
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+        frame.with_column(instants.into_column())?;
+    }
+    Ok(frame)
 }
 
 /// The table behind a CSV or Parquet export.
@@ -208,6 +255,7 @@ fn notable_frame(list: &[NotableChange]) -> PolarsResult<DataFrame> {
             Column::new("title".into(), text(&|c| Some(c.title.clone()))),
             Column::new("type".into(), text(&|c| Some(c.change_type.clone()))),
             Column::new("outcome".into(), text(&|c| c.outcome.clone())),
+            Column::new("actual_start".into(), text(&|c| rfc3339(c.actual_start))),
             Column::new("actual_end".into(), text(&|c| rfc3339(c.actual_end))),
             Column::new("approved_at".into(), text(&|c| rfc3339(c.approved_at))),
             Column::new(

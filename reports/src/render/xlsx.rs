@@ -2,12 +2,43 @@
 
 use rust_xlsxwriter::{Chart, ChartType, Format, Workbook, Worksheet};
 
-use super::figures::headline_rows;
+use super::figures::{headline_rows, show_instant, zone_of};
 use crate::{
     catalogue::{Metric, Unit},
     document::{NotableChange, ReportDocument},
+    period::Granularity,
     report::{Bucket, ReportError, VolumeCount},
 };
+
+/// The number formats of the Summary's values, by unit: the value stays a
+/// number and the format writes it as the text formats do (`66.7%`,
+/// `1.50 h`, `0.25 /day`, `7`).
+struct SummaryFormats {
+    count: Format,
+    rate: Format,
+    hours: Format,
+    per_day: Format,
+}
+
+impl SummaryFormats {
+    fn new() -> Self {
+        Self {
+            count: Format::new().set_num_format("0"),
+            rate: Format::new().set_num_format("0.0%"),
+            hours: Format::new().set_num_format("0.00\" h\""),
+            per_day: Format::new().set_num_format("0.00\" /day\""),
+        }
+    }
+
+    fn of(&self, unit: Unit) -> &Format {
+        match unit {
+            Unit::Count => &self.count,
+            Unit::Rate => &self.rate,
+            Unit::Hours => &self.hours,
+            Unit::PerDay => &self.per_day,
+        }
+    }
+}
 
 /// The columns of a series sheet after the period: header and metric. The
 /// headers name the unit of the hours, which the cells' format does not.
@@ -52,6 +83,7 @@ pub fn render(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
     let bold = Format::new().set_bold();
     let percent = Format::new().set_num_format("0.0%");
     let hours = Format::new().set_num_format("0.00");
+    let zone = zone_of(doc);
 
     let summary = book.add_worksheet().set_name("Summary")?;
     summary.write_string_with_format(0, 0, &doc.title, &bold)?;
@@ -61,8 +93,8 @@ pub fn render(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
         format!(
             "Period {} ({} to {}), time zone {}, policy {}",
             doc.headline.period,
-            doc.headline.start.to_rfc3339(),
-            doc.headline.end.to_rfc3339(),
+            show_instant(doc.headline.start, zone),
+            show_instant(doc.headline.end, zone),
             doc.time_zone,
             doc.policy
         ),
@@ -70,14 +102,26 @@ pub fn render(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
     for (col, header) in ["Metric", "Target", "Actual", "Status"].iter().enumerate() {
         summary.write_string_with_format(3, col as u16, *header, &bold)?;
     }
-    for (i, (metric, target, actual, status)) in headline_rows(doc).into_iter().enumerate() {
-        let row = 4 + i as u32;
-        summary.write_string(row, 0, metric)?;
-        summary.write_string(row, 1, target)?;
-        summary.write_string(row, 2, actual)?;
-        summary.write_string(row, 3, status)?;
+    // The actual values are numbers, so a spreadsheet (or openpyxl) can
+    // compute with them; the cell's format shows the unit, which the
+    // Summary's one column of mixed metrics has no header for.
+    let summary_formats = SummaryFormats::new();
+    for (row, headline) in (4u32..).zip(headline_rows(doc)) {
+        summary.write_string(row, 0, headline.metric.label())?;
+        summary.write_string(row, 1, &headline.target)?;
+        // Null stays an empty cell, like the series sheets' gaps.
+        if let Some(value) = headline.value {
+            summary.write_number_with_format(
+                row,
+                2,
+                value,
+                summary_formats.of(headline.metric.unit()),
+            )?;
+        }
+        summary.write_string(row, 3, headline.status)?;
     }
     summary.set_column_width(0, 34)?;
+    summary.set_column_width(2, 12)?;
 
     let trend_name = "Trend";
     let trend = book.add_worksheet().set_name(trend_name)?;
@@ -124,9 +168,18 @@ pub fn render(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
         }
         trend.insert_chart(last + 18, 0, &lead)?;
     }
-    if !doc.detail.is_empty() {
-        let months = book.add_worksheet().set_name("Months")?;
-        write_series(months, &doc.detail, &bold, &percent, &hours)?;
+    // Every workbook whose periods are months or coarser has the months:
+    // a quarterly or trends report its finer series, a monthly report its
+    // series itself (the Trend sheet's rows, without the charts). A weekly
+    // CAB report reads weeks only.
+    let months = if doc.detail.is_empty() && doc.series_granularity == Granularity::Month {
+        &doc.series
+    } else {
+        &doc.detail
+    };
+    if !months.is_empty() {
+        let sheet = book.add_worksheet().set_name("Months")?;
+        write_series(sheet, months, &bold, &percent, &hours)?;
     }
     for (name, pick) in [
         (
