@@ -29,7 +29,9 @@ pub fn build_schema(state: AppState, limits: &crate::config::Limits) -> AppSchem
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
+    // `@specifiedBy` tells codegen and clients what a custom scalar holds
+    // (DateTime: RFC 3339).
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
-        .sdl()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

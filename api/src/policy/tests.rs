@@ -32,7 +32,7 @@ fn targets(policy: &Policy) -> Vec<String> {
     policy
         .targets
         .iter()
-        .map(|t| format!("{} {}", PolicyTarget::from(t).metric, t.describe()))
+        .map(|t| format!("{} {}", t.metric.name(), t.describe()))
         .collect()
 }
 

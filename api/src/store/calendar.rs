@@ -52,16 +52,21 @@ pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResu
         } else {
             freezes.push(Freeze {
                 rule,
-                kind: if row.freeze_kind.as_deref() == Some("SOFT") {
-                    FreezeKind::Soft
-                } else {
-                    FreezeKind::Hard
-                },
+                kind: freeze_kind_of(&row),
                 approver_roles: changes::parse_json(&row.approver_roles),
             });
         }
     }
     Ok(Rules { windows, freezes })
+}
+
+/// A stored freeze's kind: soft only where it says so.
+pub fn freeze_kind_of(row: &calendar_rule::Model) -> FreezeKind {
+    if row.freeze_kind.as_deref() == Some("SOFT") {
+        FreezeKind::Soft
+    } else {
+        FreezeKind::Hard
+    }
 }
 
 /// The recurrence of a stored run-time rule. It was validated when it was

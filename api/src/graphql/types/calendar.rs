@@ -4,9 +4,19 @@ use crate::{error::GqlResultExt, graphql::context::ContextExt};
 use chrono::{DateTime, Utc};
 use entity::{calendar_rule, feed_token};
 
+use crate::domain::calendar::FreezeKind;
 use crate::store::changes::parse_json;
 
 pub struct CalendarRuleRecord(pub calendar_rule::Model);
+
+/// What a run-time calendar rule is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum CalendarRuleKind {
+    /// When the change types it governs may be implemented.
+    Window,
+    /// When they may not (hard) or need an extra approval (soft).
+    Freeze,
+}
 
 /// A window or freeze defined at run time.
 #[Object(name = "CalendarRuleRecord")]
@@ -14,9 +24,12 @@ impl CalendarRuleRecord {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    /// WINDOW or FREEZE.
-    async fn kind(&self) -> &str {
-        &self.0.kind
+    async fn kind(&self) -> CalendarRuleKind {
+        if self.0.kind == "FREEZE" {
+            CalendarRuleKind::Freeze
+        } else {
+            CalendarRuleKind::Window
+        }
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -36,8 +49,9 @@ impl CalendarRuleRecord {
     async fn change_types(&self) -> Vec<String> {
         parse_json(&self.0.change_types)
     }
-    async fn freeze_kind(&self) -> Option<&str> {
-        self.0.freeze_kind.as_deref()
+    /// A freeze's kind; null for a window.
+    async fn freeze_kind(&self) -> Option<FreezeKind> {
+        (self.0.kind == "FREEZE").then(|| crate::store::calendar::freeze_kind_of(&self.0))
     }
     async fn approver_roles(&self) -> Vec<String> {
         parse_json(&self.0.approver_roles)

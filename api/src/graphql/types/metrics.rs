@@ -7,6 +7,8 @@
 use async_graphql::{Enum, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::policy::targets::{MetricName, TargetComparison};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[graphql(name = "MetricsGranularity")]
 pub enum Granularity {
@@ -140,24 +142,15 @@ pub struct TimeToRestoreHours {
 
 #[derive(Debug, Clone, SimpleObject)]
 pub struct MetricTarget {
-    /// `SUCCESS_RATE`, `CHANGE_DURATION_MEAN_HOURS`, ...
-    pub metric: String,
+    pub metric: MetricName,
     pub label: String,
-    /// `LESS_THAN`, `AT_MOST`, `GREATER_THAN` or `AT_LEAST`.
-    pub comparison: String,
+    pub comparison: TargetComparison,
     /// A fraction for rates, hours for durations.
     pub threshold: f64,
     /// Human form, e.g. `< 5 %`.
     pub target: String,
     pub value: Option<f64>,
     pub status: TargetStatus,
-}
-
-fn screaming<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn counts(list: Vec<reports::report::VolumeCount>) -> Vec<VolumeCount> {
@@ -222,9 +215,9 @@ impl From<reports::Bucket> for MetricsBucket {
                 .targets
                 .into_iter()
                 .map(|t| MetricTarget {
-                    metric: t.metric.name(),
+                    metric: t.metric.into(),
                     label: t.label.to_owned(),
-                    comparison: screaming(&t.comparison),
+                    comparison: t.comparison.into(),
                     threshold: t.threshold,
                     target: t.target,
                     value: t.value,
