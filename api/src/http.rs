@@ -10,10 +10,12 @@ mod graphql;
 mod graphql_media;
 mod hooks;
 pub mod limits;
+mod persisted;
 mod probes;
 mod reports;
 pub mod request_shape;
 pub mod response_cache;
+mod revalidation;
 pub mod socket;
 
 use std::time::Duration;
@@ -53,17 +55,17 @@ pub struct HttpState {
     pub hooks: crate::config::HookSecrets,
     /// See `Settings::cors_allowed_origins`.
     pub cors_allowed_origins: Vec<String>,
+    /// Documents of automatic persisted queries (`persisted`).
+    pub persisted_queries: std::sync::Arc<persisted::PersistedQueries>,
 }
 
 pub fn router(state: HttpState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     let monitoring = state.app.monitoring.clone();
     let cors = cors(&state.cors_allowed_origins);
-    let graphql_route = if state.limits.graphiql {
-        get(graphiql).post(graphql::graphql)
-    } else {
-        axum::routing::post(graphql::graphql)
-    };
+    // GET runs queries (persisted ones, usually) and shows GraphiQL to a
+    // browser that asks for nothing, where GraphiQL is switched on.
+    let graphql_route = get(graphql::graphql_get).post(graphql::graphql);
     let router = Router::new()
         .route("/graphql", graphql_route)
         .route("/graphql/ws", get(socket::upgrade))

@@ -87,6 +87,7 @@ impl Application {
             credentials: Arc::default(),
             hooks: settings.hooks.clone(),
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
+            persisted_queries: Arc::default(),
         });
         let listener = TcpListener::bind(&settings.listen).await.with_context(|| {
             format!(

@@ -353,3 +353,123 @@ async fn no_origin_is_allowed_by_default() {
         preflight.headers()
     );
 }
+
+fn sha256_hex(document: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(document.as_bytes()))
+}
+
+/// Automatic persisted queries as Apollo Client and urql send them: the
+/// hash first, the document once when the server does not know it, then
+/// the hash alone, over POST or GET; GET answers carry an `ETag` that a
+/// browser or CDN revalidates with `If-None-Match`.
+#[tokio::test]
+async fn persisted_queries_run_by_hash_and_get_answers_revalidate() {
+    let app = spawn_app().await;
+    let document = "query ChangeCount { changes(first: 5) { totalCount } }";
+    let persisted = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}});
+    let by_hash = json!({"extensions": persisted}).to_string();
+    let (status, _, miss) = post(&app, Some("application/json"), None, &by_hash).await;
+    assert_eq!(status, 200, "{miss}");
+    assert_eq!(miss["errors"][0]["message"], "PersistedQueryNotFound");
+    assert_eq!(error_code(&miss), "PERSISTED_QUERY_NOT_FOUND");
+    let (_, _, registered) = post(
+        &app,
+        Some("application/json"),
+        None,
+        &json!({"query": document, "extensions": persisted}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        registered["data"]["changes"]["totalCount"], 0,
+        "{registered}"
+    );
+    let (_, _, hit) = post(&app, Some("application/json"), None, &by_hash).await;
+    assert_eq!(hit["data"]["changes"]["totalCount"], 0, "{hit}");
+
+    // A hash that is not the document's is refused, and nothing runs.
+    let forged = json!({"query": "{ me { email } }", "extensions": persisted}).to_string();
+    let (_, _, refused) = post(&app, Some("application/json"), None, &forged).await;
+    assert_eq!(error_code(&refused), "VALIDATION", "{refused}");
+
+    let get = |if_none_match: Option<String>| {
+        let mut request = app
+            .client
+            .get(format!("{}/graphql", app.base_url))
+            .query(&[("extensions", persisted.to_string())])
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(tag) = if_none_match {
+            request = request.header("if-none-match", tag);
+        }
+        request.send()
+    };
+    let first = get(None).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(first.headers()["cache-control"], "private, no-cache");
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(body["data"]["changes"]["totalCount"], 0);
+    let unchanged = get(Some(etag.clone())).await.unwrap();
+    assert_eq!(unchanged.status(), 304);
+    assert!(unchanged.bytes().await.unwrap().is_empty());
+
+    // The data changes: the same tag no longer matches.
+    let requester = app.user("Rita Requester", &["requester"]).await;
+    app.create_change(&requester.token, json!({"title": "Rotate keys"}))
+        .await;
+    let changed = get(Some(etag.clone())).await.unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+    let body: Value = changed.json().await.unwrap();
+    assert_eq!(body["data"]["changes"]["totalCount"], 1, "{body}");
+
+    // Without a token GET is refused like POST.
+    let anonymous = app
+        .client
+        .get(format!("{}/graphql", app.base_url))
+        .query(&[("query", "{ me { email } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+/// GraphQL over HTTP: a GET never changes anything.
+#[tokio::test]
+async fn mutations_over_get_are_refused() {
+    let app = spawn_app().await;
+    let before = app.audit_event_count().await;
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.base_url))
+        .query(&[(
+            "query",
+            "mutation { createSystem(input: {name: \"Via GET\"}) { id } }",
+        )])
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "VALIDATION");
+    assert_eq!(app.audit_event_count().await, before);
+    let query = app
+        .client
+        .get(format!("{}/graphql", app.base_url))
+        .query(&[
+            (
+                "query",
+                "query($n: Int) { changes(first: $n) { totalCount } }",
+            ),
+            ("variables", "{\"n\": 3}"),
+        ])
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query.status(), 200);
+    let body: Value = query.json().await.unwrap();
+    assert_eq!(body["data"]["changes"]["totalCount"], 0, "{body}");
+}

@@ -101,18 +101,18 @@ async fn introspection_and_graphiql_can_be_switched_off() {
     .await;
     let (_, _, introspection) =
         post(&app, json!({"query": "{ __schema { types { name } } }"})).await;
-    // The schema is not revealed.
-    assert!(
-        introspection["data"]["__schema"].is_null(),
-        "{introspection}"
-    );
+    // The schema is not revealed, and the answer says why.
+    assert!(introspection.get("data").is_none(), "{introspection}");
+    assert_eq!(error_code(&introspection), "VALIDATION");
     let page = app
         .client
         .get(format!("{}/graphql", app.base_url))
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), 405);
+    // No GraphiQL page: a GET asking for nothing is a bad request.
+    assert_eq!(page.status(), 400);
+    assert!(!page.text().await.unwrap().contains("<html"));
     let (_, _, normal) = post(&app, json!({"query": "{ me { email } }"})).await;
     assert_eq!(normal["data"]["me"]["email"], "admin@localhost");
 }

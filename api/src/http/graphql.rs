@@ -7,7 +7,10 @@
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::Bytes,
-    extract::{State, rejection::BytesRejection},
+    extract::{
+        Query, State,
+        rejection::{BytesRejection, QueryRejection},
+    },
     http::{HeaderMap, HeaderName, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -15,7 +18,9 @@ use axum::{
 use super::{
     HttpState, gate,
     graphql_media::{self, Answering},
-    limits, request_shape, response_cache,
+    limits,
+    persisted::{Refused, Resolution},
+    request_shape, response_cache, revalidation,
 };
 use crate::{
     auth::{self, Actor},
@@ -33,18 +38,94 @@ pub(super) const CACHE_STATUS: HeaderName = HeaderName::from_static("x-gatehouse
 /// generation its entries must match.
 type CacheAt<'a> = Option<(&'a ResponseCache, i64)>;
 
+/// A request as it arrived: a POST's body, or a GET's parameters.
+enum Incoming {
+    Post(Result<Bytes, BytesRejection>),
+    Get(GetParameters),
+}
+
+/// The parameters of `GET /graphql?query=...` (GraphQL over HTTP): the
+/// variables and extensions as JSON text.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct GetParameters {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// How the request was sent and what its answer should be.
+#[derive(Clone, Copy)]
+struct Exchange {
+    answering: Answering,
+    /// Sent with GET: only queries run, and the answer can be revalidated.
+    via_get: bool,
+}
+
 pub(super) async fn graphql(
     State(state): State<HttpState>,
     address: gate::ClientAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let answering = Answering::negotiate(&headers);
-    let mut response = match answer(&state, address, &headers, body, answering).await {
+    respond(&state, address, &headers, Incoming::Post(body)).await
+}
+
+/// `GET /graphql`: a query (or a persisted query's hash) in the URL; with
+/// no parameters, GraphiQL where it is switched on.
+pub(super) async fn graphql_get(
+    State(state): State<HttpState>,
+    address: gate::ClientAddress,
+    headers: HeaderMap,
+    parameters: Result<Query<GetParameters>, QueryRejection>,
+) -> Response {
+    let parameters = match parameters {
+        Ok(Query(parameters)) => parameters,
+        Err(rejection) => {
+            let mut refused = gate::refusal(
+                StatusCode::BAD_REQUEST,
+                &rejection.body_text(),
+                "VALIDATION",
+            );
+            Answering::negotiate(&headers).label(&mut refused);
+            return refused;
+        }
+    };
+    let nothing_asked = parameters.query.is_none() && parameters.extensions.is_none();
+    if nothing_asked && state.limits.graphiql {
+        return super::graphiql().await.into_response();
+    }
+    if nothing_asked {
+        let mut refused = gate::refusal(
+            StatusCode::BAD_REQUEST,
+            "a GET to /graphql names a query (`query`) or a persisted query's hash (`extensions`); GraphiQL is switched off (the setting graphiql)",
+            "VALIDATION",
+        );
+        Answering::negotiate(&headers).label(&mut refused);
+        return refused;
+    }
+    respond(&state, address, &headers, Incoming::Get(parameters)).await
+}
+
+async fn respond(
+    state: &HttpState,
+    address: gate::ClientAddress,
+    headers: &HeaderMap,
+    incoming: Incoming,
+) -> Response {
+    let exchange = Exchange {
+        answering: Answering::negotiate(headers),
+        via_get: matches!(incoming, Incoming::Get(_)),
+    };
+    let mut response = match answer(state, address, headers, incoming, exchange).await {
         Ok(response) | Err(response) => response,
     };
     // Every answer here is JSON, refusals included: in the type asked for.
-    answering.label(&mut response);
+    exchange.answering.label(&mut response);
+    if exchange.via_get && response.status() == StatusCode::OK {
+        response = revalidation::tag(headers, response).await;
+    }
     response
 }
 
@@ -52,21 +133,35 @@ async fn answer(
     state: &HttpState,
     address: gate::ClientAddress,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    answering: Answering,
+    incoming: Incoming,
+    exchange: Exchange,
 ) -> Result<Response, Response> {
-    graphql_media::check_request_type(headers).map_err(|message| {
-        gate::refusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &message,
-            "UNSUPPORTED_MEDIA_TYPE",
-        )
-    })?;
-    let body = body.map_err(|rejection| unreadable_body(state, &rejection))?;
+    let bad_request =
+        |message: String| gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION");
     // A bounded look at the request comes first: nothing that recurses
     // (serde_json, the GraphQL parser) reads it before its nesting is known.
-    let (request, shape) = read_request(&body, &state.limits)
-        .map_err(|message| gate::refusal(StatusCode::BAD_REQUEST, &message, "VALIDATION"))?;
+    let mut request = match incoming {
+        Incoming::Post(body) => {
+            graphql_media::check_request_type(headers).map_err(|message| {
+                gate::refusal(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    &message,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                )
+            })?;
+            let body = body.map_err(|rejection| unreadable_body(state, &rejection))?;
+            read_request(&body).map_err(bad_request)?
+        }
+        Incoming::Get(parameters) => read_get_request(parameters).map_err(bad_request)?,
+    };
+    let register = resolve_persisted(state, &mut request).map_err(|refused| {
+        gate::refusal(
+            exchange.answering.document_error_status(),
+            &refused.message,
+            refused.code,
+        )
+    })?;
+    let shape = vet_query(&request.query, &state.limits).map_err(bad_request)?;
     gate::admit_address(state, address).map_err(IntoResponse::into_response)?;
     let Some(secret) = gate::bearer(headers) else {
         gate::charge_failed_attempt(state, address);
@@ -92,6 +187,9 @@ async fn answer(
     let now = state.app.clock.now();
     let actor = authenticate(state, address, secret, &key, cache, now).await?;
     gate::charge_account(state, actor.user_id).map_err(IntoResponse::into_response)?;
+    if let Some(hash) = register {
+        state.persisted_queries.keep(hash, &request.query);
+    }
     let flight = match (cache, &answer_key) {
         (Some((cache, generation)), Some(answer_key)) => {
             look_up(state, cache, generation, answer_key, now).await?
@@ -99,7 +197,7 @@ async fn answer(
         _ => None,
     };
     let answer = execute(
-        state, request, actor, is_query, cache, answer_key, now, answering,
+        state, request, actor, is_query, cache, answer_key, now, exchange,
     )
     .await;
     // Stored (or not storable): whoever waits for this answer looks again.
@@ -196,8 +294,9 @@ async fn execute(
     cache: CacheAt<'_>,
     answer_key: Option<response_cache::AnswerKey>,
     now: chrono::DateTime<chrono::Utc>,
-    answering: Answering,
+    exchange: Exchange,
 ) -> Result<Response, Response> {
+    let answering = exchange.answering;
     let monitoring = &state.app.monitoring;
     // Parsed once, here; the schema executes this parsed document (a
     // parse error is left for the schema to report).
@@ -219,6 +318,19 @@ async fn execute(
             ));
         }
         parsed_query = selects_query(document, operation.as_deref());
+        // GraphQL over HTTP: a GET never changes anything.
+        let selected = selected_operation(document, operation.as_deref());
+        if exchange.via_get && selected.is_some() && !parsed_query {
+            let mut refused = gate::refusal(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only queries are sent with GET; send mutations and subscriptions with POST",
+                "VALIDATION",
+            );
+            refused
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            return Err(refused);
+        }
         let missing = missing_variables(document, operation.as_deref(), &variables);
         if !missing.is_empty() {
             return Err(gate::refusal(
@@ -281,21 +393,72 @@ async fn execute(
 }
 
 /// Reads a GraphQL request from a JSON body after the bounded look: the
-/// body's nesting first (variables included), then the JSON, then the
-/// document's size and nesting. Each refusal is a client error message.
-fn read_request(
-    body: &[u8],
-    limits: &crate::config::Limits,
-) -> Result<(async_graphql::Request, request_shape::DocumentShape), String> {
+/// body's nesting first (variables included), then the JSON. The document
+/// is vetted once a persisted query has been resolved. Each refusal is a
+/// client error message.
+fn read_request(body: &[u8]) -> Result<async_graphql::Request, String> {
     request_shape::check_json_nesting(body, request_shape::MAX_NESTING)
         .map_err(|too_deep| too_deep.message("request body"))?;
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err("batched requests are not supported: send one operation per request".into());
     }
-    let request: async_graphql::Request = serde_json::from_slice(body)
-        .map_err(|error| format!("the body is not a GraphQL request in JSON: {error}"))?;
-    let shape = vet_query(&request.query, limits)?;
-    Ok((request, shape))
+    serde_json::from_slice(body)
+        .map_err(|error| format!("the body is not a GraphQL request in JSON: {error}"))
+}
+
+/// A GET's parameters as a request: `variables` and `extensions` are JSON
+/// objects, read after the same bounded look as a body.
+fn read_get_request(parameters: GetParameters) -> Result<async_graphql::Request, String> {
+    let object = |name: &str,
+                  text: Option<String>|
+     -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        let Some(text) = text else {
+            return Ok(serde_json::Map::new());
+        };
+        request_shape::check_json_nesting(text.as_bytes(), request_shape::MAX_NESTING)
+            .map_err(|too_deep| too_deep.message(name))?;
+        match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(serde_json::Value::Null) => Ok(serde_json::Map::new()),
+            _ => Err(format!("the `{name}` parameter is a JSON object")),
+        }
+    };
+    let variables = object("variables", parameters.variables)?;
+    let extensions = object("extensions", parameters.extensions)?;
+    let mut request = async_graphql::Request::new(parameters.query.unwrap_or_default()).variables(
+        async_graphql::Variables::from_json(serde_json::Value::Object(variables)),
+    );
+    request.operation_name = parameters.operation_name;
+    for (key, value) in extensions {
+        let value = async_graphql::Value::from_json(value)
+            .map_err(|_| format!("the `extensions` parameter's `{key}` is not a GraphQL value"))?;
+        request.extensions.insert(key, value);
+    }
+    Ok(request)
+}
+
+/// Fills the document of a persisted query sent by its hash, and says
+/// which document to keep once the caller has authenticated. The extension
+/// is then taken off the request: what runs is the document.
+fn resolve_persisted(
+    state: &HttpState,
+    request: &mut async_graphql::Request,
+) -> Result<Option<[u8; 32]>, Refused> {
+    let extension = request
+        .extensions
+        .remove("persistedQuery")
+        .and_then(|value| value.into_json().ok());
+    match state
+        .persisted_queries
+        .resolve(extension.as_ref(), &request.query)?
+    {
+        Resolution::NotPersisted => Ok(None),
+        Resolution::Found(document) => {
+            request.query = document;
+            Ok(None)
+        }
+        Resolution::Register(hash) => Ok(Some(hash)),
+    }
 }
 
 /// The checks every document passes before it is parsed, over HTTP and
