@@ -104,14 +104,17 @@ pub fn router(state: HttpState) -> Router {
                         .to_owned();
                     // `otel.*` fields name the exported span (`POST /graphql`)
                     // and its kind; other layers treat them as plain fields.
+                    // Attribute names of OpenTelemetry's HTTP semantic
+                    // conventions, which tracing backends read.
                     let span = tracing::info_span!(
                         "http_request",
                         otel.name = %span_name,
                         otel.kind = "server",
-                        method = %request.method(),
-                        route = %route,
+                        http.request.method = %request.method(),
+                        http.route = %route,
+                        url.path = %request.uri().path(),
                         request_id = %request_id,
-                        status = tracing::field::Empty,
+                        http.response.status_code = tracing::field::Empty,
                         latency_ms = tracing::field::Empty,
                         otel.status_code = tracing::field::Empty,
                     );
@@ -120,7 +123,7 @@ pub fn router(state: HttpState) -> Router {
                 })
                 .on_request(())
                 .on_response(|response: &Response, latency: Duration, span: &Span| {
-                    span.record("status", response.status().as_u16());
+                    span.record("http.response.status_code", response.status().as_u16());
                     if response.status().is_server_error() {
                         span.record("otel.status_code", "error");
                     }

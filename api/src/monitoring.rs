@@ -58,12 +58,15 @@ impl CacheResult {
 
 pub struct Monitoring {
     registry: Registry,
+    /// Unprefixed: `process_*` as every Prometheus client names them.
+    process: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     graphql_operations: IntCounterVec,
     graphql_errors: IntCounterVec,
     response_cache: IntCounterVec,
     db_pool: IntGaugeVec,
+    db_pool_max: IntGauge,
     db_statements: IntCounter,
     changes_by_status: IntGaugeVec,
     overdue: IntGaugeVec,
@@ -113,13 +116,34 @@ impl Monitoring {
             ),
             &["result"],
         )?;
+        // States only, so they add up to the pool's size; its capacity
+        // is a gauge of its own.
         let db_pool = IntGaugeVec::new(
             Opts::new(
                 "db_pool_connections",
-                "Database pool connections (state = size | idle | in_use | max)",
+                "Database pool connections by state (idle | in_use); they sum to the pool's size",
             ),
             &["state"],
         )?;
+        let db_pool_max = IntGauge::new(
+            "db_pool_max_connections",
+            "Most connections the database pool opens",
+        )?;
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "build_info",
+                "Always 1; the labels say which Gatehouse is running",
+            ),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let process = Registry::new();
+        #[cfg(target_os = "linux")]
+        process.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let db_statements = IntCounter::new(
             "db_statements_total",
             "SQL statements executed by this process",
@@ -154,6 +178,8 @@ impl Monitoring {
             Box::new(graphql_errors.clone()),
             Box::new(response_cache.clone()),
             Box::new(db_pool.clone()),
+            Box::new(db_pool_max.clone()),
+            Box::new(build_info),
             Box::new(db_statements.clone()),
             Box::new(changes_by_status.clone()),
             Box::new(overdue.clone()),
@@ -165,12 +191,14 @@ impl Monitoring {
         }
         Ok(Self {
             registry,
+            process,
             http_requests,
             http_duration,
             graphql_operations,
             graphql_errors,
             response_cache,
             db_pool,
+            db_pool_max,
             db_statements,
             changes_by_status,
             overdue,
@@ -264,7 +292,10 @@ impl Monitoring {
         self.db_statements.inc_by(delta);
         let mut buffer = Vec::new();
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
+            .encode(
+                &[self.registry.gather(), self.process.gather()].concat(),
+                &mut buffer,
+            )
             .map_err(|e| crate::error::ServiceError::internal_from("encoding metrics", e))?;
         String::from_utf8(buffer)
             .map_err(|e| crate::error::ServiceError::internal_from("encoding metrics", e))
@@ -293,15 +324,12 @@ impl Monitoring {
         };
         let idle = u32::try_from(idle).unwrap_or(u32::MAX);
         self.db_pool
-            .with_label_values(&["size"])
-            .set(i64::from(size));
-        self.db_pool
             .with_label_values(&["idle"])
             .set(i64::from(idle));
         self.db_pool
             .with_label_values(&["in_use"])
             .set(i64::from(size.saturating_sub(idle)));
-        self.db_pool.with_label_values(&["max"]).set(i64::from(max));
+        self.db_pool_max.set(i64::from(max));
     }
 
     async fn refresh_domain(

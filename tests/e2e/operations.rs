@@ -174,10 +174,23 @@ async fn metrics_count_requests_operations_errors_and_domain_state() {
         16.0
     };
     assert_eq!(
-        value(&m, "gatehouse_db_pool_connections", &[("state", "max")]),
+        value(&m, "gatehouse_db_pool_max_connections", &[]),
         max_pool
     );
-    assert!(value(&m, "gatehouse_db_pool_connections", &[("state", "size")]) >= 1.0);
+    let open = value(&m, "gatehouse_db_pool_connections", &[("state", "idle")])
+        + value(&m, "gatehouse_db_pool_connections", &[("state", "in_use")]);
+    assert!((1.0..=max_pool).contains(&open), "{open}");
+    assert_eq!(
+        value(
+            &m,
+            "gatehouse_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    // The process metrics every Prometheus client exports, unprefixed.
+    assert!(value(&m, "process_resident_memory_bytes", &[]) > 0.0);
+    assert!(value(&m, "process_open_fds", &[]) > 0.0);
     let statements = value(&m, "gatehouse_db_statements_total", &[]);
     assert!(statements >= 10.0, "{statements}");
 

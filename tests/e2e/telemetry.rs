@@ -216,9 +216,22 @@ async fn spans_reach_an_otlp_receiver_with_names_and_parent_links() {
         attribute(http, "request_id").as_deref(),
         Some(request_id.as_str())
     );
-    assert_eq!(attribute(http, "route").as_deref(), Some("/graphql"));
-    assert_eq!(attribute(http, "method").as_deref(), Some("POST"));
-    assert_eq!(attribute(http, "status").as_deref(), Some("200"));
+    // OpenTelemetry's HTTP semantic conventions.
+    let keys: Vec<&str> = http.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(
+        attribute(http, "http.route").as_deref(),
+        Some("/graphql"),
+        "{keys:?}"
+    );
+    assert_eq!(attribute(http, "url.path").as_deref(), Some("/graphql"));
+    assert_eq!(
+        attribute(http, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(
+        attribute(http, "http.response.status_code").as_deref(),
+        Some("200")
+    );
 
     // GraphQL operation span, child of the HTTP span.
     assert_eq!(
