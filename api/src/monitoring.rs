@@ -6,6 +6,8 @@
 //! status codes, statuses, error codes, and GraphQL operation names (capped
 //! in number). Change titles, emails and ids never become labels.
 
+mod process;
+
 use std::{
     collections::HashSet,
     sync::{Mutex, PoisonError},
@@ -60,6 +62,7 @@ pub struct Monitoring {
     registry: Registry,
     /// Unprefixed: `process_*` as every Prometheus client names them.
     process: Registry,
+    process_metrics: process::ProcessMetrics,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     graphql_operations: IntCounterVec,
@@ -140,10 +143,7 @@ impl Monitoring {
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         let process = Registry::new();
-        #[cfg(target_os = "linux")]
-        process.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
+        let process_metrics = process::ProcessMetrics::register(&process)?;
         let db_statements = IntCounter::new(
             "db_statements_total",
             "SQL statements executed by this process",
@@ -192,6 +192,7 @@ impl Monitoring {
         Ok(Self {
             registry,
             process,
+            process_metrics,
             http_requests,
             http_duration,
             graphql_operations,
@@ -286,6 +287,7 @@ impl Monitoring {
     ) -> ServiceResult<String> {
         let _scrape = self.scrape.lock().await;
         self.refresh_pool(db);
+        self.process_metrics.refresh();
         self.refresh_domain(db, now).await?;
         // Caught up after the domain queries so they are counted too.
         let delta = queries.get().saturating_sub(self.db_statements.get());
