@@ -20,7 +20,7 @@ pub(crate) fn node_dir() -> PathBuf {
 pub(crate) fn ensure_node_modules() {
     static INSTALL: Mutex<()> = Mutex::new(());
     let _once = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    let installed = ["graphql-ws", "graphql-http"]
+    let installed = ["graphql-ws", "graphql-http", "ical.js"]
         .iter()
         .all(|package| node_dir().join("node_modules").join(package).exists());
     if installed {

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        calendar::{self, Booking, Freeze, FreezeKind, Interval, ScheduledChange, Window},
+        calendar::{
+            self, Booking, Freeze, FreezeKind, Interval, RuleSource, ScheduledChange, Window,
+        },
         systems as hierarchy,
     },
     error::ServiceResult,
@@ -44,10 +46,15 @@ pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResu
         let Some(rule) = recurrence_of(&row) else {
             continue;
         };
+        let source = RuleSource::Stored {
+            id: row.id,
+            created_at: row.created_at,
+        };
         if row.kind == "WINDOW" {
             windows.push(Window {
                 rule,
                 change_types: changes::parse_json(&row.change_types),
+                source,
             });
         } else {
             freezes.push(Freeze {
@@ -58,6 +65,7 @@ pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResu
                     FreezeKind::Hard
                 },
                 approver_roles: changes::parse_json(&row.approver_roles),
+                source,
             });
         }
     }
