@@ -33,6 +33,7 @@ impl Application {
     #[tracing::instrument(name = "gatehouse.startup", skip_all)]
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let policy = Arc::new(Policy::load(&settings.policy)?);
+        let policy_loaded_at = db::now();
         for warning in policy.warnings() {
             tracing::warn!(policy = %policy.name, "{warning}");
         }
@@ -66,6 +67,7 @@ impl Application {
         let app = AppState {
             db: db.clone(),
             policy,
+            policy_loaded_at,
             max_page_size: settings.max_page_size,
             clock: settings.clock.clone(),
             monitoring,

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
 use serde_json::{Value, json};
 
 use crate::{
@@ -210,11 +210,18 @@ async fn run_time_windows_and_freezes_are_validated_and_enforced() {
 }
 
 fn parse_feed(body: &str) -> Value {
+    parse_feed_with(body, &[])
+}
+
+/// The feed as Python's icalendar reads it; with `[from, to]` also every
+/// event's instances in that range, expanded by recurring_ical_events.
+fn parse_feed_with(body: &str, range: &[&str]) -> Value {
     let mut child = std::process::Command::new(python())
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scripts/parse_ical.py"
         ))
+        .args(range)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -231,6 +238,65 @@ fn parse_feed(body: &str) -> Value {
         "the parser rejected the feed:\n{body}"
     );
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The feed as ical.js reads it: the VTIMEZONEs it defines and, per UID,
+/// the zone of the start and the instances in `[from, to)`. Run in UTC, so
+/// a TZID without a VTIMEZONE would read as UTC.
+fn read_with_ical_js(body: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
+    crate::subscriptions::ensure_node_modules();
+    let mut child = std::process::Command::new("node")
+        .arg("ical_expand.mjs")
+        .current_dir(crate::subscriptions::node_dir())
+        .env("TZ", "UTC")
+        .env("FROM", from.to_rfc3339())
+        .env("TO", to.to_rfc3339())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs (Node.js 20+ is required for this test)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "ical.js rejected the feed: {}\n{body}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A feed URL of a new feed token of `user`.
+async fn feed_url(flow: &Flow, user: &crate::helpers::TestUser) -> (String, Value) {
+    let issued = flow
+        .app
+        .data(
+            &user.token,
+            "mutation { issueFeedToken(name: \"Outlook\") { secret path token { id } } }",
+            json!({}),
+        )
+        .await["issueFeedToken"]
+        .clone();
+    let url = format!("{}{}", flow.app.base_url, issued["path"].as_str().unwrap());
+    (url, issued)
+}
+
+/// GET with the given request headers: status, response headers, body.
+async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
+    let client = reqwest::Client::new();
+    let mut request = client.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -261,24 +327,13 @@ async fn the_ical_feed_parses_with_an_independent_parser() {
         .await;
     flow.submit(&tentative["id"]).await;
 
-    let issued = flow
-        .app
-        .data(
-            &flow.requester.token,
-            "mutation { issueFeedToken(name: \"Outlook\") { secret path token { id } } }",
-            json!({}),
-        )
-        .await["issueFeedToken"]
-        .clone();
-    let url = format!("{}{}", flow.app.base_url, issued["path"].as_str().unwrap());
+    let (url, issued) = feed_url(&flow, &flow.requester).await;
     let fetch = |url: String| async move {
-        let response = reqwest::get(&url).await.unwrap();
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
+        let (status, headers, body) = get(&url, &[]).await;
+        let content_type = headers
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned());
-        (status, content_type, response.text().await.unwrap())
+        (status, content_type, body)
     };
     let (status, content_type, body) = fetch(url.clone()).await;
     assert_eq!(status, 200, "{body}");
@@ -388,14 +443,22 @@ async fn the_ical_feed_parses_with_an_independent_parser() {
             .iter()
             .any(|u| u.starts_with(change["id"].as_str().unwrap()))
     );
+    // cab-quorum's window binds normal changes only, and an emergency
+    // fits no window: an emergency calendar is empty, time zones and all.
     let by_type = parse_feed(&fetch(format!("{url}&type=emergency")).await.2);
-    assert!(
-        by_type["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["uid"].as_str().unwrap().starts_with("window-"))
+    assert_eq!(
+        (&by_type["events"], &by_type["timezones"]),
+        (&json!([]), &json!([]))
     );
+    let normal = parse_feed(&fetch(format!("{url}&type=normal")).await.2);
+    let uids: Vec<&str> = normal["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uid"].as_str().unwrap())
+        .collect();
+    assert!(uids.contains(&window["uid"].as_str().unwrap()), "{uids:?}");
+    assert_eq!(normal["timezones"], json!(["America/New_York"]));
 
     // No token, a bearer token, or a revoked feed token: 401.
     assert_eq!(
@@ -419,6 +482,304 @@ async fn the_ical_feed_parses_with_an_independent_parser() {
         )
         .await;
     assert_eq!(fetch(url).await.0, 401);
+}
+
+/// Instances per window or freeze name, in UTC, sorted: what the server's
+/// `calendar` answers and what a client expands the feed to.
+type Expansion = std::collections::BTreeMap<String, Vec<(DateTime<Utc>, DateTime<Utc>)>>;
+
+fn instant(text: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// The rule's name in a window's or freeze's SUMMARY ("Window: Ops (normal)",
+/// "Change freeze (hard): Year end"); `None` for a change.
+fn rule_name(summary: &str) -> Option<String> {
+    if let Some(rest) = summary.strip_prefix("Window: ") {
+        return rest.rsplit_once(" (").map(|(name, _)| name.to_owned());
+    }
+    summary
+        .strip_prefix("Change freeze (")
+        .and_then(|rest| rest.split_once("): "))
+        .map(|(_, name)| name.to_owned())
+}
+
+/// RFC 5545 requires a VTIMEZONE for every TZID; without one ical.js reads
+/// "02:00 America/New_York" as floating and every New York window moves by
+/// four or five hours. ical.js (the feed's VTIMEZONEs only), Python's
+/// icalendar with recurring_ical_events (its own tz database, and dateutil
+/// reading the feed's VTIMEZONEs) and the server's `calendar` answer must
+/// expand the feed alike over 400 days, across the DST changes of New York
+/// and Berlin; windows whose names a slug runs together, or that share a
+/// name, keep UIDs of their own, the same on every request.
+#[tokio::test]
+async fn standard_clients_expand_the_feed_as_the_server_does() {
+    let flow = Flow::new("cab-quorum").await;
+    let window = "mutation($input: CalendarRuleInput!, $types: [String!]!) { createWindow(input: $input, changeTypes: $types) { id } }";
+    for (name, dtstart, rrule, minutes, zone, types) in [
+        (
+            "Ops window",
+            "2026-01-03T20:00",
+            "FREQ=WEEKLY;BYDAY=SA",
+            180,
+            "America/New_York",
+            ["normal"],
+        ),
+        (
+            "Ops-window",
+            "2026-01-06T22:00",
+            "FREQ=WEEKLY;BYDAY=TU",
+            120,
+            "Europe/Berlin",
+            ["standard"],
+        ),
+        (
+            "Maintenance",
+            "2026-01-15T03:00",
+            "FREQ=MONTHLY;BYMONTHDAY=15",
+            60,
+            "Asia/Tokyo",
+            ["normal"],
+        ),
+        (
+            "Maintenance",
+            "2026-01-07T12:00",
+            "FREQ=WEEKLY;BYDAY=WE",
+            60,
+            "UTC",
+            ["standard"],
+        ),
+    ] {
+        let created = flow
+            .app
+            .data(
+                ADMIN_TOKEN,
+                window,
+                json!({"input": {"name": name, "dtstart": dtstart, "rrule": rrule, "durationMinutes": minutes, "timeZone": zone}, "types": types}),
+            )
+            .await;
+        assert!(created["createWindow"]["id"].is_string(), "{created}");
+    }
+    let freeze = flow
+        .app
+        .data(
+            ADMIN_TOKEN,
+            "mutation($input: CalendarRuleInput!) { createFreeze(input: $input, kind: HARD) { id } }",
+            json!({"input": {"name": "Year end", "dtstart": "2025-12-20T00:00", "rrule": "FREQ=YEARLY", "durationMinutes": 10 * 24 * 60, "timeZone": "America/New_York"}}),
+        )
+        .await;
+    assert!(freeze["createFreeze"]["id"].is_string(), "{freeze}");
+
+    let from = flow.app.clock.now();
+    let to = from + Duration::days(400);
+    let view = flow
+        .app
+        .data(
+            &flow.requester.token,
+            "query($from: DateTime!, $to: DateTime!) { calendar(from: $from, to: $to) { windows { name start end } freezes { name start end } } }",
+            json!({"from": from.to_rfc3339(), "to": to.to_rfc3339()}),
+        )
+        .await["calendar"]
+        .clone();
+    let mut server = Expansion::new();
+    for occurrence in view["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(view["freezes"].as_array().unwrap())
+    {
+        server
+            .entry(occurrence["name"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((instant(&occurrence["start"]), instant(&occurrence["end"])));
+    }
+    for instances in server.values_mut() {
+        instances.sort();
+    }
+    assert_eq!(server.len(), 5, "{server:#?}");
+    // The range crosses New York's DST changes: 20:00 local is 00:00 UTC
+    // in summer and 01:00 UTC in winter.
+    let hours: std::collections::BTreeSet<u32> = server["Ops window"]
+        .iter()
+        .map(|(start, _)| start.hour())
+        .collect();
+    assert_eq!(hours, [0, 1].into(), "{server:#?}");
+
+    let (url, _) = feed_url(&flow, &flow.requester).await;
+    let (status, _, body) = get(&url, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let (from_text, to_text) = (from.to_rfc3339(), to.to_rfc3339());
+    let python = parse_feed_with(&body, &[&from_text, &to_text]);
+    let ical_js = read_with_ical_js(&body, from, to);
+
+    // Every TZID the feed names is defined, once, for both readers.
+    let zones = json!(["America/New_York", "Asia/Tokyo", "Europe/Berlin", "UTC"]);
+    assert_eq!(python["timezones"], zones);
+    assert_eq!(ical_js["timezones"], zones);
+
+    // Names by UID, and every UID different.
+    let mut names = std::collections::BTreeMap::new();
+    for event in python["events"].as_array().unwrap() {
+        let uid = event["uid"].as_str().unwrap().to_owned();
+        if let Some(name) = rule_name(event["summary"].as_str().unwrap()) {
+            assert!(names.insert(uid, name).is_none(), "{:#}", python["events"]);
+        }
+    }
+    assert_eq!(names.len(), 6, "{names:#?}");
+    assert_eq!(
+        names.values().filter(|n| *n == "Maintenance").count(),
+        2,
+        "{names:#?}"
+    );
+
+    let mut by_python = Expansion::new();
+    let mut by_ical_js = Expansion::new();
+    for (uid, name) in &names {
+        for found in python["instances"][uid].as_array().unwrap() {
+            let start = instant(&found["start"]);
+            assert_eq!(
+                instant(&found["start_by_vtimezone"]),
+                start,
+                "dateutil reads {uid}'s VTIMEZONE as the tz database does"
+            );
+            by_python
+                .entry(name.clone())
+                .or_default()
+                .push((start, instant(&found["end"])));
+        }
+        let read = &ical_js["events"][uid];
+        assert_ne!(read["zone"], "floating", "{uid}: {read}");
+        for found in read["instances"].as_array().unwrap() {
+            by_ical_js
+                .entry(name.clone())
+                .or_default()
+                .push((instant(&found["start"]), instant(&found["end"])));
+        }
+    }
+    for expansion in [&mut by_python, &mut by_ical_js] {
+        for instances in expansion.values_mut() {
+            instances.sort();
+        }
+    }
+    assert_eq!(by_python, server, "recurring_ical_events and the server");
+    assert_eq!(by_ical_js, server, "ical.js and the server");
+
+    // The same UIDs, and the same feed, on the next request.
+    let (_, _, again) = get(&url, &[]).await;
+    assert_eq!(again, body);
+}
+
+/// `type=` keeps the windows and freezes that bind the types asked for,
+/// and conditional GETs answer 304 while the feed is what the client has:
+/// by ETag (If-None-Match decides when sent) or by date, and not once a
+/// freeze is retired, which removes content without leaving a newer item.
+#[tokio::test]
+async fn the_feed_filters_rules_by_type_and_answers_conditional_requests() {
+    let flow = Flow::new("tiered-cab").await;
+    let manager = flow.person("Carl Manager", &["change_manager"]).await;
+    let created = flow
+        .app
+        .data(
+            &manager.token,
+            "mutation($input: CalendarRuleInput!) { createFreeze(input: $input, kind: HARD) { id } }",
+            json!({"input": {"name": "Launch", "dtstart": "2026-06-01T00:00", "durationMinutes": 24 * 60, "timeZone": "Europe/Berlin"}}),
+        )
+        .await;
+    let launch = created["createFreeze"]["id"].clone();
+    flow.app
+        .data(
+            &manager.token,
+            "mutation($input: CalendarRuleInput!) { createWindow(input: $input, changeTypes: [\"standard\"]) { id } }",
+            json!({"input": {"name": "Standard nights", "dtstart": "2026-01-05T22:00", "rrule": "FREQ=DAILY", "durationMinutes": 60, "timeZone": "America/New_York"}}),
+        )
+        .await;
+    let (url, _) = feed_url(&flow, &flow.requester).await;
+    let rules = |body: &str| {
+        let mut names: Vec<String> = parse_feed(body)["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| rule_name(e["summary"].as_str().unwrap()))
+            .collect();
+        names.sort();
+        names
+    };
+    let all = [
+        "Christmas/New Year freeze",
+        "Launch",
+        "Standard deployment window",
+        "Standard nights",
+    ];
+    for (types, expected) in [
+        ("standard", &all[..]),
+        (
+            "major",
+            &[
+                "Christmas/New Year freeze",
+                "Launch",
+                "Standard deployment window",
+            ][..],
+        ),
+        // Emergencies fit no window, and tiered-cab's are held to what a
+        // freeze asks of them ([change_type.in_freeze]).
+        ("emergency", &["Christmas/New Year freeze", "Launch"][..]),
+        ("standard,emergency", &all[..]),
+    ] {
+        let (_, _, body) = get(&format!("{url}&type={types}"), &[]).await;
+        assert_eq!(rules(&body), expected, "type={types}");
+    }
+
+    let (status, headers, body) = get(&url, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(rules(&body), all);
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 66, "{etag}");
+    let (_, filtered, _) = get(&format!("{url}&type=major"), &[]).await;
+    assert_ne!(filtered["etag"], etag.as_str());
+    for if_none_match in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"other\", {etag}"),
+        "*".into(),
+    ] {
+        let (status, headers, body) = get(&url, &[("if-none-match", &if_none_match)]).await;
+        assert_eq!((status, body.as_str()), (304, ""), "{if_none_match}");
+        assert_eq!(headers["etag"], etag.as_str());
+        assert!(headers.contains_key("last-modified"));
+    }
+    assert_eq!(get(&url, &[("if-none-match", "\"other\"")]).await.0, 200);
+
+    // The date announced right after a write is older than the write (a
+    // write committing in the same second must not share it); once writes
+    // have settled it is the last write's, and sent back it is answered
+    // 304.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (_, settled, _) = get(&url, &[]).await;
+    let settled = settled["last-modified"].to_str().unwrap().to_owned();
+    let (status, headers, body) = get(&url, &[("if-modified-since", &settled)]).await;
+    assert_eq!((status, body.as_str()), (304, ""));
+    assert_eq!(headers["etag"], etag.as_str());
+    // If-None-Match decides when both are sent.
+    let both = [
+        ("if-modified-since", settled.as_str()),
+        ("if-none-match", "\"other\""),
+    ];
+    assert_eq!(get(&url, &both).await.0, 200);
+
+    flow.app
+        .data(
+            &manager.token,
+            "mutation($id: ID!) { retireCalendarRule(id: $id) { id } }",
+            json!({"id": launch}),
+        )
+        .await;
+    let (status, headers, body) = get(&url, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, 200);
+    assert_ne!(headers["etag"], etag.as_str());
+    assert!(!rules(&body).contains(&"Launch".to_owned()));
+    assert_eq!(get(&url, &[("if-modified-since", &settled)]).await.0, 200);
 }
 
 /// A freeze created after a change was scheduled binds it: the pipeline's

@@ -25,6 +25,7 @@ pub(crate) fn ensure_node_modules() {
         "graphql-http",
         "@graphql-codegen/cli",
         "typescript",
+        "ical.js",
     ]
     .iter()
     .all(|package| node_dir().join("node_modules").join(package).exists());

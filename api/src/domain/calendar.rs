@@ -171,6 +171,11 @@ impl CalendarRule {
         Ok(())
     }
 
+    /// The first occurrence's start, as expanding the rule reads it.
+    pub fn first_start(&self) -> DateTime<Utc> {
+        self.local_start().with_timezone(&Utc)
+    }
+
     fn local_start(&self) -> DateTime<rrule::Tz> {
         let tz = rrule::Tz::Tz(self.time_zone);
         match self.time_zone.from_local_datetime(&self.dtstart).earliest() {
@@ -365,12 +370,32 @@ fn check_cost(rule: &RRule<Unvalidated>) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Where a window or freeze is defined. Names do not tell rules apart
+/// (two run-time windows may share one), so whatever must name a rule for
+/// good, the calendar feed's UIDs, names it by this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleSource {
+    /// An entry of the policy file, where names are unique.
+    Policy,
+    /// A rule created at run time: its record.
+    Stored { id: Uuid, created_at: DateTime<Utc> },
+}
+
 /// A window some change types must fit into.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     pub rule: CalendarRule,
     /// Types that must be scheduled inside this window.
     pub change_types: Vec<String>,
+    pub source: RuleSource,
+}
+
+impl Window {
+    /// Whether the window lists `change_type` (emergency types pass it all
+    /// the same, see [`SlotCheck::emergency`]).
+    pub fn governs(&self, change_type: &str) -> bool {
+        self.change_types.iter().any(|t| t == change_type)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -387,6 +412,41 @@ pub struct Freeze {
     pub rule: CalendarRule,
     pub kind: FreezeKind,
     pub approver_roles: Vec<String>,
+    pub source: RuleSource,
+}
+
+/// A change type as windows and freezes see it.
+#[derive(Debug, Clone, Copy)]
+pub struct CalendarType<'a> {
+    pub key: &'a str,
+    /// Emergencies pass windows and freezes ([`expand`])...
+    pub emergency: bool,
+    /// ...except that a type saying what it needs to start during a freeze
+    /// (`[change_type.in_freeze]`) is held to it at the start.
+    pub in_freeze: bool,
+}
+
+/// The windows and freezes that bind changes of one of `types`, all of
+/// them when `types` is empty: what a calendar of those types shows. A
+/// window binds the types it lists; every freeze binds every type.
+pub fn governing<'a>(
+    windows: &'a [Window],
+    freezes: &'a [Freeze],
+    types: &[CalendarType<'_>],
+) -> (Vec<&'a Window>, Vec<&'a Freeze>) {
+    if types.is_empty() {
+        return (windows.iter().collect(), freezes.iter().collect());
+    }
+    let windows = windows
+        .iter()
+        .filter(|w| types.iter().any(|t| !t.emergency && w.governs(t.key)))
+        .collect();
+    let freezes = if types.iter().any(|t| !t.emergency || t.in_freeze) {
+        freezes.iter().collect()
+    } else {
+        Vec::new()
+    };
+    (windows, freezes)
 }
 
 /// What scheduling one change into one slot needs to know.
@@ -434,10 +494,7 @@ pub fn expand<'a>(
         return Ok(expansion);
     }
     let windows: &'a [Window] = check.windows;
-    for window in windows
-        .iter()
-        .filter(|w| w.change_types.iter().any(|t| t == check.change_type))
-    {
+    for window in windows.iter().filter(|w| w.governs(check.change_type)) {
         let occurrences = window.rule.occurrences(range.start, range.end, deadline)?;
         expansion.windows.push((window, occurrences));
     }
@@ -769,6 +826,8 @@ pub fn suggest(
     }
     Ok(found)
 }
+
+pub mod observances;
 
 #[cfg(test)]
 mod tests;

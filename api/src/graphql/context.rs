@@ -13,6 +13,9 @@ use crate::{auth::Actor, error::ServiceError, policy::Policy, service::Caller};
 pub struct AppState {
     pub db: DatabaseConnection,
     pub policy: Arc<Policy>,
+    /// When this process loaded `policy`: the policy's windows and freezes
+    /// date from then (the calendar feed's Last-Modified).
+    pub policy_loaded_at: chrono::DateTime<chrono::Utc>,
     pub max_page_size: u64,
     pub clock: crate::clock::Clock,
     pub monitoring: Arc<crate::monitoring::Monitoring>,

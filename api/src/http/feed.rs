@@ -2,12 +2,13 @@
 
 use axum::{
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use headers::{ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, LastModified};
 
 use super::{HttpState, gate};
-use crate::error::ServiceError;
+use crate::{error::ServiceError, service::ical::Feed};
 
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct FeedQuery {
@@ -91,19 +92,55 @@ pub(super) async fn calendar_feed(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     let base_url = format!("http://{host}");
-    match crate::service::ical::render(&state.app.db, &state.app.policy, &base_url, &filter).await {
-        Ok(body) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-                (header::CACHE_CONTROL, "private, max-age=300"),
-            ],
-            body,
-        )
-            .into_response(),
+    let rendered = crate::service::ical::render(
+        &state.app.db,
+        &state.app.policy,
+        state.app.policy_loaded_at,
+        &base_url,
+        &filter,
+    )
+    .await;
+    match rendered {
+        Ok(feed) => conditional(&headers, feed),
         Err(error) => {
             tracing::error!(error = %error, "rendering the calendar feed failed");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
+}
+
+/// The feed, or 304 when the client's copy is current: by its entity tag
+/// when it sends If-None-Match, which then decides alone, else by its date
+/// (RFC 9110 §13.2.2). Either answer carries both validators.
+fn conditional(request: &HeaderMap, feed: Feed) -> Response {
+    let etag = format!("\"{}\"", feed.digest).parse::<ETag>().ok();
+    let current = match (request.typed_get::<IfNoneMatch>(), &etag) {
+        (Some(if_none_match), Some(etag)) => !if_none_match.precondition_passes(etag),
+        (Some(_), None) => false,
+        (None, _) => request
+            .typed_get::<IfModifiedSince>()
+            .is_some_and(|since| !since.is_modified(feed.changed_at.into())),
+    };
+    let mut response = if current {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+            feed.body,
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
+    if let Some(etag) = etag {
+        headers.typed_insert(etag);
+    }
+    headers.typed_insert(LastModified::from(std::time::SystemTime::from(
+        feed.last_modified,
+    )));
+    response
 }

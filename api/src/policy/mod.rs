@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use entity::{DeploymentMethod, RiskLevel};
 
 use crate::domain::{
-    calendar::{CalendarRule, Freeze, FreezeKind, Window},
+    calendar::{CalendarRule, Freeze, FreezeKind, RuleSource, Window},
     change::RequiredItem,
     lifecycle::ReviewItem,
     roles,
@@ -285,6 +285,7 @@ impl PolicyWindow {
                 &self.time_zone,
             )?,
             change_types: self.change_types.clone(),
+            source: RuleSource::Policy,
         })
     }
 }
@@ -301,6 +302,7 @@ impl PolicyFreeze {
             )?,
             kind: self.kind,
             approver_roles: self.approver_roles.clone(),
+            source: RuleSource::Policy,
         })
     }
 }

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        calendar::{self, Booking, Freeze, FreezeKind, Interval, ScheduledChange, Window},
+        calendar::{
+            self, Booking, Freeze, FreezeKind, Interval, RuleSource, ScheduledChange, Window,
+        },
         systems as hierarchy,
     },
     error::ServiceResult,
@@ -44,16 +46,22 @@ pub async fn rules<C: ConnectionTrait>(conn: &C, policy: &Policy) -> ServiceResu
         let Some(rule) = recurrence_of(&row) else {
             continue;
         };
+        let source = RuleSource::Stored {
+            id: row.id,
+            created_at: row.created_at,
+        };
         if row.kind == "WINDOW" {
             windows.push(Window {
                 rule,
                 change_types: changes::parse_json(&row.change_types),
+                source,
             });
         } else {
             freezes.push(Freeze {
                 rule,
                 kind: freeze_kind_of(&row),
                 approver_roles: changes::parse_json(&row.approver_roles),
+                source,
             });
         }
     }

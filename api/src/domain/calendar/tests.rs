@@ -56,6 +56,7 @@ fn monthly() -> Window {
             chrono_tz::America::New_York,
         ),
         change_types: vec!["normal".into()],
+        source: RuleSource::Policy,
     }
 }
 
@@ -70,6 +71,7 @@ fn weekdays() -> Window {
             chrono_tz::UTC,
         ),
         change_types: vec!["standard".into(), "normal".into(), "major".into()],
+        source: RuleSource::Policy,
     }
 }
 
@@ -192,6 +194,7 @@ fn windows_crossing_midnight() {
             chrono_tz::UTC,
         ),
         change_types: vec!["normal".into()],
+        source: RuleSource::Policy,
     }];
     let roles = BTreeSet::new();
     let normal = check(&windows, &[], &roles, "normal");
@@ -214,6 +217,7 @@ fn christmas(kind: FreezeKind) -> Freeze {
         ),
         kind,
         approver_roles: vec!["cto".into()],
+        source: RuleSource::Policy,
     }
 }
 
@@ -669,6 +673,7 @@ fn overlapping_window_occurrences_give_each_candidate_once() {
             chrono_tz::UTC,
         ),
         change_types: vec!["normal".into()],
+        source: RuleSource::Policy,
     }];
     let freezes = [christmas(FreezeKind::Hard)];
     let roles = BTreeSet::new();
@@ -851,4 +856,57 @@ fn cab_meetings_start_on_the_schedule_in_its_time_zone_across_dst() {
             utc(2026, 11, 11, 19, 0)
         ]
     );
+}
+
+/// A calendar of some change types shows the windows they must fit and the
+/// freezes they are held to: emergencies fit no window, and pass freezes
+/// unless their type says what they need during one.
+#[test]
+fn a_calendar_of_some_types_shows_the_windows_and_freezes_that_bind_them() {
+    let windows = [monthly(), weekdays()];
+    let freezes = [christmas(FreezeKind::Hard)];
+    let names = |types: &[CalendarType<'_>]| {
+        let (windows, freezes) = governing(&windows, &freezes, types);
+        (
+            windows
+                .iter()
+                .map(|w| w.rule.name.as_str())
+                .collect::<Vec<_>>(),
+            freezes
+                .iter()
+                .map(|f| f.rule.name.as_str())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let of = |key, emergency, in_freeze| CalendarType {
+        key,
+        emergency,
+        in_freeze,
+    };
+    let freeze = vec!["Christmas/New Year freeze"];
+    assert_eq!(
+        names(&[]),
+        (
+            vec!["Monthly maintenance", "Deployment window"],
+            freeze.clone()
+        )
+    );
+    assert_eq!(
+        names(&[of("standard", false, false)]),
+        (vec!["Deployment window"], freeze.clone())
+    );
+    assert_eq!(
+        names(&[of("normal", false, false), of("major", false, false)]),
+        (
+            vec!["Monthly maintenance", "Deployment window"],
+            freeze.clone()
+        )
+    );
+    // A type no window lists is still held to every freeze.
+    assert_eq!(
+        names(&[of("minor", false, false)]),
+        (vec![], freeze.clone())
+    );
+    assert_eq!(names(&[of("emergency", true, false)]), (vec![], vec![]));
+    assert_eq!(names(&[of("emergency", true, true)]), (vec![], freeze));
 }

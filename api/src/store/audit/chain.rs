@@ -1,10 +1,11 @@
 //! The chain itself: its head, the lock that serialises extending or
 //! trimming it, and the data generation the response cache keys on.
 
-use entity::audit_event;
+use chrono::{DateTime, Utc};
+use entity::{audit_event, audit_outbox};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryOrder, QuerySelect, Statement,
 };
 
 use crate::error::{ServiceError, ServiceResult};
@@ -54,4 +55,26 @@ pub async fn data_generation(db: &DatabaseConnection) -> ServiceResult<Option<i6
     let head: i64 = row.try_get("", "head")?;
     let waiting: i64 = row.try_get("", "waiting")?;
     Ok((waiting == 0).then_some(head))
+}
+
+/// When Gatehouse last wrote anything: the newest audit event's time, in
+/// the chain or still in the outbox (every write commits with its event).
+/// The outbox is read first: an event sealed between the two reads is
+/// then seen in the chain, never missed by both.
+pub async fn last_write_at<C: ConnectionTrait>(conn: &C) -> ServiceResult<Option<DateTime<Utc>>> {
+    let waiting: Option<DateTime<Utc>> = audit_outbox::Entity::find()
+        .select_only()
+        .column_as(audit_outbox::Column::OccurredAt.max(), "at")
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(conn)
+        .await?
+        .flatten();
+    let sealed: Option<DateTime<Utc>> = audit_event::Entity::find()
+        .select_only()
+        .column_as(audit_event::Column::OccurredAt.max(), "at")
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(waiting.max(sealed))
 }

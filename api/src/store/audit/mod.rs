@@ -10,7 +10,7 @@ pub mod seal;
 pub mod verify;
 pub mod write;
 
-pub use chain::{data_generation, head};
+pub use chain::{data_generation, head, last_write_at};
 pub use read::{EventFilter, list};
 pub use record::{Recording, append, recording};
 pub use retention::{PURGE_ACTION, PurgeOutcome, purge};
