@@ -438,3 +438,67 @@ async fn deployments_and_incidents_come_from_other_tools() {
     let verified = succeeded(&gatehouse(&database_url, &["audit", "verify"]));
     assert!(verified.starts_with("OK: "), "{verified}");
 }
+
+/// What another tool's export leaves out is derived as Gatehouse would
+/// have set it, and what the policy never asks of the CAB is refused.
+#[tokio::test]
+async fn imports_take_the_policys_deadlines_and_refuse_decisions_it_never_asks() {
+    let (database_url, app, token) = setup().await;
+    let row = |extra: Value| {
+        let mut row = json!({"title": "Hotfix the login loop", "description": "Revert the session change",
+            "businessJustification": "Nobody can sign in", "type": "emergency", "status": "CLOSED",
+            "likelihood": 4, "impact": 5, "urgency": "CRITICAL", "requesterEmail": "ada@example.com",
+            "systems": "[\"auth\", \"api\"]", "createdAt": "2026-10-09T23:00:00Z",
+            "submittedAt": "2026-10-10T00:00:00Z", "actualStart": "2026-10-10T01:00:00Z",
+            "actualEnd": "2026-10-10T02:00:00Z", "approvedAt": "2026-10-10T12:00:00Z",
+            "documentedAt": "2026-10-10T20:00:00Z", "outcome": "SUCCESSFUL"});
+        for (key, value) in extra.as_object().cloned().unwrap_or_default() {
+            row[key] = value;
+        }
+        row.to_string()
+    };
+    // The board (tiered-cab: it decides major changes) never decides a
+    // normal one; nothing is written.
+    let decided = row(
+        json!({"type": "normal", "urgency": "MEDIUM", "boardOutcome": "APPROVED",
+        "boardDecidedAt": "2026-10-10T00:30:00Z", "approvedAt": "2026-10-10T00:30:00Z"}),
+    );
+    let stderr = failed(&gatehouse(
+        &database_url,
+        &["import", &write("board.jsonl", &decided)],
+    ));
+    assert!(
+        stderr.contains(
+            "line 1: boardOutcome: the CAB does not decide normal changes under this policy"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(count(&app, "changes").await, 0);
+
+    // The emergency's retroactive approval was due 24 hours after its
+    // start (tiered-cab), as for one filed here; approved 11 hours in, on
+    // time. The systems cell's JSON array names two systems.
+    succeeded(&gatehouse(
+        &database_url,
+        &["import", &write("emergency.jsonl", &row(json!({})))],
+    ));
+    let change = app
+        .data(
+            &token,
+            r#"{ change(number: "CR-2026-0001") { deadlines { approvalDueAt } systems { name } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        change["change"]["deadlines"]["approvalDueAt"],
+        "2026-10-11T01:00:00+00:00"
+    );
+    let mut systems: Vec<&str> = change["change"]["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    systems.sort();
+    assert_eq!(systems, ["api", "auth"]);
+}

@@ -291,6 +291,20 @@ impl Row<'_> {
     fn systems(&mut self) -> Vec<String> {
         let names: Vec<String> = match self.raw.get("systems") {
             None => Vec::new(),
+            // A CSV cell holds `a; b`, or the JSON array other tools
+            // export (`["a","b"]`).
+            Some(Value::String(s)) if s.trim_start().starts_with('[') => {
+                match serde_json::from_str::<Vec<String>>(s) {
+                    Ok(names) => names.into_iter().map(|n| n.trim().to_owned()).collect(),
+                    Err(_) => {
+                        self.fail(
+                            "systems",
+                            "a list in brackets is a JSON array of names, like [\"api\", \"db\"]; or separate names with ;",
+                        );
+                        return Vec::new();
+                    }
+                }
+            }
             Some(Value::String(s)) => s.split(';').map(|n| n.trim().to_owned()).collect(),
             Some(Value::Array(items)) => items
                 .iter()
@@ -624,6 +638,30 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
     errors
 }
 
+/// A board decision only where the board decides: on a type whose
+/// approval has a board step. Anywhere else it would count in the CAB
+/// approval rate for a decision the policy never asks of the CAB.
+pub fn board_errors(change: &ImportedChange, board_types: &[&str]) -> Vec<RowError> {
+    let board_decides = board_types.contains(&change.content.change_type.as_str());
+    if change.board_outcome.is_some() && !board_decides {
+        vec![RowError::new(
+            change.line,
+            "boardOutcome",
+            format!(
+                "the CAB does not decide {} changes under this policy (it decides: {})",
+                change.content.change_type,
+                if board_types.is_empty() {
+                    "none".to_owned()
+                } else {
+                    board_types.join(", ")
+                }
+            ),
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 impl ImportedChange {
     /// The incident to open: the given one, or P3 for a rollback (a
     /// rollback always opens one, docs/design.md, "Lifecycle and states").
@@ -681,6 +719,39 @@ mod tests {
                 (e.field, e.message)
             })
             .collect()
+    }
+
+    #[test]
+    fn systems_are_a_semicolon_list_or_a_json_array() {
+        let parsed = |systems: Value| {
+            parse_row(1, &with(json!({"systems": systems})), TYPES, &["emergency"])
+                .map(|c| c.system_names)
+        };
+        assert_eq!(parsed(json!("api; db")).unwrap(), ["api", "db"]);
+        assert_eq!(parsed(json!("[\"api\", \" db \"]")).unwrap(), ["api", "db"]);
+        assert_eq!(parsed(json!(["api", "db"])).unwrap(), ["api", "db"]);
+        let broken = parsed(json!("[\"api\", 3")).unwrap_err();
+        assert_eq!(broken[0].field, "systems");
+    }
+
+    #[test]
+    fn a_board_decision_is_refused_on_a_type_the_board_does_not_decide() {
+        let decided = parse_row(
+            1,
+            &with(json!({"boardOutcome": "APPROVED", "boardDecidedAt": "2026-01-02T12:00:00Z"})),
+            TYPES,
+            &["emergency"],
+        )
+        .unwrap();
+        assert_eq!(board_errors(&decided, &["normal", "major"]), []);
+        let refused = board_errors(&decided, &["major"]);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].field, "boardOutcome");
+        assert!(
+            refused[0].message.contains("does not decide normal"),
+            "{}",
+            refused[0].message
+        );
     }
 
     #[test]

@@ -394,6 +394,33 @@ pub fn start_violations(facts: &ChangeFacts<'_>, now: DateTime<Utc>) -> Vec<Viol
     violations
 }
 
+/// The approval deadline a change recorded elsewhere would have had here,
+/// by the same two rules as a live one: the type's
+/// `approve_within_minutes` from submission, or, for a type approved
+/// retroactively, `approval_deadline_hours` from a start that came before
+/// the approval. An imported emergency is then judged on time or late as
+/// one filed here would be.
+pub fn imported_approval_due(
+    change_type: &ChangeType,
+    submitted_at: Option<DateTime<Utc>>,
+    approved_at: Option<DateTime<Utc>>,
+    actual_start: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let at_submission = submitted_at.and_then(|at| submission_approval_due(change_type, at));
+    let approved_before_start = matches!((approved_at, actual_start), (Some(a), Some(s)) if a <= s);
+    let at_start = change_type
+        .emergency
+        .as_ref()
+        .filter(|rules| rules.retroactive_approval && !approved_before_start)
+        .and_then(|rules| {
+            Some(deadlines::after_hours(
+                actual_start?,
+                rules.approval_deadline_hours?,
+            ))
+        });
+    at_start.or(at_submission)
+}
+
 /// -> IMPLEMENTING, with the deadlines an emergency start sets.
 pub fn start(
     facts: &ChangeFacts<'_>,

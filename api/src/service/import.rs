@@ -20,7 +20,7 @@ use crate::store::audit;
 use crate::{
     db,
     domain::{
-        import::{ImportedChange, RowError, lifecycle_errors},
+        import::{ImportedChange, RowError, board_errors, lifecycle_errors},
         numbering,
     },
     error::ServiceError,
@@ -67,6 +67,16 @@ pub fn emergency_types(policy: &Policy) -> Vec<&str> {
         .collect()
 }
 
+/// The types the board decides: an approval step of theirs is a vote.
+fn board_types(policy: &Policy) -> Vec<&str> {
+    policy
+        .change_types
+        .iter()
+        .filter(|t| t.approvals.iter().any(|step| step.board))
+        .map(|t| t.key.as_str())
+        .collect()
+}
+
 /// Imports `rows` (already parsed; `invalid` are the rows that failed to
 /// parse). Without `skip_invalid` any invalid row fails the whole import
 /// and nothing is written; with it the valid rows are written and the
@@ -81,6 +91,7 @@ pub async fn import(
 ) -> Result<ImportSummary, ImportError> {
     let types = policy.change_type_keys();
     let emergency = emergency_types(policy);
+    let board = board_types(policy);
     // The service enforces the rules whoever built the rows.
     let mut valid = Vec::with_capacity(rows.len());
     for row in rows {
@@ -89,6 +100,7 @@ pub async fn import(
             Err(error) => vec![RowError::new(row.line, error.field, error.message)],
         };
         errors.extend(lifecycle_errors(&row, &emergency));
+        errors.extend(board_errors(&row, &board));
         if errors.is_empty() {
             valid.push(row);
         } else {
@@ -341,7 +353,18 @@ pub fn active_model(
         approved_at: Set(micros(row.approved_at)),
         closed_at: Set(micros(row.closed_at)),
         approval_round: Set(1),
-        approval_due_at: Set(micros(row.approval_due_at)),
+        // Derived from the policy when the source did not say, as the
+        // documentation deadline is.
+        approval_due_at: Set(micros(row.approval_due_at.or_else(|| {
+            policy.change_type(&row.content.change_type).and_then(|t| {
+                crate::domain::lifecycle::imported_approval_due(
+                    t,
+                    row.submitted_at,
+                    row.approved_at,
+                    row.actual_start,
+                )
+            })
+        }))),
         documentation_due_at: Set(micros(documentation_due_at)),
         documented_at: Set(micros(row.documented_at)),
         review_due_at: Set(None),

@@ -1013,3 +1013,30 @@ fn a_rollback_is_overdue_until_its_incident_restores_service() {
     assert_eq!(within_restore_objective(None, Some(due)), None);
     assert_eq!(within_restore_objective(Some(due), None), None);
 }
+
+#[test]
+fn an_imported_change_gets_the_approval_deadline_a_live_one_would() {
+    let at = |h: i64| Some(now() + Duration::hours(h));
+    // tiered-cab: the CISO and CTO approve an emergency within 24 hours
+    // of its start.
+    let tiered = Policy::load("tiered-cab").unwrap();
+    let emergency = tiered.change_type("emergency").unwrap();
+    assert_eq!(
+        imported_approval_due(emergency, at(0), at(5), at(1)),
+        at(25),
+        "approved after the start: due 24 hours after it"
+    );
+    assert_eq!(
+        imported_approval_due(emergency, at(0), at(1), at(2)),
+        None,
+        "approved before the start: no deadline"
+    );
+    assert_eq!(imported_approval_due(emergency, at(0), None, None), None);
+    let normal = tiered.change_type("normal").unwrap();
+    assert_eq!(imported_approval_due(normal, at(0), at(5), at(1)), None);
+    // cab-quorum: emergencies are approved within 30 minutes of submission.
+    let quorum = Policy::load("cab-quorum").unwrap();
+    let quick = quorum.change_type("emergency").unwrap();
+    let due = imported_approval_due(quick, at(0), None, None);
+    assert_eq!(due, Some(now() + Duration::minutes(30)));
+}
