@@ -123,12 +123,8 @@ async fn answers_come_in_the_media_type_asked_for_with_the_specifications_status
         assert_eq!(error_code(&answer), "VALIDATION", "{body}: {answer}");
     }
     // None of them counted as a server error.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base_url))
-        .send()
+    let metrics = crate::operations::scrape(&app, None)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

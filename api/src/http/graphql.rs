@@ -80,32 +80,23 @@ pub(super) async fn graphql_get(
     headers: HeaderMap,
     parameters: Result<Query<GetParameters>, QueryRejection>,
 ) -> Response {
+    let bad_request = |message: &str| {
+        let mut refused = gate::refusal(StatusCode::BAD_REQUEST, message, "VALIDATION");
+        Answering::negotiate(&headers).label(&mut refused);
+        refused
+    };
     let parameters = match parameters {
         Ok(Query(parameters)) => parameters,
-        Err(rejection) => {
-            let mut refused = gate::refusal(
-                StatusCode::BAD_REQUEST,
-                &rejection.body_text(),
-                "VALIDATION",
-            );
-            Answering::negotiate(&headers).label(&mut refused);
-            return refused;
-        }
+        Err(rejection) => return bad_request(&rejection.body_text()),
     };
     let nothing_asked = parameters.query.is_none() && parameters.extensions.is_none();
-    if nothing_asked && state.limits.graphiql {
-        return super::graphiql().await.into_response();
-    }
-    if nothing_asked {
-        let mut refused = gate::refusal(
-            StatusCode::BAD_REQUEST,
+    match (nothing_asked, state.limits.graphiql) {
+        (true, true) => super::graphiql().await.into_response(),
+        (true, false) => bad_request(
             "a GET to /graphql names a query (`query`) or a persisted query's hash (`extensions`); GraphiQL is switched off (the setting graphiql)",
-            "VALIDATION",
-        );
-        Answering::negotiate(&headers).label(&mut refused);
-        return refused;
+        ),
+        (false, _) => respond(&state, address, &headers, Incoming::Get(parameters)).await,
     }
-    respond(&state, address, &headers, Incoming::Get(parameters)).await
 }
 
 async fn respond(

@@ -180,7 +180,8 @@ pub async fn resolve_for(
     )?;
     // A rollback's incident also restores its change: the restore time is
     // held against the rollback kind's objective.
-    let rollback = store::changes::rolled_back_by(&txn, id)
+    let change_id = existing.change_id;
+    let rollback = store::changes::rolled_back_by(&txn, id, change_id)
         .await?
         .map(|change| {
             json!({
@@ -203,7 +204,7 @@ pub async fn resolve_for(
         }),
     );
     let claimed = audit::write(txn, db, event, async move |recording| {
-        store::changes::record_restoration(recording, id, restored_at).await?;
+        store::changes::record_restoration(recording, id, change_id, restored_at).await?;
         incident::Entity::update_many()
             .col_expr(incident::Column::RestoredAt, restored_at.into())
             .col_expr(incident::Column::ResolvedAt, now.into())

@@ -497,12 +497,17 @@ pub async fn board_seats<C: ConnectionTrait>(
         .collect())
 }
 
-/// The change whose rollback opened incident `incident_id`, if any.
+/// The change whose rollback opened incident `incident_id`, if any: the
+/// incident's own change (`change_id`), looked up by its key.
 pub async fn rolled_back_by<C: ConnectionTrait>(
     conn: &C,
     incident_id: Uuid,
+    change_id: Option<Uuid>,
 ) -> ServiceResult<Option<change::Model>> {
-    Ok(change::Entity::find()
+    let Some(change_id) = change_id else {
+        return Ok(None);
+    };
+    Ok(change::Entity::find_by_id(change_id)
         .filter(change::Column::RollbackIncidentId.eq(incident_id))
         .one(conn)
         .await?)
@@ -513,10 +518,15 @@ pub async fn rolled_back_by<C: ConnectionTrait>(
 pub async fn record_restoration<C: ConnectionTrait>(
     conn: &C,
     incident_id: Uuid,
+    change_id: Option<Uuid>,
     restored_at: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
+    let Some(change_id) = change_id else {
+        return Ok(());
+    };
     change::Entity::update_many()
         .col_expr(change::Column::RestoredAt, restored_at.into())
+        .filter(change::Column::Id.eq(change_id))
         .filter(change::Column::RollbackIncidentId.eq(incident_id))
         .filter(change::Column::RestoredAt.is_null())
         .exec(conn)
