@@ -17,7 +17,15 @@ Checks, in order:
      its fields exactly as Gatehouse computes it (api/src/domain/audit_chain.rs),
      and every prevHash equal to the hash of the event before it;
   4. when the pack ends at the chain head recorded in the manifest, the last
-     hash equals that head.
+     hash equals that head;
+  5. the population (population.jsonl, every change touching the period in
+     population order) has the manifest's population.count rows and its
+     population.digest: SHA-256 over one line "{uuid},{version}\n" per row.
+
+With --sample-size and --seed it then redraws the audit sample from the
+pack's population as Gatehouse draws it (scripts/audit_sample.py,
+docs/audit.md "Sampling") and prints the drawn changes, to compare with the
+sample the auditor was given.
 
 The hash of one event is SHA-256 over the UTF-8 bytes of the JSON object of
 its fields action, actorId, actorLabel, entityId, entityType, occurredAt,
@@ -42,6 +50,9 @@ import json
 import os
 import sys
 import tarfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import audit_sample  # noqa: E402  (beside this script)
 
 FORMAT = "gatehouse-evidence-pack"
 SUPPORTED_VERSIONS = {1}
@@ -195,6 +206,22 @@ def check_chain(manifest, files):
     return None
 
 
+def check_population(manifest, files, problems):
+    """The population's rows, after checking them against the manifest's
+    count and digest; None for a pack made before populations were
+    exported."""
+    proof = manifest.get("population")
+    if proof is None:
+        return None
+    members = [json.loads(line) for line in jsonl_lines(files.get("population.jsonl", b""))]
+    if len(members) != proof["count"]:
+        problems.append(f"population.jsonl: {len(members)} changes, the manifest says {proof['count']}")
+    digest = audit_sample.digest(members)
+    if digest != proof["digest"]:
+        problems.append(f"population.jsonl: digest {digest} is not the manifest's {proof['digest']}")
+    return members
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pack", help="pack directory or .tar archive")
@@ -202,7 +229,16 @@ def main(argv=None):
         "--manifest-sha256",
         help="SHA-256 of manifest.json recorded when the pack was received",
     )
+    parser.add_argument("--sample-size", type=int, help="redraw a sample of this many changes")
+    parser.add_argument("--seed", help="the sample's seed")
+    parser.add_argument(
+        "--oversample",
+        default="",
+        help="comma-separated strata the sample over-represents (EMERGENCY,OUTSIDE_SLOT,ROLLED_BACK,GATES_LATE)",
+    )
     args = parser.parse_args(argv)
+    if (args.sample_size is None) != (args.seed is None):
+        parser.error("--sample-size and --seed go together")
     try:
         files = open_pack(args.pack)
         if MANIFEST not in files:
@@ -217,6 +253,7 @@ def main(argv=None):
             problems.append(f"manifest.json: SHA-256 {manifest_digest} is not the recorded {args.manifest_sha256}")
         check_files(manifest, files, problems)
         broken = check_chain(manifest, files)
+        population = check_population(manifest, files, problems)
     except (Unreadable, OSError, KeyError, TypeError, ValueError, tarfile.TarError) as error:
         print(f"ERROR: cannot read the pack: {error}", file=sys.stderr)
         return 1
@@ -232,6 +269,16 @@ def main(argv=None):
         print(f"BROKEN at {where}: {reason}")
     if problems or broken is not None:
         return 2
+    if population is not None:
+        print(f"population: {len(population)} changes, digest {manifest['population']['digest']}")
+        if args.sample_size is not None:
+            oversampled = [s for s in args.oversample.split(",") if s]
+            drawn = audit_sample.draw(population, args.sample_size, args.seed, oversampled)
+            numbers = {m["uuid"]: m["number"] for m in population}
+            print("sample: " + json.dumps([{"uuid": u, "number": numbers[u]} for u in drawn]))
+    elif args.sample_size is not None:
+        print("ERROR: this pack holds no population to draw from", file=sys.stderr)
+        return 1
     if segment["firstSeq"] is None:
         print("OK: no audit events in the period; all file hashes match")
     else:

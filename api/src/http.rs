@@ -3,6 +3,7 @@
 //! holds the router and the layers every route passes; each route group
 //! has a file of its own.
 
+mod absent_variables;
 mod audit_export;
 mod feed;
 pub mod gate;

@@ -322,10 +322,62 @@ fn build_provider(config: &OtlpConfig) -> anyhow::Result<SdkTracerProvider> {
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(config.traces_endpoint.clone())
         .build()?;
+    let batch = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter).build();
     Ok(SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_span_processor(StableDatabaseNames(batch))
         .with_resource(config.resource())
         .build())
+}
+
+/// sea-orm records its statement spans under the database attribute names
+/// OpenTelemetry has since replaced; the stable semantic conventions
+/// (`db.system.name`, `db.query.text`, `db.operation.name`) are what
+/// tracing backends recognise, so the spans are renamed on their way out.
+const DATABASE_ATTRIBUTE_NAMES: [(&str, &str); 3] = [
+    ("db.system", "db.system.name"),
+    ("db.statement", "db.query.text"),
+    ("db.operation", "db.operation.name"),
+];
+
+fn stable_database_names(attributes: &mut [KeyValue]) {
+    for attribute in attributes {
+        if let Some((_, stable)) = DATABASE_ATTRIBUTE_NAMES
+            .iter()
+            .find(|(old, _)| attribute.key.as_str() == *old)
+        {
+            attribute.key = opentelemetry::Key::from_static_str(stable);
+        }
+    }
+}
+
+/// A span processor that renames database attributes
+/// (`DATABASE_ATTRIBUTE_NAMES`) before handing each ended span on.
+#[derive(Debug)]
+struct StableDatabaseNames<P>(P);
+
+impl<P: opentelemetry_sdk::trace::SpanProcessor> opentelemetry_sdk::trace::SpanProcessor
+    for StableDatabaseNames<P>
+{
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: opentelemetry_sdk::trace::SpanData) {
+        stable_database_names(&mut span.attributes);
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
 }
 
 /// Installs the process-wide subscriber from the environment (done once,
@@ -608,6 +660,28 @@ mod tests {
         assert!(config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318")]).is_err());
         assert!(config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4318")]).is_err());
         assert!(config(&[endpoint, ("OTEL_TRACES_EXPORTER", "zipkin")]).is_err());
+    }
+
+    #[test]
+    fn database_attributes_leave_under_their_stable_names() {
+        let mut attributes = vec![
+            KeyValue::new("db.system", "sqlite"),
+            KeyValue::new("db.statement", "SELECT 1"),
+            KeyValue::new("db.operation", "SELECT"),
+            KeyValue::new("otel.kind", "client"),
+        ];
+        stable_database_names(&mut attributes);
+        let keys: Vec<&str> = attributes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "db.system.name",
+                "db.query.text",
+                "db.operation.name",
+                "otel.kind"
+            ]
+        );
+        assert_eq!(attributes[1].value.as_str(), "SELECT 1");
     }
 
     #[test]

@@ -325,7 +325,7 @@ pub const CATALOGUE: [Entry; 37] = [
         column: "emergency_docs_on_time_rate",
         label: "Emergency documentation on time",
         unit: Rate,
-        definition: "Emergency changes approved by their retroactive-approval deadline (or before implementing) / emergency changes.",
+        definition: "Emergency changes approved by their retroactive-approval deadline (or before implementing) / emergency changes; one with no deadline and no start on record is left out.",
         has_target: true,
     },
     Entry {

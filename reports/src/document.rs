@@ -133,9 +133,19 @@ pub struct NotableChange {
 
 impl NotableChange {
     /// Whether the approval was on time: the rule the emergency
-    /// documentation metric counts ([`crate::input::approved_on_time`]).
-    pub fn approved_on_time(&self) -> bool {
+    /// documentation metric counts ([`crate::input::approved_on_time`]);
+    /// `None` when it cannot be told, and the metric leaves it out.
+    pub fn approved_on_time(&self) -> Option<bool> {
         crate::input::approved_on_time(self.approved_at, self.approval_due_at, self.actual_start)
+    }
+
+    /// `approved_on_time` as the lists print it.
+    pub fn approved_on_time_label(&self) -> &'static str {
+        match self.approved_on_time() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "not known (no start on record)",
+        }
     }
 }
 

@@ -45,7 +45,8 @@ pub mod col {
     pub const HAS_INCIDENT: &str = "has_incident";
     /// Whether the change's approval was on time by
     /// [`approved_on_time`](super::approved_on_time) (what the emergency
-    /// documentation metric counts among emergency changes).
+    /// documentation metric counts among emergency changes); null when
+    /// that cannot be told.
     pub const APPROVED_ON_TIME: &str = "approved_on_time";
     /// Systems frame: code of the affected system (`u32`), an index into
     /// `ChangeFrames::system_names`.
@@ -80,11 +81,13 @@ pub struct DeploymentFacts {
     pub failed: bool,
 }
 
-/// Whether a change was approved on time, the rule of "emergency
-/// documentation on time" (docs/reports.md): approved by its
+/// Whether an implemented change was approved on time, the rule of
+/// "emergency documentation on time" (docs/reports.md): approved by its
 /// retroactive-approval deadline (`approval_due_at`) when it has one,
-/// otherwise approved before implementation started (or at all, when it
-/// never started); a change never approved is late.
+/// otherwise approved before implementation started; a change never
+/// approved is late. `None` when that cannot be told: approved, with no
+/// deadline, and no start on record (a history imported without
+/// `actualStart`), so the metric leaves the change out.
 ///
 /// The one statement of the rule: the metric counts the flag the frames
 /// carry from it, and the reports' emergency lists call it, so the list
@@ -95,12 +98,12 @@ pub fn approved_on_time<T: PartialOrd>(
     approved_at: Option<T>,
     approval_due_at: Option<T>,
     actual_start: Option<T>,
-) -> bool {
+) -> Option<bool> {
     match (approved_at, approval_due_at, actual_start) {
-        (None, _, _) => false,
-        (Some(approved), Some(due), _) => approved <= due,
-        (Some(approved), None, Some(started)) => approved <= started,
-        (Some(_), None, None) => true,
+        (None, _, _) => Some(false),
+        (Some(approved), Some(due), _) => Some(approved <= due),
+        (Some(approved), None, Some(started)) => Some(approved <= started),
+        (Some(_), None, None) => None,
     }
 }
 
@@ -192,7 +195,7 @@ pub struct ChangeFramesBuilder {
     /// second copy into arrow when the frame was built.
     timestamps: [PrimitiveChunkedBuilder<Int64Type>; 7],
     has_incident: Vec<bool>,
-    approved_on_time: Vec<bool>,
+    approved_on_time: Vec<Option<bool>>,
     /// Whether the changes so far came in `actual_end` order (unset last),
     /// as the PostgreSQL loader reads them: `finish` then keeps the rows
     /// where they are instead of sorting and copying every column.
@@ -580,16 +583,17 @@ mod tests {
     fn approval_is_on_time_by_its_deadline_else_by_the_start() {
         // approved, due, started (hours).
         for (approved, due, started, expected) in [
-            (Some(5), Some(6), Some(1), true),
-            (Some(6), Some(6), Some(1), true),
-            (Some(7), Some(6), Some(9), false),
+            (Some(5), Some(6), Some(1), Some(true)),
+            (Some(6), Some(6), Some(1), Some(true)),
+            (Some(7), Some(6), Some(9), Some(false)),
             // No deadline: approved before implementation started.
-            (Some(1), None, Some(2), true),
-            (Some(2), None, Some(2), true),
-            (Some(3), None, Some(2), false),
-            (Some(3), None, None, true),
-            (None, Some(6), Some(1), false),
-            (None, None, None, false),
+            (Some(1), None, Some(2), Some(true)),
+            (Some(2), None, Some(2), Some(true)),
+            (Some(3), None, Some(2), Some(false)),
+            // No deadline and no start on record: cannot be told.
+            (Some(3), None, None, None),
+            (None, Some(6), Some(1), Some(false)),
+            (None, None, None, Some(false)),
         ] {
             assert_eq!(
                 approved_on_time(approved, due, started),

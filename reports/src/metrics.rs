@@ -263,15 +263,23 @@ fn approval_time() -> Vec<Expr> {
     ]
 }
 
+/// Working column: the emergency changes whose approval could be judged
+/// on time or late (the rate's denominator).
+const EMERGENCY_JUDGED: &str = "emergency_judged";
+
 /// Emergency documentation on time = emergency changes approved on time
 /// (`input::approved_on_time`: by the retroactive-approval deadline, or
 /// before implementation started when no deadline was set) / emergency
-/// changes (the `emergency` count of `outcome_counts`). The rule is
-/// applied once per change as the frames are built; this counts its flag.
+/// changes. The rule is applied once per change as the frames are built;
+/// this counts its flag. A change whose flag is null (no deadline and no
+/// start on record) is left out of both counts: of this metric only, as
+/// it still counts among the `emergency` of `outcome_counts`.
 fn emergency_documentation(emergency_code: Option<u32>) -> Vec<Expr> {
     vec![
         count_where(is_emergency(emergency_code).and(col(col::APPROVED_ON_TIME)))
             .alias(M::EmergencyDocsOnTime.column()),
+        count_where(is_emergency(emergency_code).and(col(col::APPROVED_ON_TIME).is_not_null()))
+            .alias(EMERGENCY_JUDGED),
     ]
 }
 
@@ -289,7 +297,7 @@ pub fn change_metrics(bucketed: LazyFrame, emergency_code: Option<u32>) -> LazyF
     .concat();
     let mut rates = outcome_rates();
     rates.push(
-        rate(metric(M::EmergencyDocsOnTime), metric(M::Emergency))
+        rate(metric(M::EmergencyDocsOnTime), col(EMERGENCY_JUDGED))
             .alias(M::EmergencyDocsOnTimeRate.column()),
     );
     bucketed

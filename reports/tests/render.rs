@@ -640,9 +640,19 @@ fn the_emergency_list_marks_on_time_by_the_metrics_rule() {
         approval_due_at: facts.approval_due_at,
         rollback_reason: None,
     };
-    let notable = vec![listed("CR-LATE", &late), listed("CR-EARLY", &early)];
+    // Imported without its start: on time or late cannot be told.
+    let unknown = ChangeFacts {
+        actual_start: None,
+        ..emergency("2026-02-10T00:30:00Z")
+    };
+    let notable = vec![
+        listed("CR-LATE", &late),
+        listed("CR-EARLY", &early),
+        listed("CR-UNKNOWN", &unknown),
+    ];
     b.push(late);
     b.push(early);
+    b.push(unknown);
     let plan = ReportPlan::new(
         ReportKind::Monthly {
             period: "2026-02".into(),
@@ -659,17 +669,28 @@ fn the_emergency_list_marks_on_time_by_the_metrics_rule() {
         at("2026-03-01T00:00:00Z"),
     )
     .unwrap();
+    // The unknown one is an emergency change, and left out of this
+    // metric only.
+    assert_eq!(doc.headline.emergency, 3);
     assert_eq!(doc.headline.emergency_docs_on_time, 1);
     assert_eq!(doc.headline.emergency_docs_on_time_rate, Some(0.5));
-    let on_time: Vec<(&str, bool)> = doc
+    let on_time: Vec<(&str, Option<bool>)> = doc
         .emergencies
         .iter()
         .map(|c| (c.number.as_str(), c.approved_on_time()))
         .collect();
-    assert_eq!(on_time, [("CR-LATE", false), ("CR-EARLY", true)]);
+    assert_eq!(
+        on_time,
+        [
+            ("CR-LATE", Some(false)),
+            ("CR-EARLY", Some(true)),
+            ("CR-UNKNOWN", None)
+        ]
+    );
     let html = String::from_utf8(render(&doc, Format::Html, Table::Metrics).unwrap()).unwrap();
-    assert!(html.contains("<td>CR-LATE</td><td>CR-LATE</td><td>successful</td><td>2026-02-10 02:00 UTC</td><td>no</td>"));
-    assert!(html.contains("<td>CR-EARLY</td><td>CR-EARLY</td><td>successful</td><td>2026-02-10 02:00 UTC</td><td>yes</td>"));
+    assert!(html.contains("<td>CR-LATE</td><td class=\"text\">CR-LATE</td><td>successful</td><td>2026-02-10 02:00 UTC</td><td>no</td>"));
+    assert!(html.contains("<td>CR-EARLY</td><td class=\"text\">CR-EARLY</td><td>successful</td><td>2026-02-10 02:00 UTC</td><td>yes</td>"));
+    assert!(html.contains("<td>CR-UNKNOWN</td><td class=\"text\">CR-UNKNOWN</td><td>successful</td><td>2026-02-10 02:00 UTC</td><td>not known (no start on record)</td>"));
     let md = String::from_utf8(render(&doc, Format::Md, Table::Metrics).unwrap()).unwrap();
     assert!(
         md.contains("| CR-LATE | CR-LATE | successful | 2026-02-10 02:00 UTC | no |"),

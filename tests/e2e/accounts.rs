@@ -144,7 +144,7 @@ async fn revoked_and_expired_tokens_and_deactivated_accounts_stop_working() {
     let expired_secret = "gh_expired_token_for_tests_0000000000000";
     api_token::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
-        user_id: Set(ada.id.parse().unwrap()),
+        user_id: Set(crate::helpers::uuid_of(&ada.id)),
         name: Set("old".into()),
         secret_hash: Set(api::auth::hash_token(expired_secret)),
         created_at: Set(Utc::now() - Duration::days(10)),

@@ -740,3 +740,70 @@ async fn an_event_travels_with_its_write_and_shares_its_fate() {
     );
     db.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn trail_pages_hold_their_place_while_events_are_written() {
+    let app = spawn_app().await;
+    let ada = app.user("Ada", &["requester"]).await;
+    for _ in 0..3 {
+        app.create_change(&ada.token, json!({})).await;
+    }
+    let page = |variables: Value| {
+        let app = &app;
+        async move {
+            let data = app
+                .data(
+                    ADMIN_TOKEN,
+                    "query($first: Int, $after: String, $last: Int, $before: String) {
+                        auditEvents(first: $first, after: $after, last: $last, before: $before) {
+                            totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                            edges { node { seq } } } }",
+                    variables,
+                )
+                .await;
+            let seqs: Vec<i64> = data["auditEvents"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|edge| edge["node"]["seq"].as_i64().unwrap())
+                .collect();
+            (seqs, data["auditEvents"]["pageInfo"].clone())
+        }
+    };
+    let (first, info) = page(json!({"first": 2})).await;
+    // Events written between two requests come after every earlier one:
+    // the next page continues where this one ended.
+    app.create_change(&ada.token, json!({})).await;
+    let (second, second_info) = page(json!({"first": 2, "after": info["endCursor"]})).await;
+    let (all, _) = page(json!({"first": 100})).await;
+    assert_eq!(
+        &all[..4],
+        [first.clone(), second.clone()].concat().as_slice()
+    );
+    assert_eq!(second_info["hasPreviousPage"], true);
+    let mut seen = [first, second].concat();
+    let mut cursor = second_info["endCursor"].clone();
+    loop {
+        let (seqs, info) = page(json!({"first": 2, "after": cursor})).await;
+        seen.extend(seqs);
+        if info["hasNextPage"] != true {
+            break;
+        }
+        cursor = info["endCursor"].clone();
+    }
+    assert_eq!(seen, all);
+
+    let n = all.len();
+    let (last, last_info) = page(json!({"last": 2})).await;
+    assert_eq!(last, all[n - 2..]);
+    assert_eq!(
+        (
+            last_info["hasPreviousPage"].clone(),
+            last_info["hasNextPage"].clone()
+        ),
+        (json!(true), json!(false))
+    );
+    let (before, before_info) = page(json!({"last": 2, "before": last_info["startCursor"]})).await;
+    assert_eq!(before, all[n - 4..n - 2]);
+    assert_eq!(before_info["hasNextPage"], true);
+}

@@ -252,7 +252,7 @@ async fn every_operation_for_every_caller() {
     let expired_secret = "gh_expired_matrix_token_000000000000000000";
     api_token::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
-        user_id: Set(other.id.parse().unwrap()),
+        user_id: Set(crate::helpers::uuid_of(&other.id)),
         name: Set("expired".into()),
         secret_hash: Set(api::auth::hash_token(expired_secret)),
         created_at: Set(Utc::now() - Duration::days(2)),

@@ -368,7 +368,7 @@ async fn report_exports_neutralise_formulas_and_escape_html() {
         change::Entity::update_many()
             .col_expr(change::Column::Title, Expr::value(title))
             .col_expr(change::Column::RollbackReason, Expr::value(reason))
-            .filter(change::Column::Id.eq(id.parse::<uuid::Uuid>().unwrap()))
+            .filter(change::Column::Id.eq(crate::helpers::uuid_of(&id)))
             .exec(&app.db)
             .await
             .unwrap();

@@ -81,9 +81,14 @@ fn jsonl(path: &Path) -> Vec<Value> {
 
 /// Runs the offline verifier; returns its exit code and standard output.
 fn verify_offline(pack: &Path) -> (i32, String) {
+    verify_offline_with(pack, &[])
+}
+
+fn verify_offline_with(pack: &Path, args: &[&str]) -> (i32, String) {
     let output = Command::new("python3")
         .arg(SCRIPT)
         .arg(pack)
+        .args(args)
         .output()
         .expect("python3 runs");
     (
@@ -186,7 +191,11 @@ async fn the_cli_exports_a_pack_of_the_period_that_verifies_offline() {
             "incidents.jsonl",
             "incidents.csv",
             "reviews.jsonl",
-            "reviews.csv"
+            "reviews.csv",
+            "population.jsonl",
+            "population.csv",
+            "exceptions.jsonl",
+            "exceptions.csv"
         ]
     );
     let recorded = jsonl(&out.join("audit_events.jsonl"));
@@ -219,6 +228,44 @@ async fn the_cli_exports_a_pack_of_the_period_that_verifies_offline() {
     let (code, printed) = verify_offline(&out);
     assert_eq!(code, 0, "{printed}");
     assert!(printed.contains("OK: 3 events, seq 7..9"), "{printed}");
+
+    // The period's population: the two changes created in it (an edit
+    // does not bring a change into it), with the digest auditPopulation
+    // gives for the period, checked by the verifier.
+    let population = jsonl(&out.join("population.jsonl"));
+    assert_eq!(population.len(), 2);
+    assert_eq!(population[0]["number"], later["number"]);
+    assert_eq!(manifest["population"]["count"], 2);
+    let period = json!({"from": from, "to": to});
+    let api = app
+        .data(
+            ADMIN_TOKEN,
+            "query($from: DateTime!, $to: DateTime!) { auditPopulation(from: $from, to: $to) { digest } }",
+            period.clone(),
+        )
+        .await;
+    assert_eq!(
+        manifest["population"]["digest"],
+        api["auditPopulation"]["digest"]
+    );
+    assert!(printed.contains("population: 2 changes"), "{printed}");
+    // Redrawn from the pack, the sample the API draws.
+    let sample = app
+        .data(
+            ADMIN_TOKEN,
+            "query($from: DateTime!, $to: DateTime!) { auditSample(from: $from, to: $to, size: 1, seed: \"FY2026\") { draws { member { uuid number } } } }",
+            period,
+        )
+        .await;
+    let (code, printed) = verify_offline_with(&out, &["--sample-size", "1", "--seed", "FY2026"]);
+    assert_eq!(code, 0, "{printed}");
+    let drawn = &sample["auditSample"]["draws"][0]["member"];
+    let redrawn: Value = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("sample: "))
+        .map(|list| serde_json::from_str(list).unwrap())
+        .unwrap_or_else(|| panic!("no sample in {printed}"));
+    assert_eq!(redrawn, json!([drawn]), "{printed}");
 
     // An edited event: the file hash no longer matches, and the chain
     // recomputation names the event.
@@ -395,7 +442,10 @@ async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_change
     let approvals = jsonl(&out.join("approvals.jsonl"));
     assert_eq!(rows("approvals"), 1);
     assert_eq!(approvals[0]["changeNumber"], number);
-    assert_eq!(approvals[0]["approverId"], json!(manager.id));
+    assert_eq!(
+        approvals[0]["approverId"],
+        json!(crate::helpers::uuid_of(&manager.id))
+    );
     assert_eq!(approvals[0]["decision"], "APPROVE");
     assert_eq!(approvals[0]["round"], 1);
     assert_eq!(approvals[0]["retroactive"], false);
@@ -425,7 +475,10 @@ async fn a_pack_holds_the_approvals_evidence_incidents_and_reviews_of_its_change
     let reviews = jsonl(&out.join("reviews.jsonl"));
     assert_eq!(reviews.len(), 1);
     assert_eq!(reviews[0]["kind"], "POST_IMPLEMENTATION");
-    assert_eq!(reviews[0]["reviewerId"], json!(manager.id));
+    assert_eq!(
+        reviews[0]["reviewerId"],
+        json!(crate::helpers::uuid_of(&manager.id))
+    );
 
     // The change record carries its lifecycle too.
     let changes = jsonl(&out.join("changes.jsonl"));

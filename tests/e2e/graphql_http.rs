@@ -5,11 +5,11 @@
 //! switched off said so, and CORS for dashboards served from another
 //! origin (a real page in headless Chromium).
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, error_code, spawn_app, spawn_app_with};
+use crate::helpers::{
+    ADMIN_TOKEN, TestApp, error_code, headless_chromium_dom, spawn_app, spawn_app_with,
+};
 use crate::subscriptions::{ensure_node_modules, node_dir};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -235,40 +235,6 @@ fetch("{api}/graphql", {{
     )
 }
 
-/// The page's DOM once its script has run, as headless Chromium renders it.
-fn render(url: &str) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ensure_chromium.sh");
-    let installed = Command::new("bash")
-        .arg(script)
-        .output()
-        .expect("ensure_chromium.sh runs");
-    assert!(
-        installed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&installed.stderr)
-    );
-    let chromium = String::from_utf8(installed.stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
-    let profile = std::env::temp_dir().join(format!("gh-chromium-{}", uuid::Uuid::new_v4()));
-    let output = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            &format!("--user-data-dir={}", profile.display()),
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            url,
-        ])
-        .output()
-        .expect("chromium runs");
-    std::fs::remove_dir_all(&profile).ok();
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dashboard_on_an_allowed_origin_calls_the_api_from_a_browser() {
     let allowed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -316,12 +282,12 @@ async fn a_dashboard_on_an_allowed_origin_calls_the_api_from_a_browser() {
 
     serve_page(allowed, dashboard(&app.base_url, ADMIN_TOKEN)).await;
     serve_page(stranger, dashboard(&app.base_url, ADMIN_TOKEN)).await;
-    let page = render(&format!("{allowed_origin}/"));
+    let page = headless_chromium_dom(&format!("{allowed_origin}/"), 1280);
     assert!(
         page.contains(r#"ANSWER {"data":{"me":{"email":"admin@localhost"}}}"#),
         "{page}"
     );
-    let page = render(&format!("{stranger_origin}/"));
+    let page = headless_chromium_dom(&format!("{stranger_origin}/"), 1280);
     assert!(page.contains("BLOCKED"), "{page}");
 }
 
@@ -468,4 +434,43 @@ async fn mutations_over_get_are_refused() {
     assert_eq!(query.status(), 200);
     let body: Value = query.json().await.unwrap();
     assert_eq!(body["data"]["changes"]["totalCount"], 0, "{body}");
+}
+
+/// A variable the request declares but does not send leaves its argument
+/// out, as the GraphQL specification says: the argument's default
+/// applies, and an input field is undefined rather than null.
+#[tokio::test]
+async fn variables_not_sent_take_the_arguments_defaults() {
+    let app = spawn_app().await;
+    let query = json!({"query": "query($first: Int) { cabSchedule(first: $first) }"});
+    let (status, _, body) = post(&app, Some("application/json"), None, &query.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["cabSchedule"].is_array());
+    // Sent as null, it is the client's null: refused for `Int! = 4`.
+    let null = json!({"query": "query($first: Int) { cabSchedule(first: $first) }", "variables": {"first": null}});
+    let (_, _, body) = post(&app, Some("application/json"), None, &null.to_string()).await;
+    assert_eq!(error_code(&body), "VALIDATION", "{body}");
+
+    let ada = app.user("Ada", &["requester"]).await;
+    let change = app
+        .create_change(
+            &ada.token,
+            json!({"title": "Keep my benefit", "expectedBenefit": "Faster pages"}),
+        )
+        .await;
+    let update = "mutation($id: ID!, $version: Int!, $title: String, $benefit: String) {
+        updateChange(id: $id, expectedVersion: $version, input: {title: $title, expectedBenefit: $benefit}) {
+          title expectedBenefit } }";
+    let updated = app
+        .data(
+            &ada.token,
+            update,
+            json!({"id": change["id"], "version": change["version"], "title": "Renamed"}),
+        )
+        .await;
+    assert_eq!(
+        updated["updateChange"],
+        json!({"title": "Renamed", "expectedBenefit": "Faster pages"})
+    );
 }

@@ -154,16 +154,10 @@ impl TestApp {
         let operator = api::service::Caller::Operator {
             label: "cli:tests".into(),
         };
-        api::service::tokens::issue(
-            &self.db,
-            &operator,
-            user_id.parse().expect("a user id"),
-            "test",
-            None,
-        )
-        .await
-        .expect("the operator issues a token")
-        .secret
+        api::service::tokens::issue(&self.db, &operator, uuid_of(user_id), "test", None)
+            .await
+            .expect("the operator issues a token")
+            .secret
     }
 
     pub async fn system(&self, name: &str, parent: Option<&str>) -> String {
@@ -299,4 +293,62 @@ pub fn serve(database_url: &str, envs: &[(&str, &str)]) -> Server {
         }
     };
     Server { child, base_url }
+}
+
+/// The record's key inside a GraphQL global id (`Change:uuid`), as the
+/// database, webhooks and evidence packs hold it.
+pub fn uuid_of(id: &str) -> uuid::Uuid {
+    id.rsplit(':')
+        .next()
+        .and_then(|uuid| uuid.parse().ok())
+        .unwrap_or_else(|| panic!("{id} is not a global id"))
+}
+
+/// Debian's Chromium, installed on a fresh machine by
+/// scripts/ensure_chromium.sh.
+fn chromium() -> String {
+    static CHROMIUM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CHROMIUM
+        .get_or_init(|| {
+            let installed = std::process::Command::new("bash")
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/scripts/ensure_chromium.sh"
+                ))
+                .output()
+                .expect("ensure_chromium.sh runs");
+            assert!(
+                installed.status.success(),
+                "{}",
+                String::from_utf8_lossy(&installed.stderr)
+            );
+            String::from_utf8(installed.stdout)
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .clone()
+}
+
+/// The page's DOM once its scripts have run, as headless Chromium renders
+/// it in a window `window_width` CSS pixels wide (a fresh profile each
+/// time, so no page sees another's state).
+pub fn headless_chromium_dom(url: &str, window_width: u32) -> String {
+    let profile = std::env::temp_dir().join(format!("gh-chromium-{}", uuid::Uuid::new_v4()));
+    let output = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            &format!("--window-size={window_width},900"),
+            &format!("--user-data-dir={}", profile.display()),
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .expect("chromium runs");
+    std::fs::remove_dir_all(&profile).ok();
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

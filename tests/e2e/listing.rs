@@ -300,7 +300,7 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
         app.user("Approver One", &["change_manager"]).await,
         app.user("Approver Two", &["cto"]).await,
     ];
-    let id_of = |user: &crate::helpers::TestUser| user.id.parse::<uuid::Uuid>().unwrap();
+    let id_of = |user: &crate::helpers::TestUser| crate::helpers::uuid_of(&user.id);
     let now = app.clock.now();
     for index in 0..50 {
         let change = app
@@ -309,7 +309,7 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
                 json!({"title": format!("Change {index}"), "systemIds": [system]}),
             )
             .await;
-        let change_id: uuid::Uuid = change["id"].as_str().unwrap().parse().unwrap();
+        let change_id = crate::helpers::uuid_of(change["id"].as_str().unwrap());
         // The lifecycle records are written directly: this test is about
         // reading them back, and driving 50 changes through approval,
         // implementation and review over HTTP would only make it slow.
@@ -422,4 +422,157 @@ async fn nested_lifecycle_lists_issue_a_constant_number_of_queries() {
         "expected about a dozen statements, got {}",
         counts[1]
     );
+}
+
+/// Walks `changes` in `order` with pages of `size`, calling `between`
+/// after the first page: forwards with `first`/`after`, or backwards with
+/// `last`/`before`. The titles in list order.
+async fn walk(
+    app: &crate::helpers::TestApp,
+    order: &Value,
+    size: i32,
+    backwards: bool,
+    between: impl AsyncFnOnce(),
+) -> Vec<String> {
+    let mut between = Some(between);
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let variables = if backwards {
+            json!({"order": order, "last": size, "before": cursor})
+        } else {
+            json!({"order": order, "first": size, "after": cursor})
+        };
+        let data = app.data(ADMIN_TOKEN, LIST, variables).await;
+        pages.push(titles(&data));
+        let info = &data["changes"]["pageInfo"];
+        let (more, next) = if backwards {
+            (
+                info["hasPreviousPage"].as_bool().unwrap(),
+                &info["startCursor"],
+            )
+        } else {
+            (info["hasNextPage"].as_bool().unwrap(), &info["endCursor"])
+        };
+        if let Some(between) = between.take() {
+            between().await;
+        }
+        if !more {
+            break;
+        }
+        cursor = next.as_str().map(str::to_owned);
+    }
+    if backwards {
+        pages.reverse();
+    }
+    pages.concat()
+}
+
+#[tokio::test]
+async fn cursors_stay_on_their_row_while_changes_are_created_in_every_order() {
+    let app = spawn_app().await;
+    let ada = app.user("Ada", &["requester"]).await;
+    let create = |index: usize| {
+        let (app, token) = (&app, ada.token.clone());
+        async move {
+            // Every third change has no planned start (listed last), and
+            // risk scores repeat, so ties are broken by id.
+            let mut input = json!({"title": format!("Change {index}"),
+                "likelihood": 1 + index % 3, "impact": 2});
+            if !index.is_multiple_of(3) {
+                let day = 1 + (index * 7) % 27;
+                input["plannedStart"] = json!(format!("2027-01-{day:02}T02:00:00Z"));
+                input["plannedEnd"] = json!(format!("2027-01-{day:02}T03:00:00Z"));
+            }
+            app.create_change(&token, input).await;
+        }
+    };
+    for index in 0..9 {
+        create(index).await;
+    }
+    let originals: Vec<String> = (0..9).map(|i| format!("Change {i}")).collect();
+    let mut next = 9;
+    for field in ["CREATED_AT", "UPDATED_AT", "PLANNED_START", "RISK_SCORE"] {
+        for direction in ["ASC", "DESC"] {
+            for backwards in [false, true] {
+                let order = json!({"field": field, "direction": direction});
+                let first_new = next;
+                next += 3;
+                let seen = walk(&app, &order, 2, backwards, async || {
+                    for index in first_new..first_new + 3 {
+                        create(index).await;
+                    }
+                })
+                .await;
+                let whole = titles(
+                    &app.data(ADMIN_TOKEN, LIST, json!({"order": order, "first": 100}))
+                        .await,
+                );
+                let case = format!("{field} {direction} backwards={backwards}: {seen:?}");
+                // In list order, without repeats, and nothing that was there
+                // before the walk began is skipped.
+                let mut rest = whole.iter();
+                assert!(
+                    seen.iter().all(|title| rest.any(|t| t == title)),
+                    "{case} is not in the order of {whole:?}"
+                );
+                for original in &originals {
+                    assert!(seen.contains(original), "{case} skipped {original}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_is_refused_by_another_order_and_page_info_is_exact() {
+    let app = spawn_app().await;
+    let ada = app.user("Ada", &["requester"]).await;
+    for index in 0..4 {
+        app.create_change(&ada.token, json!({"title": format!("Change {index}")}))
+            .await;
+    }
+    let by_created = json!({"field": "CREATED_AT", "direction": "ASC"});
+    let first = app
+        .data(ADMIN_TOKEN, LIST, json!({"order": by_created, "first": 2}))
+        .await;
+    let info = &first["changes"]["pageInfo"];
+    assert_eq!(
+        (info["hasPreviousPage"].clone(), info["hasNextPage"].clone()),
+        (json!(false), json!(true))
+    );
+    let cursor = info["endCursor"].as_str().unwrap();
+    let second = app
+        .data(
+            ADMIN_TOKEN,
+            LIST,
+            json!({"order": by_created, "first": 2, "after": cursor}),
+        )
+        .await;
+    assert_eq!(titles(&second), ["Change 2", "Change 3"]);
+    let info = &second["changes"]["pageInfo"];
+    assert_eq!(
+        (info["hasPreviousPage"].clone(), info["hasNextPage"].clone()),
+        (json!(true), json!(false))
+    );
+    let back = app
+        .data(
+            ADMIN_TOKEN,
+            LIST,
+            json!({"order": by_created, "last": 5, "before": cursor}),
+        )
+        .await;
+    assert_eq!(titles(&back), ["Change 0"]);
+    assert_eq!(back["changes"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(back["changes"]["pageInfo"]["hasPreviousPage"], false);
+
+    let other_order = app
+        .graphql(
+            ADMIN_TOKEN,
+            LIST,
+            json!({"order": {"field": "RISK_SCORE", "direction": "ASC"}, "after": cursor}),
+        )
+        .await;
+    assert_eq!(error_code(&other_order), "VALIDATION");
+    assert_eq!(other_order["errors"][0]["extensions"]["field"], "after");
 }

@@ -4,12 +4,14 @@
 
 mod accounts;
 mod audit;
+mod audit_workspace;
 mod authorization;
 mod bad_requests;
 mod calendar;
 mod changes;
 mod cli;
 mod concurrency;
+mod controls;
 mod crash;
 mod deployments;
 mod evidence;
@@ -24,6 +26,7 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod metrics;
+mod nodes;
 mod operations;
 mod outage;
 mod reports;

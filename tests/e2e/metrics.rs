@@ -40,7 +40,7 @@ pub(crate) async fn implemented(
     let created = app
         .create_change(token, json!({"type": kind, "systemIds": systems}))
         .await;
-    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let id = crate::helpers::uuid_of(created["id"].as_str().unwrap());
     change::Entity::update_many()
         .col_expr(change::Column::Outcome, Expr::value(outcome))
         .col_expr(change::Column::SubmittedAt, Expr::value(t(submitted)))
@@ -103,11 +103,11 @@ async fn monthly_metrics_over_http_with_empty_months_and_targets() {
     .await;
     incident::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
-        change_id: Set(Some(rolled.parse().unwrap())),
+        change_id: Set(Some(crate::helpers::uuid_of(&rolled))),
         priority: Set(IncidentPriority::P3),
         title: Set("Rollback".into()),
         description: Set(None),
-        opened_by: Set(ada.id.parse().unwrap()),
+        opened_by: Set(crate::helpers::uuid_of(&ada.id)),
         opened_at: Set(t("2026-10-10T02:00:00Z")),
         ..Default::default()
     }

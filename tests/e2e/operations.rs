@@ -196,7 +196,7 @@ async fn metrics_count_requests_operations_errors_and_domain_state() {
 
     // Only an emergency change started before approval has an approval
     // deadline; set one directly to keep this test about the metric.
-    let id: uuid::Uuid = change["id"].as_str().unwrap().parse().unwrap();
+    let id = crate::helpers::uuid_of(change["id"].as_str().unwrap());
     entity::change::Entity::update_many()
         .col_expr(
             entity::change::Column::ApprovalDueAt,

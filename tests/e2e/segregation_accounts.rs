@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{ADMIN_TOKEN, TestApp, error_code},
+    helpers::{ADMIN_TOKEN, TestApp, error_code, uuid_of},
     lifecycle::Flow,
 };
 
@@ -258,7 +258,11 @@ async fn every_audit_event_names_the_token_that_acted_and_who_issued_it() {
     let created = last_payload(app, "change.created").await;
     assert_eq!(
         created["actorToken"],
-        json!({"id": ci["token"]["id"], "issuedById": ada.id, "issuedBy": ada.email})
+        json!({
+            "id": uuid_of(ci["token"]["id"].as_str().unwrap()),
+            "issuedById": uuid_of(&ada.id),
+            "issuedBy": ada.email
+        })
     );
     // Ada's first token came from the operator, and the admin's from the
     // bootstrap: both issuers are named.
@@ -270,7 +274,7 @@ async fn every_audit_event_names_the_token_that_acted_and_who_issued_it() {
     let user_created = last_payload(app, "user.created").await;
     assert_eq!(user_created["actorToken"]["issuedBy"], "bootstrap");
     let issued = last_payload(app, "token.issued").await;
-    assert_eq!(issued["issuedBy"], json!(ada.id));
+    assert_eq!(issued["issuedBy"], json!(uuid_of(&ada.id)));
 
     // The operator's own events carry no token; old and new events verify.
     let verification = app
@@ -356,13 +360,13 @@ async fn the_requester_never_satisfies_a_qa_review_of_their_own_change() {
     // rule, or straight into the table) does not satisfy the gate.
     evidence::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
-        change_id: Set(id.as_str().unwrap().parse().unwrap()),
+        change_id: Set(uuid_of(id.as_str().unwrap())),
         gate: Set("qa_review".into()),
         status: Set(EvidenceStatus::Passed),
         summary: Set(None),
         url: Set(None),
         data: Set(json!({})),
-        recorded_by: Set(flow.requester.id.parse().unwrap()),
+        recorded_by: Set(uuid_of(&flow.requester.id)),
         recorded_at: Set(app.clock.now()),
     }
     .insert(&app.db)
@@ -492,8 +496,8 @@ async fn code_reviewers_are_distinct_active_accounts_other_than_the_requester() 
     assert_eq!(
         recorded["data"],
         json!({"reviewers": [
-            {"id": senior.id, "email": senior.email, "senior": true},
-            {"id": junior.id, "email": junior.email, "senior": false},
+            {"id": uuid_of(&senior.id), "email": senior.email, "senior": true},
+            {"id": uuid_of(&junior.id), "email": junior.email, "senior": false},
         ]})
     );
 }

@@ -284,11 +284,17 @@ async fn spans_reach_an_otlp_receiver_with_names_and_parent_links() {
     for statement in &statements {
         assert_eq!(statement.trace_id, operation.trace_id);
         assert_eq!(statement.kind, SpanKind::Client as i32);
-        assert_eq!(attribute(statement, "db.system").as_deref(), Some(backend));
+        // The stable semantic-convention names, not sea-orm's older ones.
+        assert_eq!(
+            attribute(statement, "db.system.name").as_deref(),
+            Some(backend)
+        );
         assert!(
-            attribute(statement, "db.statement").is_some_and(|sql| sql.contains("changes")),
+            attribute(statement, "db.query.text").is_some_and(|sql| sql.contains("changes")),
             "{statement:?}"
         );
+        assert!(attribute(statement, "db.operation.name").is_some());
+        assert_eq!(attribute(statement, "db.statement"), None);
     }
 
     // The second request continued the caller's trace.

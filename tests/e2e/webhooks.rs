@@ -153,7 +153,10 @@ async fn deliveries_are_signed_and_retried_until_the_receiver_answers() {
     assert!(verifies(got), "{got:#?}");
     let body: Value = serde_json::from_str(&got.body).unwrap();
     assert_eq!(body["kind"], "CHANGE");
-    assert_eq!(body["entityId"], change["id"]);
+    assert_eq!(
+        body["entityId"],
+        json!(crate::helpers::uuid_of(change["id"].as_str().unwrap()))
+    );
     assert_eq!(body["delivery"], got.delivery.as_str());
     // A tampered body would not verify.
     let tampered = Received {

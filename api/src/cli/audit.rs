@@ -110,7 +110,9 @@ pub async fn run(settings: &Settings, action: AuditAction) -> anyhow::Result<Exi
         }
         AuditAction::Export { from, to, out } => {
             let period = Period::new(from, to).map_err(|e| anyhow::anyhow!("--{e}"))?;
-            let manifest = evidence::export(&db, &Caller::operator(), period, &out).await?;
+            let policy = Policy::load(&settings.policy)?;
+            let manifest =
+                evidence::export(&db, &policy, &Caller::operator(), period, &out).await?;
             let segment = &manifest.audit_events;
             match (segment.first_seq, segment.last_seq) {
                 (Some(first), Some(last)) => println!(

@@ -159,14 +159,17 @@ pub fn exception(
         });
     };
     let number = change.number.clone();
-    let Some(started) = change.actual_start else {
+    if !crate::domain::lifecycle::has_started(change.status, change.actual_start) {
         return Some(Exception::NotStarted {
             number,
             status: status_name(change.status),
         });
-    };
+    }
     let deployed = deployment.at();
-    if deployed + CLOCK_SKEW < started {
+    // A change imported without its start is judged by its end alone.
+    if let Some(started) = change.actual_start
+        && deployed + CLOCK_SKEW < started
+    {
         return Some(Exception::BeforeStart {
             number,
             deployed,
@@ -469,6 +472,21 @@ mod tests {
         assert_eq!(exception(&deployment(t(10, 59)), None, Some(&ended)), None);
         // A runner's clock a little behind the server's.
         assert_eq!(exception(&deployment(t(9, 59)), None, Some(&change)), None);
+    }
+
+    #[test]
+    fn a_change_imported_without_its_start_is_judged_by_its_end() {
+        let imported = ChangeFacts {
+            status: ChangeStatus::Closed,
+            actual_start: None,
+            actual_end: Some(t(11, 0)),
+            ..implementing()
+        };
+        assert_eq!(exception(&deployment(t(8, 0)), None, Some(&imported)), None);
+        assert!(matches!(
+            exception(&deployment(t(11, 1)), None, Some(&imported)),
+            Some(Exception::AfterEnd { .. })
+        ));
     }
 
     #[test]

@@ -217,6 +217,41 @@ pub const REVIEWS: Dataset = Dataset {
     ],
 };
 
+pub const POPULATION: Dataset = Dataset {
+    key: "population",
+    description: "Every change touching the period (created, started, implemented or closed in \
+        it) in population order, as auditPopulation lists it, with the strata a sample is drawn \
+        by; the manifest's population.digest is SHA-256 over one line \"{uuid},{version}\\n\" per \
+        row",
+    columns: &[
+        "uuid",
+        "number",
+        "version",
+        "type",
+        "status",
+        "strata",
+        "createdAt",
+        "actualStart",
+        "actualEnd",
+        "closedAt",
+    ],
+};
+
+pub const EXCEPTIONS: Dataset = Dataset {
+    key: "exceptions",
+    description: "The exception register: every failed control of every change in the \
+        population, with the audit events (seq and hash) the verdict rests on and the policy \
+        version the steps were taken under, in population order",
+    columns: &[
+        "changeUuid",
+        "changeNumber",
+        "control",
+        "reason",
+        "evidence",
+        "policyVersion",
+    ],
+};
+
 /// The datasets every pack holds, in manifest order.
 pub const DATASETS: &[Dataset] = &[
     AUDIT_EVENTS,
@@ -225,7 +260,19 @@ pub const DATASETS: &[Dataset] = &[
     EVIDENCE,
     INCIDENTS,
     REVIEWS,
+    POPULATION,
+    EXCEPTIONS,
 ];
+
+/// The period's population as the pack holds it: re-computable from the
+/// population files, and equal to `auditPopulation` at the pack's chain
+/// head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PopulationProof {
+    pub count: u64,
+    pub digest: String,
+}
 
 /// Timestamps in packs: RFC 3339, microseconds, `Z` (as hashed).
 pub fn timestamp(at: DateTime<Utc>) -> String {
@@ -340,6 +387,9 @@ pub struct Manifest {
     pub files: Vec<PackFile>,
     /// How to recompute the hashes, for a reader without this code.
     pub hash_rule: String,
+    /// Packs made before populations were exported have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<PopulationProof>,
 }
 
 pub const HASH_RULE: &str = "hash = hex(SHA-256(UTF-8 of the canonical JSON of {action, actorId, \
@@ -370,6 +420,7 @@ impl Manifest {
             datasets: Vec::new(),
             files: Vec::new(),
             hash_rule: HASH_RULE.to_owned(),
+            population: None,
         }
     }
 

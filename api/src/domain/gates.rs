@@ -61,6 +61,8 @@ struct CodeReviewInput {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReviewerInput {
+    /// The account's global id (`User:uuid`) or bare uuid.
+    #[serde(deserialize_with = "super::node_id::deserialize_user_id")]
     id: Uuid,
 }
 

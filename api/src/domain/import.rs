@@ -9,6 +9,7 @@
 //! incident. Deployments and incidents from other tools are `delivery`.
 
 pub mod delivery;
+pub mod mapping;
 
 use std::collections::BTreeMap;
 
@@ -521,12 +522,15 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
             (Some(later), Some(earlier)) => later < earlier,
             _ => false,
         };
+    // A time the source did not record is left out (and so is every
+    // metric that needs it, docs/design.md "Metrics"); the times it did
+    // record must still be in lifecycle order.
     let created = Some(change.created_at);
     if not_before(change.submitted_at, created) {
         fail("submittedAt", "must not be before createdAt");
     }
-    if change.approved_at.is_some() && change.submitted_at.is_none() {
-        fail("submittedAt", "is required with approvedAt");
+    if not_before(change.approved_at, created) {
+        fail("approvedAt", "must not be before createdAt");
     }
     if not_before(change.approved_at, change.submitted_at) {
         fail("approvedAt", "must not be before submittedAt");
@@ -534,8 +538,8 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
     if change.board_decided_at.is_some() && change.board_outcome.is_none() {
         fail("boardOutcome", "is required with boardDecidedAt");
     }
-    if change.board_decided_at.is_some() && change.submitted_at.is_none() {
-        fail("submittedAt", "is required with boardDecidedAt");
+    if not_before(change.board_decided_at, created) {
+        fail("boardDecidedAt", "must not be before createdAt");
     }
     if not_before(change.board_decided_at, change.submitted_at) {
         fail("boardDecidedAt", "must not be before submittedAt");
@@ -551,8 +555,8 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
     if not_before(change.actual_start, created) {
         fail("actualStart", "must not be before createdAt");
     }
-    if change.actual_end.is_some() && change.actual_start.is_none() {
-        fail("actualStart", "is required with actualEnd");
+    if not_before(change.actual_end, created) {
+        fail("actualEnd", "must not be before createdAt");
     }
     if not_before(change.actual_end, change.actual_start) {
         fail("actualEnd", "must not be before actualStart");
@@ -562,6 +566,9 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
     }
     if not_before(change.closed_at, created) {
         fail("closedAt", "must not be before createdAt");
+    }
+    if not_before(change.closed_at, change.actual_start) {
+        fail("closedAt", "must not be before actualStart");
     }
     if not_before(change.closed_at, change.actual_end) {
         fail("closedAt", "must not be before actualEnd");
@@ -592,15 +599,15 @@ pub fn lifecycle_errors(change: &ImportedChange, emergency_types: &[&str]) -> Ve
         }
     }
     let mut fail = |field: &str, message: &str| errors.push(RowError::new(line, field, message));
-    if ended && (change.actual_start.is_none() || change.actual_end.is_none()) {
-        fail(
-            "actualEnd",
-            "an implemented change needs actualStart and actualEnd",
-        );
-    }
+    // An implemented change may lack either actual time: it is kept, and
+    // left out of the metrics that need the time (without actualEnd it
+    // belongs to no period of the change metrics; without actualStart it
+    // has no duration).
     if !ended && change.actual_end.is_some() {
         fail("actualEnd", "only an implemented change has actualEnd");
     }
+    // A change still implementing is live: its deadlines run from the
+    // start, and completing it in Gatehouse ends what started then.
     if change.status == S::Implementing && change.actual_start.is_none() {
         fail("actualStart", "is required for status IMPLEMENTING");
     }
@@ -662,6 +669,78 @@ pub fn board_errors(change: &ImportedChange, board_types: &[&str]) -> Vec<RowErr
     }
 }
 
+/// The implemented changes of an import that lack a time some metric
+/// needs, by line: the import keeps them, and says which metrics leave
+/// them out (docs/reports.md, "Importing history").
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MissingTimes {
+    pub without_end: Vec<u64>,
+    pub without_start: Vec<u64>,
+    pub without_submission: Vec<u64>,
+}
+
+impl MissingTimes {
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a ImportedChange>) -> Self {
+        let mut missing = Self::default();
+        for row in rows.into_iter().filter(|r| r.outcome.is_some()) {
+            if row.actual_end.is_none() {
+                missing.without_end.push(row.line);
+            }
+            if row.actual_start.is_none() {
+                missing.without_start.push(row.line);
+            }
+            if row.submitted_at.is_none() {
+                missing.without_submission.push(row.line);
+            }
+        }
+        missing
+    }
+
+    /// Only the changes of `lines` (those written, under `--skip-invalid`).
+    pub fn of_lines(mut self, lines: &std::collections::BTreeSet<u64>) -> Self {
+        for found in [
+            &mut self.without_end,
+            &mut self.without_start,
+            &mut self.without_submission,
+        ] {
+            found.retain(|line| lines.contains(line));
+        }
+        self
+    }
+
+    /// One line of output per kind of gap.
+    pub fn notes(&self) -> Vec<String> {
+        let lines = |lines: &[u64]| {
+            let mut shown: Vec<String> = lines.iter().take(10).map(u64::to_string).collect();
+            if lines.len() > 10 {
+                shown.push("...".to_owned());
+            }
+            shown.join(", ")
+        };
+        [
+            (
+                &self.without_end,
+                "actualEnd: in no period of the change metrics (only the CAB approval rate counts their board decision)",
+            ),
+            (&self.without_start, "actualStart: left out of the change duration"),
+            (
+                &self.without_submission,
+                "submittedAt: left out of the lead time and the approval time",
+            ),
+        ]
+        .into_iter()
+        .filter(|(found, _)| !found.is_empty())
+        .map(|(found, what)| {
+            format!(
+                "note: {} implemented change(s) without {what} (line {})",
+                found.len(),
+                lines(found)
+            )
+        })
+        .collect()
+    }
+}
+
 impl ImportedChange {
     /// The incident to open: the given one, or P3 for a rollback (a
     /// rollback always opens one, docs/design.md, "Lifecycle and states").
@@ -701,12 +780,17 @@ mod tests {
         })
     }
 
+    /// The base row with `changes`; a null removes the column, as
+    /// `read_jsonl` drops nulls.
     fn with(changes: Value) -> RawRow {
         let mut value = base();
         for (k, v) in changes.as_object().cloned().unwrap_or_default() {
             value[k] = v;
         }
         raw(value)
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .collect()
     }
 
     fn errors(row: RawRow) -> Vec<(String, String)> {
@@ -798,6 +882,116 @@ mod tests {
         assert_eq!(
             errors(with(json!({"submittedAt": "2025-12-01T00:00:00Z"})))[0].0,
             "submittedAt"
+        );
+    }
+
+    #[test]
+    fn times_the_source_never_recorded_may_be_missing() {
+        let parsed = |changes: Value| parse_row(1, &with(changes), TYPES, &["emergency"]);
+        // Implemented without a start, without an end, or without either.
+        let no_start = parsed(json!({"actualStart": null})).unwrap();
+        assert_eq!(no_start.actual_start, None);
+        assert_eq!(
+            no_start.actual_end,
+            Some("2026-01-04T02:00:00Z".parse().unwrap())
+        );
+        let no_end = parsed(json!({"actualEnd": null, "status": "FAILED", "outcome": "FAILED"}));
+        assert_eq!(no_end.unwrap().actual_end, None);
+        assert!(parsed(json!({"actualStart": null, "actualEnd": null})).is_ok());
+        // Approved, or decided by the board, with no submission time.
+        let approved = parsed(json!({"submittedAt": null})).unwrap();
+        assert_eq!(approved.submitted_at, None);
+        assert!(
+            parsed(
+                json!({"submittedAt": null, "type": "major", "boardOutcome": "APPROVED",
+                "boardDecidedAt": "2026-01-02T12:00:00Z"})
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_import_says_which_metrics_leave_a_change_out() {
+        let parsed = |line: u64, changes: Value| {
+            parse_row(line, &with(changes), TYPES, &["emergency"]).unwrap()
+        };
+        let rows = [
+            parsed(2, json!({})),
+            parsed(3, json!({"actualStart": null})),
+            parsed(
+                4,
+                json!({"actualStart": null, "actualEnd": null, "submittedAt": null}),
+            ),
+            // Not implemented: no metric reads it.
+            parsed(
+                5,
+                json!({"status": "REJECTED", "outcome": null, "actualStart": null, "actualEnd": null}),
+            ),
+        ];
+        let missing = MissingTimes::of(&rows);
+        assert_eq!(
+            missing,
+            MissingTimes {
+                without_end: vec![4],
+                without_start: vec![3, 4],
+                without_submission: vec![4],
+            }
+        );
+        assert_eq!(
+            missing.notes()[1],
+            "note: 2 implemented change(s) without actualStart: left out of the change duration (line 3, 4)"
+        );
+        assert_eq!(MissingTimes::of(&rows[..1]).notes(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_times_that_are_there_stay_in_lifecycle_order() {
+        let found = |changes: Value| errors(with(changes));
+        assert_eq!(
+            found(json!({"submittedAt": null, "approvedAt": "2025-12-31T00:00:00Z"})),
+            [(
+                "approvedAt".to_owned(),
+                "must not be before createdAt".to_owned()
+            )]
+        );
+        assert_eq!(
+            found(json!({"actualEnd": null, "closedAt": "2026-01-03T12:00:00Z"})),
+            [(
+                "closedAt".to_owned(),
+                "must not be before actualStart".to_owned()
+            )]
+        );
+        assert_eq!(
+            found(json!({"actualStart": null, "actualEnd": "2025-12-31T00:00:00Z"})),
+            [(
+                "actualEnd".to_owned(),
+                "must not be before createdAt".to_owned()
+            )]
+        );
+        // Live state keeps its times: a change implementing now has a
+        // start, one not yet started has none, only an ended one has an end.
+        assert_eq!(
+            found(
+                json!({"status": "IMPLEMENTING", "outcome": null, "actualEnd": null, "actualStart": null})
+            ),
+            [(
+                "actualStart".to_owned(),
+                "is required for status IMPLEMENTING".to_owned()
+            )]
+        );
+        assert_eq!(
+            found(json!({"status": "SCHEDULED", "outcome": null, "actualEnd": null})),
+            [(
+                "actualStart".to_owned(),
+                "a change that has not started has none".to_owned()
+            )]
+        );
+        assert_eq!(
+            found(json!({"status": "IMPLEMENTING", "outcome": null})),
+            [(
+                "actualEnd".to_owned(),
+                "only an implemented change has actualEnd".to_owned()
+            )]
         );
     }
 

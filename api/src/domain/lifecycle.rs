@@ -421,6 +421,23 @@ pub fn imported_approval_due(
     at_start.or(at_submission)
 }
 
+/// Whether implementation has started: a start on record, or a status
+/// only a started change has. A history imported without `actualStart`
+/// (docs/reports.md, "Importing history") has started at a time nobody
+/// recorded; checks that need that time skip it, the others hold.
+pub fn has_started(status: ChangeStatus, actual_start: Option<DateTime<Utc>>) -> bool {
+    actual_start.is_some() || STARTED_STATUSES.contains(&status)
+}
+
+/// The statuses only a change whose implementation started has.
+pub const STARTED_STATUSES: [ChangeStatus; 5] = [
+    ChangeStatus::Implementing,
+    ChangeStatus::Implemented,
+    ChangeStatus::Closed,
+    ChangeStatus::RolledBack,
+    ChangeStatus::Failed,
+];
+
 /// -> IMPLEMENTING, with the deadlines an emergency start sets.
 pub fn start(
     facts: &ChangeFacts<'_>,

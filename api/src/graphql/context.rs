@@ -6,7 +6,8 @@ use async_graphql::{Context, ErrorExtensions, ID};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{auth::Actor, error::ServiceError, policy::Policy, service::Caller};
+pub use crate::domain::node_id::NodeType;
+use crate::{auth::Actor, domain::node_id, error::ServiceError, policy::Policy, service::Caller};
 
 /// Shared, read-only state of the running application.
 #[derive(Clone)]
@@ -62,8 +63,8 @@ pub fn transition<'a>(
     }
 }
 
-/// Parses an opaque id argument.
-pub fn parse_id(field: &str, id: &ID) -> async_graphql::Result<Uuid> {
-    id.parse::<Uuid>()
-        .map_err(|_| ServiceError::validation(field, "is not a valid id").extend())
+/// Parses an id argument naming a `expected`: its global id
+/// (`Change:uuid`) or the bare uuid.
+pub fn parse_id(expected: NodeType, field: &str, id: &ID) -> async_graphql::Result<Uuid> {
+    node_id::parse_as(field, id, expected).map_err(|error| ServiceError::from(error).extend())
 }

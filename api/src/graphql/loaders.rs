@@ -12,6 +12,10 @@ use uuid::Uuid;
 
 pub struct DbLoader {
     pub db: DatabaseConnection,
+    /// The policy verdicts are judged against, and the clock that says
+    /// whether a deadline has passed.
+    pub policy: std::sync::Arc<crate::policy::Policy>,
+    pub clock: crate::clock::Clock,
 }
 
 /// The loader of one request. Its cache lives as long as the request, so
@@ -19,9 +23,13 @@ pub struct DbLoader {
 /// it with one batched query for the whole page.
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
-pub fn for_request(db: &DatabaseConnection) -> Loaders {
+pub fn for_request(state: &crate::graphql::context::AppState) -> Loaders {
     DataLoader::with_cache(
-        DbLoader { db: db.clone() },
+        DbLoader {
+            db: state.db.clone(),
+            policy: state.policy.clone(),
+            clock: state.clock.clone(),
+        },
         tokio::spawn,
         HashMapCache::default(),
     )
@@ -361,5 +369,38 @@ impl Loader<SystemsOfIncident> for DbLoader {
             .map(|l| (l.incident_id, l.system_id))
             .collect();
         Ok(systems_by_owner(&self.db, keys, |key| key.0, links).await?)
+    }
+}
+
+/// The verdict per control of a change (`Change.controls`): one batch of
+/// history queries for all the changes a response shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ControlsOfChange(pub Uuid);
+
+impl Loader<ControlsOfChange> for DbLoader {
+    type Value = Vec<crate::domain::controls::ControlVerdict>;
+    type Error = Arc<crate::error::ServiceError>;
+
+    async fn load(
+        &self,
+        keys: &[ControlsOfChange],
+    ) -> Result<HashMap<ControlsOfChange, Self::Value>, Self::Error> {
+        let changes = entity::change::Entity::find()
+            .filter(entity::change::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await
+            .map_err(|e| Arc::new(e.into()))?;
+        let verdicts = crate::service::controls::verdicts_of(
+            &self.db,
+            &self.policy,
+            &changes,
+            self.clock.now(),
+        )
+        .await
+        .map_err(Arc::new)?;
+        Ok(verdicts
+            .into_iter()
+            .map(|(id, verdicts)| (ControlsOfChange(id), verdicts))
+            .collect())
     }
 }

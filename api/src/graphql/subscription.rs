@@ -2,6 +2,8 @@
 //! authenticated once, in `connection_init`; the events come from
 //! `store::events` and only committed writes raise them.
 
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, SimpleObject, Subscription as Sub};
 use chrono::{DateTime, Utc};
 use entity::ChangeStatus;
@@ -92,7 +94,7 @@ impl Subscription {
             change_id: filter
                 .change_id
                 .as_ref()
-                .map(|id| parse_id("changeId", id))
+                .map(|id| parse_id(NodeType::Change, "changeId", id))
                 .transpose()?,
         };
         let receiver = state.events.subscribe();
@@ -132,7 +134,7 @@ fn event_stream(
 
 fn to_object(event: events::ChangeEvent) -> ChangeEvent {
     ChangeEvent {
-        change_id: ID(event.change_id.to_string()),
+        change_id: global_id(NodeType::Change, event.change_id),
         number: event.number,
         change_type: event.change_type,
         action: event.action,

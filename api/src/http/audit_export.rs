@@ -70,7 +70,7 @@ async fn build(state: &HttpState, actor: Actor, params: ExportParams) -> Service
     let name = period.pack_name();
     let staging = tempfile::tempdir().map_err(internal)?;
     let dir = staging.path().join(&name);
-    evidence::export(&state.app.db, &caller, period, &dir).await?;
+    evidence::export(&state.app.db, &state.app.policy, &caller, period, &dir).await?;
     let archive_name = name.clone();
     let archive = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         // An unnamed temporary file: gone once the response is sent.

@@ -73,7 +73,13 @@ pub(super) async fn calendar_feed(
     };
     let mut systems = Vec::new();
     for id in split(&query.system) {
-        match id.parse() {
+        // A system's global id (`System:uuid`, its GraphQL `id`) or the
+        // bare uuid.
+        match crate::domain::node_id::parse_as(
+            "system",
+            &id,
+            crate::domain::node_id::NodeType::System,
+        ) {
             Ok(id) => systems.push(id),
             Err(_) => {
                 return plain(

@@ -331,11 +331,15 @@ async fn execute(
             ));
         }
         operation = operation.or_else(|| single_operation_name(document));
+        // Arguments whose variable was not sent take their defaults.
+        if super::absent_variables::any_absent(document, &variables) {
+            let mut document = document.clone();
+            super::absent_variables::remove_absent(&mut document, &variables);
+            request.set_parsed_query(document);
+        }
     }
     request.variables = variables;
-    let request = request
-        .data(actor)
-        .data(loaders::for_request(&state.app.db));
+    let request = request.data(actor).data(loaders::for_request(&state.app));
     let mut response = state.schema.execute(request).await;
     limits::normalize_errors(&mut response.errors);
     monitoring.observe_graphql(operation.as_deref(), response.errors.iter().map(error_code));

@@ -294,13 +294,26 @@ impl SocketExecutor {
         }
         super::graphql::vet_query(&request.query, &self.state.limits)
             .map_err(|message| refusal(&message, "VALIDATION"))?;
+        // Set aside while the parsed document borrows the request.
+        let variables = std::mem::take(&mut request.variables);
+        let mut without_absent = None;
         if let Ok(document) = request.parsed_query() {
             limits::check_document(document, self.state.limits.max_aliases)
                 .map_err(|message| refusal(&message, "VALIDATION"))?;
+            // Arguments whose variable was not sent take their defaults.
+            if super::absent_variables::any_absent(document, &variables) {
+                let mut document = document.clone();
+                super::absent_variables::remove_absent(&mut document, &variables);
+                without_absent = Some(document);
+            }
         }
+        if let Some(document) = without_absent {
+            request.set_parsed_query(document);
+        }
+        request.variables = variables;
         Ok(request
             .data(actor)
-            .data(loaders::for_request(&self.state.app.db)))
+            .data(loaders::for_request(&self.state.app)))
     }
 }
 

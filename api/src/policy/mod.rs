@@ -130,6 +130,12 @@ pub struct Policy {
     /// enforce (with the reason), so readers see what was left to people.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Identifies the policy in force: `sha256:` and the SHA-256 of the
+    /// policy's TOML text exactly as loaded (`sha256sum policy.toml`
+    /// reproduces it for a file). Lifecycle events record it, so a verdict
+    /// names the policy each step was taken under.
+    #[serde(skip)]
+    pub version: String,
 }
 
 /// Something a change may touch that some gates depend on (seed 002 §2:
@@ -775,6 +781,12 @@ impl Policy {
     }
 }
 
+/// The version of a policy whose canonical source is `text`.
+pub fn version_of(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
 impl Policy {
     /// Loads a preset by name, or a TOML file by path.
     pub fn load(name_or_path: &str) -> Result<Self, PolicyError> {
@@ -796,10 +808,11 @@ impl Policy {
     }
 
     pub fn parse(name: &str, text: &str) -> Result<Self, PolicyError> {
-        let policy: Policy = toml::from_str(text).map_err(|error| PolicyError::Invalid {
+        let mut policy: Policy = toml::from_str(text).map_err(|error| PolicyError::Invalid {
             name: name.to_owned(),
             message: error.to_string(),
         })?;
+        policy.version = version_of(text);
         policy.check().map_err(|message| PolicyError::Invalid {
             name: name.to_owned(),
             message,

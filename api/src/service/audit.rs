@@ -10,23 +10,23 @@ use crate::{
     caller::Caller,
     domain::{
         budget::Deadline,
-        pagination::{PageRequest, Window},
+        pagination::{Page, PageRequest},
         permissions,
     },
     error::{ServiceError, ServiceResult},
     store::audit::{self, EventFilter, PurgeOutcome, Verification},
 };
 
-/// One page of events matching `filter`, oldest first, with the window and
-/// the total.
+/// One page of events matching `filter`, oldest first, with their `seq`
+/// (the cursors), the page's flags and the total.
 #[tracing::instrument(skip_all)]
 pub async fn list(
     db: &DatabaseConnection,
     caller: &Caller,
     filter: &EventFilter,
-    page: PageRequest,
+    page: PageRequest<i64>,
     max_page_size: u64,
-) -> ServiceResult<(Vec<audit_event::Model>, Window, u64)> {
+) -> ServiceResult<Page<i64, audit_event::Model>> {
     caller.authorize(permissions::read_audit_trail)?;
     audit::list(db, filter, page, max_page_size).await
 }

@@ -384,14 +384,27 @@ pub async fn agenda<C: ConnectionTrait>(
         }
     }
     if !review_types.is_empty() {
-        for change in change::Entity::find()
+        // Started: a start on record, or a status past it (a history
+        // imported without its start, `lifecycle::has_started`).
+        let started = sea_orm::Condition::any()
+            .add(change::Column::ActualStart.is_not_null())
+            .add(change::Column::Status.is_in(crate::domain::lifecycle::STARTED_STATUSES));
+        let mut started_changes = change::Entity::find()
             .filter(change::Column::ChangeType.is_in(review_types))
-            .filter(change::Column::ActualStart.is_not_null())
+            .filter(started)
             .filter(change::Column::Status.ne(ChangeStatus::Cancelled))
-            .order_by_asc(change::Column::ActualStart)
             .all(conn)
-            .await?
-        {
+            .await?;
+        // By start, those without one last (the two databases place NULL
+        // differently in ORDER BY).
+        started_changes.sort_by(|a, b| {
+            (a.actual_start.is_none(), a.actual_start, &a.number).cmp(&(
+                b.actual_start.is_none(),
+                b.actual_start,
+                &b.number,
+            ))
+        });
+        for change in started_changes {
             if !reviewed.contains(&change.id) {
                 items.push((change, AgendaReason::EmergencyReview));
             }

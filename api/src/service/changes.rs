@@ -23,7 +23,7 @@ use crate::{
         ValidationError,
         change::{ChangeContent, ChangePatch, diff},
         numbering,
-        pagination::{self, PageRequest, Window},
+        pagination::{self, Page, PageRequest},
         permissions, systems as hierarchy,
     },
     error::{ServiceError, ServiceResult},
@@ -46,7 +46,7 @@ pub struct ChangeFilter {
     pub title_contains: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum OrderField {
     #[default]
     CreatedAt,
@@ -133,12 +133,15 @@ pub async fn create(
         events::CREATED,
         "change",
         &id.to_string(),
-        &json!({
-            "number": number,
-            "status": ChangeStatus::Draft,
-            "content": content,
-            "risk": {"inherentScore": risk.inherent_score, "residualScore": risk.residual_score, "level": risk.level},
-        }),
+        &audit::under_policy(
+            json!({
+                "number": number,
+                "status": ChangeStatus::Draft,
+                "content": content,
+                "risk": {"inherentScore": risk.inherent_score, "residualScore": risk.residual_score, "level": risk.level},
+            }),
+            policy,
+        ),
     );
     let model = active.insert(&recording).await?;
     let recorded = recording.finish().await?;
@@ -206,8 +209,11 @@ pub async fn update(
         events::UPDATED,
         "change",
         &id.to_string(),
-        &json!({"number": updated.number, "version": updated.version, "status": updated.status,
+        &audit::under_policy(
+            json!({"number": updated.number, "version": updated.version, "status": updated.status,
                 "changes": diff(&before, &after)}),
+            policy,
+        ),
     );
     let model = active.update(&recording).await?;
     let recorded = recording.finish().await?;
@@ -218,55 +224,173 @@ pub async fn update(
     Ok(model)
 }
 
-/// One page of changes, the window it covers and the total matching the
-/// filter.
+/// One page of changes with their positions (the cursors), the page's
+/// flags and the total matching the filter. A cursor is refused by another
+/// order than the one it came from.
 #[tracing::instrument(skip_all)]
 pub async fn list(
     db: &DatabaseConnection,
     filter: &ChangeFilter,
     order: ChangeOrder,
-    page: PageRequest,
+    page: PageRequest<ChangePosition>,
     max_page_size: u64,
-) -> ServiceResult<(Vec<change::Model>, Window, u64)> {
+) -> ServiceResult<Page<ChangePosition, change::Model>> {
+    for position in page.after.iter().chain(page.before.iter()) {
+        if position.field != order.field {
+            return Err(ValidationError::new(
+                if page.after.as_ref() == Some(position) {
+                    "after"
+                } else {
+                    "before"
+                },
+                "is a cursor of another order of this list",
+            )
+            .into());
+        }
+    }
+    let page = pagination::keyset(page, max_page_size)?;
     let condition = filter_condition(db, filter).await?;
     let total = change::Entity::find()
         .filter(condition.clone())
         .count(db)
         .await?;
-    let window = pagination::window(page, total, max_page_size)?;
-    if window.limit == 0 {
-        return Ok((Vec::new(), window, total));
+    let (rows, flags) = store::pages::keyset_page(db, condition, &order, &page).await?;
+    Ok(Page { rows, flags, total })
+}
+
+/// Where a change stands in a list order: the order's sort key and the
+/// change's id, which breaks ties. Cursors carry it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChangePosition {
+    pub field: OrderField,
+    /// `None` for a change without a planned start (listed last).
+    pub key: Option<SortKey>,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SortKey {
+    Time(DateTime<Utc>),
+    Score(i32),
+}
+
+impl SortKey {
+    fn value(&self) -> sea_orm::Value {
+        match self {
+            Self::Time(time) => (*time).into(),
+            Self::Score(score) => (*score).into(),
+        }
     }
-    let direction = if order.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    let mut query = change::Entity::find().filter(condition);
-    query = match order.field {
-        OrderField::CreatedAt => query.order_by(change::Column::CreatedAt, direction.clone()),
-        OrderField::UpdatedAt => query.order_by(change::Column::UpdatedAt, direction.clone()),
-        OrderField::PlannedStart => query.order_by_with_nulls(
-            change::Column::PlannedStart,
-            direction.clone(),
-            NullOrdering::Last,
-        ),
-        OrderField::RiskScore => query.order_by(
-            Expr::expr(Func::coalesce([
+}
+
+impl ChangeOrder {
+    fn key_expr(&self) -> sea_orm::sea_query::SimpleExpr {
+        match self.field {
+            OrderField::CreatedAt => Expr::col(change::Column::CreatedAt),
+            OrderField::UpdatedAt => Expr::col(change::Column::UpdatedAt),
+            OrderField::PlannedStart => Expr::col(change::Column::PlannedStart),
+            OrderField::RiskScore => Func::coalesce([
                 Expr::col(change::Column::ResidualScore),
                 Expr::col(change::Column::InherentScore),
-            ])),
-            direction.clone(),
-        ),
-    };
-    // The id breaks ties so pages never overlap or skip rows.
-    let rows = query
-        .order_by(change::Column::Id, direction)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(db)
-        .await?;
-    Ok((rows, window, total))
+            ])
+            .into(),
+        }
+    }
+
+    /// Only the planned start may be unset; changes without one come last.
+    fn nullable(&self) -> bool {
+        self.field == OrderField::PlannedStart
+    }
+
+    /// Rows strictly after (`later`) or strictly before a position: by the
+    /// key, then by id among equal keys, with unset keys at the end.
+    fn beyond(&self, position: &ChangePosition, later: bool) -> Condition {
+        let key = self.key_expr();
+        // Later in a descending order, or earlier in an ascending one, is
+        // towards smaller values.
+        let smaller = self.descending == later;
+        let past = |expr: sea_orm::sea_query::SimpleExpr, value: sea_orm::Value| {
+            if smaller {
+                expr.lt(value)
+            } else {
+                expr.gt(value)
+            }
+        };
+        let id_past = past(Expr::col(change::Column::Id), position.id.into());
+        match &position.key {
+            Some(value) => {
+                let among_values = Condition::any().add(past(key.clone(), value.value())).add(
+                    Condition::all()
+                        .add(key.clone().eq(value.value()))
+                        .add(id_past),
+                );
+                match (self.nullable(), later) {
+                    (true, true) => among_values.add(key.is_null()),
+                    // `IS NOT NULL` keeps the condition definite on unset
+                    // keys, where the comparisons are NULL.
+                    (true, false) => Condition::all().add(key.is_not_null()).add(among_values),
+                    (false, _) => among_values,
+                }
+            }
+            None => {
+                let among_unset = Condition::all().add(key.clone().is_null()).add(id_past);
+                if later {
+                    among_unset
+                } else {
+                    Condition::any().add(key.is_not_null()).add(among_unset)
+                }
+            }
+        }
+    }
+}
+
+impl store::pages::KeysetOrder<change::Entity> for ChangeOrder {
+    type Position = ChangePosition;
+
+    fn sort(
+        &self,
+        query: sea_orm::Select<change::Entity>,
+        reversed: bool,
+    ) -> sea_orm::Select<change::Entity> {
+        let direction = if self.descending != reversed {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        // Unset keys stay at the list's end: first when read from the end.
+        let nulls = if reversed {
+            NullOrdering::First
+        } else {
+            NullOrdering::Last
+        };
+        query
+            .order_by_with_nulls(self.key_expr(), direction.clone(), nulls)
+            .order_by(change::Column::Id, direction)
+    }
+
+    fn position(&self, row: &change::Model) -> ChangePosition {
+        let key = match self.field {
+            OrderField::CreatedAt => Some(SortKey::Time(row.created_at)),
+            OrderField::UpdatedAt => Some(SortKey::Time(row.updated_at)),
+            OrderField::PlannedStart => row.planned_start.map(SortKey::Time),
+            OrderField::RiskScore => Some(SortKey::Score(
+                row.residual_score.unwrap_or(row.inherent_score),
+            )),
+        };
+        ChangePosition {
+            field: self.field,
+            key,
+            id: row.id,
+        }
+    }
+
+    fn after(&self, position: &ChangePosition) -> Condition {
+        self.beyond(position, true)
+    }
+
+    fn before(&self, position: &ChangePosition) -> Condition {
+        self.beyond(position, false)
+    }
 }
 
 async fn filter_condition(

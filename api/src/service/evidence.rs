@@ -8,8 +8,8 @@ use std::{
 
 use entity::{approval, audit_event, change, change_system, evidence, incident, review};
 use sea_orm::{
-    AccessMode, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, Func},
 };
 use serde_json::{Value, json};
@@ -23,13 +23,17 @@ use crate::{
     db,
     domain::{
         audit_chain::{ChainVerifier, EventContent, GENESIS_HASH},
+        audit_sample,
         evidence_pack::{
-            self, APPROVALS, AUDIT_EVENTS, CHANGES, ChainPoint, Dataset, EVIDENCE, INCIDENTS,
-            MANIFEST_FILE, Manifest, PackFile, Period, REVIEWS, Segment,
+            self, APPROVALS, AUDIT_EVENTS, CHANGES, ChainPoint, Dataset, EVIDENCE, EXCEPTIONS,
+            INCIDENTS, MANIFEST_FILE, Manifest, POPULATION, PackFile, Period, PopulationProof,
+            REVIEWS, Segment,
         },
         permissions,
     },
     error::{ServiceError, ServiceResult},
+    policy::Policy,
+    store,
 };
 
 const BATCH: u64 = 5_000;
@@ -47,6 +51,7 @@ const ID_CHUNK: usize = 500;
 #[tracing::instrument(skip_all, fields(from = %period.from, to = %period.to))]
 pub async fn export(
     db: &DatabaseConnection,
+    policy: &Policy,
     caller: &Caller,
     period: Period,
     out: &Path,
@@ -54,16 +59,7 @@ pub async fn export(
     caller.authorize(permissions::read_audit_trail)?;
     prepare_directory(out).await?;
     audit::seal_before_reading(db).await;
-    let txn = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            db.begin_with_config(
-                Some(IsolationLevel::RepeatableRead),
-                Some(AccessMode::ReadOnly),
-            )
-            .await?
-        }
-        _ => db.begin().await?,
-    };
+    let txn = audit::snapshot(db).await?;
     let head = audit::head(&txn).await?;
     let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
     let bounds = segment_bounds(&txn, &period, head_seq).await?;
@@ -133,9 +129,11 @@ pub async fn export(
         Caller::Account(actor) => actor.email.clone(),
         Caller::Operator { label } => label.clone(),
     };
+    // One instant for the manifest and the verdicts judged at export.
+    let now = db::now();
     let mut manifest = Manifest::new(
         &period,
-        db::now(),
+        now,
         &generated_by,
         head.map(|(seq, hash)| ChainPoint { seq, hash }),
         segment,
@@ -276,6 +274,62 @@ pub async fn export(
         })
         .collect();
     write_dataset(out, &REVIEWS, &records, &mut manifest).await?;
+
+    // The period's population, as `auditPopulation` lists it at this
+    // snapshot, so a sample can be redrawn from the pack.
+    let (rows, members) = store::population::read(&txn, policy, period.from, period.to).await?;
+    let records: Vec<Value> = rows
+        .iter()
+        .zip(&members)
+        .map(|(row, member)| {
+            let strata: Vec<&str> = member.strata.iter().map(|s| s.name()).collect();
+            record(
+                &POPULATION,
+                [
+                    json!(row.id),
+                    json!(row.number),
+                    json!(row.version),
+                    json!(row.change_type),
+                    json!(row.status),
+                    json!(strata),
+                    json!(at(row.created_at)),
+                    json!(row.actual_start.map(at)),
+                    json!(row.actual_end.map(at)),
+                    json!(row.closed_at.map(at)),
+                ],
+            )
+        })
+        .collect();
+    write_dataset(out, &POPULATION, &records, &mut manifest).await?;
+    // The exception register over that population, judged at export.
+    let register = store::controls::register(&txn, policy, period.from, period.to, now).await?;
+    let records: Vec<Value> = register
+        .iter()
+        .map(|(_, exception)| {
+            let verdict = &exception.verdict;
+            let evidence: Vec<Value> = verdict
+                .evidence
+                .iter()
+                .map(|event| json!({"seq": event.seq, "hash": event.hash}))
+                .collect();
+            record(
+                &EXCEPTIONS,
+                [
+                    json!(exception.change.id),
+                    json!(exception.change.number),
+                    json!(verdict.control.name()),
+                    json!(verdict.reason),
+                    json!(evidence),
+                    json!(verdict.policy_version),
+                ],
+            )
+        })
+        .collect();
+    write_dataset(out, &EXCEPTIONS, &records, &mut manifest).await?;
+    manifest.population = Some(PopulationProof {
+        count: rows.len() as u64,
+        digest: audit_sample::digest(members.iter().map(|m| (&m.id, m.version))),
+    });
     txn.commit().await?;
 
     let text = serde_json::to_string_pretty(&manifest)

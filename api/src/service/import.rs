@@ -330,12 +330,16 @@ pub fn active_model(
     let rules = policy
         .change_type(&row.content.change_type)
         .and_then(|t| t.emergency.as_ref());
-    let documentation_due_at = match (rules, row.actual_start) {
-        (Some(rules), Some(start)) => rules
-            .documentation_deadline_hours
-            .map(|hours| start + Duration::hours(i64::from(hours))),
-        _ => None,
-    };
+    // As the lifecycle sets it: from the start, or from the end where the
+    // type says so; none when the history lacks that time.
+    let documentation_due_at = rules.and_then(|rules| {
+        let from = if rules.documentation_from_end {
+            row.actual_end
+        } else {
+            row.actual_start
+        };
+        Some(from? + Duration::hours(i64::from(rules.documentation_deadline_hours?)))
+    });
     let mut active = change::ActiveModel {
         id: Set(id),
         number: Set(number.to_owned()),

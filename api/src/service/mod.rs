@@ -3,9 +3,11 @@
 //! its audit event in one transaction.
 
 pub mod audit;
+pub mod audit_population;
 pub mod cab;
 pub mod calendar;
 pub mod changes;
+pub mod controls;
 pub mod credential_changes;
 pub mod deployments;
 pub mod evidence;
@@ -14,6 +16,7 @@ pub mod import;
 pub mod incidents;
 pub mod lifecycle;
 pub mod metrics;
+pub mod nodes;
 pub mod systems;
 pub mod templates;
 pub mod tokens;

@@ -236,10 +236,16 @@ impl Snapshot {
         policy: &'p Policy,
     ) -> Vec<(&'p crate::policy::Gate, Option<Violation>)> {
         let started = self.change.actual_start;
+        // A change imported as implemented without its start began before
+        // any evidence Gatehouse holds of it was recorded.
+        let started_unrecorded =
+            started.is_none() && crate::domain::lifecycle::has_started(self.change.status, None);
         let since_start: Vec<EvidenceRecord> = self
             .evidence
             .iter()
-            .filter(|e| started.is_some_and(|started| e.recorded_at >= started))
+            .filter(|e| {
+                started_unrecorded || started.is_some_and(|started| e.recorded_at >= started)
+            })
             .cloned()
             .collect();
         self.results_against(
@@ -585,4 +591,21 @@ pub fn any_overdue_condition(now: DateTime<Utc>) -> Condition {
         .fold(Condition::any(), |any, kind| {
             any.add(overdue_condition(kind, now))
         })
+}
+
+/// The changes an audit period holds (`auditPopulation`,
+/// `auditExceptions`): created, started, implemented or closed in
+/// `[from, to)`. One definition for both, so the exception register
+/// covers exactly the population.
+pub fn touching_period(
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> sea_orm::Condition {
+    use sea_orm::{ColumnTrait, Condition};
+    let within = |column: change::Column| Condition::all().add(column.gte(from)).add(column.lt(to));
+    Condition::any()
+        .add(within(change::Column::CreatedAt))
+        .add(within(change::Column::ActualStart))
+        .add(within(change::Column::ActualEnd))
+        .add(within(change::Column::ClosedAt))
 }

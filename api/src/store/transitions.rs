@@ -95,6 +95,7 @@ pub async fn finish(
     if let (Value::Object(payload), Value::Object(details)) = (&mut payload, details) {
         payload.extend(details);
     }
+    let payload = audit::under_policy(payload, request.policy);
     let recording = audit::recording(
         &txn,
         request.caller,

@@ -54,13 +54,22 @@ const TREND: [(&str, Metric); 10] = [
     ("CAB approval", Metric::CabApprovalRate),
 ];
 
+/// The page's style. Each table sits in a box of its own that scrolls
+/// sideways when the window cannot hold it (the per-period tables have
+/// eleven columns), so the page itself never does; names and free text
+/// (`td.text`) may break anywhere, so a system named without spaces wraps
+/// instead of widening its table past the page. Under 760 px the charts
+/// stack in one column: two side by side there would be drawn so small
+/// that the browser's minimum font size makes their text larger than the
+/// room the layout reserves for it.
 const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#1d2330;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
 .meta{color:#667}table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eef}
 th{background:#f5f6fa}td.num{text-align:right;font-variant-numeric:tabular-nums}.met{color:#137333;font-weight:600}
 .missed{color:#b3261e;font-weight:600}.nodata{color:#889}.charts{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
 figure{margin:0;border:1px solid #eef;border-radius:6px;padding:.5rem}figcaption{font-weight:600;margin-bottom:.3rem}
-svg text{fill:#556}";
+svg text{fill:#556}.table{overflow-x:auto}td.text{overflow-wrap:anywhere}
+@media (max-width:760px){.charts{grid-template-columns:1fr}}";
 
 pub fn render(doc: &ReportDocument) -> String {
     let zone = zone_of(doc);
@@ -81,7 +90,7 @@ pub fn render(doc: &ReportDocument) -> String {
         esc(&doc.policy),
         show_instant(doc.generated_at, zone)
     );
-    h.push_str("<h2>Headline metrics</h2><table><tr><th>Metric</th><th>Target</th><th>Actual</th><th>Status</th></tr>");
+    h.push_str("<h2>Headline metrics</h2><div class=\"table\"><table><tr><th>Metric</th><th>Target</th><th>Actual</th><th>Status</th></tr>");
     for row in headline_rows(doc) {
         let class = match row.status {
             "met" => "met",
@@ -97,7 +106,7 @@ pub fn render(doc: &ReportDocument) -> String {
             esc(row.status)
         );
     }
-    h.push_str("</table><h2>Trends</h2><div class=\"charts\">");
+    h.push_str("</table></div><h2>Trends</h2><div class=\"charts\">");
     let series = &doc.series;
     let periods: Vec<String> = series.iter().map(|b| b.period.clone()).collect();
     let frame = |caption, value_title| chart::Frame {
@@ -142,7 +151,7 @@ pub fn render(doc: &ReportDocument) -> String {
     ] {
         let _ = write!(
             h,
-            "<h2>{title}</h2><table><tr><th>{}</th><th>Changes</th></tr>",
+            "<h2>{title}</h2><div class=\"table\"><table><tr><th>{}</th><th>Changes</th></tr>",
             &title[3..]
         );
         if list.is_empty() {
@@ -156,12 +165,12 @@ pub fn render(doc: &ReportDocument) -> String {
             };
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td class=\"text\">{}</td><td class=\"num\">{}</td></tr>",
                 esc(&key),
                 c.count
             );
         }
-        h.push_str("</table>");
+        h.push_str("</table></div>");
     }
     notable(&mut h, "Emergency changes", &doc.emergencies, zone);
     notable(&mut h, "Rollbacks", &doc.rollbacks, zone);
@@ -170,7 +179,10 @@ pub fn render(doc: &ReportDocument) -> String {
 }
 
 fn trend_table(h: &mut String, title: &str, buckets: &[Bucket]) {
-    let _ = write!(h, "<h2>{title}</h2><table><tr><th>Period</th>");
+    let _ = write!(
+        h,
+        "<h2>{title}</h2><div class=\"table\"><table><tr><th>Period</th>"
+    );
     for (header, _) in TREND {
         let _ = write!(h, "<th>{header}</th>");
     }
@@ -182,13 +194,13 @@ fn trend_table(h: &mut String, title: &str, buckets: &[Bucket]) {
         }
         h.push_str("</tr>");
     }
-    h.push_str("</table>");
+    h.push_str("</table></div>");
 }
 
 fn notable(h: &mut String, title: &str, list: &[NotableChange], zone: Tz) {
     let _ = write!(
         h,
-        "<h2>{title}</h2><table><tr><th>Change</th><th>Title</th><th>Outcome</th><th>Ended</th><th>Approved on time</th><th>Rollback reason</th></tr>"
+        "<h2>{title}</h2><div class=\"table\"><table><tr><th>Change</th><th>Title</th><th>Outcome</th><th>Ended</th><th>Approved on time</th><th>Rollback reason</th></tr>"
     );
     if list.is_empty() {
         h.push_str("<tr><td colspan=\"6\" class=\"nodata\">none</td></tr>");
@@ -196,18 +208,18 @@ fn notable(h: &mut String, title: &str, list: &[NotableChange], zone: Tz) {
     for c in list {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
             esc(&c.number),
             esc(&c.title),
             esc(&c.outcome.as_deref().map_or("–".into(), outcome_words)),
             c.actual_end
                 .map(|t| show_instant(t, zone))
                 .unwrap_or_default(),
-            if c.approved_on_time() { "yes" } else { "no" },
+            c.approved_on_time_label(),
             esc(c.rollback_reason.as_deref().unwrap_or("–"))
         );
     }
-    h.push_str("</table>");
+    h.push_str("</table></div>");
 }
 
 /// Text as HTML (and SVG) character data or attribute value.

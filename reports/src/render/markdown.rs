@@ -104,7 +104,7 @@ fn list(md: &mut String, title: &str, changes: &[NotableChange], zone: chrono_tz
             c.actual_end
                 .map(|t| show_instant(t, zone))
                 .unwrap_or_default(),
-            if c.approved_on_time() { "yes" } else { "no" },
+            c.approved_on_time_label(),
             escape(c.rollback_reason.as_deref().unwrap_or("–"))
         );
     }

@@ -276,7 +276,7 @@ fn write_notable(
             4,
             c.actual_end.map(|t| t.to_rfc3339()).unwrap_or_default(),
         )?;
-        sheet.write_string(row, 5, if c.approved_on_time() { "yes" } else { "no" })?;
+        sheet.write_string(row, 5, c.approved_on_time_label())?;
         sheet.write_string(row, 6, c.rollback_reason.as_deref().unwrap_or(""))?;
     }
     Ok(())

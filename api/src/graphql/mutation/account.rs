@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
@@ -54,7 +55,7 @@ impl AccountMutation {
     ) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
         let state = ctx.state()?;
-        let user_id = parse_id("userId", &user_id)?;
+        let user_id = parse_id(NodeType::User, "userId", &user_id)?;
         users::set_roles(&state.db, &state.policy, &caller, user_id, &roles)
             .await
             .map(User)
@@ -65,7 +66,7 @@ impl AccountMutation {
     async fn deactivate_user(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
-        let user_id = parse_id("userId", &user_id)?;
+        let user_id = parse_id(NodeType::User, "userId", &user_id)?;
         users::set_active(db, &caller, user_id, false)
             .await
             .map(User)
@@ -76,7 +77,7 @@ impl AccountMutation {
     async fn activate_user(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
-        let user_id = parse_id("userId", &user_id)?;
+        let user_id = parse_id(NodeType::User, "userId", &user_id)?;
         users::set_active(db, &caller, user_id, true)
             .await
             .map(User)
@@ -97,7 +98,7 @@ impl AccountMutation {
         timestamps::check_optional("expiresAt", expires_at).gql()?;
         let caller = ctx.caller()?;
         let owner = match &user_id {
-            Some(id) => parse_id("userId", id)?,
+            Some(id) => parse_id(NodeType::User, "userId", id)?,
             None => ctx.actor()?.user_id,
         };
         let db = &ctx.state()?.db;
@@ -114,7 +115,7 @@ impl AccountMutation {
     async fn revoke_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiToken> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
-        let id = parse_id("id", &id)?;
+        let id = parse_id(NodeType::ApiToken, "id", &id)?;
         tokens::revoke(db, &caller, id).await.map(ApiToken).gql()
     }
 }

@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::BoardRole;
@@ -40,7 +41,7 @@ impl CabMutation {
             &state.db,
             &state.policy,
             &caller,
-            parse_id("userId", &user_id)?,
+            parse_id(NodeType::User, "userId", &user_id)?,
             board_role,
         )
         .await
@@ -58,7 +59,7 @@ impl CabMutation {
             &state.db,
             &state.policy,
             &caller,
-            parse_id("userId", &user_id)?,
+            parse_id(NodeType::User, "userId", &user_id)?,
         )
         .await
         .gql()?;
@@ -90,10 +91,14 @@ impl CabMutation {
         minutes: String,
     ) -> async_graphql::Result<CabMeeting> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        cab::close_meeting(&transition(state, &caller), parse_id("id", &id)?, &minutes)
-            .await
-            .map(CabMeeting)
-            .gql()
+        cab::close_meeting(
+            &transition(state, &caller),
+            parse_id(NodeType::CabMeeting, "id", &id)?,
+            &minutes,
+        )
+        .await
+        .map(CabMeeting)
+        .gql()
     }
 
     /// Adds a pre-approved procedure to the standard change catalog (change_manager).
@@ -123,9 +128,14 @@ impl CabMutation {
     /// Retires a template: new changes can no longer reference it.
     async fn retire_template(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Template> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        templates::set_active(&state.db, &caller, parse_id("id", &id)?, false)
-            .await
-            .map(Template)
-            .gql()
+        templates::set_active(
+            &state.db,
+            &caller,
+            parse_id(NodeType::Template, "id", &id)?,
+            false,
+        )
+        .await
+        .map(Template)
+        .gql()
     }
 }

@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, InputObject, Object};
 
 use crate::{
@@ -85,10 +86,15 @@ impl CalendarMutation {
         id: ID,
     ) -> async_graphql::Result<CalendarRuleRecord> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        calendar::retire_rule(&state.db, &state.policy, &caller, parse_id("id", &id)?)
-            .await
-            .map(CalendarRuleRecord)
-            .gql()
+        calendar::retire_rule(
+            &state.db,
+            &state.policy,
+            &caller,
+            parse_id(NodeType::CalendarRuleRecord, "id", &id)?,
+        )
+        .await
+        .map(CalendarRuleRecord)
+        .gql()
     }
 
     /// A read-only token for `/calendar.ics`, for your calendar client.
@@ -114,9 +120,13 @@ impl CalendarMutation {
         id: ID,
     ) -> async_graphql::Result<FeedToken> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        calendar::revoke_feed_token(&state.db, &caller, parse_id("id", &id)?)
-            .await
-            .map(FeedToken)
-            .gql()
+        calendar::revoke_feed_token(
+            &state.db,
+            &caller,
+            parse_id(NodeType::FeedToken, "id", &id)?,
+        )
+        .await
+        .map(FeedToken)
+        .gql()
     }
 }

@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use entity::{DeploymentMethod, Priority};
@@ -107,7 +108,7 @@ fn parse_ids(ids: &[ID]) -> async_graphql::Result<Vec<uuid::Uuid>> {
     let mut parsed = ids
         .iter()
         .enumerate()
-        .map(|(index, id)| parse_id(&format!("systemIds[{index}]"), id))
+        .map(|(index, id)| parse_id(NodeType::System, &format!("systemIds[{index}]"), id))
         .collect::<async_graphql::Result<Vec<_>>>()?;
     parsed.sort();
     Ok(parsed)
@@ -158,7 +159,7 @@ impl CreateChangeInput {
             template_id: self
                 .template_id
                 .as_ref()
-                .map(|id| parse_id("templateId", id))
+                .map(|id| parse_id(NodeType::Template, "templateId", id))
                 .transpose()?,
             attributes: self.attributes,
         })
@@ -204,7 +205,9 @@ impl UpdateChangeInput {
             template_id: match &self.template_id {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(id) => Some(Some(parse_id("templateId", id)?)),
+                MaybeUndefined::Value(id) => {
+                    Some(Some(parse_id(NodeType::Template, "templateId", id)?))
+                }
             },
             attributes: self.attributes,
         })
@@ -239,7 +242,7 @@ impl ChangeMutation {
     ) -> async_graphql::Result<Change> {
         let caller = ctx.caller()?;
         let state = ctx.state()?;
-        let id = parse_id("id", &id)?;
+        let id = parse_id(NodeType::Change, "id", &id)?;
         let patch = input.into_patch()?;
         changes::update(
             &state.db,

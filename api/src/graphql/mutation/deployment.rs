@@ -1,5 +1,6 @@
 //! Deployments and incidents as pipelines and people report them.
 
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{DeploymentSource, DeploymentStatus, IncidentPriority};
@@ -129,7 +130,7 @@ impl DeploymentMutation {
         let deployment_id = input
             .deployment_id
             .as_ref()
-            .map(|id| parse_id("deploymentId", id))
+            .map(|id| parse_id(NodeType::Deployment, "deploymentId", id))
             .transpose()?;
         incidents::record(
             &state.db,
@@ -164,7 +165,7 @@ impl DeploymentMutation {
         incidents::resolve(
             &state.db,
             &caller,
-            parse_id("id", &id)?,
+            parse_id(NodeType::Incident, "id", &id)?,
             restored_at,
             &summary,
             state.clock.now(),

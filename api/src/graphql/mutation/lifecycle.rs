@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{ChangeOutcome, Decision, EvidenceStatus, IncidentPriority, ReviewKind};
@@ -51,7 +52,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::submit(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             expected_version,
         )
         .await
@@ -69,7 +70,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::revise(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             expected_version,
         )
         .await
@@ -91,11 +92,11 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         let meeting = meeting_id
             .as_ref()
-            .map(|id| parse_id("meetingId", id))
+            .map(|id| parse_id(NodeType::CabMeeting, "meetingId", id))
             .transpose()?;
         lifecycle::decide(
             &transition(state, &caller),
-            parse_id("changeId", &change_id)?,
+            parse_id(NodeType::Change, "changeId", &change_id)?,
             decision,
             comment.as_deref(),
             meeting,
@@ -117,7 +118,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::approve_freeze_entry(
             &transition(state, &caller),
-            parse_id("changeId", &change_id)?,
+            parse_id(NodeType::Change, "changeId", &change_id)?,
             comment.as_deref(),
         )
         .await
@@ -136,7 +137,7 @@ impl LifecycleMutation {
         let data = input.data.map_or_else(|| serde_json::json!({}), |d| d.0);
         lifecycle::record_evidence(
             &transition(state, &caller),
-            parse_id("changeId", &change_id)?,
+            parse_id(NodeType::Change, "changeId", &change_id)?,
             &input.gate,
             input.status,
             input.summary.as_deref(),
@@ -162,7 +163,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::schedule(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             start,
             end,
             expected_version,
@@ -183,7 +184,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::start_implementation(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             expected_version,
         )
         .await
@@ -202,7 +203,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::complete(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             outcome,
             notes.as_deref(),
         )
@@ -254,7 +255,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         let (change, incident) = lifecycle::roll_back(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             &reason,
             incident_priority,
             rollback_kind.as_deref(),
@@ -283,7 +284,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::record_review(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             kind,
             &summary,
             lessons_learned.as_deref(),
@@ -305,7 +306,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::close(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             expected_version,
         )
         .await
@@ -324,7 +325,7 @@ impl LifecycleMutation {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
         lifecycle::cancel(
             &transition(state, &caller),
-            parse_id("id", &id)?,
+            parse_id(NodeType::Change, "id", &id)?,
             &reason,
             expected_version,
         )

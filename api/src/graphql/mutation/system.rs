@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use crate::{
@@ -44,7 +45,7 @@ impl SystemMutation {
         let parent = input
             .parent_id
             .as_ref()
-            .map(|id| parse_id("parentId", id))
+            .map(|id| parse_id(NodeType::System, "parentId", id))
             .transpose()?;
         systems::create(
             db,
@@ -68,7 +69,7 @@ impl SystemMutation {
     ) -> async_graphql::Result<System> {
         let caller = ctx.caller()?;
         let db = &ctx.state()?.db;
-        let id = parse_id("id", &id)?;
+        let id = parse_id(NodeType::System, "id", &id)?;
         let description = match &input.description {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
@@ -77,7 +78,9 @@ impl SystemMutation {
         let parent = match &input.parent_id {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(parent) => Some(Some(parse_id("parentId", parent)?)),
+            MaybeUndefined::Value(parent) => {
+                Some(Some(parse_id(NodeType::System, "parentId", parent)?))
+            }
         };
         let team = match &input.team {
             MaybeUndefined::Undefined => None,

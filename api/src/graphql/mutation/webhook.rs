@@ -1,5 +1,7 @@
 //! Outbound webhooks (admin).
 
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, ID, InputObject, Object};
 
 use crate::{
@@ -52,9 +54,9 @@ impl WebhookMutation {
     /// not sent (admin).
     async fn delete_webhook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        webhooks::delete(&state.db, &caller, parse_id("id", &id)?)
+        webhooks::delete(&state.db, &caller, parse_id(NodeType::Webhook, "id", &id)?)
             .await
-            .map(|id| ID(id.to_string()))
+            .map(|id| global_id(NodeType::Webhook, id))
             .gql()
     }
 }

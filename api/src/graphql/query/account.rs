@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, Object};
 
 use crate::{
@@ -41,7 +42,7 @@ impl AccountQuery {
     ) -> async_graphql::Result<Vec<ApiToken>> {
         let caller = ctx.caller()?;
         let owner = match &user_id {
-            Some(id) => parse_id("userId", id)?,
+            Some(id) => parse_id(NodeType::User, "userId", id)?,
             None => ctx.actor()?.user_id,
         };
         let db = &ctx.state()?.db;

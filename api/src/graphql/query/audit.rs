@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{
     Context, ID, InputObject, Object, SimpleObject,
     connection::{Connection, Edge, OpaqueCursor},
@@ -25,6 +26,7 @@ pub struct AuditQuery;
 pub struct AuditEventFilterInput {
     /// `change`, `system`, `user` or `api_token`.
     pub entity_type: Option<String>,
+    /// The record's uuid, or its global id (`Change:uuid`).
     pub entity_id: Option<String>,
     /// Events by this account.
     pub actor_id: Option<ID>,
@@ -42,7 +44,7 @@ pub struct AuditEventConnectionFields {
     pub total_count: u64,
 }
 
-type Cursor = OpaqueCursor<u64>;
+type Cursor = OpaqueCursor<i64>;
 
 #[Object]
 impl AuditQuery {
@@ -93,11 +95,16 @@ impl AuditQuery {
         let filter = filter.unwrap_or_default();
         let filter = EventFilter {
             entity_type: filter.entity_type,
-            entity_id: filter.entity_id,
+            // A global id (`Change:uuid`) names the same record as the
+            // bare uuid the trail stores.
+            entity_id: filter.entity_id.map(|id| {
+                crate::domain::node_id::parse("filter.entityId", &id)
+                    .map_or(id, |parsed| parsed.uuid.to_string())
+            }),
             actor_id: filter
                 .actor_id
                 .as_ref()
-                .map(|id| parse_id("filter.actorId", id))
+                .map(|id| parse_id(NodeType::User, "filter.actorId", id))
                 .transpose()?,
             action: filter.action,
             from: filter.from,
@@ -109,10 +116,9 @@ impl AuditQuery {
             last,
             before: decode_cursor("before", before)?,
         };
-        let (rows, window, total) =
-            audit::list(&state.db, &caller, &filter, page, state.max_page_size)
-                .await
-                .gql()?;
+        let page = audit::list(&state.db, &caller, &filter, page, state.max_page_size)
+            .await
+            .gql()?;
         if ctx
             .look_ahead()
             .field("edges")
@@ -122,19 +128,25 @@ impl AuditQuery {
         {
             // One query for the page's actors instead of one per event.
             ctx.data::<Loaders>()?
-                .load_many(rows.iter().filter_map(|row| row.actor_id.map(UserId)))
+                .load_many(
+                    page.rows
+                        .iter()
+                        .filter_map(|(_, row)| row.actor_id.map(UserId)),
+                )
                 .await?;
         }
         let mut connection = Connection::with_additional_fields(
-            window.has_previous(),
-            window.has_next(total),
-            AuditEventConnectionFields { total_count: total },
+            page.flags.has_previous,
+            page.flags.has_next,
+            AuditEventConnectionFields {
+                total_count: page.total,
+            },
         );
-        connection
-            .edges
-            .extend(rows.into_iter().enumerate().map(|(index, row)| {
-                Edge::new(OpaqueCursor(window.offset + index as u64), AuditEvent(row))
-            }));
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|(seq, row)| Edge::new(OpaqueCursor(seq), AuditEvent(row))),
+        );
         Ok(connection)
     }
 }

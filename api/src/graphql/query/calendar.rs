@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -62,7 +63,7 @@ impl CalendarQuery {
         let systems = systems
             .iter()
             .enumerate()
-            .map(|(i, id)| parse_id(&format!("systems[{i}]"), id))
+            .map(|(i, id)| parse_id(NodeType::System, &format!("systems[{i}]"), id))
             .collect::<async_graphql::Result<Vec<_>>>()?;
         let view = calendar::view(&state.db, &state.policy, from, to, &systems)
             .await
@@ -108,7 +109,7 @@ impl CalendarQuery {
         let slots = calendar::suggest_slots(
             &state.db,
             &state.policy,
-            parse_id("changeId", &change_id)?,
+            parse_id(NodeType::Change, "changeId", &change_id)?,
             after.unwrap_or(now),
             count.max(0) as usize,
             now,

@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use std::collections::HashMap;
 
 use async_graphql::{
@@ -19,7 +20,7 @@ use crate::{
         },
         types::Change,
     },
-    service::changes::{self, ChangeFilter, ChangeOrder, OrderField},
+    service::changes::{self, ChangeFilter, ChangeOrder, ChangePosition, OrderField},
 };
 
 #[derive(Default)]
@@ -77,7 +78,7 @@ pub struct ChangeConnectionFields {
     pub total_count: u64,
 }
 
-type Cursor = OpaqueCursor<u64>;
+type Cursor = OpaqueCursor<ChangePosition>;
 
 impl ChangeFilterInput {
     fn into_filter(self) -> async_graphql::Result<ChangeFilter> {
@@ -88,12 +89,12 @@ impl ChangeFilterInput {
             requester_id: self
                 .requester_id
                 .as_ref()
-                .map(|id| parse_id("filter.requesterId", id))
+                .map(|id| parse_id(NodeType::User, "filter.requesterId", id))
                 .transpose()?,
             system_id: self
                 .system_id
                 .as_ref()
-                .map(|id| parse_id("filter.systemId", id))
+                .map(|id| parse_id(NodeType::System, "filter.systemId", id))
                 .transpose()?,
             created_from: self.created_from,
             created_to: self.created_to,
@@ -104,18 +105,25 @@ impl ChangeFilterInput {
     }
 }
 
-pub(super) fn decode_cursor(
+/// A connection argument's cursor, decoded into the list's position type
+/// `P`; anything else (tampered, or another list's) is VALIDATION.
+pub(super) fn decode_cursor<P>(
     field: &str,
     cursor: Option<String>,
-) -> async_graphql::Result<Option<u64>> {
+) -> async_graphql::Result<Option<P>>
+where
+    P: serde::Serialize + serde::de::DeserializeOwned + Send + Sync,
+{
     use async_graphql::ErrorExtensions;
     use async_graphql::connection::CursorType;
     cursor
         .map(|text| {
-            Cursor::decode_cursor(&text).map(|c| c.0).map_err(|_| {
-                crate::error::ServiceError::validation(field, "is not a cursor of this list")
-                    .extend()
-            })
+            OpaqueCursor::<P>::decode_cursor(&text)
+                .map(|c| c.0)
+                .map_err(|_| {
+                    crate::error::ServiceError::validation(field, "is not a cursor of this list")
+                        .extend()
+                })
         })
         .transpose()
 }
@@ -132,7 +140,7 @@ pub(super) fn decode_cursor(
 /// and the loader's batching delay.
 async fn prime_related(
     ctx: &Context<'_>,
-    rows: &[entity::change::Model],
+    rows: &[&entity::change::Model],
 ) -> async_graphql::Result<()> {
     let node = ctx.look_ahead().field("edges").field("node");
     let loaders = ctx.data::<Loaders>()?;
@@ -224,10 +232,12 @@ impl ChangeQuery {
         ctx.actor()?;
         let db = &ctx.state()?.db;
         match (id, number) {
-            (Some(id), None) => crate::store::changes::find(db, parse_id("id", &id)?)
-                .await
-                .map(Change)
-                .gql(),
+            (Some(id), None) => {
+                crate::store::changes::find(db, parse_id(NodeType::Change, "id", &id)?)
+                    .await
+                    .map(Change)
+                    .gql()
+            }
             (None, Some(number)) => changes::find_by_number(db, &number).await.map(Change).gql(),
             _ => Err(crate::error::ServiceError::validation(
                 "id",
@@ -269,21 +279,23 @@ impl ChangeQuery {
             last,
             before: decode_cursor("before", before)?,
         };
-        let (rows, window, total) =
-            changes::list(&state.db, &filter, order, page, state.max_page_size)
-                .await
-                .gql()?;
-        prime_related(ctx, &rows).await?;
+        let page = changes::list(&state.db, &filter, order, page, state.max_page_size)
+            .await
+            .gql()?;
+        let models: Vec<&entity::change::Model> = page.rows.iter().map(|(_, row)| row).collect();
+        prime_related(ctx, &models).await?;
         let mut connection = Connection::with_additional_fields(
-            window.has_previous(),
-            window.has_next(total),
-            ChangeConnectionFields { total_count: total },
+            page.flags.has_previous,
+            page.flags.has_next,
+            ChangeConnectionFields {
+                total_count: page.total,
+            },
         );
-        connection
-            .edges
-            .extend(rows.into_iter().enumerate().map(|(index, row)| {
-                Edge::new(OpaqueCursor(window.offset + index as u64), Change(row))
-            }));
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|(position, row)| Edge::new(OpaqueCursor(position), Change(row))),
+        );
         Ok(connection)
     }
 }

@@ -2,6 +2,7 @@
 //! connections keyed by id: ids grow with time, so a page neither repeats
 //! nor skips rows recorded between two requests.
 
+use crate::domain::node_id::NodeType;
 use async_graphql::{
     Context, ID, InputObject, Object, SimpleObject,
     connection::{Connection, CursorType, Edge, OpaqueCursor},
@@ -162,10 +163,14 @@ impl DeploymentQuery {
 
     async fn deployment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Deployment> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        deployments::get(&state.db, &caller, parse_id("id", &id)?)
-            .await
-            .map(Deployment)
-            .gql()
+        deployments::get(
+            &state.db,
+            &caller,
+            parse_id(NodeType::Deployment, "id", &id)?,
+        )
+        .await
+        .map(Deployment)
+        .gql()
     }
 
     /// Incidents, newest first.
@@ -195,7 +200,7 @@ impl DeploymentQuery {
 
     async fn incident(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Incident> {
         let (state, caller) = (ctx.state()?, ctx.caller()?);
-        incidents::get(&state.db, &caller, parse_id("id", &id)?)
+        incidents::get(&state.db, &caller, parse_id(NodeType::Incident, "id", &id)?)
             .await
             .map(Incident)
             .gql()

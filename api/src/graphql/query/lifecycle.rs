@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -123,10 +124,13 @@ impl LifecycleQuery {
 
     async fn cab_meeting(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<CabMeeting> {
         ctx.actor()?;
-        crate::store::board::find_meeting(&ctx.state()?.db, parse_id("id", &id)?)
-            .await
-            .map(CabMeeting)
-            .gql()
+        crate::store::board::find_meeting(
+            &ctx.state()?.db,
+            parse_id(NodeType::CabMeeting, "id", &id)?,
+        )
+        .await
+        .map(CabMeeting)
+        .gql()
     }
 
     /// The standard change catalog.

@@ -1,10 +1,13 @@
 mod account;
 mod audit;
+mod audit_workspace;
 mod calendar;
 mod change;
+mod controls;
 mod deployment;
 mod lifecycle;
 mod metrics;
+mod node;
 mod policy;
 mod system;
 mod webhook;
@@ -22,7 +25,10 @@ pub struct Query(
     system::SystemQuery,
     policy::PolicyQuery,
     audit::AuditQuery,
+    audit_workspace::AuditWorkspaceQuery,
+    controls::ControlsQuery,
     metrics::MetricsQuery,
     deployment::DeploymentQuery,
     webhook::WebhookQuery,
+    node::NodeQuery,
 );

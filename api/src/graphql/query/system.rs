@@ -1,3 +1,4 @@
+use crate::domain::node_id::NodeType;
 use async_graphql::{Context, ID, Object};
 
 use crate::{
@@ -28,7 +29,7 @@ impl SystemQuery {
 
     async fn system(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<System> {
         ctx.actor()?;
-        let id = parse_id("id", &id)?;
+        let id = parse_id(NodeType::System, "id", &id)?;
         let db = &ctx.state()?.db;
         crate::store::systems::find(db, id).await.map(System).gql()
     }

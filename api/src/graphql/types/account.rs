@@ -1,3 +1,5 @@
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{api_token, user};
@@ -9,8 +11,8 @@ pub struct User(pub user::Model);
 /// An account.
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::User, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -36,11 +38,11 @@ pub struct ApiToken(pub api_token::Model);
 /// A bearer token's metadata. The secret is never readable after issue.
 #[Object]
 impl ApiToken {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::ApiToken, self.0.id)
     }
     async fn user_id(&self) -> ID {
-        ID(self.0.user_id.to_string())
+        global_id(NodeType::User, self.0.user_id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -57,7 +59,7 @@ impl ApiToken {
     /// The account that issued the token; null when the operator issued it
     /// from the host (CLI, bootstrap) or it predates issuer tracking.
     async fn issued_by_id(&self) -> Option<ID> {
-        self.0.issued_by.map(|id| ID(id.to_string()))
+        self.0.issued_by.map(|id| global_id(NodeType::User, id))
     }
     /// The issuer as the audit trail names it: an email or `cli:<user>`.
     async fn issued_by_label(&self) -> Option<&str> {

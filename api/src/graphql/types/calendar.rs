@@ -1,3 +1,5 @@
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::{error::GqlResultExt, graphql::context::ContextExt};
@@ -21,8 +23,8 @@ pub enum CalendarRuleKind {
 /// A window or freeze defined at run time.
 #[Object(name = "CalendarRuleRecord")]
 impl CalendarRuleRecord {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::CalendarRuleRecord, self.0.id)
     }
     async fn kind(&self) -> CalendarRuleKind {
         if self.0.kind == "FREEZE" {
@@ -73,8 +75,8 @@ pub struct FeedToken(pub feed_token::Model);
 
 #[Object]
 impl FeedToken {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::FeedToken, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name

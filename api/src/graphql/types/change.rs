@@ -1,3 +1,5 @@
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{
@@ -62,8 +64,8 @@ pub struct ImplementationPlan {
 /// A change request.
 #[Object]
 impl Change {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Change, self.0.id)
     }
     /// Human key, `CR-YYYY-NNNN`.
     async fn number(&self) -> &str {
@@ -380,6 +382,21 @@ impl Change {
                 })
                 .collect(),
         )
+    }
+    /// The verdict of each change-management control (SOC 2 CC8.1) on this
+    /// change's recorded history, judged against the policy in force, with
+    /// the audit events that prove it.
+    #[graphql(cache_control(no_cache))]
+    async fn controls(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::domain::controls::ControlVerdict>> {
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(crate::graphql::loaders::ControlsOfChange(self.0.id))
+            .await
+            .map_err(|e| async_graphql::ErrorExtensions::extend(e.as_ref()))?
+            .unwrap_or_default())
     }
     /// Every audit event of this change, oldest first.
     #[graphql(cache_control(no_cache))]

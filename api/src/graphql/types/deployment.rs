@@ -1,6 +1,8 @@
 //! Deployments and the exceptions among them (docs/design.md, "Deployments
 //! and incidents").
 
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{DeploymentSource, DeploymentStatus, deployment};
@@ -13,8 +15,8 @@ pub struct Deployment(pub deployment::Model);
 /// A deployment a pipeline or a forge reported.
 #[Object]
 impl Deployment {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Deployment, self.0.id)
     }
     /// The reporter's id for it; recording it again updates this one.
     async fn external_id(&self) -> Option<&str> {

@@ -1,6 +1,8 @@
 //! Output types of the lifecycle: approvals, gates, evidence, incidents,
 //! reviews, deadlines, the CAB and the standard change catalog.
 
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{
@@ -28,8 +30,8 @@ pub struct ApprovalRecord(pub approval::Model);
 /// One person's decision.
 #[Object]
 impl ApprovalRecord {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::ApprovalRecord, self.0.id)
     }
     async fn approver(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         user(ctx, self.0.approver_id).await
@@ -52,7 +54,9 @@ impl ApprovalRecord {
         self.0.retroactive
     }
     async fn meeting_id(&self) -> Option<ID> {
-        self.0.meeting_id.map(|id| ID(id.to_string()))
+        self.0
+            .meeting_id
+            .map(|id| global_id(NodeType::CabMeeting, id))
     }
     /// The roles the approver held when deciding: the decision counts for
     /// these, whatever roles the account holds now.
@@ -172,8 +176,8 @@ pub struct Evidence(pub evidence::Model);
 /// A result recorded against a gate.
 #[Object]
 impl Evidence {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Evidence, self.0.id)
     }
     async fn gate(&self) -> &str {
         &self.0.gate
@@ -202,8 +206,8 @@ pub struct Incident(pub incident::Model);
 
 #[Object]
 impl Incident {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Incident, self.0.id)
     }
     async fn priority(&self) -> IncidentPriority {
         self.0.priority
@@ -284,8 +288,8 @@ pub struct Review(pub review::Model);
 
 #[Object]
 impl Review {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Review, self.0.id)
     }
     async fn kind(&self) -> ReviewKind {
         self.0.kind
@@ -365,8 +369,8 @@ pub struct Template(pub change_template::Model);
 /// A pre-approved procedure of the standard change catalog.
 #[Object]
 impl Template {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Template, self.0.id)
     }
     async fn key(&self) -> &str {
         &self.0.key
@@ -417,8 +421,8 @@ pub struct CabMeeting(pub cab_meeting::Model);
 
 #[Object]
 impl CabMeeting {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::CabMeeting, self.0.id)
     }
     async fn scheduled_for(&self) -> DateTime<Utc> {
         self.0.scheduled_for

@@ -70,7 +70,8 @@ pub struct MetricsBucket {
     /// Approved / (approved + rejected) among board-decided changes.
     pub cab_approval_rate: Option<f64>,
     /// Emergency changes approved by their retroactive-approval deadline
-    /// (or before implementing) / emergency changes.
+    /// (or before implementing) / emergency changes; one with no deadline
+    /// and no start on record is left out.
     pub emergency_docs_on_time_rate: Option<f64>,
     /// Successful production deployments that finished in the period.
     pub deployments: i64,

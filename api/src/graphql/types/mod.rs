@@ -15,3 +15,12 @@ pub use audit::{AuditEvent, AuditVerification};
 pub use change::Change;
 pub use deployment::Deployment;
 pub use system::System;
+
+use async_graphql::ID;
+
+use crate::domain::node_id::{self, NodeType};
+
+/// The `id` of the record `uuid` of type `node_type`: its global id.
+pub fn global_id(node_type: NodeType, uuid: uuid::Uuid) -> ID {
+    ID(node_id::global(node_type, uuid))
+}

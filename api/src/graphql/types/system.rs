@@ -1,3 +1,5 @@
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::system;
@@ -9,8 +11,8 @@ pub struct System(pub system::Model);
 /// A configuration item that changes affect. Systems form a hierarchy.
 #[Object]
 impl System {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::System, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name

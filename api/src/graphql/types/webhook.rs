@@ -1,5 +1,7 @@
 //! Outbound webhooks and their delivery logs (never their secrets).
 
+use crate::domain::node_id::NodeType;
+use crate::graphql::types::global_id;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{webhook, webhook_delivery};
@@ -15,8 +17,8 @@ pub struct Webhook(pub webhook::Model);
 /// (`X-Gatehouse-Signature`).
 #[Object]
 impl Webhook {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Webhook, self.0.id)
     }
     async fn url(&self) -> &str {
         &self.0.url
@@ -57,8 +59,8 @@ pub struct WebhookDelivery(pub webhook_delivery::Model);
 /// One event owed to a webhook, and how sending it went.
 #[Object]
 impl WebhookDelivery {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::WebhookDelivery, self.0.id)
     }
     /// The audit action it carries (`change.submitted`).
     async fn event(&self) -> &str {

@@ -153,7 +153,7 @@ pub async fn decide(
     // Where a type's steps are split by the start, one person decides once
     // before it and once after (the CISO's verbal approval, then the
     // CISO's sign-off); otherwise once per round.
-    let after_start = change.actual_start.is_some();
+    let after_start = crate::domain::lifecycle::has_started(change.status, change.actual_start);
     let split = snapshot
         .change_type
         .approvals
@@ -229,7 +229,7 @@ pub async fn decide(
     if let Some(meeting) = meeting_id {
         crate::store::board::find_meeting(&txn, meeting).await?;
     }
-    let retroactive = change.actual_start.is_some();
+    let retroactive = crate::domain::lifecycle::has_started(change.status, change.actual_start);
     approval::ActiveModel {
         id: Set(Uuid::now_v7()),
         change_id: Set(change.id),

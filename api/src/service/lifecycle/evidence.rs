@@ -86,7 +86,9 @@ pub async fn record_evidence(
     }
     // A post-implementation check verifies what was implemented: a record
     // from before the start would verify nothing.
-    if gate_rules.before == crate::policy::GatePhase::Close && model.actual_start.is_none() {
+    if gate_rules.before == crate::policy::GatePhase::Close
+        && !crate::domain::lifecycle::has_started(model.status, model.actual_start)
+    {
         return Err(ServiceError::PolicyViolation(vec![Violation::new(
             ViolationCode::WrongStatus,
             format!(

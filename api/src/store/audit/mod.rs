@@ -11,8 +11,8 @@ pub mod verify;
 pub mod write;
 
 pub use chain::{data_generation, head, last_write_at};
-pub use read::{EventFilter, list};
-pub use record::{Recording, append, recording};
+pub use read::{EventFilter, list, snapshot};
+pub use record::{POLICY_VERSION_FIELD, Recording, append, recording, under_policy};
 pub use retention::{PURGE_ACTION, PurgeOutcome, purge};
 pub use seal::{commit, seal, seal_before_reading, spawn_sealer};
 pub use verify::{Verification, verify};

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use entity::audit_event;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    AccessMode, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -13,9 +13,10 @@ use super::seal::seal_before_reading;
 use crate::{
     domain::{
         ValidationError,
-        pagination::{self, PageRequest, Window},
+        pagination::{self, Page, PageRequest},
     },
     error::ServiceResult,
+    store::pages::{KeysetOrder, keyset_page},
 };
 /// Which events to list; every given field must match.
 #[derive(Debug, Clone, Default)]
@@ -69,32 +70,70 @@ impl EventFilter {
     }
 }
 
-/// One page of events matching `filter`, oldest first, with the window and
-/// the total. Offsets stay valid while events are appended, because new
-/// events always sort after every existing one.
+/// A read-only transaction that sees one state of the database: a
+/// snapshot on PostgreSQL (repeatable read) and on SQLite (a WAL read
+/// transaction), so the chain head and the records read in it agree with
+/// each other while writers carry on.
+pub async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await
+        }
+        _ => db.begin().await,
+    }
+}
+
+/// One page of events matching `filter`, oldest first, with their `seq`
+/// (the cursors), the page's flags and the total.
 #[tracing::instrument(skip_all)]
 pub async fn list(
     db: &DatabaseConnection,
     filter: &EventFilter,
-    page: PageRequest,
+    page: PageRequest<i64>,
     max_page_size: u64,
-) -> ServiceResult<(Vec<audit_event::Model>, Window, u64)> {
+) -> ServiceResult<Page<i64, audit_event::Model>> {
     let condition = filter.condition()?;
+    let page = pagination::keyset(page, max_page_size)?;
     seal_before_reading(db).await;
     let total = audit_event::Entity::find()
         .filter(condition.clone())
         .count(db)
         .await?;
-    let window = pagination::window(page, total, max_page_size)?;
-    if window.limit == 0 {
-        return Ok((Vec::new(), window, total));
+    let (rows, flags) = keyset_page(db, condition, &OldestFirst, &page).await?;
+    Ok(Page { rows, flags, total })
+}
+
+/// The trail's order: by `seq`, which is unique and only grows.
+struct OldestFirst;
+
+impl KeysetOrder<audit_event::Entity> for OldestFirst {
+    type Position = i64;
+
+    fn sort(
+        &self,
+        query: Select<audit_event::Entity>,
+        reversed: bool,
+    ) -> Select<audit_event::Entity> {
+        if reversed {
+            query.order_by_desc(audit_event::Column::Seq)
+        } else {
+            query.order_by_asc(audit_event::Column::Seq)
+        }
     }
-    let rows = audit_event::Entity::find()
-        .filter(condition)
-        .order_by_asc(audit_event::Column::Seq)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(db)
-        .await?;
-    Ok((rows, window, total))
+
+    fn position(&self, row: &audit_event::Model) -> i64 {
+        row.seq
+    }
+
+    fn after(&self, seq: &i64) -> Condition {
+        Condition::all().add(audit_event::Column::Seq.gt(*seq))
+    }
+
+    fn before(&self, seq: &i64) -> Condition {
+        Condition::all().add(audit_event::Column::Seq.lt(*seq))
+    }
 }

@@ -121,6 +121,24 @@ fn with_actor_token(payload: &Value, credential: Option<&Credential>) -> Value {
     Value::Object(object)
 }
 
+/// The payload of a change's lifecycle step with `policyVersion`, the
+/// version of the policy the step was taken under. Inside the hashed
+/// payload, so it is as tamper-evident as the step; events recorded
+/// before versions were recorded carry none (and verify as they did).
+pub fn under_policy(payload: Value, policy: &crate::policy::Policy) -> Value {
+    let mut object = match payload {
+        Value::Object(map) => map,
+        other => serde_json::Map::from_iter([("value".to_owned(), other)]),
+    };
+    object.insert(
+        POLICY_VERSION_FIELD.to_owned(),
+        Value::String(policy.version.clone()),
+    );
+    Value::Object(object)
+}
+
+pub use crate::domain::controls::POLICY_VERSION_FIELD;
+
 impl From<audit_outbox::Model> for PendingEvent {
     fn from(row: audit_outbox::Model) -> Self {
         Self {

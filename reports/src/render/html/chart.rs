@@ -7,6 +7,10 @@
 //! plot, clear of the tick labels. The value axis runs between ticks 1, 2
 //! or 5 x 10^k apart, around the data and the target. Text is placed by an
 //! estimate of its width (`text_width`), so labels are spaced to fit.
+//! Every part carries a class naming its role (`bar`, `point`, `trend`,
+//! `grid`, `tick`, `period`, `axis-title`, `target`, `target-label`),
+//! by which the browser test (tests/e2e/fixtures/report_layout.js)
+//! measures the layout with the real fonts.
 
 use std::fmt::Write;
 
@@ -20,10 +24,12 @@ const FONT_SIZE: f64 = 11.0;
 const W: f64 = 440.0;
 const H: f64 = 200.0;
 /// Margins around the plot: the value axis's tick labels on the left, its
-/// title above, the period labels and the period axis's title below.
+/// title above, the period labels and the period axis's title below. The
+/// top one leaves a few units between the title's row and the top tick's
+/// label, which sits half a line above the plot (at 24 they touched).
 const LEFT: f64 = 62.0;
 const RIGHT: f64 = 12.0;
-const TOP: f64 = 24.0;
+const TOP: f64 = 28.0;
 const BOTTOM: f64 = 40.0;
 const PLOT_W: f64 = W - LEFT - RIGHT;
 const PLOT_H: f64 = H - TOP - BOTTOM;
@@ -57,7 +63,7 @@ pub(super) fn bars(frame: &Frame, counts: &[i64]) -> String {
         let (y, base) = (axis.y(*count as f64), axis.y(0.0));
         let _ = write!(
             svg,
-            "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#5b8def\"><title>{}: {count}</title></rect>",
+            "<rect class=\"bar\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#5b8def\"><title>{}: {count}</title></rect>",
             centre(i, n) - band * 0.35,
             band * 0.7,
             base - y,
@@ -108,14 +114,14 @@ pub(super) fn line(
     }
     let _ = write!(
         svg,
-        "<path d=\"{}\" fill=\"none\" stroke=\"#1a73e8\" stroke-width=\"2\"/>",
+        "<path class=\"trend\" d=\"{}\" fill=\"none\" stroke=\"#1a73e8\" stroke-width=\"2\"/>",
         path.trim()
     );
     for (i, (period, value)) in frame.periods.iter().zip(values).enumerate() {
         if let Some(v) = value {
             let _ = write!(
                 svg,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#1a73e8\"><title>{}: {}</title></circle>",
+                "<circle class=\"point\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#1a73e8\"><title>{}: {}</title></circle>",
                 centre(i, n),
                 axis.y(*v),
                 esc(period),
@@ -130,7 +136,7 @@ pub(super) fn line(
         let sample_end = W - RIGHT - text_width(&target.label) - 4.0;
         let _ = write!(
             svg,
-            "<line class=\"legend\" x1=\"{:.1}\" x2=\"{sample_end:.1}\" y1=\"10\" y2=\"10\" stroke=\"#b3261e\" stroke-dasharray=\"4 3\"/><text x=\"{}\" y=\"14\" text-anchor=\"end\" style=\"fill:#b3261e\">{}</text>",
+            "<line class=\"legend\" x1=\"{:.1}\" x2=\"{sample_end:.1}\" y1=\"10\" y2=\"10\" stroke=\"#b3261e\" stroke-dasharray=\"4 3\"/><text class=\"target-label\" x=\"{}\" y=\"14\" text-anchor=\"end\" style=\"fill:#b3261e\">{}</text>",
             sample_end - 18.0,
             W - RIGHT,
             esc(&target.label)
@@ -150,7 +156,7 @@ fn open(frame: &Frame, axis: &ValueAxis) -> String {
     );
     let _ = write!(
         svg,
-        "<text x=\"4\" y=\"14\" text-anchor=\"start\">{}</text><text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+        "<text class=\"axis-title\" x=\"4\" y=\"14\" text-anchor=\"start\">{}</text><text class=\"axis-title\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
         esc(frame.value_title),
         LEFT + PLOT_W / 2.0,
         H - 5.0,
@@ -160,7 +166,7 @@ fn open(frame: &Frame, axis: &ValueAxis) -> String {
         let y = axis.y(value);
         let _ = write!(
             svg,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eef\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eef\"/><text class=\"tick\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             W - RIGHT,
             LEFT - 6.0,
             y + 4.0,
@@ -184,7 +190,7 @@ fn open(frame: &Frame, axis: &ValueAxis) -> String {
         let x = centre(i, n).clamp(half, W - half);
         let _ = write!(
             svg,
-            "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            "<text class=\"period\" x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
             TOP + PLOT_H + 18.0,
             esc(period)
         );
